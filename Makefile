@@ -1,0 +1,26 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make run    create .venv, install forecast, train configs/etth1.yaml
+#   make test   create .venv, install forecast with the test tools, run the tests
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= configs/etth1.yaml
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/forecast train $(CONFIG)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs *.egg-info

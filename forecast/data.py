@@ -1,0 +1,172 @@
+"""Reading a series from CSV/Parquet, checking it, and the scalers fit on its training rows.
+
+Every problem a user can fix in the file becomes a ForecastError that names the file, the column
+and the row, so a batch job fails in one line instead of deep inside Keras.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import TransformerMixin
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
+
+from forecast import config as cfg
+from forecast.errors import ForecastError
+
+
+@dataclass
+class Series:
+    """The columns a config uses, as float32 arrays in original units, with their time axis."""
+
+    features: np.ndarray  # (rows, n_features)
+    targets: np.ndarray  # (rows, n_targets)
+    feature_names: list[str]
+    target_names: list[str]
+    times: pd.DatetimeIndex | None  # None: rows are identified by their index
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning the ways it can fail into one line each."""
+    if not path.is_file():
+        raise ForecastError(f"data.path: file not found: {path}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ForecastError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ForecastError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise ForecastError(f"{path}: cannot read the file ({str(exc).splitlines()[0]})") from None
+    if frame.empty:
+        raise ForecastError(f"{path}: the file has a header but no data rows")
+    return frame
+
+
+def _parse_times(frame: pd.DataFrame, column: str, path: Path) -> pd.DatetimeIndex:
+    if column not in frame.columns:
+        raise ForecastError(f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
+    raw = frame[column]
+    with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
+        warnings.simplefilter("ignore", UserWarning)
+        times = pd.to_datetime(raw, errors="coerce")
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if len(bad):
+        raise ForecastError(f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time")
+    index = pd.DatetimeIndex(times)
+    steps = np.diff(index.asi8)
+    if (steps == 0).any():
+        row = int(np.flatnonzero(steps == 0)[0]) + 1
+        raise ForecastError(f"{path.name}: column '{column}' row {row}: duplicate timestamp {index[row]}")
+    if (steps < 0).any():
+        row = int(np.flatnonzero(steps < 0)[0]) + 1
+        raise ForecastError(f"{path.name}: column '{column}' row {row}: timestamps are not sorted ({index[row]} after {index[row - 1]})")
+    return index
+
+
+def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ForecastError(f"{key}: column '{missing[0]}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
+    for column in columns:
+        if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(frame[column]):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
+            example = f": row {bad[0]} is {frame[column].iloc[bad[0]]!r}" if len(bad) else ""
+            raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}")
+
+
+def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    if how == "ffill":
+        frame = frame.ffill()
+    elif how == "interpolate":
+        frame = frame.interpolate(limit_direction="both")
+    elif how == "drop":
+        frame = frame.dropna()
+    holes = frame.isna().to_numpy()
+    if holes.any():
+        row, col = (int(v[0]) for v in np.nonzero(holes))
+        fix = "set data.fill to ffill, interpolate or drop" if how == "none" else f"data.fill={how} cannot fill it"
+        raise ForecastError(f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: missing or infinite value ({fix})")
+    if frame.empty:
+        raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
+    return frame
+
+
+def load_series(data: cfg.Data, path: Path | None = None) -> Series:
+    """Load the columns a config asks for; `path` replaces data.path (evaluate/predict on new data)."""
+    path = Path(path or data.path)
+    frame = read_table(path)
+    times = _parse_times(frame, data.time_column, path) if data.time_column else None
+    candidates = [c for c in frame.columns if c != data.time_column]
+    if data.features is None:
+        features = [str(c) for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        if not features:
+            raise ForecastError(f"data.features: {path.name} has no numeric columns")
+    else:
+        features = list(data.features)
+        _numeric(frame, features, "data.features", path)
+    targets = list(data.targets) if data.targets is not None else features
+    _numeric(frame, targets, "data.targets", path)
+    used = frame[list(dict.fromkeys(features + targets))].astype("float64")
+    used = _fill(used, data.fill, path)
+    if times is not None:
+        times = times[used.index.to_numpy()] if data.fill == "drop" else times
+    return Series(
+        features=used[features].to_numpy(np.float32),
+        targets=used[targets].to_numpy(np.float32),
+        feature_names=features,
+        target_names=targets,
+        times=times,
+    )
+
+
+def make_scaler(scaler: cfg.Scaler) -> TransformerMixin:
+    if scaler.type == "standard":
+        return StandardScaler()
+    if scaler.type == "minmax":
+        return MinMaxScaler(feature_range=tuple(scaler.feature_range))
+    if scaler.type == "robust":
+        return RobustScaler()
+    return FunctionTransformer()  # identity, with an identity inverse
+
+
+@dataclass
+class Scalers:
+    """One scaler for the inputs and one for the targets, both fit on the training rows only.
+
+    Two scalers (rather than one over the union of columns) let reports inverse-transform the
+    targets alone, which scikit-learn cannot do for a subset of a fitted scaler's columns.
+    """
+
+    features: TransformerMixin
+    targets: TransformerMixin
+
+    @classmethod
+    def fit(cls, scaler: cfg.Scaler, series: Series, train_end: int) -> Scalers:
+        return cls(
+            features=make_scaler(scaler).fit(series.features[:train_end]),
+            targets=make_scaler(scaler).fit(series.targets[:train_end]),
+        )
+
+    def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.asarray(self.features.transform(series.features), dtype=np.float32),
+            np.asarray(self.targets.transform(series.targets), dtype=np.float32),
+        )
+
+    def inverse_targets(self, values: np.ndarray) -> np.ndarray:
+        """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""
+        flat = values.reshape(-1, values.shape[-1])
+        return np.asarray(self.targets.inverse_transform(flat), dtype=np.float64).reshape(values.shape)

@@ -1,0 +1,70 @@
+"""Lazy batches of windows for Keras, on any backend.
+
+A `keras.utils.PyDataset` gathers each batch from the scaled series by index (see windows.py),
+so no window is stored. Training batches all have the same size (the last one is topped up from
+the start of the epoch's order), so the compiled train step is traced once, not once more for a
+ragged tail.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from forecast.windows import WindowSpec
+
+
+class WindowDataset(keras.utils.PyDataset):
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None,
+        origins: np.ndarray,
+        spec: WindowSpec,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        full_batches: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.x, self.y, self.spec = x, y, spec
+        self.origins = np.asarray(origins)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.full_batches = full_batches
+        self._rng = np.random.default_rng(seed)
+        self._order = self._epoch_order()
+
+    def _epoch_order(self) -> np.ndarray:
+        order = self._rng.permutation(self.origins) if self.shuffle else self.origins
+        if self.full_batches:
+            pad = len(self) * self.batch_size - len(order)
+            order = np.concatenate([order, np.resize(order, pad)]) if pad else order
+        return order
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.origins) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        origins = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.spec.inputs(self.x, origins)
+        if self.y is None:
+            return x
+        return x, self.spec.targets(self.y, origins)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._order = self._epoch_order()
+
+
+def predict(model: keras.Model, x: np.ndarray, origins: np.ndarray, spec: WindowSpec, batch_size: int) -> np.ndarray:
+    """Scaled predictions (windows, horizon, targets) for every origin, in order.
+
+    Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
+    compiles one shape however many windows there are.
+    """
+    dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
+    return np.asarray(model.predict(dataset, verbose=0))[: len(origins)]

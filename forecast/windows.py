@@ -1,0 +1,98 @@
+"""Window arithmetic: which rows feed a window and which rows it predicts.
+
+A window is identified by its last input row `e` (the forecast origin). Its inputs are the rows
+e-(T-1)*step, ..., e-step, e (T = lookback // step timesteps, Chollet's `step`); its targets are
+the rows e+delay, ..., e+delay+horizon-1. Nothing here materializes windows: a batch is gathered
+from the series by index when it is needed, so memory stays O(series).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast import config as cfg
+from forecast import data
+from forecast.errors import ForecastError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    timesteps: int
+    step: int
+    delay: int
+    horizon: int
+
+    @classmethod
+    def from_config(cls, window: cfg.Window) -> WindowSpec:
+        return cls(window.timesteps, window.step, window.delay, window.horizon)
+
+    @property
+    def history(self) -> int:
+        """Rows before the origin that the inputs reach back: the first origin is this row."""
+        return (self.timesteps - 1) * self.step
+
+    def input_offsets(self) -> np.ndarray:
+        return np.arange(-self.history, 1, self.step)
+
+    def target_offsets(self) -> np.ndarray:
+        return np.arange(self.delay, self.delay + self.horizon)
+
+    def origins(self, start: int, end: int) -> np.ndarray:
+        """Origins of the windows whose targets all lie in rows [start, end) and inputs in [0, ...)."""
+        first = max(start - self.delay, self.history)
+        last = end - self.delay - self.horizon
+        return np.arange(first, last + 1) if last >= first else np.arange(0)
+
+    def inputs(self, x: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """(batch, timesteps, features), gathered by fancy indexing in one call."""
+        return x[origins[:, None] + self.input_offsets()]
+
+    def targets(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """(batch, horizon, targets)."""
+        return y[origins[:, None] + self.target_offsets()]
+
+    def last_values(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """The common-sense baseline: each target's value at the origin, repeated over the horizon."""
+        return np.repeat(y[origins][:, None, :], self.horizon, axis=1)
+
+
+def split_origins(spec: WindowSpec, borders: tuple[int, int, int]) -> dict[str, np.ndarray]:
+    """Origins per split. Inputs may reach back into the previous split; targets never cross a border."""
+    starts = (0, borders[0], borders[1])
+    out = {name: spec.origins(start, end) for name, start, end in zip(SPLITS, starts, borders)}
+    for name, start, end in zip(SPLITS, starts, borders):
+        if len(out[name]) == 0:
+            need = spec.history + spec.delay + spec.horizon if name == "train" else spec.horizon
+            raise ForecastError(
+                f"window: the {name} split (rows {start} to {end}) has {end - start} rows, too few for one "
+                f"window (needs {need}); shorten window.lookback/delay/horizon or move data.split"
+            )
+    return out
+
+
+@dataclass
+class Prepared:
+    """A config's series, scaled, with its split borders and the origins of each split's windows."""
+
+    series: data.Series
+    scalers: data.Scalers
+    x: np.ndarray
+    y: np.ndarray
+    spec: WindowSpec
+    borders: tuple[int, int, int]
+    origins: dict[str, np.ndarray]
+
+
+def prepare(config: cfg.Config, scalers: data.Scalers | None = None, path: str | None = None) -> Prepared:
+    """Load, split and scale; the scalers are fit on the training rows unless a run's are given."""
+    series = data.load_series(config.data, path)
+    spec = WindowSpec.from_config(config.window)
+    borders = config.data.split.borders(len(series))
+    origins = split_origins(spec, borders)
+    scalers = scalers or data.Scalers.fit(config.scaler, series, borders[0])
+    x, y = scalers.transform(series)
+    return Prepared(series, scalers, x, y, spec, borders, origins)

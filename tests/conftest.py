@@ -1,0 +1,48 @@
+"""Shared helpers: run the real CLI in a subprocess and write small configs on ETTh1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ETTH1 = ROOT / "data" / "ETTh1.csv"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`forecast ARGS` as a user runs it: its own process, exit code and streams."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "forecast", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def tiny_config(**overrides) -> dict:
+    """A run on the first 1,000 rows of ETTh1 that trains in seconds."""
+    config = {
+        "name": "tiny",
+        "seed": 7,
+        "data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 600, "val_end": 800, "test_end": 1000}},
+        "window": {"lookback": 24, "step": 2, "delay": 1, "horizon": 4},
+        "model": {"cell": "lstm", "layers": [{"units": 8}, {"units": 8}]},
+        "training": {"epochs": 2, "batch_size": 32},
+    }
+    for key, value in overrides.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    def write(config: dict | str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+        return path
+
+    return write

@@ -1,0 +1,149 @@
+"""The CLI as a user runs it: real subprocesses, real training of a tiny model, real files."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import ETTH1, run_cli, tiny_config
+
+
+def _imports_after(argv: list[str]) -> str:
+    code = (
+        "import sys\nfrom forecast.cli import main\nsys.argv = ['forecast', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'clean', file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    return out.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["predict", "--help"], ["validate", "--help"]])
+def test_help_does_not_import_tensorflow(argv):
+    assert _imports_after(argv) == "clean"
+
+
+def test_validate_does_not_import_tensorflow(write_config):
+    path = write_config(tiny_config())
+    assert _imports_after(["validate", str(path)]) == "clean"
+
+
+def test_validate_reports_shapes_and_parameters(write_config):
+    out = run_cli("validate", write_config(tiny_config()))
+    assert out.returncode == 0, out.stderr
+    assert "windows: train 574, val 197, test 197" in out.stdout  # (600 - 22 - 4) train origins
+    assert "input shape: (12, 7) -> output (4, 7)" in out.stdout
+    # 4*8*(8+7+1) + 4*8*(8+8+1) + (8+1)*28 = 512 + 544 + 252
+    assert "parameters: 1,308" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": {"layers": [{"units": -1}]}}, "model.layers[0].units"),
+        ({"data": {"features": ["HUFL", "nope"]}}, "data.features: column 'nope' not in ETTh1.csv"),
+        ({"data": {"path": "missing.csv"}}, "data.path: file not found"),
+        ({"window": {"lookback": 700}}, "the train split"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_run_dir(tmp_path, write_config, change, message):
+    path = write_config(tiny_config(**change))
+    out = run_cli("train", path, cwd=tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One 2-epoch run of a tiny stacked LSTM on a slice of ETTh1, shared by the tests below."""
+    root = tmp_path_factory.mktemp("e2e")
+    config = root / "config.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(tiny_config()))
+    out = run_cli("train", config, "--set", "model.layers[1].recurrent_dropout=0.1", cwd=root)
+    assert out.returncode == 0, out.stderr
+    runs = list((root / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("tiny-")
+    return runs[0], out
+
+
+def test_train_writes_every_artifact(trained):
+    run, out = trained
+    names = {p.name for p in run.iterdir()}
+    assert {"config.yaml", "model.keras", "scaler.joblib", "history.csv", "metrics.json", "report.md", "loss.png", "forecast.png"} <= names
+    assert not [n for n in names if "partial" in n]  # no temporary file left behind
+    for png in ("loss.png", "forecast.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = pd.read_csv(run / "history.csv")
+    assert len(history) == 2 and {"loss", "val_loss", "learning_rate", "epoch_seconds"} <= set(history.columns)
+    assert (history["epoch_seconds"] > 0).all()
+    assert "recurrent_dropout: 0.1" in (run / "config.yaml").read_text()  # overrides are recorded
+    assert "cannot use the cuDNN kernel" in out.stderr and "recurrent_dropout=0.1" in out.stderr
+
+
+def test_metrics_json_holds_model_naive_scaled(trained):
+    run, out = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split, windows in (("val", 197), ("test", 197)):
+        block = metrics[split]
+        assert block["windows"] == windows
+        for part in (block, block["scaled"]):
+            for who in ("model", "naive"):
+                assert set(part[who]) == {"mae", "rmse", "mse", "mape"}
+                assert part[who]["rmse"] == pytest.approx(part[who]["mse"] ** 0.5)
+    assert metrics["epochs_run"] == 2 and 1 <= metrics["best_epoch"] <= 2
+    assert metrics["parameters"] == 1308 and metrics["samples_per_second"] > 0
+    assert metrics["backend"] == "tensorflow" and metrics["device"]
+    # the final table shows the same numbers
+    assert f"{metrics['test']['model']['mae']:.4f}" in out.stdout and "naive MAE" in out.stdout
+
+
+def test_naive_baseline_is_repeat_last_value(trained):
+    run, _ = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    frame = pd.read_csv(ETTH1).iloc[:, 1:].to_numpy()
+    origins = range(799, 1000 - 4)  # test: targets in rows [800, 1000)
+    errors = [abs(frame[e + s] - frame[e]).mean() for e in origins for s in range(1, 5)]
+    assert metrics["test"]["naive"]["mae"] == pytest.approx(sum(errors) / len(errors), rel=1e-5)
+
+
+def test_evaluate_reproduces_train_metrics(trained, tmp_path):
+    run, _ = trained
+    out = run_cli("evaluate", run)
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    again = json.loads(out.stdout)
+    for split in ("val", "test"):
+        for who in ("model", "naive"):
+            for key in ("mae", "rmse", "mse"):
+                assert again[split][who][key] == pytest.approx(metrics[split][who][key], rel=1e-6)
+                assert again[split]["scaled"][who][key] == pytest.approx(metrics[split]["scaled"][who][key], rel=1e-6)
+    out = run_cli("evaluate", run, "--split", "test", "--output", tmp_path / "m.json")
+    assert out.returncode == 0 and set(json.loads((tmp_path / "m.json").read_text())) == {"test"}
+
+
+def test_predict_after_the_end_and_from_every_origin(trained, tmp_path):
+    run, _ = trained
+    data = tmp_path / "recent.csv"
+    pd.read_csv(ETTH1, nrows=300).to_csv(data, index=False)
+    out = run_cli("predict", run, "--data", data)
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(pd.io.common.StringIO(out.stdout))
+    assert list(frame.columns) == ["origin", "target_time", "step", "column", "prediction"]
+    assert len(frame) == 4 * 7 and set(frame["step"]) == {1, 2, 3, 4}
+    assert (frame["origin"] == "2016-07-13 11:00:00").all()  # row 299, the last row
+    assert frame.loc[frame["step"] == 4, "target_time"].iloc[0] == "2016-07-13 15:00:00"  # past the end
+    out = run_cli("predict", run, "--data", data, "--all-origins", "--output", tmp_path / "all.csv")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(tmp_path / "all.csv")
+    assert frame["origin"].nunique() == 300 - 22 and len(frame) == (300 - 22) * 4 * 7
+
+
+def test_not_a_run_directory(tmp_path):
+    out = run_cli("evaluate", tmp_path)
+    assert out.returncode == 2 and "not a forecast run directory" in out.stderr

@@ -1,0 +1,130 @@
+import json
+
+import pytest
+
+from forecast import config as cfg
+from forecast.errors import ForecastError
+
+from conftest import ETTH1, run_cli, tiny_config
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"model": {"layers": [{"units": 8}, {"units": 0}]}}, "model.layers[1].units: Input should be greater than 0 (got 0)"),
+        ({"modle": {}}, "modle: unknown key (did you mean 'model'?)"),
+        ({"training": {"epocs": 3}}, "training.epocs: unknown key (did you mean 'epochs'?)"),
+        ({"window": {"lookback": "96"}}, "window.lookback: Input should be a valid integer (got '96')"),
+        ({"window": {"lookback": 4, "step": 6}}, "window: step (6) must be <= lookback (4)"),
+        ({"model": {"cell": "transformer"}}, "model.cell: Input should be 'lstm', 'gru' or 'simple_rnn'"),
+        ({"model": {"layers": [{"dropout": 1.5}]}}, "model.layers[0].dropout: Input should be less than 1"),
+        ({"data": {"split": {"train": 0.7, "val_end": 10}}}, "data.split: give fractions"),
+        ({"data": {"split": {"train": 0.8, "val": 0.2, "test": 0.2}}}, "data.split: train + val + test = 1.2 must be <= 1"),
+        ({"data": {"split": {"train_end": 10, "val_end": 5}}}, "data.split: row borders must increase"),
+        ({"scaler": "zscore"}, "scaler.type: Input should be 'standard', 'minmax', 'robust' or 'none'"),
+        ({"training": {"optimizer": "adamw"}}, "training.optimizer: Input should be"),
+        ([1, 2], "the config must be a YAML mapping"),
+    ],
+)
+def test_errors_name_the_dotted_key(raw, message):
+    with pytest.raises(ForecastError) as err:
+        cfg.validate(raw)
+    assert message in str(err.value)
+
+
+def test_defaults_and_shorthands():
+    c = cfg.validate({"scaler": "minmax", "training": {"early_stopping": False}})
+    assert c.scaler.type == "minmax" and c.scaler.feature_range == [0.0, 1.0]
+    assert c.training.early_stopping.enabled is False and c.training.reduce_lr_on_plateau.enabled is True
+    assert c.data.split.borders(1000) == (700, 800, 1000)
+    assert c.window.timesteps == 96
+
+
+def test_overrides(write_config):
+    path = write_config(tiny_config())
+    c = cfg.load(path, ["model.layers[1].units=32", "training.learning_rate=3e-4", "model.cell=gru", "model.dense=[16, 8]"])
+    assert c.model.layers[1].units == 32 and c.model.layers[0].units == 8
+    assert c.training.learning_rate == 3e-4 and c.model.cell == "gru" and c.model.dense == [16, 8]
+    # defaults can be overridden even when the file does not mention them
+    assert cfg.load(path, ["training.early_stopping.patience=1"]).training.early_stopping.patience == 1
+    for bad, message in [
+        ("model.layers[5].units=3", "model.layers[5] does not exist"),
+        ("model.layers[0].units=-3", "model.layers[0].units: Input should be greater than 0"),
+        ("model.units", "expected key.path=value"),
+        ("model..x=1", "not a dotted key"),
+    ]:
+        with pytest.raises(ForecastError, match=bad.split("=")[0].replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+            cfg.load(path, [bad])
+        with pytest.raises(ForecastError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            cfg.load(path, [bad])
+
+
+def test_data_path_resolves_beside_the_config(tmp_path, write_config):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "s.csv").write_text("a\n1\n")
+    path = write_config({"data": {"path": "d/s.csv"}})
+    assert cfg.load(path).data.path == str(tmp_path / "d" / "s.csv")
+
+
+def test_yaml_python_tags_are_refused(write_config):
+    path = write_config("name: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ForecastError, match="invalid YAML at line 1"):
+        cfg.load(path)
+
+
+def test_yaml_syntax_error_names_the_line(write_config):
+    path = write_config("name: x\nwindow: {lookback: 3\n")
+    with pytest.raises(ForecastError, match=r"invalid YAML at line \d"):
+        cfg.load(path)
+
+
+def test_resolved_config_round_trips(write_config):
+    c = cfg.load(write_config(tiny_config()))
+    assert cfg.validate(__import__("yaml").safe_load(c.to_yaml())) == c
+
+
+def test_schema_command_prints_json_schema():
+    out = run_cli("config", "schema")
+    assert out.returncode == 0, out.stderr
+    schema = json.loads(out.stdout)
+    assert schema["properties"]["window"]["$ref"].endswith("Window")
+    assert "lookback" in schema["$defs"]["Window"]["properties"]
+    assert schema["$defs"]["Window"]["properties"]["lookback"]["default"] == 96
+
+
+CONFIGS = sorted((ETTH1.parent.parent / "configs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_shipped_configs_validate_against_their_data(path):
+    from forecast.windows import prepare
+
+    config = cfg.load(path)
+    assert all(len(o) > 0 for o in prepare(config).origins.values())
+
+
+def _keys(model: type, prefix: str = "") -> set[str]:
+    out = set()
+    for name, field in model.model_fields.items():
+        out.add(prefix + name)
+        section = cfg._section_at(tuple((prefix + name).split(".")))
+        if section is not None:
+            out |= _keys(section, f"{prefix}{name}.")
+    return out
+
+
+def test_example_config_shows_every_key():
+    raw = cfg.read_yaml(ETTH1.parent.parent / "configs" / "example.yaml")
+
+    def present(node, prefix=""):
+        keys = set()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                keys.add(prefix + k)
+                keys |= present(v[0] if isinstance(v, list) and v and isinstance(v[0], dict) else v, f"{prefix}{k}.")
+        return keys
+
+    # the fraction form of data.split excludes the row-border form shown, so it is in a comment
+    exclusive = {"data.split.train", "data.split.val", "data.split.test"}
+    assert _keys(cfg.Config) - exclusive - present(raw) == set()
+    assert "{train: 0.7, val: 0.1, test: 0.2}" in (ETTH1.parent.parent / "configs" / "example.yaml").read_text()

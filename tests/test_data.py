@@ -1,0 +1,97 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import config as cfg
+from forecast.data import Scalers, load_series
+from forecast.errors import ForecastError
+from forecast.windows import prepare
+
+from conftest import ETTH1
+
+
+def _frame(n=50):
+    times = pd.date_range("2020-01-01", periods=n, freq="h")
+    return pd.DataFrame({"time": times.strftime("%Y-%m-%d %H:%M:%S"), "a": np.arange(n, dtype=float), "b": np.sin(np.arange(n))})
+
+
+def _data(path, **kw):
+    return cfg.Data(path=str(path), time_column="time", **kw)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
+def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
+    config = cfg.validate({"data": {"path": str(ETTH1), "split": {"train_end": 500, "val_end": 700, "test_end": 900}}, "window": {"lookback": 8}, "scaler": scaler})
+    before = prepare(config)
+    wild = pd.read_csv(ETTH1, nrows=900)
+    wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
+    path = tmp_path / "wild.csv"
+    wild.to_csv(path, index=False)
+    after = prepare(config.model_copy(update={"data": config.data.model_copy(update={"path": str(path)})}))
+    probe = before.series.features[:10]
+    np.testing.assert_allclose(before.scalers.features.transform(probe), after.scalers.features.transform(probe), rtol=1e-6)
+    # and the inverse takes scaled targets back to original units
+    np.testing.assert_allclose(before.scalers.inverse_targets(before.y[:20]), before.series.targets[:20], rtol=1e-5, atol=1e-4)
+
+
+def test_standard_scaler_statistics_come_from_train(tmp_path):
+    config = cfg.validate({"data": {"path": str(ETTH1), "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400}}})
+    prepared = prepare(config)
+    train = pd.read_csv(ETTH1).iloc[:8640, 1:].to_numpy()
+    np.testing.assert_allclose(prepared.scalers.features.mean_, train.mean(axis=0), rtol=1e-5)
+    assert abs(prepared.x[:8640].mean()) < 1e-3 and abs(prepared.x[11520:14400].mean()) > 1e-2
+
+
+def test_features_targets_and_defaults(tmp_path):
+    path = tmp_path / "s.csv"
+    _frame().assign(label="x").to_csv(path, index=False)
+    series = load_series(_data(path))
+    assert series.feature_names == ["a", "b"] and series.target_names == ["a", "b"]  # strings skipped
+    series = load_series(_data(path, features=["a", "b"], targets=["b"]))
+    assert series.targets.shape == (50, 1) and series.times[1] - series.times[0] == pd.Timedelta(hours=1)
+
+
+def test_parquet_is_read(tmp_path):
+    path = tmp_path / "s.parquet"
+    _frame().to_parquet(path)
+    assert load_series(_data(path)).features.shape == (50, 2)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "data_kw", "message"),
+    [
+        (lambda f: f.drop(columns="b"), {"features": ["a", "b"]}, "data.features: column 'b' not in"),
+        (lambda f: f.assign(b=["x"] * 50), {"features": ["a", "b"]}, "column 'b' in s.csv is not numeric: row 0"),
+        (lambda f: f.assign(b=np.where(np.arange(50) == 7, np.nan, 1.0)), {}, "column 'b' row 7: missing"),
+        (lambda f: f.assign(b=np.where(np.arange(50) == 9, np.inf, 1.0)), {}, "column 'b' row 9: missing or infinite"),
+        (lambda f: f.iloc[[0, 2, 1, *range(3, 50)]], {}, "row 2: timestamps are not sorted"),
+        (lambda f: f.iloc[[0, 1, 1, *range(3, 50)]], {}, "row 2: duplicate timestamp"),
+        (lambda f: f.assign(time=["not a date"] * 50), {}, "'not a date' is not a date/time"),
+        (lambda f: f.iloc[:0], {}, "header but no data rows"),
+    ],
+)
+def test_bad_data_is_a_user_error(tmp_path, mutate, data_kw, message):
+    path = tmp_path / "s.csv"
+    mutate(_frame()).to_csv(path, index=False)
+    with pytest.raises(ForecastError, match=message.replace("(", r"\(")):
+        load_series(_data(path, **data_kw))
+
+
+def test_fill_policies(tmp_path):
+    path = tmp_path / "s.csv"
+    _frame().assign(b=np.where(np.arange(50) == 7, np.nan, 2.0)).to_csv(path, index=False)
+    assert load_series(_data(path, fill="ffill")).features[7, 1] == 2.0
+    assert load_series(_data(path, fill="interpolate")).features[7, 1] == 2.0
+    dropped = load_series(_data(path, fill="drop"))
+    assert len(dropped) == 49 and len(dropped.times) == 49
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(ForecastError, match="file not found"):
+        load_series(_data(tmp_path / "nope.csv"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ForecastError, match="the file is empty"):
+        load_series(_data(tmp_path / "empty.csv"))
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(ForecastError, match="cannot read the file"):
+        load_series(_data(tmp_path / "bad.parquet"))
