@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad config or bad input (one line, n
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -35,6 +36,37 @@ SetOpt = Annotated[
 ]
 
 
+_debug = False
+
+
+def command(fn=None, *, name: str | None = None, on=app):
+    """Register a command whose failures print one line and exit with the error's code.
+
+    Our own errors carry their exit code (bad input 2, divergence 1, signals 128+n) and a
+    message written for the user; anything else is a bug or an environment failure (exit 1).
+    Usage errors (unknown option, missing argument) are Typer's: exit 2 with its message.
+    """
+    if fn is None:
+        return lambda f: command(f, name=name, on=on)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("forecast: interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _debug:
+                raise
+            ours = hasattr(exc, "exit_code")
+            message = str(exc) if ours else f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            print(f"forecast: error: {message}", file=sys.stderr)
+            raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+
+    return on.command(name)(run)
+
+
 def say(message: str, quiet: bool = False) -> None:
     """Progress and notes go to stderr, so stdout holds only the result (table, JSON, CSV)."""
     if not quiet:
@@ -44,13 +76,16 @@ def say(message: str, quiet: bool = False) -> None:
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False) -> None:
     """Keras time-series forecasting from one YAML file."""
+    global _debug
+    _debug = debug
 
 
-@app.command()
+@command
 def train(
-    config: ConfigArg,
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config file.", show_default=False)] = None,
     set_: SetOpt = None,
     run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Write the run here instead of runs/<name>-<time>/.")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run from its last completed epoch.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
 ) -> None:
     """Train the model a config describes and write the run directory."""
@@ -58,14 +93,27 @@ def train(
     from forecast.rundir import Run, write_text
     from forecast.windows import prepare
 
-    conf = cfg.load(config, set_ or ())
-    prepared = prepare(conf)  # every data problem surfaces here, before a run directory exists
+    if resume is not None:
+        if config is not None or set_ or run_dir is not None:
+            raise ForecastError("--resume continues a run with its own config.yaml: give no CONFIG, --set or --run-dir")
+        run = Run.open(resume, trained=False)
+        if run.status == "completed":
+            raise ForecastError(f"--resume: {resume} is completed; there is nothing to resume")
+        conf = run.load_config()
+        prepared = prepare(conf, run.load_scalers())
+    else:
+        if config is None:
+            raise ForecastError("train: give a CONFIG file, or --resume RUN_DIR")
+        conf = cfg.load(config, set_ or ())
+        prepared = prepare(conf)  # every data problem surfaces here, before a run directory exists
     for reason in cudnn_blockers(conf.model)[:1]:
         say(f"warning: this model cannot use the cuDNN kernel on a GPU ({reason}); it will train with the slower generic loop")
-    run = Run.create(conf.name, run_dir)
+    if resume is None:
+        run = Run.create(conf.name, run_dir)
+        write_text(run.config, conf.to_yaml())
+        run.save_scalers(prepared.scalers)
+    say(f"data: {conf.data.path}", quiet)
     say(f"run directory: {run.path}", quiet)
-    write_text(run.config, conf.to_yaml())
-    run.save_scalers(prepared.scalers)
 
     from forecast import report
     from forecast.train import train_run
@@ -76,7 +124,12 @@ def train(
     say(f"report: {run.report}", quiet)
 
 
-@app.command()
+def _shapes(prepared) -> tuple[tuple[int, int], tuple[int, int]]:
+    spec, s = prepared.spec, prepared.series
+    return (spec.timesteps, len(s.feature_names)), (spec.horizon, len(s.target_names))
+
+
+@command
 def evaluate(
     run_dir: RunArg,
     data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this file instead of the run's data.path.")] = None,
@@ -93,7 +146,7 @@ def evaluate(
     run = Run.open(run_dir)
     conf = run.load_config()
     prepared = prepare(conf, run.load_scalers(), path=data)
-    model = run.load_model()
+    model = run.load_model(*_shapes(prepared))
     results = m.evaluate(prepared, m.predict_splits(model, prepared, (split,) if split else ("val", "test")))
     if output:
         from forecast.report import table
@@ -104,7 +157,7 @@ def evaluate(
         print(json.dumps(results, indent=2))
 
 
-@app.command()
+@command
 def predict(
     run_dir: RunArg,
     data: Annotated[Path, typer.Option("--data", help="Series to forecast from (the run's columns).", show_default=False)],
@@ -130,7 +183,8 @@ def predict(
         raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
     origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
     x, _ = scalers.transform(series)
-    scaled = predict_windows(run.load_model(), x, origins, spec, PREDICT_BATCH)
+    model = run.load_model((spec.timesteps, len(series.feature_names)), (spec.horizon, len(series.target_names)))
+    scaled = predict_windows(model, x, origins, spec, PREDICT_BATCH)
     frame = long_frame(series, spec, origins, scalers.inverse_targets(scaled))
     if output:
         write_text(output, frame.to_csv(index=False))
@@ -138,7 +192,7 @@ def predict(
         frame.to_csv(sys.stdout, index=False)
 
 
-@app.command()
+@command
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check a config and its data without training (no TensorFlow import)."""
     from forecast.model import count_parameters, cudnn_blockers
@@ -158,7 +212,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     print("cuDNN: " + ("eligible" if not blockers else "not eligible: " + "; ".join(blockers)))
 
 
-@config_app.command("schema")
+@command(name="schema", on=config_app)
 def schema() -> None:
     """Print the config's JSON Schema (every key, its type, default and meaning)."""
     print(json.dumps(cfg.Config.model_json_schema(), indent=2))
@@ -167,27 +221,4 @@ def schema() -> None:
 def main() -> None:
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    debug = "--debug" in sys.argv[1:]
-    try:
-        code = app(standalone_mode=False)
-    except ForecastError as exc:
-        if debug:
-            raise
-        print(f"forecast: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("forecast: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if debug:
-            raise
-        print(f"forecast: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    app()

@@ -74,7 +74,7 @@ def _parse_times(frame: pd.DataFrame, column: str, path: Path) -> pd.DatetimeInd
     return index
 
 
-def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path) -> None:
+def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint: str = "") -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ForecastError(f"{key}: column '{missing[0]}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
@@ -83,7 +83,7 @@ def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path) -> N
             values = pd.to_numeric(frame[column], errors="coerce")
             bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
             example = f": row {bad[0]} is {frame[column].iloc[bad[0]]!r}" if len(bad) else ""
-            raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}")
+            raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}{hint}")
 
 
 def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
@@ -109,11 +109,10 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
     path = Path(path or data.path)
     frame = read_table(path)
     times = _parse_times(frame, data.time_column, path) if data.time_column else None
-    candidates = [c for c in frame.columns if c != data.time_column]
     if data.features is None:
-        features = [str(c) for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-        if not features:
-            raise ForecastError(f"data.features: {path.name} has no numeric columns")
+        # every column but the time axis; a stray text cell is an error, never a silently dropped column
+        features = [str(c) for c in frame.columns if c != data.time_column]
+        _numeric(frame, features, "data.features", path, hint=" (name it in data.time_column if it holds times, or list data.features)")
     else:
         features = list(data.features)
         _numeric(frame, features, "data.features", path)

@@ -28,6 +28,7 @@ class WindowDataset(keras.utils.PyDataset):
         shuffle: bool = False,
         full_batches: bool = True,
         seed: int = 0,
+        epoch: int = 0,
     ) -> None:
         super().__init__()
         self.x, self.y, self.spec = x, y, spec
@@ -35,11 +36,14 @@ class WindowDataset(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.full_batches = full_batches
-        self._rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, epoch
         self._order = self._epoch_order()
 
     def _epoch_order(self) -> np.ndarray:
-        order = self._rng.permutation(self.origins) if self.shuffle else self.origins
+        # Seeded by (seed, epoch), not by a running generator: a resumed run shuffles its
+        # remaining epochs exactly as the uninterrupted run would have.
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.origins) if self.shuffle else self.origins
         if self.full_batches:
             pad = len(self) * self.batch_size - len(order)
             order = np.concatenate([order, np.resize(order, pad)]) if pad else order
@@ -56,6 +60,7 @@ class WindowDataset(keras.utils.PyDataset):
         return x, self.spec.targets(self.y, origins)
 
     def on_epoch_end(self) -> None:
+        self.epoch += 1
         if self.shuffle:
             self._order = self._epoch_order()
 

@@ -20,8 +20,12 @@ from forecast.errors import ForecastError
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call `write(tmp)` on a temporary sibling (same suffix, for writers that look at it), then rename."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    """Call `write(tmp)` on a temporary sibling, then rename it over `path`.
+
+    The temporary name keeps the whole file name as its ending, since Keras insists on
+    `.keras` and `.weights.h5` and matplotlib picks the format from the suffix.
+    """
+    tmp = path.with_name(f".partial-{path.name}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -35,7 +39,8 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2) + "\n")
+    # numpy scalars (callback state, metrics) become plain numbers
+    return write_text(path, json.dumps(obj, indent=2, default=lambda v: v.item()) + "\n")
 
 
 class Run:
@@ -52,6 +57,24 @@ class Run:
     report = property(lambda self: self.path / "report.md")
     loss_plot = property(lambda self: self.path / "loss.png")
     forecast_plot = property(lambda self: self.path / "forecast.png")
+    status_file = property(lambda self: self.path / "status.json")
+    backup = property(lambda self: self.path / "backup")  # BackupAndRestore's folder while training
+
+    STATUSES = ("running", "completed", "failed", "interrupted")
+
+    @property
+    def status(self) -> str | None:
+        try:
+            return json.loads(self.status_file.read_text())["status"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        assert status in self.STATUSES
+        record = {"status": status, "updated": datetime.now().isoformat(timespec="seconds"), "pid": os.getpid()}
+        if message:
+            record["message"] = message
+        write_json(self.status_file, record)
 
     @classmethod
     def create(cls, name: str, run_dir: Path | None = None, root: Path = Path("runs")) -> Run:
@@ -73,9 +96,11 @@ class Run:
         raise ForecastError(f"{root}: cannot create a new run directory for {name}-{stamp}")
 
     @classmethod
-    def open(cls, path: Path) -> Run:
+    def open(cls, path: Path, trained: bool = True) -> Run:
+        """An existing run; `trained=False` accepts one whose training has not finished (resume)."""
         run = cls(path)
-        missing = [p.name for p in (run.config, run.model, run.scaler) if not p.is_file()]
+        needed = (run.config, run.scaler, run.model) if trained else (run.config, run.scaler)
+        missing = [p.name for p in needed if not p.is_file()]
         if not Path(path).is_dir() or missing:
             what = "no such directory" if not Path(path).is_dir() else f"missing {', '.join(missing)}"
             raise ForecastError(f"{path}: not a forecast run directory ({what})")
@@ -97,11 +122,21 @@ class Run:
             raise ForecastError(f"{self.scaler}: not a forecast scaler file")
         return scalers
 
-    def load_model(self):
-        """The trained model, loaded with safe_mode (no Lambda layers or pickled code)."""
+    def load_model(self, input_shape: tuple[int, int], output_shape: tuple[int, int]):
+        """The trained model, loaded with safe_mode (no Lambda layers or pickled code).
+
+        The shapes are what the run's config implies: a model.keras from another run is refused.
+        """
         import keras
 
         try:
-            return keras.saving.load_model(self.model, safe_mode=True)
-        except (ValueError, OSError) as exc:
+            model = keras.saving.load_model(self.model, safe_mode=True)
+        except (ValueError, OSError, TypeError) as exc:
             raise ForecastError(f"{self.model}: cannot load the model ({str(exc).splitlines()[0]})") from None
+        got = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+        if got != (tuple(input_shape), tuple(output_shape)):
+            raise ForecastError(
+                f"{self.model}: the model maps {got[0]} -> {got[1]} but {self.config.name} implies "
+                f"{tuple(input_shape)} -> {tuple(output_shape)}; the model does not belong to this config"
+            )
+        return model

@@ -21,7 +21,7 @@ def _data(path, **kw):
 
 @pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
 def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
-    config = cfg.validate({"data": {"path": str(ETTH1), "split": {"train_end": 500, "val_end": 700, "test_end": 900}}, "window": {"lookback": 8}, "scaler": scaler})
+    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 500, "val_end": 700, "test_end": 900}}, "window": {"lookback": 8}, "scaler": scaler})
     before = prepare(config)
     wild = pd.read_csv(ETTH1, nrows=900)
     wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
@@ -35,7 +35,7 @@ def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
 
 
 def test_standard_scaler_statistics_come_from_train(tmp_path):
-    config = cfg.validate({"data": {"path": str(ETTH1), "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400}}})
+    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400}}})
     prepared = prepare(config)
     train = pd.read_csv(ETTH1).iloc[:8640, 1:].to_numpy()
     np.testing.assert_allclose(prepared.scalers.features.mean_, train.mean(axis=0), rtol=1e-5)
@@ -44,9 +44,12 @@ def test_standard_scaler_statistics_come_from_train(tmp_path):
 
 def test_features_targets_and_defaults(tmp_path):
     path = tmp_path / "s.csv"
-    _frame().assign(label="x").to_csv(path, index=False)
+    _frame().to_csv(path, index=False)
     series = load_series(_data(path))
-    assert series.feature_names == ["a", "b"] and series.target_names == ["a", "b"]  # strings skipped
+    assert series.feature_names == ["a", "b"] and series.target_names == ["a", "b"]
+    _frame().assign(label="x").to_csv(path, index=False)
+    with pytest.raises(ForecastError, match="column 'label' in s.csv is not numeric: row 0 is 'x' \\(name it in data.time_column"):
+        load_series(_data(path))  # a text column is never dropped silently
     series = load_series(_data(path, features=["a", "b"], targets=["b"]))
     assert series.targets.shape == (50, 1) and series.times[1] - series.times[0] == pd.Timedelta(hours=1)
 

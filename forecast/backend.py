@@ -1,0 +1,41 @@
+"""Backend set-up: seeding, determinism and CPU threads. The TensorFlow-only calls live here.
+
+Everything else in forecast is written against `keras` and `keras.ops`, so it runs unchanged
+with KERAS_BACKEND=jax or torch; this module is where the backends differ.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+
+def configure(seed: int) -> None:
+    """Seed Python, NumPy and the backend, and make TensorFlow's CPU kernels deterministic.
+
+    With op determinism, two CPU trainings of one config give bit-identical weights. On a GPU,
+    TensorFlow's cuDNN RNN kernels are deterministic under the same switch; JAX and torch GPU
+    runs may still differ in the last bits (atomics in their reductions).
+    """
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        threads = int(os.environ.get("FORECAST_THREADS", "0"))  # 0: TensorFlow's default, all cores
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # the runtime already started (a second run in one process)
+                pass
+
+
+def device() -> str:
+    """The accelerator Keras sees first ('gpu:0'), else 'cpu:0'."""
+    try:
+        devices = keras.distribution.list_devices()
+    except Exception:  # a backend without device listing still trains
+        return "unknown"
+    return next((d for d in devices if not d.lower().startswith("cpu")), devices[0] if devices else "cpu:0")
