@@ -177,3 +177,16 @@ def test_model_that_does_not_match_its_config_is_refused(tmp_path, write_config)
     (tmp_path / "ra" / "model.keras").write_text("not a model")
     out = run_cli("evaluate", tmp_path / "ra")
     assert out.returncode == 2 and "cannot load the model" in out.stderr
+
+
+def test_models_with_code_are_refused(tmp_path, write_config):
+    """safe_mode: a model.keras carrying a Lambda (arbitrary Python) is not loaded."""
+    import keras
+
+    path = write_config(tiny_config())
+    assert run_cli("train", path, "--run-dir", tmp_path / "r", "--quiet").returncode == 0
+    inputs = keras.Input((12, 7))
+    outputs = keras.layers.Reshape((4, 7))(keras.layers.Lambda(lambda t: t[:, :4, :])(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "r" / "model.keras")
+    out = run_cli("evaluate", tmp_path / "r")
+    assert out.returncode == 2 and "cannot load the model" in out.stderr
