@@ -100,7 +100,7 @@ def train(
         if run.status == "completed":
             raise ForecastError(f"--resume: {resume} is completed; there is nothing to resume")
         conf = run.load_config()
-        prepared = prepare(conf, run.load_scalers())
+        prepared = prepare(conf, run.load_scalers(conf))
     else:
         if config is None:
             raise ForecastError("train: give a CONFIG file, or --resume RUN_DIR")
@@ -145,7 +145,7 @@ def evaluate(
         raise ForecastError(f"--split: expected val or test, got {split!r}")
     run = Run.open(run_dir)
     conf = run.load_config()
-    prepared = prepare(conf, run.load_scalers(), path=data)
+    prepared = prepare(conf, run.load_scalers(conf), path=data)
     model = run.load_model(*_shapes(prepared))
     results = m.evaluate(prepared, m.predict_splits(model, prepared, (split,) if split else ("val", "test")))
     if output:
@@ -176,7 +176,7 @@ def predict(
 
     run = Run.open(run_dir)
     conf = run.load_config()
-    scalers = run.load_scalers()
+    scalers = run.load_scalers(conf)
     series = load_series(conf.data, data)
     spec = WindowSpec.from_config(conf.window)
     if len(series) <= spec.history:

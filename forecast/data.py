@@ -141,6 +141,23 @@ def make_scaler(scaler: cfg.Scaler) -> TransformerMixin:
     return FunctionTransformer()  # identity, with an identity inverse
 
 
+def _scaler_state(scaler: TransformerMixin) -> dict:
+    """A fitted scaler as plain JSON: its fitted `*_` attributes (scikit-learn's convention).
+
+    Stored as JSON rather than a pickle, so loading a run directory never executes code.
+    """
+    fitted = {k: v for k, v in vars(scaler).items() if k.endswith("_") and not k.startswith("_")}
+    return {k: np.asarray(v).tolist() for k, v in fitted.items()}
+
+
+def _scaler_from(state: dict, scaler: cfg.Scaler) -> TransformerMixin:
+    out = make_scaler(scaler)
+    for key, value in state.items():
+        value = np.asarray(value)
+        setattr(out, key, value.item() if value.ndim == 0 else value)
+    return out
+
+
 @dataclass
 class Scalers:
     """One scaler for the inputs and one for the targets, both fit on the training rows only.
@@ -164,6 +181,13 @@ class Scalers:
             np.asarray(self.features.transform(series.features), dtype=np.float32),
             np.asarray(self.targets.transform(series.targets), dtype=np.float32),
         )
+
+    def to_dict(self) -> dict:
+        return {"features": _scaler_state(self.features), "targets": _scaler_state(self.targets)}
+
+    @classmethod
+    def from_dict(cls, state: dict, scaler: cfg.Scaler) -> Scalers:
+        return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler))
 
     def inverse_targets(self, values: np.ndarray) -> np.ndarray:
         """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""

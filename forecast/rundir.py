@@ -51,7 +51,7 @@ class Run:
 
     config = property(lambda self: self.path / "config.yaml")
     model = property(lambda self: self.path / "model.keras")
-    scaler = property(lambda self: self.path / "scaler.joblib")
+    scaler = property(lambda self: self.path / "scaler.json")
     history = property(lambda self: self.path / "history.csv")
     metrics = property(lambda self: self.path / "metrics.json")
     report = property(lambda self: self.path / "report.md")
@@ -110,17 +110,13 @@ class Run:
         return cfg.validate(cfg.read_yaml(self.config), str(self.config))
 
     def save_scalers(self, scalers: data.Scalers) -> None:
-        import joblib
+        write_json(self.scaler, scalers.to_dict())
 
-        write_atomic(self.scaler, lambda tmp: joblib.dump(scalers, tmp))
-
-    def load_scalers(self) -> data.Scalers:
-        import joblib
-
-        scalers = joblib.load(self.scaler)
-        if not isinstance(scalers, data.Scalers):
-            raise ForecastError(f"{self.scaler}: not a forecast scaler file")
-        return scalers
+    def load_scalers(self, config: cfg.Config) -> data.Scalers:
+        try:
+            return data.Scalers.from_dict(json.loads(self.scaler.read_text()), config.scaler)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ForecastError(f"{self.scaler}: not a forecast scaler file ({exc})") from None
 
     def load_model(self, input_shape: tuple[int, int], output_shape: tuple[int, int]):
         """The trained model, loaded with safe_mode (no Lambda layers or pickled code).

@@ -75,7 +75,7 @@ def trained(tmp_path_factory):
 def test_train_writes_every_artifact(trained):
     run, out = trained
     names = {p.name for p in run.iterdir()}
-    assert {"config.yaml", "model.keras", "scaler.joblib", "history.csv", "metrics.json", "report.md", "loss.png", "forecast.png"} <= names
+    assert {"config.yaml", "model.keras", "scaler.json", "history.csv", "metrics.json", "report.md", "loss.png", "forecast.png"} <= names
     assert not [n for n in names if "partial" in n]  # no temporary file left behind
     for png in ("loss.png", "forecast.png"):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

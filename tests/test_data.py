@@ -98,3 +98,15 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(ForecastError, match="cannot read the file"):
         load_series(_data(tmp_path / "bad.parquet"))
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust", "none"])
+def test_scalers_round_trip_through_json(kind):
+    import json
+
+    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 500, "val_end": 700, "test_end": 900}},
+                           "window": {"lookback": 8}, "scaler": {"type": kind, "feature_range": [-1, 1]}})
+    prepared = prepare(config)
+    again = Scalers.from_dict(json.loads(json.dumps(prepared.scalers.to_dict())), config.scaler)
+    np.testing.assert_array_equal(again.transform(prepared.series)[0], prepared.x)
+    np.testing.assert_array_equal(again.inverse_targets(prepared.y[:50]), prepared.scalers.inverse_targets(prepared.y[:50]))
