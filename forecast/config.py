@@ -91,6 +91,9 @@ class Data(_Section):
         description="CSV or Parquet file; a relative path is looked up beside the config file, then in the working directory.",
     )
     time_column: str | None = Field(None, description="Column parsed as datetime; rows must be sorted and unique in it.")
+    time_format: str | None = Field(
+        None, description="strptime format of the time column, e.g. '%d.%m.%Y %H:%M:%S' (default: inferred; ISO 8601 is safe)."
+    )
     features: list[str] | None = Field(None, min_length=1, description="Input columns (default: every numeric column).")
     targets: list[str] | None = Field(None, min_length=1, description="Predicted columns (default: the features).")
     split: Split = Field(default_factory=Split)
@@ -177,6 +180,12 @@ class Training(_Section):
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 64
     shuffle: bool = Field(True, description="Reshuffle the training windows every epoch (never across splits).")
+    steps_per_epoch: PositiveInt | None = Field(
+        None, description="Batches per epoch (default: all training windows once); epochs continue through a reshuffled stream."
+    )
+    validation_steps: PositiveInt | None = Field(
+        None, description="Validation batches per epoch, spread evenly over the validation windows (default: all)."
+    )
     reduce_lr_on_plateau: ReduceLROnPlateau = Field(default_factory=ReduceLROnPlateau)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 

@@ -53,16 +53,17 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _parse_times(frame: pd.DataFrame, column: str, path: Path) -> pd.DatetimeIndex:
+def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:
     if column not in frame.columns:
         raise ForecastError(f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
     raw = frame[column]
     with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
         warnings.simplefilter("ignore", UserWarning)
-        times = pd.to_datetime(raw, errors="coerce")
+        times = pd.to_datetime(raw, errors="coerce", format=time_format)
     bad = np.flatnonzero(times.isna().to_numpy())
     if len(bad):
-        raise ForecastError(f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time")
+        fix = f"in the format {time_format!r}" if time_format else "(set data.time_format)"
+        raise ForecastError(f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}")
     index = pd.DatetimeIndex(times)
     steps = np.diff(index.asi8)
     if (steps == 0).any():
@@ -108,7 +109,7 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
     """Load the columns a config asks for; `path` replaces data.path (evaluate/predict on new data)."""
     path = Path(path or data.path)
     frame = read_table(path)
-    times = _parse_times(frame, data.time_column, path) if data.time_column else None
+    times = _parse_times(frame, data.time_column, path, data.time_format) if data.time_column else None
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column
         features = [str(c) for c in frame.columns if c != data.time_column]

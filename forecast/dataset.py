@@ -29,6 +29,7 @@ class WindowDataset(keras.utils.PyDataset):
         full_batches: bool = True,
         seed: int = 0,
         epoch: int = 0,
+        steps: int | None = None,
     ) -> None:
         super().__init__()
         self.x, self.y, self.spec = x, y, spec
@@ -36,21 +37,32 @@ class WindowDataset(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.full_batches = full_batches
+        self.steps = steps
         self.seed, self.epoch = seed, epoch
         self._order = self._epoch_order()
 
+    def _pass(self, k: int) -> np.ndarray:
+        """The k-th pass over the windows. Seeded by (seed, k), not by a running generator, so
+        a resumed run sees exactly the batches the uninterrupted run would have."""
+        return np.random.default_rng([self.seed, k]).permutation(self.origins) if self.shuffle else self.origins
+
     def _epoch_order(self) -> np.ndarray:
-        # Seeded by (seed, epoch), not by a running generator: a resumed run shuffles its
-        # remaining epochs exactly as the uninterrupted run would have.
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(self.origins) if self.shuffle else self.origins
-        if self.full_batches:
-            pad = len(self) * self.batch_size - len(order)
-            order = np.concatenate([order, np.resize(order, pad)]) if pad else order
-        return order
+        if self.steps is None:
+            order = self._pass(self.epoch)
+            if self.full_batches:
+                pad = len(self) * self.batch_size - len(order)
+                order = np.concatenate([order, np.resize(order, pad)]) if pad else order
+            return order
+        # steps_per_epoch: epochs are consecutive slices of an endless stream of passes
+        size, n = self.steps * self.batch_size, len(self.origins)
+        start = self.epoch * size
+        passes = range(start // n, (start + size - 1) // n + 1)
+        stream = np.concatenate([self._pass(k) for k in passes])
+        offset = start - passes[0] * n
+        return stream[offset : offset + size]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.origins) / self.batch_size)
+        return self.steps if self.steps is not None else math.ceil(len(self.origins) / self.batch_size)
 
     def __getitem__(self, index: int):
         origins = self._order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -61,7 +73,7 @@ class WindowDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        if self.shuffle:
+        if self.shuffle or self.steps is not None:
             self._order = self._epoch_order()
 
 

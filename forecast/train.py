@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 
 import keras
+import numpy as np
 import pandas as pd
 
 from forecast import backend, rundir
@@ -188,13 +189,22 @@ def fit(model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, ve
     _keep_history(run, done)
     train = WindowDataset(
         prepared.x, prepared.y, prepared.origins["train"], prepared.spec, training.batch_size,
-        shuffle=training.shuffle, full_batches=True, seed=config.seed, epoch=done,
+        shuffle=training.shuffle, full_batches=True, seed=config.seed, epoch=done, steps=training.steps_per_epoch,
     )
-    val = WindowDataset(prepared.x, prepared.y, prepared.origins["val"], prepared.spec, training.batch_size, full_batches=False)
+    val_origins = prepared.origins["val"]
+    if training.validation_steps and training.validation_steps * training.batch_size < len(val_origins):
+        # an evenly spread, fixed subset: every epoch's val_loss is measured on the same windows
+        picks = np.linspace(0, len(val_origins) - 1, training.validation_steps * training.batch_size).round().astype(int)
+        val_origins = val_origins[picks]
+    val = WindowDataset(prepared.x, prepared.y, val_origins, prepared.spec, training.batch_size, full_batches=False)
     cbs = callbacks(training, run, received)
     state = next(c for c in cbs if isinstance(c, TrainingState)).saved(done) or {}
     stopped = state.get("early_stopping", {}).get("stopped_epoch", 0) > 0
     model.fit(train, validation_data=val, epochs=done if stopped else training.epochs, callbacks=cbs, verbose=verbose)
+
+
+def train_batches(training: cfg.Training, windows: int) -> int:
+    return training.steps_per_epoch or math.ceil(windows / training.batch_size)
 
 
 def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) -> dict:
@@ -228,7 +238,7 @@ def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) ->
     predictions = m.predict_splits(model, prepared, ("val", "test"))
     monitor = config.training.early_stopping.monitor
     train_seconds = float(history["epoch_seconds"].sum())
-    windows = math.ceil(len(prepared.origins["train"]) / config.training.batch_size) * config.training.batch_size
+    windows = train_batches(config.training, len(prepared.origins["train"])) * config.training.batch_size
     results = {
         **m.evaluate(prepared, predictions),
         "epochs_run": len(history),

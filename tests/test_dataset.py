@@ -43,3 +43,17 @@ def test_predict_keeps_order_and_drops_padding():
     out = predict(model, X, ORIGINS, SPEC, batch_size=16)
     assert out.shape == (50, 2, 1)
     np.testing.assert_array_equal(out[:, -1, 0], ORIGINS * 2)
+
+
+def test_steps_per_epoch_streams_through_reshuffled_passes():
+    ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, seed=3, steps=2)  # 32 of 50 per epoch
+    epochs = []
+    for _ in range(5):  # 160 windows: passes 0, 1, 2 and the start of 3
+        assert len(ds) == 2
+        epochs.append(np.concatenate([ds[i][0][:, -1, 0] / 2 for i in range(2)]))
+        ds.on_epoch_end()
+    stream = np.concatenate(epochs)
+    for k in range(3):
+        assert sorted(stream[k * 50 : (k + 1) * 50]) == ORIGINS.tolist()  # each pass covers every window once
+    resumed = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, seed=3, steps=2, epoch=3)
+    np.testing.assert_array_equal(np.concatenate([resumed[i][0][:, -1, 0] / 2 for i in range(2)]), epochs[3])

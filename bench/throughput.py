@@ -1,0 +1,164 @@
+"""Training throughput: forecast's own pipeline vs a minimal hand-written Keras script.
+
+Same model (2 x LSTM(32) -> Dense(1)), same windows (120 timesteps x 14 features, Chollet's
+lookback 720 / step 6 on a Jena-shaped series), same batch size (256), same number of training
+and validation windows per epoch. Methods run in alternating blocks of epochs in one process;
+the first epoch of each block (tracing, warm-up) is dropped, and the median epoch time is used.
+
+  (a) forecast: config -> prepare -> WindowDataset (lazy gather) -> fit with forecast's own
+      callbacks (EpochStats, TerminateOnNaN, ReduceLROnPlateau, EarlyStopping, TrainingState,
+      BackupAndRestore, CSVLogger, StopOnSignal), exactly as `forecast train` runs it.
+  (b) hand-written: every window materialized as numpy arrays in memory, `model.fit(X, Y)`.
+  (c) the seeds' Python generator: batches built row by row in a Python loop.
+
+Usage: python bench/throughput.py [--blocks 2] [--epochs 3] [--steps 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.series import TIME_FORMAT, jena_like  # noqa: E402
+from forecast import config as cfg  # noqa: E402
+from forecast.rundir import Run  # noqa: E402
+from forecast.train import compile_model, fit  # noqa: E402
+from forecast.windows import prepare  # noqa: E402
+
+BATCH, LOOKBACK, STEP, DELAY = 256, 720, 6, 6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per method")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per block (the first is dropped)")
+    parser.add_argument("--steps", type=int, default=40, help="training batches per epoch")
+    parser.add_argument("--val-steps", type=int, default=4)
+    parser.add_argument("--skip-generator", action="store_true")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="forecast-throughput-"))
+    rows = 60_000
+    frame = jena_like(rows)
+    frame.to_parquet(tmp / "series.parquet")
+    config = cfg.validate({
+        "name": "throughput", "seed": 1,
+        "data": {"path": str(tmp / "series.parquet"), "time_column": "Date Time", "time_format": TIME_FORMAT, "targets": ["T (degC)"],
+                 "split": {"train": 0.7, "val": 0.15, "test": 0.15}},
+        "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY, "horizon": 1},
+        "model": {"cell": "lstm", "layers": [{"units": 32}, {"units": 32}]},
+        "training": {"optimizer": "rmsprop", "loss": "mae", "batch_size": BATCH, "epochs": args.epochs,
+                     "steps_per_epoch": args.steps, "validation_steps": args.val_steps,
+                     "early_stopping": {"patience": 100}},
+    })
+    prepared = prepare(config)
+    spec = prepared.spec
+    n_train, n_val = args.steps * BATCH, args.val_steps * BATCH
+    train_origins = prepared.origins["train"][:n_train]
+    val_origins = prepared.origins["val"][:n_val]
+    assert len(train_origins) == n_train, "series too short for --steps"
+
+    # (a) forecast's pipeline, run directory and callbacks included
+    keras.utils.set_random_seed(1)
+    model_a = compile_model(config, prepared)
+    block = iter(range(10_000))
+
+    def run_forecast() -> list[float]:
+        run = Run(tmp / f"run-{next(block)}")
+        run.path.mkdir()
+        restricted = prepared.__class__(**{**vars(prepared), "origins": {"train": train_origins, "val": val_origins}})
+        fit(model_a, config, restricted, run, verbose=0, received=[])
+        return pd.read_csv(run.history)["epoch_seconds"].tolist()
+
+    # (b) hand-written: materialized arrays
+    x_train, y_train = spec.inputs(prepared.x, train_origins), spec.targets(prepared.y, train_origins)[:, :, 0]
+    x_val, y_val = spec.inputs(prepared.x, val_origins), spec.targets(prepared.y, val_origins)[:, :, 0]
+    model_b = hand_model(x_train.shape[1:])
+
+    def run_hand() -> list[float]:
+        timer = EpochTimer()
+        model_b.fit(x_train, y_train, batch_size=BATCH, epochs=args.epochs, validation_data=(x_val, y_val),
+                    shuffle=True, verbose=0, callbacks=[timer])
+        return timer.seconds
+
+    # (c) the seeds' generator: a Python loop over rows for every sample
+    model_c = hand_model(x_train.shape[1:])
+
+    def generator(lo, hi, shuffle):
+        data, target = prepared.x, prepared.y[:, 0]
+        i = lo
+        while True:
+            if shuffle:
+                rows = np.random.randint(lo, hi, size=BATCH)
+            else:
+                if i + BATCH > hi:
+                    i = lo
+                rows = np.arange(i, i + BATCH)
+                i += BATCH
+            samples = np.zeros((len(rows), LOOKBACK // STEP, data.shape[-1]), dtype=np.float32)
+            targets = np.zeros((len(rows), 1), dtype=np.float32)
+            for j, row in enumerate(rows):
+                indices = range(row - (LOOKBACK // STEP - 1) * STEP, row + 1, STEP)
+                samples[j] = data[indices]
+                targets[j] = target[row + DELAY]
+            yield samples, targets
+
+    def run_generator() -> list[float]:
+        timer = EpochTimer()
+        model_c.fit(generator(int(train_origins[0]), int(train_origins[-1]), True), steps_per_epoch=args.steps,
+                    epochs=args.epochs, validation_data=generator(int(val_origins[0]), int(val_origins[-1]), False),
+                    validation_steps=args.val_steps, verbose=0, callbacks=[timer])
+        return timer.seconds
+
+    methods = {"forecast": run_forecast, "hand-written": run_hand}
+    if not args.skip_generator:
+        methods["generator"] = run_generator
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for b in range(args.blocks):
+        order = list(methods) if b % 2 == 0 else list(reversed(methods))
+        for name in order:
+            epochs = methods[name]()
+            times[name].extend(epochs[1:])
+            print(f"block {b + 1} {name:<13} epoch seconds: {', '.join(f'{t:.2f}' for t in epochs)}", flush=True)
+
+    hand = statistics.median(times["hand-written"])
+    print(f"\nbackend {keras.backend.backend()}, {n_train} training + {n_val} validation windows per epoch, "
+          f"batch {BATCH}, input {x_train.shape[1:]}, 2 x LSTM(32)")
+    print(f"{'method':<14}{'median epoch s':>15}{'train windows/s':>17}{'vs hand-written':>17}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:<14}{median:>15.3f}{n_train / median:>17.0f}{median / hand:>16.3f}x")
+
+
+def hand_model(shape):
+    model = keras.Sequential([keras.Input(shape), keras.layers.LSTM(32, return_sequences=True), keras.layers.LSTM(32), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="mae")
+    return model
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+if __name__ == "__main__":
+    main()
