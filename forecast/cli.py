@@ -89,7 +89,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
 ) -> None:
     """Train the model a config describes and write the run directory."""
-    from forecast.model import cudnn_blockers
+    from forecast.model import cudnn_blockers, target_index
     from forecast.rundir import Run, write_text
     from forecast.windows import prepare
 
@@ -106,6 +106,7 @@ def train(
             raise ForecastError("train: give a CONFIG file, or --resume RUN_DIR")
         conf = cfg.load(config, set_ or ())
         prepared = prepare(conf)  # every data problem surfaces here, before a run directory exists
+        target_index(conf.model, prepared.series.feature_names, prepared.series.target_names)
     for reason in cudnn_blockers(conf.model)[:1]:
         say(f"warning: this model cannot use the cuDNN kernel on a GPU ({reason}); it will train with the slower generic loop")
     if resume is None:
@@ -195,12 +196,13 @@ def predict(
 @command
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check a config and its data without training (no TensorFlow import)."""
-    from forecast.model import count_parameters, cudnn_blockers
+    from forecast.model import count_parameters, cudnn_blockers, target_index
     from forecast.windows import prepare
 
     conf = cfg.load(config, set_ or ())
     p = prepare(conf)
     s, spec = p.series, p.spec
+    target_index(conf.model, s.feature_names, s.target_names)
     train_end, val_end, test_end = p.borders
     blockers = cudnn_blockers(conf.model)
     print(f"config: {config} is valid")

@@ -158,6 +158,32 @@ class Model(_Section):
     dropout_between: Rate = Field(0.0, description="Dropout layer after each recurrent layer.")
     l2: Annotated[float, Field(ge=0)] = Field(0.0, description="L2 penalty on the recurrent layers' kernels.")
     dense: list[PositiveInt] = Field(default_factory=list, description="Hidden Dense layers (relu) before the output.")
+    instance_norm: Literal["none", "last", "mean"] = Field(
+        "none", description="Subtract each window's last value or mean per channel, and add it back to the forecast."
+    )
+    instance_norm_affine: bool = Field(False, description="Learnable per-channel scale and bias after instance_norm (RevIN).")
+    channel_independent: bool = Field(
+        False, description="Run one shared network on each channel as its own series (targets must equal the features)."
+    )
+    channel_embedding: bool = Field(False, description="A learned embedding per channel in the parallel decoder's queries.")
+    segment_len: PositiveInt | None = Field(
+        None, description="Feed the RNN non-overlapping segments of this many timesteps (a Dense embedding each)."
+    )
+    decoder: Literal["dense", "parallel"] = Field(
+        "dense", description="dense: one Dense to horizon x targets; parallel: SegRNN's one-step decoding of every output segment."
+    )
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> Model:
+        if self.decoder == "parallel" and self.segment_len is None:
+            raise ValueError("decoder: parallel decodes segments; set segment_len")
+        if self.decoder == "parallel" and self.bidirectional:
+            raise ValueError("decoder: parallel continues the encoder's state; it cannot be bidirectional")
+        if self.channel_embedding and not (self.channel_independent and self.decoder == "parallel"):
+            raise ValueError("channel_embedding needs channel_independent: true and decoder: parallel")
+        if self.instance_norm == "none" and self.instance_norm_affine:
+            raise ValueError("instance_norm_affine needs instance_norm: last or mean")
+        return self
 
 
 class ReduceLROnPlateau(_Switch):
@@ -200,6 +226,15 @@ class Config(_Section):
     scaler: Scaler = Field(default_factory=Scaler)
     model: Model = Field(default_factory=Model)
     training: Training = Field(default_factory=Training)
+
+    @model_validator(mode="after")
+    def _segments_fit(self) -> Config:
+        segment = self.model.segment_len
+        if segment is not None and self.window.timesteps % segment:
+            raise ValueError(
+                f"model.segment_len ({segment}) must divide the input timesteps, lookback // step = {self.window.timesteps}"
+            )
+        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(exclude_none=True), sort_keys=False)
@@ -249,7 +284,7 @@ def _describe(error: dict[str, Any]) -> str:
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] not in ("value_error", "missing") and "input" in error:
         msg += f" (got {error['input']!r})"
-    return f"{dotted(loc)}: {msg}"
+    return f"{dotted(loc)}: {msg}" if loc else msg
 
 
 def validate(raw: Any, source: str = "config") -> Config:

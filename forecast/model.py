@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from forecast import config as cfg
+from forecast.errors import ForecastError
 from forecast.windows import WindowSpec
 
 if TYPE_CHECKING:
@@ -22,17 +23,43 @@ _GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1)}
 
 
 def count_parameters(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int) -> int:
+    """Closed form of `build(...).count_params()`, so `forecast validate` needs no Keras."""
     gates, biases = _GATES[model.cell]
     directions = 2 if model.bidirectional else 1
-    total, width = 0, n_features
+    total = 2 * n_features if model.instance_norm_affine else 0
+    width = 1 if model.channel_independent else n_features
+    outputs = 1 if model.channel_independent else n_targets
+    if model.segment_len:
+        embedding = model.layers[0].units
+        total += (model.segment_len * width + 1) * embedding
+        width = embedding
+    query_width = width
     for layer in model.layers:
         u = layer.units
         total += directions * gates * u * (u + width + biases)
         width = directions * u
-    for units in [*model.dense, spec.horizon * n_targets]:
+    if model.decoder == "parallel":
+        segments = -(-spec.horizon // model.segment_len)
+        position = query_width // 2 if model.channel_embedding else query_width
+        total += segments * position + (n_features * (query_width - position) if model.channel_embedding else 0)
+        head = model.segment_len * outputs
+    else:
+        head = spec.horizon * outputs
+    for units in [*model.dense, head]:
         total += (width + 1) * units
         width = units
     return total
+
+
+def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> list[int]:
+    """Where each target sits among the features: instance norm adds the target's own level back."""
+    if model.channel_independent and targets != features:
+        raise ForecastError("model.channel_independent: every channel forecasts itself, so data.targets must equal data.features")
+    if model.instance_norm != "none":
+        missing = [t for t in targets if t not in features]
+        if missing:
+            raise ForecastError(f"model.instance_norm: target '{missing[0]}' is not among data.features, so it has no level to add back")
+    return [features.index(t) if t in features else 0 for t in targets]
 
 
 def cudnn_blockers(model: cfg.Model) -> list[str]:
@@ -51,29 +78,78 @@ def cudnn_blockers(model: cfg.Model) -> list[str]:
     ]
 
 
-def build(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int) -> keras.Model:
-    """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output."""
+def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int]) -> keras.Model:
+    """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output.
+
+    `targets` are the target columns' indices among the features (see `target_index`).
+    """
     import keras
+
+    from forecast import layers as fl
 
     cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[model.cell]
     reg = keras.regularizers.L2(model.l2) if model.l2 else None
+    parallel = model.decoder == "parallel"
+    n_out = 1 if model.channel_independent else len(targets)
     inputs = keras.Input((spec.timesteps, n_features), name="window")
     x = inputs
+    if model.instance_norm != "none":
+        norm = fl.InstanceNorm(model.instance_norm, targets, model.instance_norm_affine, name="instance_norm")
+        x, shift = norm(x)
+    if model.channel_independent:
+        x = fl.ChannelsToBatch(name="channels_to_batch")(x)
+    if model.segment_len:
+        width = x.shape[-1]
+        x = keras.layers.Reshape((spec.timesteps // model.segment_len, model.segment_len * width), name="segments")(x)
+        x = keras.layers.Dense(model.layers[0].units, activation="relu", name="segment_embedding")(x)
+    query_width = x.shape[-1]
+
+    recurrent, states = [], []
     for i, layer in enumerate(model.layers):
         rnn = cell(
             layer.units,
             dropout=layer.dropout,
             recurrent_dropout=layer.recurrent_dropout,
-            return_sequences=i < len(model.layers) - 1,
+            return_sequences=parallel or i < len(model.layers) - 1,
+            return_state=parallel,
             kernel_regularizer=reg,
             recurrent_regularizer=reg,
             name=f"{model.cell}_{i}",
         )
-        x = (keras.layers.Bidirectional(rnn, name=f"bidirectional_{i}") if model.bidirectional else rnn)(x)
-        if model.dropout_between:
+        if model.bidirectional:
+            rnn = keras.layers.Bidirectional(rnn, name=f"bidirectional_{i}")
+        out = rnn(x)
+        if parallel:
+            (x, *state) = out
+            recurrent.append(rnn)
+            states.append(state)
+        else:
+            x = out
+        if model.dropout_between and (not parallel or i < len(model.layers) - 1):
             x = keras.layers.Dropout(model.dropout_between, name=f"dropout_{i}")(x)
+
+    if parallel:
+        # every output segment decoded at once: the encoder's own cells, one step, from its final states
+        segments = -(-spec.horizon // model.segment_len)
+        channels = n_features if model.channel_embedding else 0
+        x = fl.SegmentQueries(segments, query_width, channels, name="segment_queries")(states[-1][0])
+        for i, (rnn, state) in enumerate(zip(recurrent, states)):
+            repeat = fl.RepeatRows(segments, name=f"repeat_state_{i}")
+            x = rnn(x, initial_state=[repeat(s) for s in state])[0]
+        x = keras.layers.Reshape((x.shape[-1],), name="decoded")(x)
+        if model.dropout_between:
+            x = keras.layers.Dropout(model.dropout_between, name="dropout_decoder")(x)
     for i, units in enumerate(model.dense):
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense_{i}")(x)
-    x = keras.layers.Dense(spec.horizon * n_targets, kernel_regularizer=reg, name="head")(x)
-    outputs = keras.layers.Reshape((spec.horizon, n_targets), name="forecast")(x)
-    return keras.Model(inputs, outputs, name="forecast")
+    if parallel:
+        x = keras.layers.Dense(model.segment_len * n_out, kernel_regularizer=reg, name="head")(x)
+        x = fl.MergeSegments(segments, spec.horizon, n_out, name="forecast_segments")(x)
+    else:
+        x = keras.layers.Dense(spec.horizon * n_out, kernel_regularizer=reg, name="head")(x)
+        x = keras.layers.Reshape((spec.horizon, n_out), name="forecast_steps")(x)
+    if model.channel_independent:
+        x = keras.layers.Reshape((spec.horizon,), name="per_channel")(x)
+        x = fl.BatchToChannels(n_features, name="batch_to_channels")(x)
+    if model.instance_norm != "none":
+        x = norm(x, shift, inverse=True)
+    return keras.Model(inputs, x, name="forecast")

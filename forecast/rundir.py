@@ -125,6 +125,8 @@ class Run:
         """
         import keras
 
+        import forecast.layers  # noqa: F401  registers forecast's own layers for deserialization
+
         try:
             model = keras.saving.load_model(self.model, safe_mode=True)
         except (ValueError, OSError, TypeError) as exc:

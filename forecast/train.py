@@ -24,7 +24,7 @@ from forecast import backend, rundir
 from forecast import config as cfg
 from forecast.dataset import WindowDataset
 from forecast.errors import Diverged, Interrupted
-from forecast.model import build, count_parameters
+from forecast.model import build, count_parameters, target_index
 from forecast.rundir import Run
 from forecast.windows import Prepared
 
@@ -149,7 +149,9 @@ def signals():
 
 
 def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
-    model = build(config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1])
+    series = prepared.series
+    targets = target_index(config.model, series.feature_names, series.target_names)
+    model = build(config.model, prepared.spec, len(series.feature_names), targets)
     training = config.training
     model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=training.loss)
     return model

@@ -12,7 +12,7 @@ SPEC = WindowSpec(timesteps=12, step=1, delay=1, horizon=3)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_closed_form_parameter_count_matches_keras(cell, bidirectional):
     model_cfg = cfg.Model(cell=cell, layers=[cfg.Layer(units=16), cfg.Layer(units=8)], bidirectional=bidirectional, dense=[10], dropout_between=0.1)
-    model = build(model_cfg, SPEC, n_features=5, n_targets=2)
+    model = build(model_cfg, SPEC, 5, [0, 3])
     assert model.count_params() == count_parameters(model_cfg, SPEC, 5, 2)
     assert model.output_shape == (None, 3, 2)
 
@@ -24,7 +24,7 @@ def test_lstm_formula_by_hand():
 
 
 def test_stacking_sets_return_sequences():
-    model = build(cfg.Model(layers=[cfg.Layer(units=4)] * 3), SPEC, 2, 1)
+    model = build(cfg.Model(layers=[cfg.Layer(units=4)] * 3), SPEC, 2, [1])
     rnns = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     assert [layer.return_sequences for layer in rnns] == [True, True, False]
 

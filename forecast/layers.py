@@ -1,0 +1,159 @@
+"""Keras layers for the long-horizon options: instance normalization, channel independence and
+SegRNN's parallel decoding.
+
+Written with `keras.ops` only (every backend), registered for `.keras` files, and free of
+Python lambdas, so runs load with safe_mode=True.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "forecast"
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class InstanceNorm(keras.layers.Layer):
+    """Subtract each window's last value or mean per channel, and add it back to the forecast.
+
+    Distribution shift between train and test (ETTh1's level drifts) hurts a network that sees
+    absolute levels; removing the window's own level makes it forecast changes. With `affine`,
+    a learnable per-channel scale and bias follow (RevIN, Kim et al. 2022). Called on the input
+    it returns (normalized, shift); called with `inverse=True` on a (batch, horizon, targets)
+    forecast it undoes the transform for the target channels `targets` (indices into features).
+    """
+
+    def __init__(self, mode: str, targets: list[int], affine: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.mode, self.targets, self.affine = mode, list(targets), affine
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if self.affine:
+            self.scale = self.add_weight(shape=(channels,), initializer="ones", name="scale")
+            self.bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias")
+
+    def call(self, x, shift=None, inverse=False):
+        if not inverse:
+            shift = x[:, -1:, :] if self.mode == "last" else ops.mean(x, axis=1, keepdims=True)
+            x = x - shift
+            if self.affine:
+                x = x * self.scale + self.bias
+            return x, shift
+        index = ops.convert_to_tensor(self.targets, dtype="int32")
+        if self.affine:
+            x = (x - ops.take(self.bias, index)) / (ops.take(self.scale, index) + 1e-8)
+        return x + ops.take(shift, index, axis=2)
+
+    def compute_output_spec(self, x, shift=None, inverse=False):
+        if not inverse:
+            return keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor((x.shape[0], 1, x.shape[2]), x.dtype)
+        return keras.KerasTensor(x.shape, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "targets": self.targets, "affine": self.affine}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ChannelsToBatch(keras.layers.Layer):
+    """(batch, time, channels) -> (batch * channels, time, 1): one shared network per channel."""
+
+    def call(self, x):
+        t = ops.shape(x)[1]
+        return ops.reshape(ops.transpose(x, (0, 2, 1)), (-1, t, 1))
+
+    def compute_output_shape(self, input_shape):
+        batch = None if input_shape[0] is None else input_shape[0] * input_shape[2]
+        return (batch, input_shape[1], 1)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class BatchToChannels(keras.layers.Layer):
+    """(batch * channels, horizon) -> (batch, horizon, channels), undoing ChannelsToBatch."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+
+    def call(self, x):
+        return ops.transpose(ops.reshape(x, (-1, self.channels, ops.shape(x)[-1])), (0, 2, 1))
+
+    def compute_output_shape(self, input_shape):
+        return (None, input_shape[-1], self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class SegmentQueries(keras.layers.Layer):
+    """SegRNN's parallel multi-step decoding: one decoder input per output segment.
+
+    For each of `segments` output segments, a learned position embedding (concatenated with a
+    learned channel embedding when `channels` > 0: rows of the batch are channel-major, as
+    ChannelsToBatch leaves them) becomes a one-step input to the encoder's own recurrent
+    cell, started from the encoder's final state. All segments go through in one batched step
+    instead of a loop over the horizon: (batch, ...) -> (batch * segments, 1, width).
+    """
+
+    def __init__(self, segments: int, width: int, channels: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.segments, self.width, self.channels = segments, width, channels
+
+    def build(self, input_shape):
+        position_width = self.width // 2 if self.channels else self.width
+        self.position = self.add_weight(shape=(self.segments, position_width), initializer="random_normal", name="position")
+        if self.channels:
+            self.channel = self.add_weight(shape=(self.channels, self.width - position_width), initializer="random_normal", name="channel")
+
+    def call(self, state):
+        batch = ops.shape(state)[0]
+        queries = ops.tile(self.position[None], (batch, 1, 1))  # (batch, segments, position_width)
+        if self.channels:
+            channel_of_row = ops.mod(ops.arange(batch), self.channels)
+            channel = ops.take(self.channel, channel_of_row, axis=0)[:, None, :]
+            queries = ops.concatenate([queries, ops.tile(channel, (1, self.segments, 1))], axis=-1)
+        return ops.reshape(queries, (-1, 1, self.width))
+
+    def compute_output_shape(self, input_shape):
+        return (None, 1, self.width)
+
+    def get_config(self):
+        return {**super().get_config(), "segments": self.segments, "width": self.width, "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class RepeatRows(keras.layers.Layer):
+    """Repeat each row `times` times along the batch axis (a state for every output segment)."""
+
+    def __init__(self, times: int, **kwargs):
+        super().__init__(**kwargs)
+        self.times = times
+
+    def call(self, x):
+        return ops.repeat(x, self.times, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, *input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "times": self.times}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class MergeSegments(keras.layers.Layer):
+    """(batch * segments, segment_len * targets) -> (batch, horizon, targets), cut to the horizon."""
+
+    def __init__(self, segments: int, horizon: int, targets: int, **kwargs):
+        super().__init__(**kwargs)
+        self.segments, self.horizon, self.targets = segments, horizon, targets
+
+    def call(self, x):
+        return ops.reshape(x, (-1, self.segments * ops.shape(x)[-1] // self.targets, self.targets))[:, : self.horizon, :]
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.horizon, self.targets)
+
+    def get_config(self):
+        return {**super().get_config(), "segments": self.segments, "horizon": self.horizon, "targets": self.targets}
