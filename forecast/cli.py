@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the config schema.")
 app.add_typer(config_app, name="config")
+data_app = typer.Typer(no_args_is_help=True, help="Fetch public datasets.")
+app.add_typer(data_app, name="data")
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
 RunArg = Annotated[Path, typer.Argument(help="Run directory written by `forecast train`.", show_default=False)]
@@ -114,6 +116,8 @@ def train(
         write_text(run.config, conf.to_yaml())
         run.save_scalers(prepared.scalers)
     say(f"data: {conf.data.path}", quiet)
+    for note in prepared.series.notes:
+        say(f"data: {note}", quiet)
     say(f"run directory: {run.path}", quiet)
 
     from forecast import report
@@ -125,9 +129,10 @@ def train(
     say(f"report: {run.report}", quiet)
 
 
-def _shapes(prepared) -> tuple[tuple[int, int], tuple[int, int]]:
-    spec, s = prepared.spec, prepared.series
-    return (spec.timesteps, len(s.feature_names)), (spec.horizon, len(s.target_names))
+def _shapes(spec, series) -> tuple[tuple[int | None, int], tuple[int, int]]:
+    """The (timesteps, features) -> (horizon, targets) a run's model must have."""
+    timesteps = None if spec.variable_length else spec.timesteps
+    return (timesteps, len(series.feature_names)), (spec.horizon, len(series.target_names))
 
 
 @command
@@ -147,7 +152,7 @@ def evaluate(
     run = Run.open(run_dir)
     conf = run.load_config()
     prepared = prepare(conf, run.load_scalers(conf), path=data)
-    model = run.load_model(*_shapes(prepared))
+    model = run.load_model(*_shapes(prepared.spec, prepared.series))
     results = m.evaluate(prepared, m.predict_splits(model, prepared, (split,) if split else ("val", "test")))
     if output:
         from forecast.report import table
@@ -180,12 +185,17 @@ def predict(
     scalers = run.load_scalers(conf)
     series = load_series(conf.data, data)
     spec = WindowSpec.from_config(conf.window)
-    if len(series) <= spec.history:
+    if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
         raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
     origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
     x, _ = scalers.transform(series)
-    model = run.load_model((spec.timesteps, len(series.feature_names)), (spec.horizon, len(series.target_names)))
-    scaled = predict_windows(model, x, origins, spec, PREDICT_BATCH)
+    model = run.load_model(*_shapes(spec, series))
+    if spec.variable_length and not all_origins:
+        # a variable-length model forecasts from all the history it is given, sampled every step
+        history = x[(len(x) - 1) % spec.step :: spec.step]
+        scaled = np.asarray(model.predict(history[None], verbose=0))
+    else:
+        scaled = predict_windows(model, x, origins, spec, PREDICT_BATCH)
     frame = long_frame(series, spec, origins, scalers.inverse_targets(scaled))
     if output:
         write_text(output, frame.to_csv(index=False))
@@ -206,12 +216,53 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     train_end, val_end, test_end = p.borders
     blockers = cudnn_blockers(conf.model)
     print(f"config: {config} is valid")
+    for note in s.notes:
+        print(f"data: {note}")
     print(f"data: {conf.data.path}: {len(s)} rows, {len(s.feature_names)} features, {len(s.target_names)} targets ({', '.join(s.target_names)})")
     print(f"split rows: train [0, {train_end}), val [{train_end}, {val_end}), test [{val_end}, {test_end})")
     print("windows: " + ", ".join(f"{k} {len(v)}" for k, v in p.origins.items()))
     print(f"input shape: ({spec.timesteps}, {len(s.feature_names)}) -> output ({spec.horizon}, {len(s.target_names)})")
     print(f"parameters: {count_parameters(conf.model, spec, len(s.feature_names), len(s.target_names)):,}")
     print("cuDNN: " + ("eligible" if not blockers else "not eligible: " + "; ".join(blockers)))
+
+
+@command
+def summary(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Print the Keras model summary: layers, output shapes and parameters per layer."""
+    from forecast.model import build, count_parameters, target_index
+    from forecast.windows import prepare
+
+    conf = cfg.load(config, set_ or ())
+    p = prepare(conf)
+    s = p.series
+    model = build(conf.model, p.spec, len(s.feature_names), target_index(conf.model, s.feature_names, s.target_names))
+    # a plain table: Keras's rich summary is cropped to 80 columns when stdout is a log, not a terminal
+    print(f"{'layer':<28}{'type':<20}{'output shape':<24}{'parameters':>12}")
+    import keras
+
+    for layer in model.layers:
+        try:
+            shape = str(keras.tree.map_structure(lambda t: tuple(t.shape), layer.output))
+        except (AttributeError, ValueError):  # a layer called more than once (shared decoder cells)
+            shape = "(shared)"
+        print(f"{layer.name:<28}{type(layer).__name__:<20}{shape[:23]:<24}{layer.count_params():>12,}")
+    print(f"total: {model.count_params():,} parameters")
+    print(f"closed-form count (forecast validate): {count_parameters(conf.model, p.spec, len(s.feature_names), len(s.target_names)):,}")
+
+
+@command(name="download", on=data_app)
+def data_download(
+    name: Annotated[str, typer.Argument(help="Dataset: jena (Jena climate 2009-2016, 10-minute rows).", show_default=False)],
+    dest: Annotated[Path, typer.Option("--dest", help="Folder to unpack into.")] = Path("data"),
+    url: Annotated[Optional[str], typer.Option("--url", help="Download from here instead of the official address.")] = None,
+    sha256: Annotated[Optional[str], typer.Option("--sha256", help="Expected SHA-256 of the archive.")] = None,
+    size: Annotated[Optional[int], typer.Option("--size", help="Expected size of the archive in bytes (default: the official one's).")] = None,
+) -> None:
+    """Download and unpack a dataset (checked, atomic, never overwriting a different file)."""
+    from forecast.download import download
+
+    path, what = download(name, dest, url=url, sha256=sha256, size=size)
+    print(f"{path}: {what}")
 
 
 @command(name="schema", on=config_app)

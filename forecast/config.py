@@ -97,6 +97,10 @@ class Data(_Section):
     features: list[str] | None = Field(None, min_length=1, description="Input columns (default: every numeric column).")
     targets: list[str] | None = Field(None, min_length=1, description="Predicted columns (default: the features).")
     split: Split = Field(default_factory=Split)
+    missing_values: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Sentinel values that mean 'missing', per column (Jena: {'wv (m/s)': [-9999.0]}); data.fill treats them.",
+    )
     fill: Literal["none", "ffill", "interpolate", "drop"] = Field(
         "none", description="What to do with missing values; 'none' rejects a series that has any."
     )
@@ -113,6 +117,9 @@ class Window(_Section):
     step: PositiveInt = Field(1, description="Sampling period inside the window (input timesteps = lookback // step).")
     delay: PositiveInt = Field(1, description="Rows from the last input row to the first target row.")
     horizon: PositiveInt = Field(1, description="Consecutive target rows predicted at once.")
+    variable_length: bool = Field(
+        False, description="Build the model with None timesteps: trained on lookback windows, it can predict from any length."
+    )
 
     @model_validator(mode="after")
     def _step_fits(self) -> Window:
@@ -152,7 +159,9 @@ class Layer(_Section):
 
 
 class Model(_Section):
-    cell: Literal["lstm", "gru", "simple_rnn"] = Field("lstm", description="Recurrent cell.")
+    cell: Literal["lstm", "gru", "simple_rnn", "naive"] = Field(
+        "lstm", description="Recurrent cell; 'naive' is the common-sense baseline (repeat the last value), nothing to train."
+    )
     layers: list[Layer] = Field(default_factory=lambda: [Layer()], min_length=1, description="Stacked recurrent layers.")
     bidirectional: bool = Field(False, description="Wrap each recurrent layer in Bidirectional.")
     dropout_between: Rate = Field(0.0, description="Dropout layer after each recurrent layer.")
@@ -230,6 +239,8 @@ class Config(_Section):
     @model_validator(mode="after")
     def _segments_fit(self) -> Config:
         segment = self.model.segment_len
+        if segment is not None and self.window.variable_length:
+            raise ValueError("model.segment_len needs a fixed number of timesteps; set window.variable_length: false")
         if segment is not None and self.window.timesteps % segment:
             raise ValueError(
                 f"model.segment_len ({segment}) must divide the input timesteps, lookback // step = {self.window.timesteps}"

@@ -7,7 +7,7 @@ and the row, so a batch job fails in one line instead of deep inside Keras.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ class Series:
     feature_names: list[str]
     target_names: list[str]
     times: pd.DatetimeIndex | None  # None: rows are identified by their index
+    notes: list[str] = field(default_factory=list)  # what loading changed, for the user to read
 
     def __len__(self) -> int:
         return len(self.features)
@@ -120,6 +121,14 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
     targets = list(data.targets) if data.targets is not None else features
     _numeric(frame, targets, "data.targets", path)
     used = frame[list(dict.fromkeys(features + targets))].astype("float64")
+    notes = []
+    for column, sentinels in data.missing_values.items():
+        if column not in used.columns:
+            raise ForecastError(f"data.missing_values: column '{column}' is not among the features or targets")
+        hit = used[column].isin(sentinels)
+        if hit.any():
+            used.loc[hit, column] = np.nan
+            notes.append(f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): data.fill={data.fill}")
     used = _fill(used, data.fill, path)
     if times is not None:
         times = times[used.index.to_numpy()] if data.fill == "drop" else times
@@ -129,6 +138,7 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
         feature_names=features,
         target_names=targets,
         times=times,
+        notes=notes,
     )
 
 

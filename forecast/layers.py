@@ -157,3 +157,26 @@ class MergeSegments(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "segments": self.segments, "horizon": self.horizon, "targets": self.targets}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class RepeatLast(keras.layers.Layer):
+    """The common-sense baseline as a model: each target's last input value over the horizon.
+
+    `model.cell: naive` builds only this, so the baseline is trained (not at all), evaluated,
+    reported and used for prediction exactly like a network.
+    """
+
+    def __init__(self, targets: list[int], horizon: int, **kwargs):
+        super().__init__(**kwargs)
+        self.targets, self.horizon = list(targets), horizon
+
+    def call(self, x):
+        last = ops.take(x[:, -1, :], ops.convert_to_tensor(self.targets, dtype="int32"), axis=1)
+        return ops.repeat(last[:, None, :], self.horizon, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, len(self.targets))
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets, "horizon": self.horizon}

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 # Weights per recurrent layer of `units` units fed `inputs` features:
 # LSTM 4 gates: 4u(u + in + 1); GRU with reset_after (Keras's default, the cuDNN layout) has
 # two bias vectors: 3u(u + in + 2); SimpleRNN: u(u + in + 1).
-_GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1)}
+_GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1), "naive": (0, 0)}
 
 
 def count_parameters(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int) -> int:
     """Closed form of `build(...).count_params()`, so `forecast validate` needs no Keras."""
+    if model.cell == "naive":
+        return 0
     gates, biases = _GATES[model.cell]
     directions = 2 if model.bidirectional else 1
     total = 2 * n_features if model.instance_norm_affine else 0
@@ -55,10 +57,11 @@ def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> l
     """Where each target sits among the features: instance norm adds the target's own level back."""
     if model.channel_independent and targets != features:
         raise ForecastError("model.channel_independent: every channel forecasts itself, so data.targets must equal data.features")
-    if model.instance_norm != "none":
+    if model.instance_norm != "none" or model.cell == "naive":
         missing = [t for t in targets if t not in features]
         if missing:
-            raise ForecastError(f"model.instance_norm: target '{missing[0]}' is not among data.features, so it has no level to add back")
+            key = "model.cell=naive" if model.cell == "naive" else "model.instance_norm"
+            raise ForecastError(f"{key}: target '{missing[0]}' is not among data.features, so there is no last value to use")
     return [features.index(t) if t in features else 0 for t in targets]
 
 
@@ -69,6 +72,8 @@ def cudnn_blockers(model: cfg.Model) -> list[str]:
     dropout, no unroll and use_bias=True; `forecast` fixes the last three, so only the cell
     and recurrent_dropout can rule it out.
     """
+    if model.cell == "naive":
+        return []
     if model.cell == "simple_rnn":
         return ["model.cell=simple_rnn has no cuDNN kernel (use lstm or gru)"]
     return [
@@ -87,11 +92,13 @@ def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int
 
     from forecast import layers as fl
 
-    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[model.cell]
+    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}.get(model.cell)
     reg = keras.regularizers.L2(model.l2) if model.l2 else None
     parallel = model.decoder == "parallel"
     n_out = 1 if model.channel_independent else len(targets)
-    inputs = keras.Input((spec.timesteps, n_features), name="window")
+    inputs = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
+    if model.cell == "naive":
+        return keras.Model(inputs, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(inputs), name="naive")
     x = inputs
     if model.instance_norm != "none":
         norm = fl.InstanceNorm(model.instance_norm, targets, model.instance_norm_affine, name="instance_norm")

@@ -93,6 +93,11 @@ def plot_loss(run: Run, history: pd.DataFrame) -> None:
     """Train and validation loss per epoch; dotted lines where ReduceLROnPlateau lowered the rate."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7, 4))
+    if history.empty:
+        ax.text(0.5, 0.5, "no training (model.cell: naive)", ha="center", va="center", transform=ax.transAxes)
+        _save(fig, run.loss_plot)
+        plt.close(fig)
+        return
     epochs = history["epoch"] + 1
     ax.plot(epochs, history["loss"], label="train loss")
     if "val_loss" in history:

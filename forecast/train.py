@@ -187,6 +187,9 @@ def _keep_history(run: Run, epochs: int) -> None:
 
 def fit(model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int]) -> None:
     training = config.training
+    if not model.trainable_weights:  # the naive baseline: nothing to fit, an empty history
+        rundir.write_text(run.history, "epoch,epoch_seconds,learning_rate,loss,val_loss\n")
+        return
     done = completed_epochs(run)
     _keep_history(run, done)
     train = WindowDataset(
@@ -244,9 +247,9 @@ def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) ->
     results = {
         **m.evaluate(prepared, predictions),
         "epochs_run": len(history),
-        "best_epoch": int(history[monitor].idxmin()) + 1 if monitor in history else len(history),
+        "best_epoch": int(history[monitor].idxmin()) + 1 if len(history) and monitor in history else len(history),
         "train_seconds": round(train_seconds, 3),
-        "samples_per_second": round(len(history) * windows / train_seconds, 1),
+        "samples_per_second": round(len(history) * windows / train_seconds, 1) if train_seconds else 0.0,
         "parameters": count_parameters(config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1]),
         "backend": keras.backend.backend(),
         "device": backend.device(),

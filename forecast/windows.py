@@ -25,10 +25,11 @@ class WindowSpec:
     step: int
     delay: int
     horizon: int
+    variable_length: bool = False
 
     @classmethod
     def from_config(cls, window: cfg.Window) -> WindowSpec:
-        return cls(window.timesteps, window.step, window.delay, window.horizon)
+        return cls(window.timesteps, window.step, window.delay, window.horizon, window.variable_length)
 
     @property
     def history(self) -> int:
