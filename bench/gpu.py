@@ -46,7 +46,7 @@ def forecast_train(rows: int, steps: int, epochs: int, tmp: Path) -> tuple[float
     config = {
         "name": "gpu", "seed": 1,
         "data": {"path": str(data), "time_column": "Date Time", "time_format": TIME_FORMAT, "targets": ["T (degC)"],
-                 "split": {"train_end": 200_000, "val_end": 300_000}},
+                 "split": {"train_end": rows // 2, "val_end": rows * 3 // 4}},
         "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY},
         "model": {"cell": "lstm", "layers": [{"units": UNITS}, {"units": UNITS}]},
         "training": {"optimizer": "adam", "loss": "mae", "epochs": epochs, "batch_size": BATCH,

@@ -33,7 +33,11 @@ def configure(seed: int) -> None:
 
 
 def device() -> str:
-    """The accelerator Keras sees first ('gpu:0'), else 'cpu:0'."""
+    """The accelerator the backend uses first ('gpu:0'), else 'cpu:0'."""
+    if keras.backend.backend() == "torch":  # keras.distribution has no torch implementation
+        import torch
+
+        return "gpu:0" if torch.cuda.is_available() else "cpu:0"
     try:
         devices = keras.distribution.list_devices()
     except Exception:  # a backend without device listing still trains

@@ -76,10 +76,9 @@ class Split(_Section):
         """Exclusive end rows of train, val and test for a series of `n_rows` rows."""
         if self.train_end is not None:
             ends = (self.train_end, self.val_end, self.test_end or n_rows)
-            if ends[2] > n_rows:
-                raise ForecastError(
-                    f"data.split: test ends at row {ends[2]} but the series has only {n_rows} rows"
-                )
+            for name, end in zip(("train", "val", "test"), ends):
+                if end > n_rows:
+                    raise ForecastError(f"data.split: {name} ends at row {end} but the series has only {n_rows} rows")
             return ends  # type: ignore[return-value]
         train, val, test = (self.train, self.val, self.test) if self.train else (0.7, 0.1, 0.2)
         return round(n_rows * train), round(n_rows * (train + val)), round(n_rows * (train + val + test))

@@ -35,6 +35,7 @@ BAD_CONFIGS = [
     ({"data": {"targets": ["Temperature"]}}, "data.targets: column 'Temperature' not in"),
     ({"data": {"time_column": "when"}}, "data.time_column: column 'when' not in"),
     ({"data": {"split": {"train_end": 600, "val_end": 800, "test_end": 99999}}}, "data.split: test ends at row 99999"),
+    ({"data": {"split": {"train_end": 600, "val_end": 30000}}}, "data.split: val ends at row 30000 but the series has only 17420 rows"),
 ]
 
 
