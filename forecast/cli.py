@@ -141,6 +141,10 @@ def evaluate(
     data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this file instead of the run's data.path.")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="val or test (default: both).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the JSON here instead of stdout.")] = None,
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option("--require", help="Gate: 'test.model.mae<=0.5', 'val.scaled.model.mse<0.45' or beats-naive; exit 1 if unmet (repeatable)."),
+    ] = None,
 ) -> None:
     """Reload a run and recompute its metrics (JSON)."""
     from forecast import metrics as m
@@ -161,6 +165,11 @@ def evaluate(
         print(table(results))
     else:
         print(json.dumps(results, indent=2))
+    if require:
+        from forecast.gates import check
+
+        for line in check(results, require):
+            say(f"requirement met: {line}")
 
 
 @command
@@ -248,6 +257,22 @@ def summary(config: ConfigArg, set_: SetOpt = None) -> None:
         print(f"{layer.name:<28}{type(layer).__name__:<20}{shape[:23]:<24}{layer.count_params():>12,}")
     print(f"total: {model.count_params():,} parameters")
     print(f"closed-form count (forecast validate): {count_parameters(conf.model, p.spec, len(s.feature_names), len(s.target_names)):,}")
+
+
+@command
+def compare(runs: Annotated[list[Path], typer.Argument(help="Two or more run directories.", show_default=False)]) -> None:
+    """Print the runs' metrics side by side, with each run's change against the first."""
+    from forecast.gates import comparison
+
+    if len(runs) < 2:
+        raise ForecastError("compare: give two or more run directories")
+    loaded = []
+    for run in runs:
+        try:
+            loaded.append(json.loads((run / "metrics.json").read_text()))
+        except (OSError, ValueError):
+            raise ForecastError(f"{run}: no readable metrics.json (not a completed run)") from None
+    print(comparison([r.name for r in runs], loaded))
 
 
 @command(name="download", on=data_app)

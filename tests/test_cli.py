@@ -148,3 +148,31 @@ def test_predict_after_the_end_and_from_every_origin(trained, tmp_path):
 def test_not_a_run_directory(tmp_path):
     out = run_cli("evaluate", tmp_path)
     assert out.returncode == 2 and "not a forecast run directory" in out.stderr
+
+
+def test_evaluate_gates_and_compare(trained, tmp_path):
+    run, _ = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    mae = metrics["test"]["model"]["mae"]
+    ok = run_cli("evaluate", run, "--split", "test", "--require", f"test.model.mae<={mae * 1.01}", "--require", "test.scaled.model.mse>0")
+    assert ok.returncode == 0, ok.stderr
+    assert "requirement met: test.model.mae<=" in ok.stderr
+    bad = run_cli("evaluate", run, "--require", f"test.model.mae<={mae / 2}")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].startswith(f"forecast: error: requirement test.model.mae<={mae / 2} failed")
+    gate = run_cli("evaluate", run, "--require", "beats-naive")  # a 2-epoch model does not beat naive here
+    beats = all(metrics[s]["model"]["mae"] < metrics[s]["naive"]["mae"] for s in ("val", "test"))
+    assert gate.returncode == (0 if beats else 1)
+    assert run_cli("evaluate", run, "--require", "test.model.nope<1").returncode == 2
+    assert run_cli("evaluate", run, "--require", "mae is small").returncode == 2
+
+    other = tmp_path / "other"
+    other.mkdir()
+    worse = json.loads(json.dumps(metrics))
+    worse["test"]["model"]["mae"] += 0.5
+    (other / "metrics.json").write_text(json.dumps(worse))
+    out = run_cli("compare", run, other)
+    assert out.returncode == 0, out.stderr
+    row = next(l for l in out.stdout.splitlines() if l.startswith("test.model.mae "))
+    assert row.split()[-1] == "+0.5000"
+    assert run_cli("compare", run).returncode == 2
