@@ -88,6 +88,7 @@ def train(
     set_: SetOpt = None,
     run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Write the run here instead of runs/<name>-<time>/.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run from its last completed epoch.")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Train with seeds seed, seed+1, ... and report mean ± std.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
 ) -> None:
     """Train the model a config describes and write the run directory."""
@@ -96,7 +97,7 @@ def train(
     from forecast.windows import prepare
 
     if resume is not None:
-        if config is not None or set_ or run_dir is not None:
+        if config is not None or set_ or run_dir is not None or repeats > 1:
             raise ForecastError("--resume continues a run with its own config.yaml: give no CONFIG, --set or --run-dir")
         run = Run.open(resume, trained=False)
         if run.status == "completed":
@@ -111,22 +112,51 @@ def train(
         target_index(conf.model, prepared.series.feature_names, prepared.series.target_names)
     for reason in cudnn_blockers(conf.model)[:1]:
         say(f"warning: this model cannot use the cuDNN kernel on a GPU ({reason}); it will train with the slower generic loop")
-    if resume is None:
-        run = Run.create(conf.name, run_dir)
-        write_text(run.config, conf.to_yaml())
-        run.save_scalers(prepared.scalers)
     say(f"data: {conf.data.path}", quiet)
     for note in prepared.series.notes:
         say(f"data: {note}", quiet)
+    if resume is None:
+        run = Run.create(conf.name, run_dir)
     say(f"run directory: {run.path}", quiet)
 
     from forecast import report
     from forecast.train import train_run
 
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
-    results = train_run(conf, prepared, run, verbose)
-    print(report.table(results))
-    say(f"report: {run.report}", quiet)
+    if repeats == 1:
+        if resume is None:
+            write_text(run.config, conf.to_yaml())
+            run.save_scalers(prepared.scalers)
+        results = train_run(conf, prepared, run, verbose)
+        print(report.table(results))
+        say(f"report: {run.report}", quiet)
+        return
+    _repeat(conf, prepared, run, repeats, verbose, quiet)
+
+
+def _repeat(conf: cfg.Config, prepared, parent, repeats: int, verbose: int, quiet: bool) -> None:
+    """One ordinary run per seed under `parent`, then repeats.json: mean and std of every metric."""
+    from forecast import metrics as m
+    from forecast import report
+    from forecast.rundir import Run, write_json, write_text
+    from forecast.train import train_run
+
+    results = []
+    for seed in range(conf.seed, conf.seed + repeats):
+        seeded = conf.model_copy(update={"seed": seed})
+        run = Run.create(conf.name, parent.path / f"seed-{seed}")
+        write_text(run.config, seeded.to_yaml())
+        run.save_scalers(prepared.scalers)
+        say(f"seed {seed}: {run.path}", quiet)
+        results.append(train_run(seeded, prepared, run, verbose))
+    summary = m.aggregate(results)
+    write_json(parent.path / "repeats.json", {"seeds": list(range(conf.seed, conf.seed + repeats)), **summary})
+    print(f"mean of {repeats} seeds ({conf.seed}..{conf.seed + repeats - 1}):")
+    print(report.table(m.means(summary)))
+    for split in ("val", "test"):
+        mae = summary[split]["model"]["mae"]
+        print(f"{split} model MAE {mae['mean']:.4f} ± {mae['std']:.4f}; scaled MSE "
+              f"{summary[split]['scaled']['model']['mse']['mean']:.4f} ± {summary[split]['scaled']['model']['mse']['std']:.4f}")
 
 
 def _shapes(spec, series) -> tuple[tuple[int | None, int], tuple[int, int]]:

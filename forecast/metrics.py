@@ -51,3 +51,21 @@ def predict_splits(model, prepared: Prepared, splits: tuple[str, ...]) -> dict[s
 
 def evaluate(prepared: Prepared, predictions: dict[str, np.ndarray]) -> dict[str, dict]:
     return {split: split_metrics(prepared, prepared.origins[split], pred) for split, pred in predictions.items()}
+
+
+def aggregate(results: list[dict]) -> dict:
+    """Mean and standard deviation of every number across repeated runs (same structure)."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: aggregate([r[k] for r in results]) for k in first if all(isinstance(r, dict) and k in r for r in results)}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        values = np.asarray(results, dtype=np.float64)
+        return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return first
+
+
+def means(aggregated: dict) -> dict:
+    """The aggregate with each {mean, std} replaced by its mean (the shape report.table reads)."""
+    if set(aggregated) == {"mean", "std"}:
+        return aggregated["mean"]
+    return {k: means(v) if isinstance(v, dict) else v for k, v in aggregated.items()}

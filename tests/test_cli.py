@@ -176,3 +176,15 @@ def test_evaluate_gates_and_compare(trained, tmp_path):
     row = next(l for l in out.stdout.splitlines() if l.startswith("test.model.mae "))
     assert row.split()[-1] == "+0.5000"
     assert run_cli("compare", run).returncode == 2
+
+
+def test_repeats_train_each_seed_and_aggregate(tmp_path, write_config):
+    out = run_cli("train", write_config(tiny_config(training={"epochs": 1})), "--repeats", "2", "--run-dir", tmp_path / "rep", "--quiet")
+    assert out.returncode == 0, out.stderr
+    runs = [json.loads((tmp_path / "rep" / f"seed-{s}" / "metrics.json").read_text()) for s in (7, 8)]
+    summary = json.loads((tmp_path / "rep" / "repeats.json").read_text())
+    values = [r["test"]["model"]["mae"] for r in runs]
+    assert summary["seeds"] == [7, 8] and values[0] != values[1]
+    assert summary["test"]["model"]["mae"]["mean"] == pytest.approx(sum(values) / 2)
+    assert summary["test"]["model"]["mae"]["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    assert "±" in out.stdout
