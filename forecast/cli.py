@@ -290,6 +290,60 @@ def summary(config: ConfigArg, set_: SetOpt = None) -> None:
 
 
 @command
+def backtest(
+    source: Annotated[Path, typer.Argument(help="A run directory, or a config to train first.", show_default=False)],
+    folds: Annotated[int, typer.Option("--folds", min=1, help="Consecutive test folds.")] = 3,
+    refit: Annotated[bool, typer.Option("--refit", help="Train a model per fold on all rows before it (expanding window).")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the JSON here (and a .png plot beside it).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+) -> None:
+    """Rolling-origin evaluation over K consecutive test folds, model vs naive."""
+    from forecast import backtest as bt
+    from forecast import metrics as m
+    from forecast.data import load_series
+    from forecast.rundir import Run, write_json, write_text
+    from forecast.windows import arrange, split_origins
+
+    run = Run.open(source) if source.is_dir() else None
+    conf = run.load_config() if run else cfg.load(source)
+    series = load_series(conf.data)
+    spec = arrange(series, conf).spec
+    plan = bt.fold_borders(conf, len(series), folds)
+    for train_end, val_end, _, end in plan:  # every fold has its windows before anything trains
+        split_origins(spec, (train_end, val_end, end))
+    root = output.with_suffix("") if output else Path("runs") / f"{conf.name}-backtest"
+
+    def trained(config: cfg.Config, name: str) -> Run:
+        from forecast.train import train_run
+
+        new = Run.create(config.name, root / name)
+        prepared = arrange(series, config)
+        write_text(new.config, config.to_yaml())
+        new.save_scalers(prepared.scalers)
+        say(f"training {new.path}", quiet)
+        train_run(config, prepared, new, 0 if quiet else 2)
+        return new
+
+    if run is None and not refit:
+        run = trained(conf, "model")
+    results = []
+    for k, (train_end, val_end, start, end) in enumerate(plan, 1):
+        fold_conf = bt.with_split(conf, train_end, val_end, end)
+        fold_run = trained(fold_conf, f"fold-{k}") if refit else run
+        prepared = arrange(series, fold_conf, fold_run.load_scalers(fold_conf))
+        model = fold_run.load_model(*_shapes(prepared.spec, prepared.series))
+        scores = m.evaluate(prepared, m.predict_splits(model, prepared, ("test",)))["test"]
+        results.append({"fold": k, "rows": [start, end], "windows": scores["windows"], "model": scores["model"],
+                        "naive": scores["naive"], "scaled": scores["scaled"]})
+    summary = bt.summarize(results)
+    print(bt.table(results, summary))
+    if output:
+        write_json(output, {"refit": refit, "folds": results, **summary})
+        bt.plot(output.with_suffix(".png"), results)
+        say(f"backtest: {output}", quiet)
+
+
+@command
 def compare(runs: Annotated[list[Path], typer.Argument(help="Two or more run directories.", show_default=False)]) -> None:
     """Print the runs' metrics side by side, with each run's change against the first."""
     from forecast.gates import comparison

@@ -90,7 +90,11 @@ class Prepared:
 
 def prepare(config: cfg.Config, scalers: data.Scalers | None = None, path: str | None = None) -> Prepared:
     """Load, split and scale; the scalers are fit on the training rows unless a run's are given."""
-    series = data.load_series(config.data, path)
+    return arrange(data.load_series(config.data, path), config, scalers)
+
+
+def arrange(series: data.Series, config: cfg.Config, scalers: data.Scalers | None = None) -> Prepared:
+    """Split and scale a loaded series (backtests arrange one series under several splits)."""
     spec = WindowSpec.from_config(config.window)
     borders = config.data.split.borders(len(series))
     origins = split_origins(spec, borders)

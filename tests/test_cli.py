@@ -188,3 +188,26 @@ def test_repeats_train_each_seed_and_aggregate(tmp_path, write_config):
     assert summary["test"]["model"]["mae"]["mean"] == pytest.approx(sum(values) / 2)
     assert summary["test"]["model"]["mae"]["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
     assert "±" in out.stdout
+
+
+def test_backtest_three_folds(trained, tmp_path, write_config):
+    run, _ = trained
+    out = run_cli("backtest", run, "--folds", "3", "--output", tmp_path / "bt.json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "bt.json").read_text())
+    folds = result["folds"]
+    assert [f["rows"] for f in folds] == [[800, 867], [867, 933], [933, 1000]]
+    # the folds' windows are exactly the test split's, partitioned by where their targets fall
+    assert sum(f["windows"] for f in folds) < 197 and all(f["windows"] > 0 for f in folds)
+    maes = [f["model"]["mae"] for f in folds]
+    assert result["model"]["mae"]["mean"] == pytest.approx(sum(maes) / 3)
+    assert (tmp_path / "bt.png").read_bytes()[:4] == b"\x89PNG"
+    assert "mean" in out.stdout and "std" in out.stdout
+    # refit: one model per fold, each trained on everything before its fold
+    config = write_config(tiny_config(training={"epochs": 1}))
+    out = run_cli("backtest", config, "--folds", "2", "--refit", "--output", tmp_path / "refit.json", "--quiet")
+    assert out.returncode == 0, out.stderr
+    fold_runs = sorted((tmp_path / "refit").iterdir())
+    assert [p.name for p in fold_runs] == ["fold-1", "fold-2"]
+    splits = [__import__("yaml").safe_load((p / "config.yaml").read_text())["data"]["split"] for p in fold_runs]
+    assert [(s["train_end"], s["val_end"], s["test_end"]) for s in splits] == [(600, 800, 900), (700, 900, 1000)]
