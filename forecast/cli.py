@@ -344,6 +344,73 @@ def backtest(
 
 
 @command
+def sweep(
+    config: ConfigArg,
+    grid: Annotated[Path, typer.Option("--grid", help="YAML mapping dotted keys to lists of values.", show_default=False)],
+    random_draws: Annotated[Optional[int], typer.Option("--random", min=1, help="Run N random draws of the grid instead of all of it.")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Run shard I/N of the trials (default: from SLURM_ARRAY_TASK_ID/COUNT).")] = None,
+    sweep_dir: Annotated[Optional[Path], typer.Option("--sweep-dir", help="Default: sweeps/<name>-<time>; shards share one.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Rank by this metrics.json path (lower is better).")] = "val.model.mae",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the leaderboard.")] = False,
+) -> None:
+    """Run a grid of configs as ordinary run directories; resumable, shardable; writes a leaderboard."""
+    from datetime import datetime
+
+    from forecast import sweep as sw
+    from forecast.rundir import Run, write_text
+    from forecast.windows import prepare
+
+    base = cfg.load(config)
+    planned = sw.trials(sw.read_grid(grid), random_draws, base.seed)
+    index, count = sw.shard_of(shard)
+    configs = [cfg.load(config, sw.overrides(t)) for t in planned]  # every trial validates before any trains
+    sweep_dir = sweep_dir or Path("sweeps") / f"{base.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    sw.record(sweep_dir, config, planned)
+    mine = [i for i in range(len(planned)) if i % count == index]
+    say(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}", quiet)
+
+    import keras
+
+    from forecast.train import train_run
+
+    for done, i in enumerate(mine, 1):
+        run = Run(sweep_dir / f"trial-{i:03d}")
+        label = " ".join(sw.overrides(planned[i]))
+        if run.status == "completed":
+            say(f"[{done}/{len(mine)}] trial-{i:03d} already completed: {label}", quiet)
+            continue
+        if run.path.exists():  # a trial killed part-way starts over
+            import shutil
+
+            shutil.rmtree(run.path)
+        run.path.mkdir(parents=True)
+        trial_conf = configs[i]
+        prepared = prepare(trial_conf)
+        write_text(run.config, trial_conf.to_yaml())
+        run.save_scalers(prepared.scalers)
+        say(f"[{done}/{len(mine)}] trial-{i:03d}: {label}", quiet)
+        results = train_run(trial_conf, prepared, run, 0)
+        say(f"[{done}/{len(mine)}] trial-{i:03d}: val MAE {results['val']['model']['mae']:.4f}, test MAE {results['test']['model']['mae']:.4f}", quiet)
+        keras.backend.clear_session()
+    rows = sw.leaderboard(sweep_dir, metric)
+    print((sweep_dir / "leaderboard.md").read_text().rstrip())
+    say(f"leaderboard: {sweep_dir / 'leaderboard.md'} ({len(rows)} completed)", quiet)
+
+
+@command
+def leaderboard(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory (shards merged).", show_default=False)],
+    metric: Annotated[str, typer.Option("--metric", help="Rank by this metrics.json path (lower is better).")] = "val.model.mae",
+) -> None:
+    """Rebuild leaderboard.csv/.md from whatever trial runs exist in a sweep directory."""
+    from forecast import sweep as sw
+
+    sw.leaderboard(sweep_dir, metric)
+    print((sweep_dir / "leaderboard.md").read_text().rstrip())
+
+
+@command
 def compare(runs: Annotated[list[Path], typer.Argument(help="Two or more run directories.", show_default=False)]) -> None:
     """Print the runs' metrics side by side, with each run's change against the first."""
     from forecast.gates import comparison
