@@ -43,3 +43,14 @@ def device() -> str:
     except Exception:  # a backend without device listing still trains
         return "unknown"
     return next((d for d in devices if not d.lower().startswith("cpu")), devices[0] if devices else "cpu:0")
+
+
+def tensorboard(log_dir) -> keras.callbacks.Callback | None:
+    """Keras's TensorBoard callback where tf.summary exists (TensorFlow backend), else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    try:
+        import tensorboard  # noqa: F401  tf.summary's implementation
+    except ImportError:
+        return None
+    return keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0)

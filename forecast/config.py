@@ -224,6 +224,10 @@ class Training(_Section):
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 
 
+class Tracking(_Section):
+    tensorboard: bool = Field(True, description="TensorBoard logs in RUN_DIR/tensorboard (TensorFlow backend): tensorboard --logdir runs/.")
+
+
 class Config(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = Field(
         "forecast", description="Run name; run directories are runs/<name>-<timestamp>."
@@ -234,6 +238,7 @@ class Config(_Section):
     scaler: Scaler = Field(default_factory=Scaler)
     model: Model = Field(default_factory=Model)
     training: Training = Field(default_factory=Training)
+    tracking: Tracking = Field(default_factory=Tracking)
 
     @model_validator(mode="after")
     def _segments_fit(self) -> Config:

@@ -157,8 +157,9 @@ def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     return model
 
 
-def callbacks(training: cfg.Training, run: Run, received: list[int]) -> list[keras.callbacks.Callback]:
+def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.callbacks.Callback]:
     """In the order they must run at each epoch's end (see TrainingState)."""
+    training = config.training
     plateau = stopping = None
     if training.reduce_lr_on_plateau.enabled:
         p = training.reduce_lr_on_plateau
@@ -173,6 +174,7 @@ def callbacks(training: cfg.Training, run: Run, received: list[int]) -> list[ker
         TrainingState(run, stopping, plateau),
         keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True, delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run.history), append=True),
+        *([board] if config.tracking.tensorboard and (board := backend.tensorboard(run.path / "tensorboard")) else []),
         StopOnSignal(received),
     ]
 
@@ -202,7 +204,7 @@ def fit(model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, ve
         picks = np.linspace(0, len(val_origins) - 1, training.validation_steps * training.batch_size).round().astype(int)
         val_origins = val_origins[picks]
     val = WindowDataset(prepared.x, prepared.y, val_origins, prepared.spec, training.batch_size, full_batches=False)
-    cbs = callbacks(training, run, received)
+    cbs = callbacks(config, run, received)
     state = next(c for c in cbs if isinstance(c, TrainingState)).saved(done) or {}
     stopped = state.get("early_stopping", {}).get("stopped_epoch", 0) > 0
     model.fit(train, validation_data=val, epochs=done if stopped else training.epochs, callbacks=cbs, verbose=verbose)

@@ -11,6 +11,10 @@ import pytest
 from conftest import ETTH1, run_cli, tiny_config
 
 
+def metrics_backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def _imports_after(argv: list[str]) -> str:
     code = (
         "import sys\nfrom forecast.cli import main\nsys.argv = ['forecast', *sys.argv[1:]]\n"
@@ -84,6 +88,9 @@ def test_train_writes_every_artifact(trained):
     assert len(history) == 2 and {"loss", "val_loss", "learning_rate", "epoch_seconds"} <= set(history.columns)
     assert (history["epoch_seconds"] > 0).all()
     assert "recurrent_dropout: 0.1" in (run / "config.yaml").read_text()  # overrides are recorded
+    if metrics_backend() == "tensorflow":  # TensorBoard event files, one per phase
+        assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))
+        assert list((run / "tensorboard" / "validation").glob("events.out.tfevents.*"))
     assert "cannot use the cuDNN kernel" in out.stderr and "recurrent_dropout=0.1" in out.stderr
 
 
