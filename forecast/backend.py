@@ -18,6 +18,8 @@ def configure(seed: int) -> None:
     TensorFlow's cuDNN RNN kernels are deterministic under the same switch; JAX and torch GPU
     runs may still differ in the last bits (atomics in their reductions).
     """
+    if keras.backend.backend() == "tensorflow":
+        _split_cpu()
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -54,3 +56,37 @@ def tensorboard(log_dir) -> keras.callbacks.Callback | None:
     except ImportError:
         return None
     return keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0)
+
+
+def _split_cpu() -> None:
+    """FORECAST_CPU_DEVICES=N splits the CPU into N logical devices (to test mirrored training
+    without GPUs). It must run before TensorFlow initializes its devices."""
+    count = int(os.environ.get("FORECAST_CPU_DEVICES", "0"))
+    if count > 1:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        except RuntimeError:  # already initialized in this process: keep what it has
+            pass
+
+
+def strategy(kind: str):
+    """A tf.distribute strategy for `training.distribute`, or None for the default device.
+
+    mirrored: one replica per visible GPU, or per logical CPU when there is no GPU; multi_worker:
+    MultiWorkerMirroredStrategy, whose cluster comes from the TF_CONFIG variable.
+    """
+    if kind == "none":
+        return None
+    if keras.backend.backend() != "tensorflow":
+        from forecast.errors import ForecastError
+
+        raise ForecastError(f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})")
+    import tensorflow as tf
+
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)

@@ -220,6 +220,11 @@ class Training(_Section):
     validation_steps: PositiveInt | None = Field(
         None, description="Validation batches per epoch, spread evenly over the validation windows (default: all)."
     )
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none",
+        description="tf.distribute: mirrored = every visible GPU (or logical CPU) of this machine; multi_worker = "
+        "the machines in TF_CONFIG. batch_size is the global batch, split across replicas. TensorFlow backend only.",
+    )
     reduce_lr_on_plateau: ReduceLROnPlateau = Field(default_factory=ReduceLROnPlateau)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
 

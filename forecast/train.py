@@ -220,7 +220,12 @@ def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) ->
     from forecast import report
 
     backend.configure(config.seed)
-    model = compile_model(config, prepared)
+    strategy = backend.strategy(config.training.distribute)
+    if strategy is None:
+        model = compile_model(config, prepared)
+    else:  # variables are created, and mirrored, inside the strategy's scope
+        with strategy.scope():
+            model = compile_model(config, prepared)
     run.set_status("running")
     try:
         with signals() as received:
@@ -255,6 +260,7 @@ def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) ->
         "parameters": count_parameters(config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1]),
         "backend": keras.backend.backend(),
         "device": backend.device(),
+        "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
     }
     rundir.write_json(run.metrics, results)
     report.plot_loss(run, history)
