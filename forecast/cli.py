@@ -110,6 +110,9 @@ def train(
         conf = cfg.load(config, set_ or ())
         prepared = prepare(conf)  # every data problem surfaces here, before a run directory exists
         target_index(conf.model, prepared.series.feature_names, prepared.series.target_names)
+        from forecast.tracking import check_available
+
+        check_available(conf)
     for reason in cudnn_blockers(conf.model)[:1]:
         say(f"warning: this model cannot use the cuDNN kernel on a GPU ({reason}); it will train with the slower generic loop")
     say(f"data: {conf.data.path}", quiet)

@@ -271,6 +271,10 @@ def train_run(config: cfg.Config, prepared: Prepared, run: Run, verbose: int) ->
         prepared.series.target_names, prepared.spec.horizon,
     )
     report.write_markdown(run, results, config.to_yaml(), prepared.series.target_names)
+    if config.tracking.mlflow is not None:
+        from forecast.tracking import log_run
+
+        log_run(config, run, results)
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
     return results
