@@ -18,7 +18,7 @@ def table(metrics: dict, splits=("val", "test")) -> str:
         if split not in metrics:
             continue
         m, n = metrics[split]["model"], metrics[split]["naive"]
-        verdict = "yes" if m["mae"] < n["mae"] else "NO"
+        verdict = "yes" if m["mae"] < n["mae"] else ("same" if m["mae"] == n["mae"] else "NO")
         lines.append(
             f"{split:<6}{metrics[split]['windows']:>9}{m['mae']:>12.4f}{n['mae']:>12.4f}{m['rmse']:>12.4f}{n['rmse']:>12.4f}  {verdict}"
         )
