@@ -305,12 +305,12 @@ def backtest(
     from forecast import metrics as m
     from forecast.data import load_series
     from forecast.rundir import Run, write_json, write_text
-    from forecast.windows import arrange, split_origins
+    from forecast.windows import WindowSpec, arrange, split_origins
 
     run = Run.open(source) if source.is_dir() else None
     conf = run.load_config() if run else cfg.load(source)
     series = load_series(conf.data)
-    spec = arrange(series, conf).spec
+    spec = WindowSpec.from_config(conf.window)
     plan = bt.fold_borders(conf, len(series), folds)
     for train_end, val_end, _, end in plan:  # every fold has its windows before anything trains
         split_origins(spec, (train_end, val_end, end))
