@@ -49,12 +49,13 @@ class WindowSpec:
         return np.arange(first, last + 1) if last >= first else np.arange(0)
 
     def inputs(self, x: np.ndarray, origins: np.ndarray) -> np.ndarray:
-        """(batch, timesteps, features), gathered by fancy indexing in one call."""
-        return x[origins[:, None] + self.input_offsets()]
+        """(batch, timesteps, features), gathered in one call (np.take: several times faster than
+        fancy indexing for this shape)."""
+        return np.take(x, origins[:, None] + self.input_offsets(), axis=0)
 
     def targets(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """(batch, horizon, targets)."""
-        return y[origins[:, None] + self.target_offsets()]
+        return np.take(y, origins[:, None] + self.target_offsets(), axis=0)
 
     def last_values(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """The common-sense baseline: each target's value at the origin, repeated over the horizon."""
