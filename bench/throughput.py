@@ -8,7 +8,8 @@ epochs take twice as long whichever method runs (the host takes a core away), so
 taken on the fastest epoch of each method (as timeit does), with the median and the number of
 slow epochs (> 1.5x the fastest) printed beside it.
 
-  (a) forecast: config -> prepare -> WindowDataset (lazy gather) -> fit with forecast's own
+  (a) forecast: config -> prepare -> WindowDataset (lazy: origins only; on TensorFlow the batches
+      are gathered in the graph, see backend.batches) -> fit with forecast's own
       callbacks (EpochStats, TerminateOnNaN, ReduceLROnPlateau, EarlyStopping, TrainingState,
       BackupAndRestore, CSVLogger, StopOnSignal), exactly as `forecast train` runs it.
   (b) hand-written: every window materialized as numpy arrays in memory, `model.fit(X, Y)`.

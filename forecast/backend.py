@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import keras
+import numpy as np
 
 
 def configure(seed: int) -> None:
@@ -32,6 +33,49 @@ def configure(seed: int) -> None:
                 tf.config.threading.set_inter_op_parallelism_threads(threads)
             except RuntimeError:  # the runtime already started (a second run in one process)
                 pass
+
+
+def batches(data, endless: bool = False):
+    """What `model.fit` / `model.predict` should consume for a WindowDataset.
+
+    Other backends take the PyDataset as it is. On TensorFlow, Keras would wrap it in
+    `tf.data.Dataset.from_generator`: a Python call per batch, holding the GIL beside
+    TensorFlow's own threads. On the 2-core machine that cost ~10 % per epoch against arrays in
+    memory and made some epochs take twice as long (bench/throughput.py). So here the same
+    batches (the dataset's own order and padding, so resume and seeds behave alike on every
+    backend) are gathered in the graph by tf.gather; Python runs once per epoch, to hand over
+    that epoch's order.
+
+    endless: training, an unending stream of epochs (fit it with steps_per_epoch=len(data));
+    otherwise one pass, as validation and prediction need.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return data
+    import tensorflow as tf
+
+    series = tf.constant(data.x)
+    inputs = tf.constant(data.spec.input_offsets())
+    targets = tf.constant(data.spec.target_offsets())
+    labels = None if data.y is None else tf.constant(data.y)
+
+    def gather(origins):
+        x = tf.gather(series, origins[:, None] + inputs)
+        return x if labels is None else (x, tf.gather(labels, origins[:, None] + targets))
+
+    if endless:
+
+        def orders():
+            while True:
+                yield data.order.astype(np.int64, copy=False)
+                data.on_epoch_end()
+
+        origins = tf.data.Dataset.from_generator(orders, output_signature=tf.TensorSpec([None], tf.int64))
+        origins = origins.flat_map(tf.data.Dataset.from_tensor_slices)
+    else:
+        origins = tf.data.Dataset.from_tensor_slices(data.order.astype(np.int64))
+    # A sequential map: one gather per batch takes ~0.1 ms, and prefetch already overlaps it with
+    # the step (a parallel map measured no faster and logs an op-attribute error on TF 2.21).
+    return origins.batch(data.batch_size, drop_remainder=endless).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def device() -> str:

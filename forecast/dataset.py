@@ -39,7 +39,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.full_batches = full_batches
         self.steps = steps
         self.seed, self.epoch = seed, epoch
-        self._order = self._epoch_order()
+        self.order = self._epoch_order()  # the origins of this epoch's batches, back to back
 
     def _pass(self, k: int) -> np.ndarray:
         """The k-th pass over the windows. Seeded by (seed, k), not by a running generator, so
@@ -65,7 +65,7 @@ class WindowDataset(keras.utils.PyDataset):
         return self.steps if self.steps is not None else math.ceil(len(self.origins) / self.batch_size)
 
     def __getitem__(self, index: int):
-        origins = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        origins = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.spec.inputs(self.x, origins)
         if self.y is None:
             return x
@@ -74,7 +74,7 @@ class WindowDataset(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         self.epoch += 1
         if self.shuffle or self.steps is not None:
-            self._order = self._epoch_order()
+            self.order = self._epoch_order()
 
 
 def predict(model: keras.Model, x: np.ndarray, origins: np.ndarray, spec: WindowSpec, batch_size: int) -> np.ndarray:
@@ -83,5 +83,7 @@ def predict(model: keras.Model, x: np.ndarray, origins: np.ndarray, spec: Window
     Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
     compiles one shape however many windows there are.
     """
+    from forecast import backend
+
     dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
-    return np.asarray(model.predict(dataset, verbose=0))[: len(origins)]
+    return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]

@@ -207,7 +207,11 @@ def fit(model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, ve
     cbs = callbacks(config, run, received)
     state = next(c for c in cbs if isinstance(c, TrainingState)).saved(done) or {}
     stopped = state.get("early_stopping", {}).get("stopped_epoch", 0) > 0
-    model.fit(train, validation_data=val, epochs=done if stopped else training.epochs, callbacks=cbs, verbose=verbose)
+    model.fit(
+        backend.batches(train, endless=True), steps_per_epoch=len(train), validation_data=backend.batches(val),
+        shuffle=False,  # the WindowDataset shuffles, seeded by (seed, pass)
+        epochs=done if stopped else training.epochs, callbacks=cbs, verbose=verbose,
+    )
 
 
 def train_batches(training: cfg.Training, windows: int) -> int:

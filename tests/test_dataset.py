@@ -57,3 +57,22 @@ def test_steps_per_epoch_streams_through_reshuffled_passes():
         assert sorted(stream[k * 50 : (k + 1) * 50]) == ORIGINS.tolist()  # each pass covers every window once
     resumed = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, seed=3, steps=2, epoch=3)
     np.testing.assert_array_equal(np.concatenate([resumed[i][0][:, -1, 0] / 2 for i in range(2)]), epochs[3])
+
+
+def test_backend_batches_are_the_datasets_own_batches():
+    """What fit consumes (on TensorFlow an in-graph gather) equals the PyDataset batch for batch,
+    epoch after epoch: same shuffles, same padding, so resume and seeds hold on every backend."""
+    from forecast import backend
+
+    ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
+    reference = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
+    stream = iter(backend.batches(ds, endless=True))
+    for _ in range(3):  # epochs
+        for i in range(len(reference)):
+            x, y = next(stream)
+            np.testing.assert_array_equal(np.asarray(x), reference[i][0])
+            np.testing.assert_array_equal(np.asarray(y), reference[i][1])
+        reference.on_epoch_end()
+    val = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, full_batches=False)
+    sizes = [len(np.asarray(x)) for x, _ in backend.batches(val)]
+    assert sizes == [16, 16, 16, 2]  # one exact pass, ragged tail kept
