@@ -66,8 +66,11 @@ def batches(data, endless: bool = False):
 
         def orders():
             while True:
-                yield data.order.astype(np.int64, copy=False)
+                # Keras's fit calls a PyDataset's on_epoch_end once before the first epoch (its
+                # epoch iterator's reset) and after each: do the same, so that epoch k trains on
+                # the same pass here as on JAX and torch.
                 data.on_epoch_end()
+                yield data.order.astype(np.int64, copy=False)
 
         origins = tf.data.Dataset.from_generator(orders, output_signature=tf.TensorSpec([None], tf.int64))
         origins = origins.flat_map(tf.data.Dataset.from_tensor_slices)

@@ -59,28 +59,44 @@ def test_steps_per_epoch_streams_through_reshuffled_passes():
     np.testing.assert_array_equal(np.concatenate([resumed[i][0][:, -1, 0] / 2 for i in range(2)]), epochs[3])
 
 
-def test_backend_batches_are_the_datasets_own_batches():
-    """What fit consumes (on TensorFlow an in-graph gather) equals the PyDataset batch for batch,
-    epoch after epoch: same shuffles, same padding, so resume and seeds hold on every backend."""
+def test_fit_trains_on_the_same_batches_on_every_backend():
+    """What fit consumes (on TensorFlow an in-graph gather, elsewhere the PyDataset) is the same
+    sequence of batches: same seeded shuffles, same padding, so seeds and resume hold alike.
+
+    The model predicts zeros and never learns (learning rate 0), so each batch's loss is the mean
+    of its squared targets, read back from the running mean Keras logs after every batch.
+    """
+    import keras
+
     from forecast import backend
 
+    model = keras.Sequential([
+        keras.Input((4, 2)), keras.layers.Flatten(), keras.layers.Dense(2, kernel_initializer="zeros"),
+        keras.layers.Reshape((2, 1)),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    means = []
+    log = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: means.append(float(logs["loss"])))
     ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
-    reference = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
-    def epochs():
-        batches = backend.batches(ds, endless=True)
-        if batches is ds:  # JAX, torch: fit iterates the PyDataset and calls on_epoch_end itself
-            while True:
-                yield from ds
-                ds.on_epoch_end()
-        yield from batches
+    model.fit(backend.batches(ds, endless=True), steps_per_epoch=len(ds), epochs=3, shuffle=False, callbacks=[log], verbose=0)
+    per_epoch = np.reshape(means, (3, len(ds)))
+    k = np.arange(1, len(ds) + 1)
+    seen = (per_epoch * k - np.c_[np.zeros(3), per_epoch[:, :-1]] * (k - 1)).ravel()  # running means -> each batch's
 
-    stream = epochs()
-    for _ in range(3):  # epochs
-        for i in range(len(reference)):
-            x, y = next(stream)
-            np.testing.assert_array_equal(np.asarray(x), reference[i][0])
-            np.testing.assert_array_equal(np.asarray(y), reference[i][1])
-        reference.on_epoch_end()
+    def expected(reset_first: bool) -> np.ndarray:
+        reference = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
+        losses = []
+        for _ in range(3):
+            if reset_first:  # Keras resets a PyDataset before the first epoch
+                reference.on_epoch_end()
+            losses.extend(np.mean(reference[i][1] ** 2) for i in range(len(reference)))
+            if not reset_first:
+                reference.on_epoch_end()
+        return np.array(losses)
+
+    np.testing.assert_allclose(seen, expected(reset_first=True), rtol=1e-4)
+    assert not np.allclose(seen, expected(reset_first=False), rtol=1e-4)  # the order is really checked
+
     val = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, full_batches=False)
     sizes = [len(np.asarray(x)) for x, _ in backend.batches(val)]
     assert sizes == [16, 16, 16, 2]  # one exact pass, ragged tail kept

@@ -135,6 +135,13 @@ def test_sigterm_then_resume(tmp_path):
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 6
     assert not (run / "backup").exists()
+    # the resumed run is the run that was never interrupted: same weights, optimizer state and
+    # learning rate at the cut, and each epoch's batches depend only on (seed, epoch)
+    whole = run_cli("train", config, "--run-dir", tmp_path / "whole", "--quiet", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    uninterrupted = pd.read_csv(tmp_path / "whole" / "history.csv")
+    for column in ("loss", "val_loss", "learning_rate"):
+        np.testing.assert_allclose(history[column], uninterrupted[column], rtol=1e-5, err_msg=column)
     assert run_cli("evaluate", run).returncode == 0  # model.keras loads
     again = run_cli("train", "--resume", run, cwd=tmp_path)
     assert again.returncode == 2 and "is completed" in again.stderr
