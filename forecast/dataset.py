@@ -13,6 +13,7 @@ import math
 import keras
 import numpy as np
 
+from forecast import backend
 from forecast.windows import WindowSpec
 
 
@@ -83,7 +84,5 @@ def predict(model: keras.Model, x: np.ndarray, origins: np.ndarray, spec: Window
     Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
     compiles one shape however many windows there are.
     """
-    from forecast import backend
-
     dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
     return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]
