@@ -48,8 +48,21 @@ def main() -> None:
     print(f"--help / import tensorflow:         {help_s / tf_s:.3f}")
 
     tmp = Path(tempfile.mkdtemp(prefix="forecast-predict-"))
-    subprocess.run([*FORECAST, "train", "configs/etth1.yaml", "--set", "training.epochs=1", "--run-dir", str(tmp / "run"), "--quiet"],
-                   check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [
+            *FORECAST,
+            "train",
+            "configs/etth1.yaml",
+            "--set",
+            "training.epochs=1",
+            "--run-dir",
+            str(tmp / "run"),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     # the test split with its lookback: rows [11520 - 96, 14400)
     pd.read_csv(ROOT / "data" / "ETTh1.csv").iloc[11520 - 96 : 14400].to_csv(tmp / "test.csv", index=False)
 
@@ -57,8 +70,8 @@ def main() -> None:
     import numpy as np
 
     from forecast.data import load_series
-    from forecast.dataset import predict
-    from forecast.metrics import PREDICT_BATCH
+    from forecast.inference import PREDICT_BATCH
+    from forecast.inference import predict_windows as predict
     from forecast.rundir import Run
     from forecast.windows import WindowSpec
 
@@ -75,12 +88,25 @@ def main() -> None:
         start = time.perf_counter()
         predict(model, x, origins, spec, PREDICT_BATCH)
         times.append(time.perf_counter() - start)
-    command_s = wall([*FORECAST, "predict", str(tmp / "run"), "--data", str(tmp / "test.csv"), "--all-origins",
-                      "--output", str(tmp / "p.csv")], 1)
+    command_s = wall(
+        [
+            *FORECAST,
+            "predict",
+            str(tmp / "run"),
+            "--data",
+            str(tmp / "test.csv"),
+            "--all-origins",
+            "--output",
+            str(tmp / "p.csv"),
+        ],
+        1,
+    )
     rows = len(pd.read_csv(tmp / "p.csv"))
     best = statistics.median(times)
-    print(f"\npredict --all-origins, ETTh1 test split ({len(origins)} origins, horizon {spec.horizon}, 7 targets, "
-          f"LSTM(64), batch {PREDICT_BATCH}):")
+    print(
+        f"\npredict --all-origins, ETTh1 test split ({len(origins)} origins, horizon {spec.horizon}, 7 targets, "
+        f"LSTM(64), batch {PREDICT_BATCH}):"
+    )
     print(f"  prediction: {best:.2f} s = {len(origins) / best:,.0f} windows/s")
     print(f"  whole command (TensorFlow import, load, predict, {rows:,} CSV rows): {command_s:.1f} s")
 

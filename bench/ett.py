@@ -49,17 +49,39 @@ def main() -> None:
             sys.exit(f"h{horizon} failed:\n{out.stderr[-3000:]}")
         m = json.loads((run / "metrics.json").read_text())
         test, val = m["test"]["scaled"], m["val"]["scaled"]
-        rows.append((horizon, test["model"]["mse"], test["model"]["mae"], test["naive"]["mse"], val["model"]["mse"],
-                     m["epochs_run"], m["best_epoch"], seconds, m["test"]["windows"], run))
-        print(f"h{horizon}: test MSE {test['model']['mse']:.4f} MAE {test['model']['mae']:.4f} "
-              f"(val MSE {val['model']['mse']:.4f}), {m['epochs_run']} epochs, {seconds:.0f} s -> {run}", flush=True)
+        rows.append(
+            (
+                horizon,
+                test["model"]["mse"],
+                test["model"]["mae"],
+                test["naive"]["mse"],
+                val["model"]["mse"],
+                m["epochs_run"],
+                m["best_epoch"],
+                seconds,
+                m["test"]["windows"],
+                run,
+            )
+        )
+        print(
+            f"h{horizon}: test MSE {test['model']['mse']:.4f} MAE {test['model']['mae']:.4f} "
+            f"(val MSE {val['model']['mse']:.4f}), {m['epochs_run']} epochs, {seconds:.0f} s -> {run}",
+            flush=True,
+        )
 
     names = list(PUBLISHED)
     print("\nETTh1, test MSE on scaled values (lower is better)")
-    print(f"{'horizon':>7} {'forecast':>9} {'MAE':>7} " + " ".join(f"{n:>9}" for n in names) + f" {'naive':>7} {'windows':>8} {'epochs':>7} {'seconds':>8}")
+    print(
+        f"{'horizon':>7} {'forecast':>9} {'MAE':>7} "
+        + " ".join(f"{n:>9}" for n in names)
+        + f" {'naive':>7} {'windows':>8} {'epochs':>7} {'seconds':>8}"
+    )
     for h, mse, mae, naive, _, epochs, best, seconds, windows, _ in rows:
-        print(f"{h:>7} {mse:>9.4f} {mae:>7.4f} " + " ".join(f"{PUBLISHED[n][h]:>9.3f}" for n in names)
-              + f" {naive:>7.4f} {windows:>8} {epochs:>4}/{best:<2} {seconds:>8.0f}")
+        print(
+            f"{h:>7} {mse:>9.4f} {mae:>7.4f} "
+            + " ".join(f"{PUBLISHED[n][h]:>9.3f}" for n in names)
+            + f" {naive:>7.4f} {windows:>8} {epochs:>4}/{best:<2} {seconds:>8.0f}"
+        )
     if len(rows) > 1:
         mean = sum(r[1] for r in rows) / len(rows)
         published = {n: sum(PUBLISHED[n][r[0]] for r in rows) / len(rows) for n in names}

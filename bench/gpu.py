@@ -44,18 +44,35 @@ def forecast_train(rows: int, steps: int, epochs: int, tmp: Path) -> tuple[float
     if not data.exists():
         jena_like(rows).to_parquet(data)
     config = {
-        "name": "gpu", "seed": 1,
-        "data": {"path": str(data), "time_column": "Date Time", "time_format": TIME_FORMAT, "targets": ["T (degC)"],
-                 "split": {"train_end": rows // 2, "val_end": rows * 3 // 4}},
+        "name": "gpu",
+        "seed": 1,
+        "data": {
+            "path": str(data),
+            "time_column": "Date Time",
+            "time_format": TIME_FORMAT,
+            "targets": ["T (degC)"],
+            "split": {"train_end": rows // 2, "val_end": rows * 3 // 4},
+        },
         "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY},
         "model": {"cell": "lstm", "layers": [{"units": UNITS}, {"units": UNITS}]},
-        "training": {"optimizer": "adam", "loss": "mae", "epochs": epochs, "batch_size": BATCH,
-                     "steps_per_epoch": steps, "validation_steps": max(1, steps // 10), "early_stopping": False},
+        "training": {
+            "optimizer": "adam",
+            "loss": "mae",
+            "epochs": epochs,
+            "batch_size": BATCH,
+            "steps_per_epoch": steps,
+            "validation_steps": max(1, steps // 10),
+            "early_stopping": False,
+        },
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(config))
     run = tmp / f"run-{os.environ.get('KERAS_BACKEND', 'default')}"
-    out = subprocess.run([sys.executable, "-m", "forecast", "train", str(tmp / "config.yaml"), "--run-dir", str(run), "--quiet"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "train", str(tmp / "config.yaml"), "--run-dir", str(run), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if out.returncode != 0:
         sys.exit(f"forecast train failed:\n{out.stderr[-4000:]}")
     seconds = pd.read_csv(run / "history.csv")["epoch_seconds"].iloc[1:]
@@ -71,12 +88,14 @@ def keras_cudnn(steps: int) -> dict[bool, float]:
     y = rng.standard_normal((steps * BATCH, 1), dtype=np.float32)
     out = {}
     for use_cudnn in (True, False):
-        model = keras.Sequential([
-            keras.Input((TIMESTEPS, FEATURES)),
-            keras.layers.LSTM(UNITS, return_sequences=True, use_cudnn=use_cudnn),
-            keras.layers.LSTM(UNITS, use_cudnn=use_cudnn),
-            keras.layers.Dense(1),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((TIMESTEPS, FEATURES)),
+                keras.layers.LSTM(UNITS, return_sequences=True, use_cudnn=use_cudnn),
+                keras.layers.LSTM(UNITS, use_cudnn=use_cudnn),
+                keras.layers.Dense(1),
+            ]
+        )
         model.compile(optimizer="adam", loss="mae")
         try:
             model.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)  # trace
@@ -129,13 +148,18 @@ def main() -> None:
 
     print(f"== KERAS_BACKEND={backend}: 2 x LSTM({UNITS}), input ({TIMESTEPS}, {FEATURES}), batch {BATCH}")
     ours, device = forecast_train(args.rows, args.steps, args.epochs, tmp)
-    print(f"forecast train on {device}: {ours:,.0f} training windows/s (median of epochs 2-{args.epochs}, validation included)")
+    print(
+        f"forecast train on {device}: {ours:,.0f} training windows/s "
+        f"(median of epochs 2-{args.epochs}, validation included)"
+    )
     paths = keras_cudnn(args.steps)
     for use_cudnn, speed in paths.items():
         print(f"keras fit, in-memory arrays, use_cudnn={use_cudnn}: {speed:,.0f} windows/s")
     if True in paths and False in paths:
-        print(f"cuDNN path: {'taken' if paths[True] > 1.5 * paths[False] else 'NOT clearly faster'} "
-              f"(use_cudnn=True is {paths[True] / paths[False]:.1f}x use_cudnn=False)")
+        print(
+            f"cuDNN path: {'taken' if paths[True] > 1.5 * paths[False] else 'NOT clearly faster'} "
+            f"(use_cudnn=True is {paths[True] / paths[False]:.1f}x use_cudnn=False)"
+        )
     try:
         raw = raw_torch(args.steps)
         print(f"raw torch.nn.LSTM (cuDNN, data on the GPU): {raw:,.0f} windows/s")

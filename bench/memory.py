@@ -39,17 +39,32 @@ def main() -> None:
     lookback, step, delay, batch = 1440, 6, 144, 128
     config = {
         "name": "memory",
-        "data": {"path": str(data), "time_column": "Date Time", "time_format": TIME_FORMAT, "targets": ["T (degC)"],
-                 "split": {"train_end": 200_000, "val_end": 300_000}},
+        "data": {
+            "path": str(data),
+            "time_column": "Date Time",
+            "time_format": TIME_FORMAT,
+            "targets": ["T (degC)"],
+            "split": {"train_end": 200_000, "val_end": 300_000},
+        },
         "window": {"lookback": lookback, "step": step, "delay": delay},
         "model": {"cell": "gru", "layers": [{"units": 32}]},
-        "training": {"optimizer": "rmsprop", "loss": "mae", "epochs": 1, "batch_size": batch,
-                     "steps_per_epoch": args.steps, "validation_steps": 10},
+        "training": {
+            "optimizer": "rmsprop",
+            "loss": "mae",
+            "epochs": 1,
+            "batch_size": batch,
+            "steps_per_epoch": args.steps,
+            "validation_steps": 10,
+        },
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "forecast", "train", str(tmp / "config.yaml"), "--run-dir", str(tmp / "run"), "--quiet"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "train", str(tmp / "config.yaml"), "--run-dir", str(tmp / "run"), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     seconds = time.perf_counter() - start
     if out.returncode != 0:
         sys.exit(f"forecast train failed:\n{out.stderr}")
@@ -58,8 +73,10 @@ def main() -> None:
     materialized_mb = train_windows * (lookback // step) * len(COLUMNS) * 4 / 2**20
     series_mb = args.rows * len(COLUMNS) * 4 / 2**20
     print(out.stdout.strip())
-    print(f"\nseries: {args.rows:,} rows x {len(COLUMNS)} columns ({series_mb:.0f} MB as float32); "
-          f"{train_windows:,} training windows of {lookback // step} x {len(COLUMNS)}")
+    print(
+        f"\nseries: {args.rows:,} rows x {len(COLUMNS)} columns ({series_mb:.0f} MB as float32); "
+        f"{train_windows:,} training windows of {lookback // step} x {len(COLUMNS)}"
+    )
     print(f"forecast train ({args.steps} steps of {batch}, then evaluation of every val/test window): {seconds:.1f} s")
     print(f"peak RSS of forecast train: {peak_mb:,.0f} MB")
     print(f"materializing the training windows alone would take: {materialized_mb:,.0f} MB")

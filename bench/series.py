@@ -12,8 +12,20 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = [
-    "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)", "VPact (mbar)",
-    "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)", "wv (m/s)", "max. wv (m/s)", "wd (deg)",
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
 ]
 TIME_FORMAT = "%d.%m.%Y %H:%M:%S"
 
@@ -32,23 +44,25 @@ def jena_like(rows: int, seed: int = 0, sentinels: int = 0) -> pd.DataFrame:
     vpmax = 6.11 * np.exp(17.27 * temp / (temp + 237.3))
     vpact = vpmax * rh / 100
     wv = np.abs(2 + 1.2 * np.sin(day + 1) + rng.normal(0, 0.8, rows))
-    frame = pd.DataFrame({
-        "Date Time": times.strftime(TIME_FORMAT),
-        "p (mbar)": pressure,
-        "T (degC)": temp,
-        "Tpot (K)": temp + 273.15 + (1000 - pressure) * 0.0098,
-        "Tdew (degC)": temp - (100 - rh) / 5,
-        "rh (%)": rh,
-        "VPmax (mbar)": vpmax,
-        "VPact (mbar)": vpact,
-        "VPdef (mbar)": vpmax - vpact,
-        "sh (g/kg)": 622 * vpact / pressure,
-        "H2OC (mmol/mol)": 1000 * vpact / pressure,
-        "rho (g/m**3)": 1.2929e5 * pressure / 1013.25 * 273.15 / (temp + 273.15) / 100,
-        "wv (m/s)": wv,
-        "max. wv (m/s)": wv * 1.6 + np.abs(rng.normal(0, 0.5, rows)),
-        "wd (deg)": rng.uniform(0, 360, rows),
-    }).round(2)
+    frame = pd.DataFrame(
+        {
+            "Date Time": times.strftime(TIME_FORMAT),
+            "p (mbar)": pressure,
+            "T (degC)": temp,
+            "Tpot (K)": temp + 273.15 + (1000 - pressure) * 0.0098,
+            "Tdew (degC)": temp - (100 - rh) / 5,
+            "rh (%)": rh,
+            "VPmax (mbar)": vpmax,
+            "VPact (mbar)": vpact,
+            "VPdef (mbar)": vpmax - vpact,
+            "sh (g/kg)": 622 * vpact / pressure,
+            "H2OC (mmol/mol)": 1000 * vpact / pressure,
+            "rho (g/m**3)": 1.2929e5 * pressure / 1013.25 * 273.15 / (temp + 273.15) / 100,
+            "wv (m/s)": wv,
+            "max. wv (m/s)": wv * 1.6 + np.abs(rng.normal(0, 0.5, rows)),
+            "wd (deg)": rng.uniform(0, 360, rows),
+        }
+    ).round(2)
     if sentinels:
         for column in ("wv (m/s)", "max. wv (m/s)"):
             frame.loc[rng.choice(rows, sentinels, replace=False), column] = -9999.0

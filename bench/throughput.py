@@ -30,17 +30,17 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import keras
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.series import TIME_FORMAT, jena_like  # noqa: E402
-from forecast import config as cfg  # noqa: E402
-from forecast.rundir import Run  # noqa: E402
-from forecast.train import compile_model, fit  # noqa: E402
-from forecast.windows import prepare  # noqa: E402
+from bench.series import TIME_FORMAT, jena_like
+from forecast import config as cfg
+from forecast.fit import compile_model, fit
+from forecast.prepare import prepare
+from forecast.rundir import Run
 
 BATCH, LOOKBACK, STEP, DELAY = 256, 720, 6, 6
 
@@ -58,16 +58,30 @@ def main() -> None:
     rows = 60_000
     frame = jena_like(rows)
     frame.to_parquet(tmp / "series.parquet")
-    config = cfg.validate({
-        "name": "throughput", "seed": 1,
-        "data": {"path": str(tmp / "series.parquet"), "time_column": "Date Time", "time_format": TIME_FORMAT, "targets": ["T (degC)"],
-                 "split": {"train": 0.7, "val": 0.15, "test": 0.15}},
-        "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY, "horizon": 1},
-        "model": {"cell": "lstm", "layers": [{"units": 32}, {"units": 32}]},
-        "training": {"optimizer": "rmsprop", "loss": "mae", "batch_size": BATCH, "epochs": args.epochs,
-                     "steps_per_epoch": args.steps, "validation_steps": args.val_steps,
-                     "early_stopping": {"patience": 100}},
-    })
+    config = cfg.validate(
+        {
+            "name": "throughput",
+            "seed": 1,
+            "data": {
+                "path": str(tmp / "series.parquet"),
+                "time_column": "Date Time",
+                "time_format": TIME_FORMAT,
+                "targets": ["T (degC)"],
+                "split": {"train": 0.7, "val": 0.15, "test": 0.15},
+            },
+            "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY, "horizon": 1},
+            "model": {"cell": "lstm", "layers": [{"units": 32}, {"units": 32}]},
+            "training": {
+                "optimizer": "rmsprop",
+                "loss": "mae",
+                "batch_size": BATCH,
+                "epochs": args.epochs,
+                "steps_per_epoch": args.steps,
+                "validation_steps": args.val_steps,
+                "early_stopping": {"patience": 100},
+            },
+        }
+    )
     prepared = prepare(config)
     spec = prepared.spec
     n_train, n_val = args.steps * BATCH, args.val_steps * BATCH
@@ -85,7 +99,7 @@ def main() -> None:
         run.path.mkdir()
         restricted = prepared.__class__(**{**vars(prepared), "origins": {"train": train_origins, "val": val_origins}})
         fit(model_a, config, restricted, run, verbose=0, received=[])
-        return pd.read_csv(run.history)["epoch_seconds"].tolist()
+        return pd.read_csv(run.history_file)["epoch_seconds"].tolist()
 
     # (b) hand-written: materialized arrays
     x_train, y_train = spec.inputs(prepared.x, train_origins), spec.targets(prepared.y, train_origins)[:, :, 0]
@@ -94,8 +108,16 @@ def main() -> None:
 
     def run_hand() -> list[float]:
         timer = EpochTimer()
-        model_b.fit(x_train, y_train, batch_size=BATCH, epochs=args.epochs, validation_data=(x_val, y_val),
-                    shuffle=True, verbose=0, callbacks=[timer])
+        model_b.fit(
+            x_train,
+            y_train,
+            batch_size=BATCH,
+            epochs=args.epochs,
+            validation_data=(x_val, y_val),
+            shuffle=True,
+            verbose=0,
+            callbacks=[timer],
+        )
         return timer.seconds
 
     # (c) the seeds' generator: a Python loop over rows for every sample
@@ -122,9 +144,15 @@ def main() -> None:
 
     def run_generator() -> list[float]:
         timer = EpochTimer()
-        model_c.fit(generator(int(train_origins[0]), int(train_origins[-1]), True), steps_per_epoch=args.steps,
-                    epochs=args.epochs, validation_data=generator(int(val_origins[0]), int(val_origins[-1]), False),
-                    validation_steps=args.val_steps, verbose=0, callbacks=[timer])
+        model_c.fit(
+            generator(int(train_origins[0]), int(train_origins[-1]), True),
+            steps_per_epoch=args.steps,
+            epochs=args.epochs,
+            validation_data=generator(int(val_origins[0]), int(val_origins[-1]), False),
+            validation_steps=args.val_steps,
+            verbose=0,
+            callbacks=[timer],
+        )
         return timer.seconds
 
     methods = {"forecast": run_forecast, "hand-written": run_hand}
@@ -140,18 +168,27 @@ def main() -> None:
 
     hand = min(times["hand-written"])
     hand_median = statistics.median(times["hand-written"])
-    print(f"\nbackend {keras.backend.backend()}, {n_train} training + {n_val} validation windows per epoch, "
-          f"batch {BATCH}, input {x_train.shape[1:]}, 2 x LSTM(32)")
-    print(f"{'method':<14}{'fastest epoch s':>16}{'train windows/s':>17}{'vs hand-written':>17}{'median s':>10}{'median ratio':>14}{'slow epochs':>13}")
+    print(
+        f"\nbackend {keras.backend.backend()}, {n_train} training + {n_val} validation windows per epoch, "
+        f"batch {BATCH}, input {x_train.shape[1:]}, 2 x LSTM(32)"
+    )
+    print(
+        f"{'method':<14}{'fastest epoch s':>16}{'train windows/s':>17}{'vs hand-written':>17}"
+        f"{'median s':>10}{'median ratio':>14}{'slow epochs':>13}"
+    )
     for name, values in times.items():
         fastest, median = min(values), statistics.median(values)
         slow = sum(v > 1.5 * fastest for v in values)
-        print(f"{name:<14}{fastest:>16.3f}{n_train / fastest:>17.0f}{fastest / hand:>16.3f}x{median:>10.3f}"
-              f"{median / hand_median:>13.3f}x{slow:>8}/{len(values)}")
+        print(
+            f"{name:<14}{fastest:>16.3f}{n_train / fastest:>17.0f}{fastest / hand:>16.3f}x{median:>10.3f}"
+            f"{median / hand_median:>13.3f}x{slow:>8}/{len(values)}"
+        )
 
 
 def hand_model(shape):
-    model = keras.Sequential([keras.Input(shape), keras.layers.LSTM(32, return_sequences=True), keras.layers.LSTM(32), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input(shape), keras.layers.LSTM(32, return_sequences=True), keras.layers.LSTM(32), keras.layers.Dense(1)]
+    )
     model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="mae")
     return model
 

@@ -6,10 +6,14 @@ with KERAS_BACKEND=jax or torch; this module is where the backends differ.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import TYPE_CHECKING
 
 import keras
-import numpy as np
+
+if TYPE_CHECKING:
+    from forecast.dataset import BatchSource
 
 
 def configure(seed: int) -> None:
@@ -35,8 +39,8 @@ def configure(seed: int) -> None:
                 pass
 
 
-def batches(data, endless: bool = False):
-    """What `model.fit` / `model.predict` should consume for a WindowDataset.
+def batches(source: BatchSource, endless: bool = False):
+    """What `model.fit` / `model.predict` should consume for a WindowDataset (any `BatchSource`).
 
     Other backends take the PyDataset as it is. On TensorFlow, Keras would wrap it in
     `tf.data.Dataset.from_generator`: a Python call per batch, holding the GIL beside
@@ -46,17 +50,19 @@ def batches(data, endless: bool = False):
     backend) are gathered in the graph by tf.gather; Python runs once per epoch, to hand over
     that epoch's order.
 
-    endless: training, an unending stream of epochs (fit it with steps_per_epoch=len(data));
+    endless: training, an unending stream of epochs (fit it with steps_per_epoch=len(source));
     otherwise one pass, as validation and prediction need.
     """
     if keras.backend.backend() != "tensorflow":
-        return data
+        return source
     import tensorflow as tf
 
-    series = tf.constant(data.x)
-    inputs = tf.constant(data.spec.input_offsets())
-    targets = tf.constant(data.spec.target_offsets())
-    labels = None if data.y is None else tf.constant(data.y)
+    x, y = source.arrays()
+    input_offsets, target_offsets = source.offsets()
+    series = tf.constant(x)
+    inputs = tf.constant(input_offsets)
+    targets = tf.constant(target_offsets)
+    labels = None if y is None else tf.constant(y)
 
     def gather(origins):
         x = tf.gather(series, origins[:, None] + inputs)
@@ -69,16 +75,15 @@ def batches(data, endless: bool = False):
                 # Keras's fit calls a PyDataset's on_epoch_end once before the first epoch (its
                 # epoch iterator's reset) and after each: do the same, so that epoch k trains on
                 # the same pass here as on JAX and torch.
-                data.on_epoch_end()
-                yield data.order.astype(np.int64, copy=False)
+                yield source.next_epoch()
 
         origins = tf.data.Dataset.from_generator(orders, output_signature=tf.TensorSpec([None], tf.int64))
         origins = origins.flat_map(tf.data.Dataset.from_tensor_slices)
     else:
-        origins = tf.data.Dataset.from_tensor_slices(data.order.astype(np.int64, copy=False))
+        origins = tf.data.Dataset.from_tensor_slices(source.epoch_order())
     # A sequential map: one gather per batch takes ~0.1 ms, and prefetch already overlaps it with
     # the step (a parallel map measured no faster and logs an op-attribute error on TF 2.21).
-    return origins.batch(data.batch_size, drop_remainder=endless).map(gather).prefetch(tf.data.AUTOTUNE)
+    return origins.batch(source.batch_size, drop_remainder=endless).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def device() -> str:
@@ -113,10 +118,8 @@ def _split_cpu() -> None:
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
-        try:
+        with contextlib.suppress(RuntimeError):  # already initialized in this process: keep what it has
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-        except RuntimeError:  # already initialized in this process: keep what it has
-            pass
 
 
 def strategy(kind: str):
@@ -130,10 +133,14 @@ def strategy(kind: str):
     if keras.backend.backend() != "tensorflow":
         from forecast.errors import ForecastError
 
-        raise ForecastError(f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})")
+        raise ForecastError(
+            f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})"
+        )
     import tensorflow as tf
 
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+        d.name for d in tf.config.list_logical_devices("CPU")
+    ]
     return tf.distribute.MirroredStrategy(devices)

@@ -1,4 +1,4 @@
-"""Reading a series from CSV/Parquet, checking it, and the scalers fit on its training rows.
+"""Reading a series from CSV/Parquet and checking it (the scalers live in `forecast.scalers`).
 
 Every problem a user can fix in the file becomes a ForecastError that names the file, the column
 and the row, so a batch job fails in one line instead of deep inside Keras.
@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import TransformerMixin
-from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
@@ -39,10 +37,7 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ForecastError(f"data.path: file not found: {path}")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path)
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -56,7 +51,9 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:
     if column not in frame.columns:
-        raise ForecastError(f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
+        raise ForecastError(
+            f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
+        )
     raw = frame[column]
     with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
         warnings.simplefilter("ignore", UserWarning)
@@ -64,7 +61,9 @@ def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str 
     bad = np.flatnonzero(times.isna().to_numpy())
     if len(bad):
         fix = f"in the format {time_format!r}" if time_format else "(set data.time_format)"
-        raise ForecastError(f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}")
+        raise ForecastError(
+            f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}"
+        )
     index = pd.DatetimeIndex(times)
     steps = np.diff(index.asi8)
     if (steps == 0).any():
@@ -72,14 +71,18 @@ def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str 
         raise ForecastError(f"{path.name}: column '{column}' row {row}: duplicate timestamp {index[row]}")
     if (steps < 0).any():
         row = int(np.flatnonzero(steps < 0)[0]) + 1
-        raise ForecastError(f"{path.name}: column '{column}' row {row}: timestamps are not sorted ({index[row]} after {index[row - 1]})")
+        raise ForecastError(
+            f"{path.name}: column '{column}' row {row}: timestamps are not sorted ({index[row]} after {index[row - 1]})"
+        )
     return index
 
 
 def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint: str = "") -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ForecastError(f"{key}: column '{missing[0]}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})")
+        raise ForecastError(
+            f"{key}: column '{missing[0]}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
+        )
     for column in columns:
         if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(frame[column]):
             values = pd.to_numeric(frame[column], errors="coerce")
@@ -100,7 +103,9 @@ def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
     if holes.any():
         row, col = (int(v[0]) for v in np.nonzero(holes))
         fix = "set data.fill to ffill, interpolate or drop" if how == "none" else f"data.fill={how} cannot fill it"
-        raise ForecastError(f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: missing or infinite value ({fix})")
+        raise ForecastError(
+            f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: missing or infinite value ({fix})"
+        )
     if frame.empty:
         raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
     return frame
@@ -114,7 +119,13 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column
         features = [str(c) for c in frame.columns if c != data.time_column]
-        _numeric(frame, features, "data.features", path, hint=" (name it in data.time_column if it holds times, or list data.features)")
+        _numeric(
+            frame,
+            features,
+            "data.features",
+            path,
+            hint=" (name it in data.time_column if it holds times, or list data.features)",
+        )
     else:
         features = list(data.features)
         _numeric(frame, features, "data.features", path)
@@ -128,7 +139,10 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
         hit = used[column].isin(sentinels)
         if hit.any():
             used.loc[hit, column] = np.nan
-            notes.append(f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): data.fill={data.fill}")
+            notes.append(
+                f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
+                f"data.fill={data.fill}"
+            )
     used = _fill(used, data.fill, path)
     if times is not None:
         times = times[used.index.to_numpy()] if data.fill == "drop" else times
@@ -140,67 +154,3 @@ def load_series(data: cfg.Data, path: Path | None = None) -> Series:
         times=times,
         notes=notes,
     )
-
-
-def make_scaler(scaler: cfg.Scaler) -> TransformerMixin:
-    if scaler.type == "standard":
-        return StandardScaler()
-    if scaler.type == "minmax":
-        return MinMaxScaler(feature_range=tuple(scaler.feature_range))
-    if scaler.type == "robust":
-        return RobustScaler()
-    return FunctionTransformer()  # identity, with an identity inverse
-
-
-def _scaler_state(scaler: TransformerMixin) -> dict:
-    """A fitted scaler as plain JSON: its fitted `*_` attributes (scikit-learn's convention).
-
-    Stored as JSON rather than a pickle, so loading a run directory never executes code.
-    """
-    fitted = {k: v for k, v in vars(scaler).items() if k.endswith("_") and not k.startswith("_")}
-    return {k: np.asarray(v).tolist() for k, v in fitted.items()}
-
-
-def _scaler_from(state: dict, scaler: cfg.Scaler) -> TransformerMixin:
-    out = make_scaler(scaler)
-    for key, value in state.items():
-        value = np.asarray(value)
-        setattr(out, key, value.item() if value.ndim == 0 else value)
-    return out
-
-
-@dataclass
-class Scalers:
-    """One scaler for the inputs and one for the targets, both fit on the training rows only.
-
-    Two scalers (rather than one over the union of columns) let reports inverse-transform the
-    targets alone, which scikit-learn cannot do for a subset of a fitted scaler's columns.
-    """
-
-    features: TransformerMixin
-    targets: TransformerMixin
-
-    @classmethod
-    def fit(cls, scaler: cfg.Scaler, series: Series, train_end: int) -> Scalers:
-        return cls(
-            features=make_scaler(scaler).fit(series.features[:train_end]),
-            targets=make_scaler(scaler).fit(series.targets[:train_end]),
-        )
-
-    def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            np.asarray(self.features.transform(series.features), dtype=np.float32),
-            np.asarray(self.targets.transform(series.targets), dtype=np.float32),
-        )
-
-    def to_dict(self) -> dict:
-        return {"features": _scaler_state(self.features), "targets": _scaler_state(self.targets)}
-
-    @classmethod
-    def from_dict(cls, state: dict, scaler: cfg.Scaler) -> Scalers:
-        return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler))
-
-    def inverse_targets(self, values: np.ndarray) -> np.ndarray:
-        """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""
-        flat = values.reshape(-1, values.shape[-1])
-        return np.asarray(self.targets.inverse_transform(flat), dtype=np.float64).reshape(values.shape)

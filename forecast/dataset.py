@@ -9,15 +9,35 @@ ragged tail.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import keras
 import numpy as np
 
-from forecast import backend
 from forecast.windows import WindowSpec
 
 
+class BatchSource(Protocol):
+    """What `backend.batches` needs to gather a dataset's batches itself (TensorFlow's tf.data route)."""
+
+    batch_size: int
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The scaled series the windows are gathered from: (rows, features), (rows, targets) or None."""
+
+    def offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row offsets from a window's origin to its inputs and to its targets."""
+
+    def epoch_order(self) -> np.ndarray:
+        """The origins of this epoch's batches, back to back (int64)."""
+
+    def next_epoch(self) -> np.ndarray:
+        """Advance one epoch, as Keras's `on_epoch_end` does, and return the new order."""
+
+
 class WindowDataset(keras.utils.PyDataset):
+    """A `BatchSource` that is also a PyDataset, so JAX and torch (and Keras on TF) can iterate it."""
+
     def __init__(
         self,
         x: np.ndarray,
@@ -77,12 +97,16 @@ class WindowDataset(keras.utils.PyDataset):
         if self.shuffle or self.steps is not None:
             self.order = self._epoch_order()
 
+    # --- BatchSource ---
+    def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.x, self.y
 
-def predict(model: keras.Model, x: np.ndarray, origins: np.ndarray, spec: WindowSpec, batch_size: int) -> np.ndarray:
-    """Scaled predictions (windows, horizon, targets) for every origin, in order.
+    def offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.spec.input_offsets(), self.spec.target_offsets()
 
-    Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
-    compiles one shape however many windows there are.
-    """
-    dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
-    return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]
+    def epoch_order(self) -> np.ndarray:
+        return self.order.astype(np.int64, copy=False)
+
+    def next_epoch(self) -> np.ndarray:
+        self.on_epoch_end()
+        return self.epoch_order()

@@ -103,9 +103,13 @@ class SegmentQueries(keras.layers.Layer):
 
     def build(self, input_shape):
         position_width = self.width // 2 if self.channels else self.width
-        self.position = self.add_weight(shape=(self.segments, position_width), initializer="random_normal", name="position")
+        self.position = self.add_weight(
+            shape=(self.segments, position_width), initializer="random_normal", name="position"
+        )
         if self.channels:
-            self.channel = self.add_weight(shape=(self.channels, self.width - position_width), initializer="random_normal", name="channel")
+            self.channel = self.add_weight(
+                shape=(self.channels, self.width - position_width), initializer="random_normal", name="channel"
+            )
 
     def call(self, state):
         batch = ops.shape(state)[0]
@@ -150,7 +154,9 @@ class MergeSegments(keras.layers.Layer):
         self.segments, self.horizon, self.targets = segments, horizon, targets
 
     def call(self, x):
-        return ops.reshape(x, (-1, self.segments * ops.shape(x)[-1] // self.targets, self.targets))[:, : self.horizon, :]
+        return ops.reshape(x, (-1, self.segments * ops.shape(x)[-1] // self.targets, self.targets))[
+            :, : self.horizon, :
+        ]
 
     def compute_output_shape(self, input_shape):
         return (None, self.horizon, self.targets)

@@ -56,12 +56,16 @@ def count_parameters(model: cfg.Model, spec: WindowSpec, n_features: int, n_targ
 def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> list[int]:
     """Where each target sits among the features: instance norm adds the target's own level back."""
     if model.channel_independent and targets != features:
-        raise ForecastError("model.channel_independent: every channel forecasts itself, so data.targets must equal data.features")
+        raise ForecastError(
+            "model.channel_independent: every channel forecasts itself, so data.targets must equal data.features"
+        )
     if model.instance_norm != "none" or model.cell == "naive":
         missing = [t for t in targets if t not in features]
         if missing:
             key = "model.cell=naive" if model.cell == "naive" else "model.instance_norm"
-            raise ForecastError(f"{key}: target '{missing[0]}' is not among data.features, so there is no last value to use")
+            raise ForecastError(
+                f"{key}: target '{missing[0]}' is not among data.features, so there is no last value to use"
+            )
     return [features.index(t) if t in features else 0 for t in targets]
 
 
@@ -140,7 +144,7 @@ def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int
         segments = -(-spec.horizon // model.segment_len)
         channels = n_features if model.channel_embedding else 0
         x = fl.SegmentQueries(segments, query_width, channels, name="segment_queries")(states[-1][0])
-        for i, (rnn, state) in enumerate(zip(recurrent, states)):
+        for i, (rnn, state) in enumerate(zip(recurrent, states, strict=True)):
             repeat = fl.RepeatRows(segments, name=f"repeat_state_{i}")
             x = rnn(x, initial_state=[repeat(s) for s in state])[0]
         x = keras.layers.Reshape((x.shape[-1],), name="decoded")(x)

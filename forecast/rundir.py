@@ -12,11 +12,16 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
-from forecast import data
 from forecast.errors import ForecastError
+from forecast.results import Metrics
+
+if TYPE_CHECKING:
+    import keras
+
+    from forecast.scalers import Scalers
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
@@ -44,17 +49,24 @@ def write_json(path: Path, obj: Any) -> Path:
 
 
 class Run:
-    """Names of a run's artifacts; `create` makes a new directory, `open` checks an existing one."""
+    """A run directory: where each artifact lives, and its config, scalers, model and metrics loaded.
+
+    `create` makes a new directory, `open` checks an existing one. This is what `forecast.train`
+    returns: `run.metrics.test.model.mae`, `run.config`, `run.load_model()`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    config = property(lambda self: self.path / "config.yaml")
-    model = property(lambda self: self.path / "model.keras")
-    scaler = property(lambda self: self.path / "scaler.json")
-    history = property(lambda self: self.path / "history.csv")
-    metrics = property(lambda self: self.path / "metrics.json")
-    report = property(lambda self: self.path / "report.md")
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.status!r})"
+
+    config_file = property(lambda self: self.path / "config.yaml")
+    model_file = property(lambda self: self.path / "model.keras")
+    scaler_file = property(lambda self: self.path / "scaler.json")
+    history_file = property(lambda self: self.path / "history.csv")
+    metrics_file = property(lambda self: self.path / "metrics.json")
+    report_file = property(lambda self: self.path / "report.md")
     loss_plot = property(lambda self: self.path / "loss.png")
     forecast_plot = property(lambda self: self.path / "forecast.png")
     status_file = property(lambda self: self.path / "status.json")
@@ -99,26 +111,46 @@ class Run:
     def open(cls, path: Path, trained: bool = True) -> Run:
         """An existing run; `trained=False` accepts one whose training has not finished (resume)."""
         run = cls(path)
-        needed = (run.config, run.scaler, run.model) if trained else (run.config, run.scaler)
+        needed = (run.config_file, run.scaler_file, run.model_file) if trained else (run.config_file, run.scaler_file)
         missing = [p.name for p in needed if not p.is_file()]
         if not Path(path).is_dir() or missing:
             what = "no such directory" if not Path(path).is_dir() else f"missing {', '.join(missing)}"
             raise ForecastError(f"{path}: not a forecast run directory ({what})")
         return run
 
+    @property
+    def config(self) -> cfg.Config:
+        """The run's config.yaml, validated."""
+        return cfg.validate(cfg.read_yaml(self.config_file), str(self.config_file))
+
     def load_config(self) -> cfg.Config:
-        return cfg.validate(cfg.read_yaml(self.config), str(self.config))
+        return self.config
 
-    def save_scalers(self, scalers: data.Scalers) -> None:
-        write_json(self.scaler, scalers.to_dict())
-
-    def load_scalers(self, config: cfg.Config) -> data.Scalers:
+    @property
+    def metrics(self) -> Metrics:
+        """metrics.json as typed results (a completed run's)."""
         try:
-            return data.Scalers.from_dict(json.loads(self.scaler.read_text()), config.scaler)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ForecastError(f"{self.scaler}: not a forecast scaler file ({exc})") from None
+            return Metrics.from_dict(json.loads(self.metrics_file.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ForecastError(f"{self.path}: no readable metrics.json (not a completed run)") from None
 
-    def load_model(self, input_shape: tuple[int, int], output_shape: tuple[int, int]):
+    def save(self, config: cfg.Config, scalers: Scalers) -> None:
+        """What a run needs before it trains: its resolved config and the scalers fit on its training rows."""
+        write_text(self.config_file, config.to_yaml())
+        self.save_scalers(scalers)
+
+    def save_scalers(self, scalers: Scalers) -> None:
+        write_json(self.scaler_file, scalers.to_dict())
+
+    def load_scalers(self, config: cfg.Config) -> Scalers:
+        from forecast.scalers import Scalers
+
+        try:
+            return Scalers.from_dict(json.loads(self.scaler_file.read_text()), config.scaler)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ForecastError(f"{self.scaler_file}: not a forecast scaler file ({exc})") from None
+
+    def load_model(self, input_shape: tuple[int | None, int], output_shape: tuple[int, int]) -> keras.Model:
         """The trained model, loaded with safe_mode (no Lambda layers or pickled code).
 
         The shapes are what the run's config implies: a model.keras from another run is refused.
@@ -128,13 +160,13 @@ class Run:
         import forecast.layers  # noqa: F401  registers forecast's own layers for deserialization
 
         try:
-            model = keras.saving.load_model(self.model, safe_mode=True)
+            model = keras.saving.load_model(self.model_file, safe_mode=True)
         except (ValueError, OSError, TypeError) as exc:
-            raise ForecastError(f"{self.model}: cannot load the model ({str(exc).splitlines()[0]})") from None
+            raise ForecastError(f"{self.model_file}: cannot load the model ({str(exc).splitlines()[0]})") from None
         got = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
         if got != (tuple(input_shape), tuple(output_shape)):
             raise ForecastError(
-                f"{self.model}: the model maps {got[0]} -> {got[1]} but {self.config.name} implies "
+                f"{self.model_file}: the model maps {got[0]} -> {got[1]} but {self.config_file.name} implies "
                 f"{tuple(input_shape)} -> {tuple(output_shape)}; the model does not belong to this config"
             )
         return model

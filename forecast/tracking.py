@@ -14,6 +14,7 @@ import pandas as pd
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
+from forecast.results import Metrics, flatten
 from forecast.rundir import Run
 
 
@@ -23,18 +24,7 @@ def check_available(config: cfg.Config) -> None:
         raise ForecastError("tracking.mlflow: MLflow is not installed (pip install 'forecast[mlflow]')")
 
 
-def _flatten(node, prefix: str = "") -> dict[str, object]:
-    out = {}
-    for key, value in node.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
-def log_run(config: cfg.Config, run: Run, metrics: dict) -> str:
+def log_run(config: cfg.Config, run: Run, metrics: Metrics) -> str:
     """Log one completed run; returns the MLflow run id."""
     settings = config.tracking.mlflow
     if settings.uri.startswith("file:") or "://" not in settings.uri:
@@ -46,13 +36,26 @@ def log_run(config: cfg.Config, run: Run, metrics: dict) -> str:
     mlflow.set_tracking_uri(settings.uri)
     mlflow.set_experiment(settings.experiment or config.name)
     with mlflow.start_run(run_name=run.path.name) as active:
-        params = {k: str(v)[:500] for k, v in _flatten(config.model_dump(exclude_none=True)).items()}
+        params = {k: str(v)[:500] for k, v in flatten(config.model_dump(exclude_none=True)).items()}
         mlflow.log_params(params)
-        mlflow.log_metrics({k: float(v) for k, v in _flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        history = pd.read_csv(run.history)
+        mlflow.log_metrics(
+            {
+                k: float(v)
+                for k, v in flatten(metrics.to_dict()).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
+        )
+        history = pd.read_csv(run.history_file)
         for _, row in history.iterrows():
             mlflow.log_metrics({f"epoch.{k}": float(v) for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
-        for path in (run.config, run.metrics, run.history, run.report, run.loss_plot, run.forecast_plot):
+        for path in (
+            run.config_file,
+            run.metrics_file,
+            run.history_file,
+            run.report_file,
+            run.loss_plot,
+            run.forecast_plot,
+        ):
             if path.exists():
                 mlflow.log_artifact(str(path))
         return active.info.run_id

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast import config as cfg
-from forecast import data
 from forecast.errors import ForecastError
-
-SPLITS = ("train", "val", "test")
+from forecast.results import SPLITS
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,8 @@ class WindowSpec:
 def split_origins(spec: WindowSpec, borders: tuple[int, int, int]) -> dict[str, np.ndarray]:
     """Origins per split. Inputs may reach back into the previous split; targets never cross a border."""
     starts = (0, borders[0], borders[1])
-    out = {name: spec.origins(start, end) for name, start, end in zip(SPLITS, starts, borders)}
-    for name, start, end in zip(SPLITS, starts, borders):
+    out = {name: spec.origins(start, end) for name, start, end in zip(SPLITS, starts, borders, strict=True)}
+    for name, start, end in zip(SPLITS, starts, borders, strict=True):
         if len(out[name]) == 0:
             need = spec.history + spec.delay + spec.horizon if name == "train" else spec.horizon
             raise ForecastError(
@@ -74,31 +72,3 @@ def split_origins(spec: WindowSpec, borders: tuple[int, int, int]) -> dict[str, 
                 f"window (needs {need}); shorten window.lookback/delay/horizon or move data.split"
             )
     return out
-
-
-@dataclass
-class Prepared:
-    """A config's series, scaled, with its split borders and the origins of each split's windows."""
-
-    series: data.Series
-    scalers: data.Scalers
-    x: np.ndarray
-    y: np.ndarray
-    spec: WindowSpec
-    borders: tuple[int, int, int]
-    origins: dict[str, np.ndarray]
-
-
-def prepare(config: cfg.Config, scalers: data.Scalers | None = None, path: str | None = None) -> Prepared:
-    """Load, split and scale; the scalers are fit on the training rows unless a run's are given."""
-    return arrange(data.load_series(config.data, path), config, scalers)
-
-
-def arrange(series: data.Series, config: cfg.Config, scalers: data.Scalers | None = None) -> Prepared:
-    """Split and scale a loaded series (backtests arrange one series under several splits)."""
-    spec = WindowSpec.from_config(config.window)
-    borders = config.data.split.borders(len(series))
-    origins = split_origins(spec, borders)
-    scalers = scalers or data.Scalers.fit(config.scaler, series, borders[0])
-    x, y = scalers.transform(series)
-    return Prepared(series, scalers, x, y, spec, borders, origins)

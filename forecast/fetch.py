@@ -47,7 +47,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(name: str, dest: Path, url: str | None = None, sha256: str | None = None, size: int | None = None) -> tuple[Path, str]:
+def download(
+    name: str, dest: Path, url: str | None = None, sha256: str | None = None, size: int | None = None
+) -> tuple[Path, str]:
     """Download dataset `name` into `dest`; returns the CSV's path and what happened."""
     if name not in DATASETS:
         raise ForecastError(f"data download: unknown dataset '{name}' (known: {', '.join(DATASETS)})")
@@ -65,13 +67,17 @@ def download(name: str, dest: Path, url: str | None = None, sha256: str | None =
             raise RuntimeError(f"cannot download {url}: {exc}") from None
         got = archive.stat().st_size
         if expected_size is not None and got != expected_size:
-            raise ForecastError(f"{url}: downloaded {got:,} bytes, expected {expected_size:,} (a truncated or different file)")
+            raise ForecastError(
+                f"{url}: downloaded {got:,} bytes, expected {expected_size:,} (a truncated or different file)"
+            )
         if sha256 is not None and _sha256(archive) != sha256.lower():
             raise ForecastError(f"{url}: SHA-256 {_sha256(archive)} does not match --sha256 {sha256}")
         try:
             with zipfile.ZipFile(archive) as zf:
                 if dataset.member not in zf.namelist():
-                    raise ForecastError(f"{url}: the archive holds no {dataset.member} (it has {', '.join(zf.namelist()[:5])})")
+                    raise ForecastError(
+                        f"{url}: the archive holds no {dataset.member} (it has {', '.join(zf.namelist()[:5])})"
+                    )
                 unpacked = Path(tmp) / dataset.member
                 with zf.open(dataset.member) as src, unpacked.open("wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)

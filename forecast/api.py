@@ -1,0 +1,318 @@
+"""The Python API: everything the CLI does, callable from a notebook or an orchestrator.
+
+    import forecast
+
+    config = forecast.load_config("configs/etth1.yaml", ["training.epochs=5"])
+    run = forecast.train(config)                      # a Run: run.path, run.metrics, run.config
+    print(run.metrics.test.model.mae, run.metrics.test.naive.mae)
+    frame = forecast.predict(run, "data/recent.csv")  # long-form forecasts in original units
+
+Importing this module (and `forecast`) loads neither TensorFlow nor Keras: they load when a
+function needs them. Errors are `forecast.errors.Error` subclasses carrying the CLI's exit code;
+progress and warnings go to the "forecast" logger (the CLI prints them on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forecast import config as cfg
+from forecast.errors import ForecastError
+from forecast.results import SCORED, Metrics, aggregate, means
+from forecast.rundir import Run
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+
+    from forecast.backtesting import Backtest
+    from forecast.sweeps import Leaderboard
+
+log = logging.getLogger("forecast")
+
+PathLike = str | Path
+
+
+def load_config(path: PathLike, overrides: list[str] | tuple[str, ...] = ()) -> cfg.Config:
+    """Read, override and validate a YAML config.
+
+    Args:
+        path: the YAML file; a relative data.path is looked up beside it, then in the working directory.
+        overrides: `--set` assignments, e.g. ["model.layers[0].units=32", "training.epochs=5"].
+
+    Returns:
+        The validated config, data.path made absolute. Raises ForecastError naming the first bad key.
+    """
+    return cfg.load(path, overrides)
+
+
+def _config(config: cfg.Config | PathLike) -> cfg.Config:
+    return config if isinstance(config, cfg.Config) else load_config(config)
+
+
+def _run(run: Run | PathLike, trained: bool = True) -> Run:
+    return Run.open(run.path if isinstance(run, Run) else Path(run), trained=trained)
+
+
+def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbose: int = 0) -> Run:
+    """Train the model a config describes and write its run directory.
+
+    Args:
+        config: a Config, or the path of a YAML config.
+        run_dir: write the run here (must be empty or absent) instead of runs/<name>-<time>/.
+        verbose: Keras's progress output (0 none, 1 progress bar, 2 one line per epoch).
+
+    Returns:
+        The completed run. Every data problem raises before the directory is created.
+    """
+    from forecast import lifecycle
+
+    config = _config(config)
+    prepared = lifecycle.plan(config)
+    return lifecycle.train(config, prepared, Path(run_dir) if run_dir is not None else None, verbose)
+
+
+def resume(run: Run | PathLike, verbose: int = 0) -> Run:
+    """Continue an interrupted (or failed) run from its last completed epoch; returns it completed."""
+    from forecast import lifecycle
+
+    return lifecycle.resume(run.path if isinstance(run, Run) else Path(run), verbose)
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """One run per seed, and mean ± std of every metric across them (repeats.json)."""
+
+    seeds: list[int]
+    runs: list[Run]
+    summary: dict[str, Any] = field(repr=False)
+
+    @property
+    def means(self) -> Metrics:
+        """The mean of every metric, in the shape of one run's metrics."""
+        return Metrics.from_dict(means(self.summary))
+
+
+def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None = None, verbose: int = 0) -> Repeats:
+    """Train with seeds seed, seed+1, ..., each an ordinary run in RUN_DIR/seed-N, and aggregate them.
+
+    Args:
+        config: a Config or the path of one.
+        repeats: how many seeds.
+        run_dir: the parent directory (default runs/<name>-<time>/); repeats.json is written there.
+        verbose: Keras's progress output.
+    """
+    from forecast import lifecycle
+    from forecast.rundir import write_json
+
+    config = _config(config)
+    prepared = lifecycle.plan(config)
+    parent = Run.create(config.name, Path(run_dir) if run_dir is not None else None)
+    log.info(f"run directory: {parent.path}")
+    seeds = list(range(config.seed, config.seed + repeats))
+    runs, results = [], []
+    for seed in seeds:
+        seeded = config.model_copy(update={"seed": seed})
+        log.info(f"seed {seed}: {parent.path / f'seed-{seed}'}")
+        run = lifecycle.create(seeded, prepared, parent.path / f"seed-{seed}")
+        results.append(lifecycle.execute(seeded, prepared, run, verbose).to_dict())
+        runs.append(run)
+    summary = aggregate(results)
+    write_json(parent.path / "repeats.json", {"seeds": seeds, **summary})
+    return Repeats(seeds, runs, summary)
+
+
+def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | None = None) -> Metrics:
+    """Recompute a run's scores, on its own data or another file with the same columns.
+
+    Args:
+        run: a completed run (or its directory).
+        data: evaluate on this file instead of the run's data.path (same split rules).
+        split: "val" or "test" (default: both).
+
+    Returns:
+        The scores per split (no training statistics).
+    """
+    from forecast.inference import predict_splits
+    from forecast.metrics import evaluate as score
+    from forecast.prepare import prepare
+
+    if split not in (None, *SCORED):
+        raise ForecastError(f"--split: expected val or test, got {split!r}")
+    run = _run(run)
+    config = run.config
+    prepared = prepare(config, run.load_scalers(config), path=data)
+    model = run.load_model(prepared.input_shape, prepared.output_shape)
+    return Metrics(score(prepared, predict_splits(model, prepared, (split,) if split else SCORED)))
+
+
+def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> pd.DataFrame:
+    """Forecast the horizon after the end of a series (or from every origin), in original units.
+
+    Args:
+        run: a completed run (or its directory).
+        data: a CSV/Parquet file with the run's columns.
+        all_origins: forecast from every row that has a full window, not only the last.
+
+    Returns:
+        Long form: origin, target_time, step, column, prediction.
+    """
+    import numpy as np
+
+    from forecast.data import load_series
+    from forecast.inference import forecast_origins
+    from forecast.prepare import model_shapes
+    from forecast.report import long_frame
+    from forecast.windows import WindowSpec
+
+    run = _run(run)
+    config = run.config
+    scalers = run.load_scalers(config)
+    series = load_series(config.data, data)
+    spec = WindowSpec.from_config(config.window)
+    if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
+        raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
+    origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
+    x, _ = scalers.transform(series)
+    model = run.load_model(*model_shapes(spec, series))
+    scaled = forecast_origins(model, x, spec, origins, whole_history=not all_origins)
+    return long_frame(series, spec, origins, scalers.inverse_targets(scaled))
+
+
+def backtest(
+    source: Run | PathLike,
+    folds: int = 3,
+    refit: bool = False,
+    root: PathLike | None = None,
+    verbose: int = 0,
+) -> Backtest:
+    """Rolling-origin evaluation over `folds` consecutive test folds, model vs naive.
+
+    Args:
+        source: a completed run to score, or a config (object or file) to train first.
+        folds: folds tiling the test rows.
+        refit: train one model per fold on every row before it (expanding window).
+        root: where runs trained here go (default runs/<name>-backtest).
+        verbose: Keras's progress output.
+    """
+    from forecast import backtesting as bt
+
+    trained = None
+    if isinstance(source, Run) or (not isinstance(source, cfg.Config) and Path(source).is_dir()):
+        trained = _run(source)
+        config = trained.config
+    else:
+        config = _config(source)
+    root = Path(root) if root is not None else Path("runs") / f"{config.name}-backtest"
+    return bt.run(config, folds, refit, root, trained=trained, verbose=verbose)
+
+
+def sweep(
+    config: PathLike,
+    grid: PathLike | dict[str, list],
+    sweep_dir: PathLike | None = None,
+    random_draws: int | None = None,
+    shard: str | None = None,
+    metric: str = "val.model.mae",
+) -> Leaderboard:
+    """Run a grid (or random draws of it) of configs as ordinary run directories; returns the leaderboard.
+
+    Args:
+        config: the base YAML config file.
+        grid: a YAML grid file, or a dict of dotted keys -> lists of values.
+        sweep_dir: default sweeps/<name>-<time>; shards and resumed sweeps share one.
+        random_draws: run N random draws of the grid instead of all of it.
+        shard: "I/N" (default: Slurm's array variables, else everything).
+        metric: rank by this metrics.json path (lower is better).
+    """
+    from forecast import sweeps as sw
+
+    grid = sw.read_grid(Path(grid)) if not isinstance(grid, dict) else grid
+    if sweep_dir is None:
+        sweep_dir = Path("sweeps") / f"{load_config(config).name}-{datetime.now():%Y%m%d-%H%M%S}"
+    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric)
+
+
+def leaderboard(sweep_dir: PathLike, metric: str = "val.model.mae") -> Leaderboard:
+    """Rebuild leaderboard.csv/.md of a sweep directory from whatever trials completed."""
+    from forecast import sweeps as sw
+
+    return sw.leaderboard(Path(sweep_dir), metric)
+
+
+def compare(runs: list[Run | PathLike]) -> str:
+    """Two or more runs' metrics side by side, with each run's change against the first (text table)."""
+    from forecast.gates import comparison
+
+    if len(runs) < 2:
+        raise ForecastError("compare: give two or more run directories")
+    paths = [r.path if isinstance(r, Run) else Path(r) for r in runs]
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(json.loads((path / "metrics.json").read_text()))
+        except (OSError, ValueError):
+            raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
+    return comparison([p.name for p in paths], loaded)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `forecast validate` reports: the data, the split, the windows and the model's size."""
+
+    config: cfg.Config
+    rows: int
+    feature_names: list[str]
+    target_names: list[str]
+    borders: tuple[int, int, int]
+    windows: dict[str, int]
+    input_shape: tuple[int, int]
+    output_shape: tuple[int, int]
+    parameters: int
+    cudnn_blockers: list[str]
+    notes: list[str]
+
+
+def validate(config: cfg.Config | PathLike) -> Validation:
+    """Check a config against its data without training (no TensorFlow import)."""
+    from forecast.model import count_parameters, cudnn_blockers
+    from forecast.prepare import prepare
+
+    config = _config(config)
+    p = prepare(config)
+    s, spec = p.series, p.spec
+    return Validation(
+        config=config,
+        rows=len(s),
+        feature_names=s.feature_names,
+        target_names=s.target_names,
+        borders=p.borders,
+        windows={k: len(v) for k, v in p.origins.items()},
+        input_shape=(spec.timesteps, len(s.feature_names)),
+        output_shape=(spec.horizon, len(s.target_names)),
+        parameters=count_parameters(config.model, spec, len(s.feature_names), len(s.target_names)),
+        cudnn_blockers=cudnn_blockers(config.model),
+        notes=list(s.notes),
+    )
+
+
+def build_model(config: cfg.Config | PathLike) -> keras.Model:
+    """The (untrained, uncompiled) Keras model a config describes, built for its data."""
+    from forecast.model import build
+    from forecast.prepare import prepare
+
+    config = _config(config)
+    p = prepare(config)
+    return build(config.model, p.spec, len(p.series.feature_names), p.target_index)
+
+
+def download(name: str, dest: PathLike = "data", **kwargs: Any) -> tuple[Path, str]:
+    """Download and unpack a public dataset (see `forecast.fetch.download`)."""
+    from forecast.fetch import download as fetch
+
+    return fetch(name, Path(dest), **kwargs)

@@ -1,0 +1,45 @@
+"""StopOnSignal: SIGINT/SIGTERM end training at the next batch boundary, never in the middle of a save."""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+import keras
+
+from forecast.errors import Interrupted
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training at the next batch boundary once SIGINT/SIGTERM arrived (see `signals`).
+
+    Args:
+        received: the list `signals()` appends signal numbers to; shared, so the handler stays tiny.
+    """
+
+    def __init__(self, received: list[int]):
+        super().__init__()
+        self.received = received
+
+    def _check(self, *args, **kwargs):
+        if self.received:
+            name = signal.Signals(self.received[0]).name
+            raise Interrupted(f"interrupted by {name}", self.received[0])
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
+@contextmanager
+def signals():
+    """Turn SIGINT/SIGTERM into a flag that StopOnSignal acts on between batches, never mid-save."""
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

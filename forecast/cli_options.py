@@ -1,0 +1,61 @@
+"""The command line's arguments and options, typed once: `name: RunArg`, `folds: FoldsOpt = 3`.
+
+Typer reads each parameter's `Annotated` type for its flag names and help; commands that share an
+option share its alias here, so its spelling and help text are the same everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def arg(kind, help: str):
+    """A positional argument's type, with its help (no default shown)."""
+    return Annotated[kind, typer.Argument(help=help, show_default=False)]
+
+
+def opt(kind, *names: str, help: str, **kwargs):
+    """An option's type: `name: opt(int, "--folds", help="...") = 3`."""
+    return Annotated[kind, typer.Option(*names, help=help, **kwargs)]
+
+
+ConfigArg = arg(Path, "YAML config file.")
+RunArg = arg(Path, "Run directory written by `forecast train`.")
+SetOpt = opt(
+    Optional[list[str]], "--set", help="Override a config key, e.g. --set model.layers[0].units=32 (repeatable)."
+)
+QuietOpt = opt(bool, "--quiet", "-q", help="Print only the result (table, JSON or CSV).")
+MetricOpt = opt(str, "--metric", help="Rank by this metrics.json path (lower is better).")
+OutputOpt = opt(Optional[Path], "--output", "-o", help="Write the result to this file instead of stdout.")
+RunDirOpt = opt(Optional[Path], "--run-dir", help="Write the run here instead of runs/<name>-<time>/.")
+ResumeOpt = opt(Optional[Path], "--resume", help="Continue an interrupted run from its last completed epoch.")
+RepeatsOpt = opt(int, "--repeats", min=1, help="Train with seeds seed, seed+1, ... and report mean ± std.")
+DataOpt = opt(Optional[Path], "--data", help="Evaluate on this file instead of the run's data.path.")
+SplitOpt = opt(Optional[str], "--split", help="val or test (default: both).")
+RequireOpt = opt(
+    Optional[list[str]],
+    "--require",
+    help="Gate: 'test.model.mae<=0.5', 'val.scaled.model.mse<0.45' or beats-naive; exit 1 if unmet (repeatable).",
+)
+SeriesOpt = opt(Path, "--data", help="Series to forecast from (the run's columns).", show_default=False)
+OriginsOpt = opt(bool, "--all-origins", help="Forecast from every origin, not only the last row.")
+SourceArg = arg(Path, "A run directory, or a config to train first.")
+FoldsOpt = opt(int, "--folds", min=1, help="Consecutive test folds.")
+RefitOpt = opt(bool, "--refit", help="Train a model per fold on all rows before it (expanding window).")
+GridOpt = opt(Path, "--grid", help="YAML mapping dotted keys to lists of values.", show_default=False)
+RandomOpt = opt(Optional[int], "--random", min=1, help="Run N random draws of the grid instead of all of it.")
+ShardOpt = opt(Optional[str], "--shard", help="Run shard I/N of the trials (default: from SLURM_ARRAY_TASK_ID/COUNT).")
+SweepDirOpt = opt(Optional[Path], "--sweep-dir", help="Default: sweeps/<name>-<time>; shards share one.")
+
+DebugOpt = opt(bool, "--debug", help="Show Python tracebacks on errors.")
+OptionalConfigArg = arg(Optional[Path], "YAML config file.")
+SweepDirArg = arg(Path, "A sweep directory (shards merged).")
+RunsArg = arg(list[Path], "Two or more run directories.")
+DatasetArg = arg(str, "Dataset: jena (Jena climate 2009-2016, 10-minute rows).")
+DestOpt = opt(Path, "--dest", help="Folder to unpack into.")
+UrlOpt = opt(Optional[str], "--url", help="Download from here instead of the official address.")
+Sha256Opt = opt(Optional[str], "--sha256", help="Expected SHA-256 of the archive.")
+SizeOpt = opt(Optional[int], "--size", help="Expected size of the archive in bytes (default: the official one's).")

@@ -1,0 +1,180 @@
+"""Loading a config: safe YAML, `--set` overrides, and validation errors named by dotted key.
+
+The schema itself lives in `forecast.config.schema`; this module turns files and overrides into a
+validated `Config`. It must stay free of TensorFlow/Keras: `forecast validate` and `--help` use it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from forecast.config.schema import Config
+from forecast.errors import ForecastError
+
+__all__ = ["apply_override", "dotted", "load", "parse_yaml", "read_yaml", "resolve_data_path", "validate"]
+
+
+def dotted(loc: tuple[str | int, ...]) -> str:
+    """('model', 'layers', 1, 'units') -> 'model.layers[1].units'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "config"
+
+
+def _section_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The schema class that sits at `loc`, to list its keys in an 'unknown key' message."""
+    cls: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part)
+        if field is None:
+            return None
+        candidates = [field.annotation]
+        cls = None
+        while candidates:
+            tp = candidates.pop()
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                cls = tp
+                break
+            candidates.extend(typing.get_args(tp))
+        if cls is None:
+            return None
+    return cls
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        section = _section_at(loc[:-1])
+        allowed = sorted(section.model_fields) if section else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+        return f"{dotted(loc)}: unknown key ({hint})"
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] not in ("value_error", "missing") and "input" in error:
+        msg += f" (got {error['input']!r})"
+    return f"{dotted(loc)}: {msg}" if loc else msg
+
+
+def validate(raw: Any, source: str = "config") -> Config:
+    """Validate a parsed YAML document; errors become one ForecastError naming the first bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ForecastError(f"{source}: the config must be a YAML mapping of keys, not {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ForecastError(f"{source}: {_describe(errors[0])}{more}") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `3e-4` as a float: YAML 1.1 wants `3.0e-4`, and ML configs don't."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pos = 0
+    for match in _TOKEN.finditer(key):
+        between = key[pos : match.start()]
+        if between not in ("", "."):
+            break
+        parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        pos = match.end()
+    if not parts or pos != len(key):
+        raise ForecastError(f"--set {key}: not a dotted key like model.layers[0].units")
+    return parts
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one `--set key.path=value`; the value is parsed as YAML (so 32, 1e-3, true, [1, 2] work)."""
+    key, sep, text = assignment.partition("=")
+    if not sep:
+        raise ForecastError(f"--set {assignment}: expected key.path=value")
+    parts = _parse_key(key.strip())
+    try:
+        value = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ForecastError(f"--set {key}: value is not valid YAML ({exc})") from None
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = dotted(tuple(parts[: i + 1]))
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                size = len(node) if isinstance(node, list) else 0
+                raise ForecastError(f"--set {key}: {where} does not exist (the list has {size} items)")
+        elif not isinstance(node, dict):
+            raise ForecastError(f"--set {key}: {dotted(tuple(parts[:i]))} is not a mapping")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
+
+
+def read_yaml(path: Path) -> Any:
+    """Safe-load a YAML file: Python object tags are refused, not executed."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ForecastError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ForecastError(f"{path}: cannot read config ({exc})") from None
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ForecastError(f"{path}: invalid YAML{where}: {problem}") from None
+
+
+def resolve_data_path(path: str, config_dir: Path) -> Path:
+    """Beside the config file first, then the working directory; absolute paths as they are."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    for base in (config_dir, Path.cwd()):
+        if (base / candidate).exists():
+            return (base / candidate).resolve()
+    return (config_dir / candidate).resolve()
+
+
+def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file; data.path comes back absolute."""
+    path = Path(path)
+    config = validate(read_yaml(path), str(path))
+    if overrides:
+        raw = config.model_dump(exclude_none=True)
+        for assignment in overrides:
+            apply_override(raw, assignment)
+        config = validate(raw, f"{path} with --set")
+    resolved = resolve_data_path(config.data.path, path.resolve().parent)
+    return config.model_copy(update={"data": config.data.model_copy(update={"path": str(resolved)})})

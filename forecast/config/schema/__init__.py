@@ -1,0 +1,63 @@
+"""The config schema: one pydantic model per section (one file each), and the root `Config`.
+
+Checks that involve one section live in its model; checks across sections live on `Config`.
+Checks that need the data (column names, row counts) live in `forecast.prepare`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import yaml
+from pydantic import Field, model_validator
+
+from forecast.config.schema.base import _Section
+from forecast.config.schema.data import Data, Split
+from forecast.config.schema.model import Layer, Model
+from forecast.config.schema.scaler import Scaler
+from forecast.config.schema.tracking import Mlflow, Tracking
+from forecast.config.schema.training import EarlyStopping, ReduceLROnPlateau, Training
+from forecast.config.schema.window import Window
+
+__all__ = [
+    "Config",
+    "Data",
+    "EarlyStopping",
+    "Layer",
+    "Mlflow",
+    "Model",
+    "ReduceLROnPlateau",
+    "Scaler",
+    "Split",
+    "Tracking",
+    "Training",
+    "Window",
+]
+
+
+class Config(_Section):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+        "forecast", description="Run name; run directories are runs/<name>-<timestamp>."
+    )
+    seed: int = Field(42, description="Seeds Python, NumPy and the backend, and the window shuffling.")
+    data: Data = Field(default_factory=Data)
+    window: Window = Field(default_factory=Window)
+    scaler: Scaler = Field(default_factory=Scaler)
+    model: Model = Field(default_factory=Model)
+    training: Training = Field(default_factory=Training)
+    tracking: Tracking = Field(default_factory=Tracking)
+
+    @model_validator(mode="after")
+    def _segments_fit(self) -> Config:
+        segment = self.model.segment_len
+        if segment is not None and self.window.variable_length:
+            raise ValueError("model.segment_len needs a fixed number of timesteps; set window.variable_length: false")
+        if segment is not None and self.window.timesteps % segment:
+            raise ValueError(
+                f"model.segment_len ({segment}) must divide the input timesteps, "
+                f"lookback // step = {self.window.timesteps}"
+            )
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(exclude_none=True), sort_keys=False)

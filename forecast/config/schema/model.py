@@ -1,0 +1,61 @@
+"""`model:` the recurrent network and its long-horizon options."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from forecast.config.schema.base import PositiveInt, Rate, _Section
+
+
+class Layer(_Section):
+    units: PositiveInt = Field(64, description="Units of this recurrent layer.")
+    dropout: Rate = Field(0.0, description="Dropout on the layer's inputs (keeps cuDNN).")
+    recurrent_dropout: Rate = Field(0.0, description="Dropout on the recurrent state (rules cuDNN out).")
+
+
+class Model(_Section):
+    cell: Literal["lstm", "gru", "simple_rnn", "naive"] = Field(
+        "lstm",
+        description="Recurrent cell; 'naive' is the common-sense baseline (repeat the last value), nothing to train.",
+    )
+    layers: list[Layer] = Field(
+        default_factory=lambda: [Layer()], min_length=1, description="Stacked recurrent layers."
+    )
+    bidirectional: bool = Field(False, description="Wrap each recurrent layer in Bidirectional.")
+    dropout_between: Rate = Field(0.0, description="Dropout layer after each recurrent layer.")
+    l2: Annotated[float, Field(ge=0)] = Field(0.0, description="L2 penalty on the recurrent layers' kernels.")
+    dense: list[PositiveInt] = Field(default_factory=list, description="Hidden Dense layers (relu) before the output.")
+    instance_norm: Literal["none", "last", "mean"] = Field(
+        "none", description="Subtract each window's last value or mean per channel, and add it back to the forecast."
+    )
+    instance_norm_affine: bool = Field(
+        False, description="Learnable per-channel scale and bias after instance_norm (RevIN)."
+    )
+    channel_independent: bool = Field(
+        False, description="Run one shared network on each channel as its own series (targets must equal the features)."
+    )
+    channel_embedding: bool = Field(
+        False, description="A learned embedding per channel in the parallel decoder's queries."
+    )
+    segment_len: PositiveInt | None = Field(
+        None, description="Feed the RNN non-overlapping segments of this many timesteps (a Dense embedding each)."
+    )
+    decoder: Literal["dense", "parallel"] = Field(
+        "dense",
+        description="dense: one Dense to horizon x targets; "
+        "parallel: SegRNN's one-step decoding of every output segment.",
+    )
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> Model:
+        if self.decoder == "parallel" and self.segment_len is None:
+            raise ValueError("decoder: parallel decodes segments; set segment_len")
+        if self.decoder == "parallel" and self.bidirectional:
+            raise ValueError("decoder: parallel continues the encoder's state; it cannot be bidirectional")
+        if self.channel_embedding and not (self.channel_independent and self.decoder == "parallel"):
+            raise ValueError("channel_embedding needs channel_independent: true and decoder: parallel")
+        if self.instance_norm == "none" and self.instance_norm_affine:
+            raise ValueError("instance_norm_affine needs instance_norm: last or mean")
+        return self

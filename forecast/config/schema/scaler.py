@@ -1,0 +1,29 @@
+"""`scaler:` the scikit-learn scaler fit on the training rows."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from forecast.config.schema.base import _Section
+
+
+class Scaler(_Section):
+    """A scikit-learn scaler fit on the training rows only and stored with the run."""
+
+    type: Literal["standard", "minmax", "robust", "none"] = Field("standard", description="Scaler kind.")
+    feature_range: list[float] = Field(
+        [0.0, 1.0], min_length=2, max_length=2, description="Output range of the minmax scaler."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _range_increases(self) -> Scaler:
+        if not self.feature_range[0] < self.feature_range[1]:
+            raise ValueError("feature_range must be [low, high] with low < high")
+        return self

@@ -1,0 +1,46 @@
+"""`training:` optimizer, loss, epochs, batches, callbacks and distribution."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from forecast.config.schema.base import Fraction, PositiveInt, _Section, _Switch
+
+
+class ReduceLROnPlateau(_Switch):
+    monitor: Literal["val_loss", "loss"] = "val_loss"
+    factor: Fraction = 0.5
+    patience: Annotated[int, Field(ge=0)] = 3
+    min_lr: Annotated[float, Field(ge=0)] = 1e-5
+
+
+class EarlyStopping(_Switch):
+    monitor: Literal["val_loss", "loss"] = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 6
+    restore_best_weights: bool = True
+
+
+class Training(_Section):
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    loss: Literal["mse", "mae", "huber", "mape"] = "mse"
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 64
+    shuffle: bool = Field(True, description="Reshuffle the training windows every epoch (never across splits).")
+    steps_per_epoch: PositiveInt | None = Field(
+        None,
+        description="Batches per epoch (default: all training windows once); "
+        "epochs continue through a reshuffled stream.",
+    )
+    validation_steps: PositiveInt | None = Field(
+        None, description="Validation batches per epoch, spread evenly over the validation windows (default: all)."
+    )
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none",
+        description="tf.distribute: mirrored = every visible GPU (or logical CPU) of this machine; multi_worker = "
+        "the machines in TF_CONFIG. batch_size is the global batch, split across replicas. TensorFlow backend only.",
+    )
+    reduce_lr_on_plateau: ReduceLROnPlateau = Field(default_factory=ReduceLROnPlateau)
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)

@@ -1,0 +1,122 @@
+"""Fitting, and only fitting: compile the model, assemble the callbacks, run `model.fit` (or resume it).
+
+Everything around a fit (run directory, status, saving, scoring, reports, tracking) is the run
+lifecycle's (`forecast.lifecycle`); the callbacks live one per file in `forecast.callbacks`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+
+from forecast import backend, rundir
+from forecast import config as cfg
+from forecast.callbacks import EpochStats, StopOnSignal, TrainingState, completed_epochs
+from forecast.dataset import WindowDataset
+from forecast.model import build
+from forecast.prepare import Prepared
+from forecast.rundir import Run
+
+_OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+
+
+def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
+    """The config's network, compiled with its optimizer and loss (create it inside a strategy's scope)."""
+    model = build(config.model, prepared.spec, len(prepared.series.feature_names), prepared.target_index)
+    training = config.training
+    model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=training.loss)
+    return model
+
+
+def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.callbacks.Callback]:
+    """In the order they must run at each epoch's end (see TrainingState)."""
+    training = config.training
+    plateau = stopping = None
+    if training.reduce_lr_on_plateau.enabled:
+        p = training.reduce_lr_on_plateau
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=p.monitor, factor=p.factor, patience=p.patience, min_lr=p.min_lr
+        )
+    if training.early_stopping.enabled:
+        e = training.early_stopping
+        stopping = keras.callbacks.EarlyStopping(
+            monitor=e.monitor, patience=e.patience, restore_best_weights=e.restore_best_weights
+        )
+    return [
+        EpochStats(),
+        keras.callbacks.TerminateOnNaN(),
+        *(c for c in (plateau, stopping) if c is not None),
+        TrainingState(run, stopping, plateau),
+        keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True, delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(run.history_file), append=True),
+        *([board] if config.tracking.tensorboard and (board := backend.tensorboard(run.path / "tensorboard")) else []),
+        StopOnSignal(received),
+    ]
+
+
+def _keep_history(run: Run, epochs: int) -> None:
+    """On resume, history.csv keeps exactly the epochs the backup holds (a kill can leave one more)."""
+    if run.history_file.exists():
+        history = pd.read_csv(run.history_file)
+        if len(history) != epochs:
+            rundir.write_text(run.history_file, history[history["epoch"] < epochs].to_csv(index=False))
+
+
+def fit(
+    model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int]
+) -> None:
+    """Fit `model` on the training windows, validating each epoch; resumes from the run's backup.
+
+    Args:
+        model: from `compile_model`.
+        config: the run's config (its training section drives the fit).
+        prepared: the scaled series and each split's window origins.
+        run: where the history, backup and TensorBoard logs go.
+        verbose: Keras's verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+        received: the list `callbacks.signals()` fills; training stops at the next batch after a signal.
+    """
+    training = config.training
+    if not model.trainable_weights:  # the naive baseline: nothing to fit, an empty history
+        rundir.write_text(run.history_file, "epoch,epoch_seconds,learning_rate,loss,val_loss\n")
+        return
+    done = completed_epochs(run)
+    _keep_history(run, done)
+    train = WindowDataset(
+        prepared.x,
+        prepared.y,
+        prepared.origins["train"],
+        prepared.spec,
+        training.batch_size,
+        shuffle=training.shuffle,
+        full_batches=True,
+        seed=config.seed,
+        epoch=done,
+        steps=training.steps_per_epoch,
+    )
+    val_origins = prepared.origins["val"]
+    if training.validation_steps and training.validation_steps * training.batch_size < len(val_origins):
+        # an evenly spread, fixed subset: every epoch's val_loss is measured on the same windows
+        picks = (
+            np.linspace(0, len(val_origins) - 1, training.validation_steps * training.batch_size).round().astype(int)
+        )
+        val_origins = val_origins[picks]
+    val = WindowDataset(prepared.x, prepared.y, val_origins, prepared.spec, training.batch_size, full_batches=False)
+    cbs = callbacks(config, run, received)
+    state = next(c for c in cbs if isinstance(c, TrainingState)).saved(done) or {}
+    stopped = state.get("early_stopping", {}).get("stopped_epoch", 0) > 0
+    model.fit(
+        backend.batches(train, endless=True),
+        steps_per_epoch=len(train),
+        validation_data=backend.batches(val),
+        shuffle=False,  # the WindowDataset shuffles, seeded by (seed, pass)
+        epochs=done if stopped else training.epochs,
+        callbacks=cbs,
+        verbose=verbose,
+    )
+
+
+def train_batches(training: cfg.Training, windows: int) -> int:
+    return training.steps_per_epoch or math.ceil(windows / training.batch_size)

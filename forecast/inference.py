@@ -1,0 +1,50 @@
+"""Running a trained model over windows: every split's predictions, and forecasts past a series' end.
+
+Scores are computed elsewhere (`forecast.metrics`); this module only turns series into scaled
+predictions of shape (windows, horizon, targets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecast import backend
+from forecast.dataset import WindowDataset
+from forecast.prepare import Prepared
+from forecast.results import SCORED
+from forecast.windows import WindowSpec
+
+# Inference batch: large for throughput, and one constant so that `forecast evaluate` sees the
+# same batches as `forecast train` and reproduces its numbers exactly.
+PREDICT_BATCH = 1024
+
+
+def predict_windows(
+    model, x: np.ndarray, origins: np.ndarray, spec: WindowSpec, batch_size: int = PREDICT_BATCH
+) -> np.ndarray:
+    """Scaled predictions (windows, horizon, targets) for every origin, in order.
+
+    Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
+    compiles one shape however many windows there are.
+    """
+    dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
+    return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]
+
+
+def predict_splits(model, prepared: Prepared, splits: tuple[str, ...] = SCORED) -> dict[str, np.ndarray]:
+    """Scaled predictions for every window of each split."""
+    return {s: predict_windows(model, prepared.x, prepared.origins[s], prepared.spec) for s in splits}
+
+
+def forecast_origins(
+    model, x: np.ndarray, spec: WindowSpec, origins: np.ndarray, whole_history: bool = False
+) -> np.ndarray:
+    """Scaled forecasts from each origin of a scaled series.
+
+    With `whole_history`, a variable-length model forecasts from the last row using all the
+    history it is given (sampled every `step`); otherwise each origin gets its lookback window.
+    """
+    if whole_history and spec.variable_length:
+        history = x[(len(x) - 1) % spec.step :: spec.step]
+        return np.asarray(model.predict(history[None], verbose=0))
+    return predict_windows(model, x, origins, spec)

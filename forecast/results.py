@@ -1,0 +1,174 @@
+"""What a run reports, as types: importable without Keras or TensorFlow (a dashboard, a CI script or
+an orchestrator reads results without the framework).
+
+metrics.json is `Metrics.to_dict()`; every reader goes through `Metrics.from_dict` or the one
+dotted-path helper `lookup`, so the layout is written down in one place:
+
+    {"val":  {"model": {mae, rmse, mse, mape}, "naive": {...},
+              "scaled": {"model": {...}, "naive": {...}}, "windows": n},
+     "test": {...},
+     "epochs_run": ..., "best_epoch": ..., ... (training statistics, absent from `forecast evaluate`)}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SPLITS = ("train", "val", "test")  # chronological order; windows belong to the split of their targets
+SCORED = SPLITS[1:]  # the splits a run is scored on
+PREDICTORS = ("model", "naive")  # the model and the common-sense baseline (repeat the last value)
+
+
+def lookup(tree: Mapping[str, Any], path: str) -> Any:
+    """`lookup(m, "test.scaled.model.mae")`: the node at a dotted path.
+
+    Raises:
+        KeyError: naming the whole path, when any part of it is missing.
+    """
+    node: Any = tree
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(path)
+        node = node[part]
+    return node
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the inverse view of `lookup`."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def mean_std(values: Iterable[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return {"mean": mean, "std": std}
+
+
+def aggregate(trees: list[Any]) -> Any:
+    """Every number of same-shaped results replaced by its `mean_std` across them (repeats, folds).
+
+    Keys missing from any tree are dropped; strings and booleans are taken from the first.
+    """
+    first = trees[0]
+    if isinstance(first, Mapping):
+        keys = [k for k in first if all(isinstance(t, Mapping) and k in t for t in trees)]
+        return {k: aggregate([t[k] for t in trees]) for k in keys}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return mean_std(trees)
+    return first
+
+
+def means(aggregated: Any) -> Any:
+    """An `aggregate` with each {mean, std} replaced by its mean: the shape of a single result."""
+    if isinstance(aggregated, Mapping):
+        if set(aggregated) == {"mean", "std"}:
+            return aggregated["mean"]
+        return {k: means(v) for k, v in aggregated.items()}
+    return aggregated
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Errors averaged over every window, horizon step and target column."""
+
+    mae: float
+    rmse: float
+    mse: float
+    mape: float
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Scores:
+        return cls(**{f.name: float(d[f.name]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class SplitScores:
+    """One split's errors: model and naive baseline, in original units and on scaled values."""
+
+    windows: int
+    model: Scores
+    naive: Scores
+    scaled_model: Scores
+    scaled_naive: Scores
+
+    @property
+    def beats_naive(self) -> bool:
+        """The model's MAE is below the baseline's (original units)."""
+        return self.model.mae < self.naive.mae
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": asdict(self.model),
+            "naive": asdict(self.naive),
+            "scaled": {"model": asdict(self.scaled_model), "naive": asdict(self.scaled_naive)},
+            "windows": self.windows,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SplitScores:
+        return cls(
+            windows=int(d["windows"]),
+            model=Scores.from_dict(d["model"]),
+            naive=Scores.from_dict(d["naive"]),
+            scaled_model=Scores.from_dict(d["scaled"]["model"]),
+            scaled_naive=Scores.from_dict(d["scaled"]["naive"]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingStats:
+    """How the fit went: written by `forecast train`, absent from `forecast evaluate`."""
+
+    epochs_run: int
+    best_epoch: int
+    train_seconds: float
+    samples_per_second: float
+    parameters: int
+    backend: str
+    device: str
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Everything metrics.json holds: scores per split, and training statistics after a fit."""
+
+    splits: dict[str, SplitScores]
+    training: TrainingStats | None = None
+
+    @property
+    def val(self) -> SplitScores:
+        return self.splits["val"]
+
+    @property
+    def test(self) -> SplitScores:
+        return self.splits["test"]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: scores.to_dict() for name, scores in self.splits.items()}
+        if self.training is not None:
+            out.update(asdict(self.training))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Metrics:
+        splits = {name: SplitScores.from_dict(d[name]) for name in SCORED if name in d}
+        names = {f.name for f in fields(TrainingStats)}
+        training = TrainingStats(**{k: d[k] for k in names if k in d}) if "epochs_run" in d else None
+        return cls(splits, training)
+
+    def get(self, path: str) -> Any:
+        """A value by its metrics.json path, e.g. `get("val.scaled.model.mse")`."""
+        return lookup(self.to_dict(), path)
