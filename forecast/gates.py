@@ -65,6 +65,10 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
                 f"--require {requirement!r}: expected PATH OP NUMBER (e.g. 'test.model.mae<=0.5') or beats-naive"
             )
         path, op, number = match.groups()
+        try:
+            float(number)
+        except ValueError:
+            raise ForecastError(f"--require {requirement!r}: {number!r} is not a number") from None
         value = _number(tree, path)
         if not _OPS[op](value, float(number)):
             raise GateFailed(f"requirement {path}{op}{number} failed: {path} is {value:.6g}")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -19,7 +21,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "forecast", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -28,7 +34,11 @@ def tiny_config(**overrides) -> dict:
     config = {
         "name": "tiny",
         "seed": 7,
-        "data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 600, "val_end": 800, "test_end": 1000}},
+        "data": {
+            "path": str(ETTH1),
+            "time_column": "date",
+            "split": {"train_end": 600, "val_end": 800, "test_end": 1000},
+        },
         "window": {"lookback": 24, "step": 2, "delay": 1, "horizon": 4},
         "model": {"cell": "lstm", "layers": [{"units": 8}, {"units": 8}]},
         "training": {"epochs": 2, "batch_size": 32},
@@ -36,6 +46,25 @@ def tiny_config(**overrides) -> dict:
     for key, value in overrides.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     return config
+
+
+def naive_expectation() -> tuple[float, float]:
+    """tiny_config's test naive MAE, original and scaled, from the raw CSV by lagged differences.
+
+    Independent of forecast's window arithmetic (origins, gathers, repeated last values): the
+    repeat-last forecast of row t made s steps ahead is row t - s, so its errors are
+    |raw.diff(s)|. The test windows' origins are rows 799..995 (targets 800..999), so step s
+    scores rows 799+s..995+s. Scaled: each column divided by its std over the 600 training rows
+    (StandardScaler, ddof 0). Evaluated once by hand: 0.871823984, 0.485489330.
+    """
+    raw = pd.read_csv(ETTH1, nrows=1000).drop(columns="date")
+    lagged = [raw.diff(s).iloc[799 + s : 996 + s].abs() for s in range(1, 5)]
+    assert all(len(errors) == 197 for errors in lagged)
+    std = raw.iloc[:600].std(ddof=0)
+    mae = float(np.mean([errors.to_numpy() for errors in lagged]))
+    scaled = float(np.mean([(errors / std).to_numpy() for errors in lagged]))
+    assert (mae, scaled) == pytest.approx((0.871823984, 0.485489330), rel=1e-8)
+    return mae, scaled
 
 
 @pytest.fixture

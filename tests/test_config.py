@@ -1,17 +1,23 @@
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import ETTH1, run_cli, tiny_config
 
 from forecast import config as cfg
+from forecast.config.loader import _section_at
 from forecast.errors import ForecastError
-
-from conftest import ETTH1, run_cli, tiny_config
+from forecast.prepare import split_borders
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"model": {"layers": [{"units": 8}, {"units": 0}]}}, "model.layers[1].units: Input should be greater than 0 (got 0)"),
+        (
+            {"model": {"layers": [{"units": 8}, {"units": 0}]}},
+            "model.layers[1].units: Input should be greater than 0 (got 0)",
+        ),
         ({"modle": {}}, "modle: unknown key (did you mean 'model'?)"),
         ({"training": {"epocs": 3}}, "training.epocs: unknown key (did you mean 'epochs'?)"),
         ({"window": {"lookback": "96"}}, "window.lookback: Input should be a valid integer (got '96')"),
@@ -19,7 +25,10 @@ from conftest import ETTH1, run_cli, tiny_config
         ({"model": {"cell": "transformer"}}, "model.cell: Input should be 'lstm', 'gru', 'simple_rnn' or 'naive'"),
         ({"model": {"layers": [{"dropout": 1.5}]}}, "model.layers[0].dropout: Input should be less than 1"),
         ({"data": {"split": {"train": 0.7, "val_end": 10}}}, "data.split: give fractions"),
-        ({"data": {"split": {"train": 0.8, "val": 0.2, "test": 0.2}}}, "data.split: train + val + test = 1.2 must be <= 1"),
+        (
+            {"data": {"split": {"train": 0.8, "val": 0.2, "test": 0.2}}},
+            "data.split: train + val + test = 1.2 must be <= 1",
+        ),
         ({"data": {"split": {"train_end": 10, "val_end": 5}}}, "data.split: row borders must increase"),
         ({"scaler": "zscore"}, "scaler.type: Input should be 'standard', 'minmax', 'robust' or 'none'"),
         ({"training": {"optimizer": "adamw"}}, "training.optimizer: Input should be"),
@@ -36,13 +45,15 @@ def test_defaults_and_shorthands():
     c = cfg.validate({"scaler": "minmax", "training": {"early_stopping": False}})
     assert c.scaler.type == "minmax" and c.scaler.feature_range == [0.0, 1.0]
     assert c.training.early_stopping.enabled is False and c.training.reduce_lr_on_plateau.enabled is True
-    assert c.data.split.borders(1000) == (700, 800, 1000)
+    assert split_borders(c.data.split, 1000) == (700, 800, 1000)
     assert c.window.timesteps == 96
 
 
 def test_overrides(write_config):
     path = write_config(tiny_config())
-    c = cfg.load(path, ["model.layers[1].units=32", "training.learning_rate=3e-4", "model.cell=gru", "model.dense=[16, 8]"])
+    c = cfg.load(
+        path, ["model.layers[1].units=32", "training.learning_rate=3e-4", "model.cell=gru", "model.dense=[16, 8]"]
+    )
     assert c.model.layers[1].units == 32 and c.model.layers[0].units == 8
     assert c.training.learning_rate == 3e-4 and c.model.cell == "gru" and c.model.dense == [16, 8]
     # defaults can be overridden even when the file does not mention them
@@ -53,7 +64,9 @@ def test_overrides(write_config):
         ("model.units", "expected key.path=value"),
         ("model..x=1", "not a dotted key"),
     ]:
-        with pytest.raises(ForecastError, match=bad.split("=")[0].replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        with pytest.raises(
+            ForecastError, match=bad.split("=")[0].replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")
+        ):
             cfg.load(path, [bad])
         with pytest.raises(ForecastError, match=message.replace("[", r"\[").replace("]", r"\]")):
             cfg.load(path, [bad])
@@ -83,6 +96,7 @@ def test_resolved_config_round_trips(write_config):
     assert cfg.validate(__import__("yaml").safe_load(c.to_yaml())) == c
 
 
+@pytest.mark.slow
 def test_schema_command_prints_json_schema():
     out = run_cli("config", "schema")
     assert out.returncode == 0, out.stderr
@@ -94,22 +108,76 @@ def test_schema_command_prints_json_schema():
 
 CONFIGS = sorted((ETTH1.parent.parent / "configs").rglob("*.yaml"))
 
+# ETTh1's standard borders (12/4/4 months of hours) and the window counts the published loaders
+# (Informer, PatchTST) give: val/test = 2880 - horizon + 1, train = 8640 - lookback - horizon + 1.
+ETT_BORDERS = (8640, 11520, 14400)
+EXPECTED_WINDOWS = {
+    "etth1.yaml": {"train": 8521, "val": 2857, "test": 2857},  # lookback 96, horizon 24
+    "etth1_gru.yaml": {"train": 8521, "val": 2857, "test": 2857},
+    "example.yaml": {"train": 8521, "val": 2857, "test": 2857},
+    "ett/etth1_h96.yaml": {"train": 7825, "val": 2785, "test": 2785},  # lookback 720
+    "ett/etth1_h192.yaml": {"train": 7729, "val": 2689, "test": 2689},
+    "ett/etth1_h336.yaml": {"train": 7585, "val": 2545, "test": 2545},
+    "ett/etth1_h720.yaml": {"train": 7201, "val": 2161, "test": 2161},
+}
+
+
+def _count_windows(rows: int, lookback: int, step: int, delay: int, horizon: int, start: int, end: int) -> int:
+    """Independent of WindowSpec: test every row as an origin (its first input row exists, its first and
+    last target rows lie in [start, end))."""
+    origin = np.arange(rows)
+    first_input = origin - (lookback // step - 1) * step
+    first_target, last_target = origin + delay, origin + delay + horizon - 1
+    return int(((first_input >= 0) & (first_target >= start) & (last_target < end)).sum())
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(ETTH1.parent.parent / "configs").as_posix()
+
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_shipped_configs_validate_against_their_data(path):
-    from forecast.windows import prepare
+    from forecast.prepare import prepare
 
     config = cfg.load(path)
-    if path.parent.name == "jena" and not __import__("pathlib").Path(config.data.path).exists():
+    if path.parent.name == "jena" and not Path(config.data.path).exists():
         pytest.skip("the Jena CSV is not downloaded; tests/test_jena.py trains these on a fixture")
-    assert all(len(o) > 0 for o in prepare(config).origins.values())
+    prepared = prepare(config)
+    windows = {name: len(origins) for name, origins in prepared.origins.items()}
+    if _name(path) in EXPECTED_WINDOWS:
+        assert prepared.borders == ETT_BORDERS and len(prepared.series) == 17420
+        assert windows == EXPECTED_WINDOWS[_name(path)]
+    else:  # the Jena configs, when the real file is there
+        w = config.window
+        starts = (0, *prepared.borders[:2])
+        for (split, count), start, end in zip(windows.items(), starts, prepared.borders, strict=True):
+            assert count == _count_windows(len(prepared.series), w.lookback, w.step, w.delay, w.horizon, start, end), (
+                split
+            )
+
+
+def test_every_shipped_etth1_config_has_its_expected_windows():
+    assert {_name(p) for p in CONFIGS if p.parent.name != "jena"} == set(EXPECTED_WINDOWS)
+
+
+def test_the_window_count_brute_force_agrees_with_the_table():
+    # the table above is hand-derived; the brute force confirms it without forecast's window arithmetic
+    for lookback, horizon, table in (
+        (96, 24, "etth1.yaml"),
+        (720, 96, "ett/etth1_h96.yaml"),
+        (720, 720, "ett/etth1_h720.yaml"),
+    ):
+        counts = [
+            _count_windows(17420, lookback, 1, 1, horizon, a, b) for a, b in ((0, 8640), (8640, 11520), (11520, 14400))
+        ]
+        assert counts == list(EXPECTED_WINDOWS[table].values())
 
 
 def _keys(model: type, prefix: str = "") -> set[str]:
     out = set()
-    for name, field in model.model_fields.items():
+    for name in model.model_fields:
         out.add(prefix + name)
-        section = cfg._section_at(tuple((prefix + name).split(".")))
+        section = _section_at(tuple((prefix + name).split(".")))
         if section is not None:
             out |= _keys(section, f"{prefix}{name}.")
     return out

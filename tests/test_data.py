@@ -1,18 +1,20 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ETTH1
 
 from forecast import config as cfg
-from forecast.data import Scalers, load_series
+from forecast.data import load_series
 from forecast.errors import ForecastError
-from forecast.windows import prepare
-
-from conftest import ETTH1
+from forecast.prepare import prepare
+from forecast.scalers import Scalers
 
 
 def _frame(n=50):
     times = pd.date_range("2020-01-01", periods=n, freq="h")
-    return pd.DataFrame({"time": times.strftime("%Y-%m-%d %H:%M:%S"), "a": np.arange(n, dtype=float), "b": np.sin(np.arange(n))})
+    return pd.DataFrame(
+        {"time": times.strftime("%Y-%m-%d %H:%M:%S"), "a": np.arange(n, dtype=float), "b": np.sin(np.arange(n))}
+    )
 
 
 def _data(path, **kw):
@@ -21,7 +23,17 @@ def _data(path, **kw):
 
 @pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
 def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
-    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 500, "val_end": 700, "test_end": 900}}, "window": {"lookback": 8}, "scaler": scaler})
+    config = cfg.validate(
+        {
+            "data": {
+                "path": str(ETTH1),
+                "time_column": "date",
+                "split": {"train_end": 500, "val_end": 700, "test_end": 900},
+            },
+            "window": {"lookback": 8},
+            "scaler": scaler,
+        }
+    )
     before = prepare(config)
     wild = pd.read_csv(ETTH1, nrows=900)
     wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
@@ -29,13 +41,25 @@ def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
     wild.to_csv(path, index=False)
     after = prepare(config.model_copy(update={"data": config.data.model_copy(update={"path": str(path)})}))
     probe = before.series.features[:10]
-    np.testing.assert_allclose(before.scalers.features.transform(probe), after.scalers.features.transform(probe), rtol=1e-6)
+    np.testing.assert_allclose(
+        before.scalers.features.transform(probe), after.scalers.features.transform(probe), rtol=1e-6
+    )
     # and the inverse takes scaled targets back to original units
-    np.testing.assert_allclose(before.scalers.inverse_targets(before.y[:20]), before.series.targets[:20], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        before.scalers.inverse_targets(before.y[:20]), before.series.targets[:20], rtol=1e-5, atol=1e-4
+    )
 
 
 def test_standard_scaler_statistics_come_from_train(tmp_path):
-    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400}}})
+    config = cfg.validate(
+        {
+            "data": {
+                "path": str(ETTH1),
+                "time_column": "date",
+                "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400},
+            }
+        }
+    )
     prepared = prepare(config)
     train = pd.read_csv(ETTH1).iloc[:8640, 1:].to_numpy()
     np.testing.assert_allclose(prepared.scalers.features.mean_, train.mean(axis=0), rtol=1e-5)
@@ -48,7 +72,9 @@ def test_features_targets_and_defaults(tmp_path):
     series = load_series(_data(path))
     assert series.feature_names == ["a", "b"] and series.target_names == ["a", "b"]
     _frame().assign(label="x").to_csv(path, index=False)
-    with pytest.raises(ForecastError, match="column 'label' in s.csv is not numeric: row 0 is 'x' \\(name it in data.time_column"):
+    with pytest.raises(
+        ForecastError, match=r"column 'label' in s\.csv is not numeric: row 0 is 'x' \(name it in data\.time_column"
+    ):
         load_series(_data(path))  # a text column is never dropped silently
     series = load_series(_data(path, features=["a", "b"], targets=["b"]))
     assert series.targets.shape == (50, 1) and series.times[1] - series.times[0] == pd.Timedelta(hours=1)
@@ -104,9 +130,20 @@ def test_missing_and_empty_files(tmp_path):
 def test_scalers_round_trip_through_json(kind):
     import json
 
-    config = cfg.validate({"data": {"path": str(ETTH1), "time_column": "date", "split": {"train_end": 500, "val_end": 700, "test_end": 900}},
-                           "window": {"lookback": 8}, "scaler": {"type": kind, "feature_range": [-1, 1]}})
+    config = cfg.validate(
+        {
+            "data": {
+                "path": str(ETTH1),
+                "time_column": "date",
+                "split": {"train_end": 500, "val_end": 700, "test_end": 900},
+            },
+            "window": {"lookback": 8},
+            "scaler": {"type": kind, "feature_range": [-1, 1]},
+        }
+    )
     prepared = prepare(config)
     again = Scalers.from_dict(json.loads(json.dumps(prepared.scalers.to_dict())), config.scaler)
     np.testing.assert_array_equal(again.transform(prepared.series)[0], prepared.x)
-    np.testing.assert_array_equal(again.inverse_targets(prepared.y[:50]), prepared.scalers.inverse_targets(prepared.y[:50]))
+    np.testing.assert_array_equal(
+        again.inverse_targets(prepared.y[:50]), prepared.scalers.inverse_targets(prepared.y[:50])
+    )

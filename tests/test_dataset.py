@@ -1,6 +1,9 @@
+import tracemalloc
+
 import numpy as np
 
-from forecast.dataset import WindowDataset, predict
+from forecast.dataset import WindowDataset
+from forecast.inference import predict_windows as predict
 from forecast.windows import WindowSpec
 
 SPEC = WindowSpec(timesteps=4, step=1, delay=1, horizon=2)
@@ -30,10 +33,40 @@ def test_validation_batches_are_exact():
     assert sizes == [16, 16, 16, 2]
 
 
+def test_batches_hold_the_rows_a_manual_slice_gives():
+    ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, seed=2)
+    for i in range(len(ds)):
+        x, y = ds[i]
+        origins = ds.order[i * 16 : (i + 1) * 16]
+        # timesteps 4 every row up to the origin; targets the 2 rows after it (delay 1)
+        np.testing.assert_array_equal(x, np.stack([X[o - 3 : o + 1] for o in origins]))
+        np.testing.assert_array_equal(y, np.stack([Y[o + 1 : o + 3] for o in origins]))
+
+
 def test_batches_are_gathered_not_stored():
-    ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16)
-    assert ds.x is X  # the series itself, never a copy per window
-    assert not any(isinstance(v, np.ndarray) and v.ndim == 3 for v in vars(ds).values())
+    """Memory is O(series), not O(windows x timesteps): nothing the size of the windows is ever allocated."""
+    rows, features, timesteps = 20_000, 8, 256
+    x = np.zeros((rows, features), dtype=np.float32)  # 640 kB; all its windows together would be 164 MB
+    y = np.zeros((rows, 1), dtype=np.float32)
+    spec = WindowSpec(timesteps=timesteps, step=1, delay=1, horizon=4)
+    origins = np.arange(timesteps - 1, rows - 4)
+    windows_bytes = len(origins) * timesteps * features * 4
+    tracemalloc.start()
+    try:
+        ds = WindowDataset(x, y, origins, spec, batch_size=32, shuffle=True, seed=0)
+        _, built = tracemalloc.get_traced_memory()
+        ds.on_epoch_end()
+        batch = ds[len(ds) - 1]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert batch[0].shape == (32, timesteps, features)
+    # a few copies of the origins (the shuffled order) and one batch: about 0.6 MB here, against 164 MB
+    assert built < windows_bytes / 100
+    assert peak < windows_bytes / 50
+    assert np.shares_memory(ds.x, x) and np.shares_memory(ds.y, y)  # the caller's series, not a copy
+    held = sum(v.nbytes for v in vars(ds).values() if isinstance(v, np.ndarray))
+    assert held <= x.nbytes + y.nbytes + 3 * origins.nbytes
 
 
 def test_predict_keeps_order_and_drops_padding():
@@ -70,15 +103,21 @@ def test_fit_trains_on_the_same_batches_on_every_backend():
 
     from forecast import backend
 
-    model = keras.Sequential([
-        keras.Input((4, 2)), keras.layers.Flatten(), keras.layers.Dense(2, kernel_initializer="zeros"),
-        keras.layers.Reshape((2, 1)),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((4, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, kernel_initializer="zeros"),
+            keras.layers.Reshape((2, 1)),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
     means = []
     log = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: means.append(float(logs["loss"])))
     ds = WindowDataset(X, Y, ORIGINS, SPEC, batch_size=16, shuffle=True, full_batches=True, seed=5)
-    model.fit(backend.batches(ds, endless=True), steps_per_epoch=len(ds), epochs=3, shuffle=False, callbacks=[log], verbose=0)
+    model.fit(
+        backend.batches(ds, endless=True), steps_per_epoch=len(ds), epochs=3, shuffle=False, callbacks=[log], verbose=0
+    )
     per_epoch = np.reshape(means, (3, len(ds)))
     k = np.arange(1, len(ds) + 1)
     seen = (per_epoch * k - np.c_[np.zeros(3), per_epoch[:, :-1]] * (k - 1)).ravel()  # running means -> each batch's

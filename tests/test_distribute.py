@@ -4,10 +4,14 @@ import json
 import os
 
 import pytest
-
 from conftest import run_cli, tiny_config
 
-pytestmark = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="tf.distribute is TensorFlow-only")
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="tf.distribute is TensorFlow-only"
+    ),
+    pytest.mark.slow,  # trains twice through the CLI in its own process
+]
 
 
 def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path, write_config, monkeypatch):
@@ -20,5 +24,8 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path, write_config,
         results[kind] = json.loads((tmp_path / kind / "metrics.json").read_text())
     assert results["none"]["replicas"] == 1 and results["mirrored"]["replicas"] == 2
     for split in ("val", "test"):
-        one, two = results["none"][split]["scaled"]["model"]["mse"], results["mirrored"][split]["scaled"]["model"]["mse"]
+        one, two = (
+            results["none"][split]["scaled"]["model"]["mse"],
+            results["mirrored"][split]["scaled"]["model"]["mse"],
+        )
         assert two == pytest.approx(one, rel=0.05), split  # same global batches; only the reduction order differs

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT, run_cli
 
 from bench.series import jena_like
 from forecast import config as cfg
-from forecast.download import JENA
-from forecast.windows import prepare
-
-from conftest import ROOT, run_cli
+from forecast.errors import ForecastError
+from forecast.fetch import JENA
+from forecast.prepare import prepare
 
 JENA_CONFIGS = sorted((ROOT / "configs" / "jena").glob("*.yaml"))
 ROWS = 6000
@@ -40,11 +40,16 @@ def _fixture_overrides(config_path: Path, data: Path) -> list[str]:
 
 
 def test_loader_reads_the_exact_format_and_reports_sentinels(jena_csv):
-    config = cfg.load(ROOT / "configs" / "jena" / "gru.yaml", [f"data.path={jena_csv}", "data.split.train_end=3000", "data.split.val_end=4500"])
+    config = cfg.load(
+        ROOT / "configs" / "jena" / "gru.yaml",
+        [f"data.path={jena_csv}", "data.split.train_end=3000", "data.split.val_end=4500"],
+    )
     prepared = prepare(config)
     series = prepared.series
     assert len(series) == ROWS and len(series.feature_names) == 14 and series.target_names == ["T (degC)"]
-    assert series.times[0] == pd.Timestamp("2009-01-01 00:10:00") and series.times[200] == pd.Timestamp("2009-01-02 09:30:00")
+    assert series.times[0] == pd.Timestamp("2009-01-01 00:10:00") and series.times[200] == pd.Timestamp(
+        "2009-01-02 09:30:00"
+    )
     assert (series.features > -9000).all()  # sentinels interpolated
     assert series.notes == [
         "4 rows of 'wv (m/s)' held -9999 (missing): data.fill=interpolate",
@@ -61,6 +66,7 @@ def test_zip_is_read_directly(jena_csv, tmp_path):
     assert len(prepare(config).series) == ROWS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", JENA_CONFIGS, ids=lambda p: p.stem)
 def test_every_jena_config_trains_on_the_fixture(path, jena_csv, tmp_path):
     out = run_cli("train", path, *_fixture_overrides(path, jena_csv), "--run-dir", tmp_path / "run")
@@ -75,23 +81,36 @@ def test_every_jena_config_trains_on_the_fixture(path, jena_csv, tmp_path):
         assert metrics["epochs_run"] == 1
 
 
-@pytest.mark.parametrize(("config", "layer", "count"), [
-    ("lstm_dropout.yaml", "lstm_0", 4 * 32 * (32 + 14 + 1)),  # 4u(u + input + 1) = 6,016
-    ("gru.yaml", "gru_0", 3 * 32 * (32 + 14 + 2)),  # 3u(u + input + 2) = 4,608
-])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("config", "layer", "count"),
+    [
+        ("lstm_dropout.yaml", "lstm_0", 4 * 32 * (32 + 14 + 1)),  # 4u(u + input + 1) = 6,016
+        ("gru.yaml", "gru_0", 3 * 32 * (32 + 14 + 2)),  # 3u(u + input + 2) = 4,608
+    ],
+)
 def test_summary_parameter_counts(config, layer, count, jena_csv):
     path = ROOT / "configs" / "jena" / config
     out = run_cli("summary", path, *_fixture_overrides(path, jena_csv))
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if l.startswith(layer))
+    line = next(line for line in out.stdout.splitlines() if line.startswith(layer))
     assert line.split()[-1] == f"{count:,}"
-    total = next(l for l in out.stdout.splitlines() if l.startswith("closed-form count"))
+    total = next(line for line in out.stdout.splitlines() if line.startswith("closed-form count"))
     assert total.endswith(f"{count + 33:,}")  # + Dense(1) head: 32 + 1
 
 
+@pytest.mark.slow
 def test_variable_length_predicts_from_any_length(jena_csv, tmp_path):
     path = ROOT / "configs" / "jena" / "gru.yaml"
-    out = run_cli("train", path, *_fixture_overrides(path, jena_csv), "--set", "window.variable_length=true", "--run-dir", tmp_path / "run")
+    out = run_cli(
+        "train",
+        path,
+        *_fixture_overrides(path, jena_csv),
+        "--set",
+        "window.variable_length=true",
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert out.returncode == 0, out.stderr
     for rows in (500, 3000):  # shorter and longer than the 1,440-row lookback
         short = tmp_path / f"s{rows}.csv"
@@ -101,8 +120,12 @@ def test_variable_length_predicts_from_any_length(jena_csv, tmp_path):
         origin, target = out.stdout.splitlines()[1].split(",")[:2]
         last = pd.to_datetime(pd.read_csv(short)["Date Time"].iloc[-1], format="%d.%m.%Y %H:%M:%S")
         assert pd.Timestamp(origin) == last and pd.Timestamp(target) == last + pd.Timedelta(hours=24)
-    with pytest.raises(Exception, match="segment_len needs a fixed number of timesteps"):
+
+
+def test_variable_length_refuses_segments():
+    with pytest.raises(ForecastError, match="segment_len needs a fixed number of timesteps") as err:
         cfg.validate({"window": {"variable_length": True}, "model": {"segment_len": 4}})
+    assert err.value.exit_code == 2
 
 
 class _Files(http.server.SimpleHTTPRequestHandler):
@@ -122,6 +145,7 @@ def server(tmp_path):
     httpd.shutdown()
 
 
+@pytest.mark.slow
 def test_download_checks_unpacks_and_never_overwrites(server, jena_csv, tmp_path):
     root, base = server
     with zipfile.ZipFile(root / "jena.zip", "w", zipfile.ZIP_DEFLATED) as zf:

@@ -1,17 +1,18 @@
 """The long-horizon options (issue 4): shapes, save/load, exact inverses, per-channel equivalence."""
 
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
+from conftest import run_cli, tiny_config
 
 from forecast import config as cfg
 from forecast import layers as fl
+from forecast.errors import ForecastError
 from forecast.model import build, count_parameters
 from forecast.windows import WindowSpec
-
-from conftest import run_cli, tiny_config
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 24, 3)).astype("float32")
@@ -50,8 +51,17 @@ def test_channels_to_batch_round_trip():
 
 
 SPEC = WindowSpec(timesteps=24, step=1, delay=1, horizon=10)
-SEGRNN = dict(cell="gru", layers=[cfg.Layer(units=16)], instance_norm="last", instance_norm_affine=True,
-              channel_independent=True, channel_embedding=True, segment_len=6, decoder="parallel", dropout_between=0.1)
+SEGRNN = dict(
+    cell="gru",
+    layers=[cfg.Layer(units=16)],
+    instance_norm="last",
+    instance_norm_affine=True,
+    channel_independent=True,
+    channel_embedding=True,
+    segment_len=6,
+    decoder="parallel",
+    dropout_between=0.1,
+)
 
 
 def test_channel_independent_output_equals_per_channel_application():
@@ -68,9 +78,16 @@ def test_channel_independent_output_equals_per_channel_application():
 
 OPTION_SETS = {
     "segrnn-gru": SEGRNN,
-    "segrnn-lstm-stacked": {**SEGRNN, "cell": "lstm", "layers": [cfg.Layer(units=8), cfg.Layer(units=12, dropout=0.1)], "dense": [7]},
+    "segrnn-lstm-stacked": {
+        **SEGRNN,
+        "cell": "lstm",
+        "layers": [cfg.Layer(units=8), cfg.Layer(units=12, dropout=0.1)],
+        "dense": [7],
+    },
     "segments-dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], segment_len=4, instance_norm="mean"),
-    "ci-dense": dict(cell="gru", layers=[cfg.Layer(units=8), cfg.Layer(units=4)], channel_independent=True, bidirectional=True),
+    "ci-dense": dict(
+        cell="gru", layers=[cfg.Layer(units=8), cfg.Layer(units=4)], channel_independent=True, bidirectional=True
+    ),
     "parallel-multivariate": dict(cell="gru", layers=[cfg.Layer(units=8)], segment_len=8, decoder="parallel"),
 }
 
@@ -88,24 +105,37 @@ def test_options_save_load_and_count(name, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X, training=False)), before, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"model": {"decoder": "parallel"}}, "set segment_len"),
-    ({"model": {"segment_len": 5}}, "model.segment_len (5) must divide the input timesteps"),
-    ({"model": {"channel_embedding": True}}, "channel_embedding needs channel_independent"),
-    ({"model": {"segment_len": 4, "decoder": "parallel", "bidirectional": True}}, "cannot be bidirectional"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"model": {"decoder": "parallel"}}, "set segment_len"),
+        ({"model": {"segment_len": 5}}, "model.segment_len (5) must divide the input timesteps"),
+        ({"model": {"channel_embedding": True}}, "channel_embedding needs channel_independent"),
+        ({"model": {"segment_len": 4, "decoder": "parallel", "bidirectional": True}}, "cannot be bidirectional"),
+    ],
+)
 def test_option_conflicts_are_config_errors(raw, message):
-    with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ForecastError, match=re.escape(message)) as err:
         cfg.validate(raw)
+    assert err.value.exit_code == 2
 
 
+@pytest.mark.slow
 def test_every_option_trains_and_beats_naive(tmp_path, write_config):
     config = tiny_config(
         data={"split": {"train_end": 2400, "val_end": 2800, "test_end": 3200}},
         window={"lookback": 48, "step": 1, "horizon": 24},
-        model={"cell": "gru", "layers": [{"units": 32}], "instance_norm": "last", "instance_norm_affine": True,
-               "channel_independent": True, "channel_embedding": True, "segment_len": 12, "decoder": "parallel",
-               "dropout_between": 0.1},
+        model={
+            "cell": "gru",
+            "layers": [{"units": 32}],
+            "instance_norm": "last",
+            "instance_norm_affine": True,
+            "channel_independent": True,
+            "channel_embedding": True,
+            "segment_len": 12,
+            "decoder": "parallel",
+            "dropout_between": 0.1,
+        },
         training={"epochs": 2, "batch_size": 32, "loss": "mae", "learning_rate": 0.003},
     )
     out = run_cli("train", write_config(config), "--run-dir", tmp_path / "run", "--quiet")

@@ -11,7 +11,13 @@ SPEC = WindowSpec(timesteps=12, step=1, delay=1, horizon=3)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_closed_form_parameter_count_matches_keras(cell, bidirectional):
-    model_cfg = cfg.Model(cell=cell, layers=[cfg.Layer(units=16), cfg.Layer(units=8)], bidirectional=bidirectional, dense=[10], dropout_between=0.1)
+    model_cfg = cfg.Model(
+        cell=cell,
+        layers=[cfg.Layer(units=16), cfg.Layer(units=8)],
+        bidirectional=bidirectional,
+        dense=[10],
+        dropout_between=0.1,
+    )
     model = build(model_cfg, SPEC, 5, [0, 3])
     assert model.count_params() == count_parameters(model_cfg, SPEC, 5, 2)
     assert model.output_shape == (None, 3, 2)
@@ -31,5 +37,7 @@ def test_stacking_sets_return_sequences():
 
 def test_cudnn_blockers_name_the_setting():
     assert cudnn_blockers(cfg.Model(layers=[cfg.Layer(dropout=0.3)])) == []
-    assert cudnn_blockers(cfg.Model(layers=[cfg.Layer(), cfg.Layer(recurrent_dropout=0.2)])) == ["model.layers[1].recurrent_dropout=0.2 > 0"]
+    assert cudnn_blockers(cfg.Model(layers=[cfg.Layer(), cfg.Layer(recurrent_dropout=0.2)])) == [
+        "model.layers[1].recurrent_dropout=0.2 > 0"
+    ]
     assert "simple_rnn" in cudnn_blockers(cfg.Model(cell="simple_rnn"))[0]

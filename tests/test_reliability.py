@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import ETTH1, run_cli, tiny_config
 
-from conftest import ETTH1, ROOT, run_cli, tiny_config
+pytestmark = pytest.mark.slow  # every test here runs the CLI in its own process
 
 
 def _csv(tmp_path, frame, name="s.csv"):
@@ -35,7 +36,10 @@ BAD_CONFIGS = [
     ({"data": {"targets": ["Temperature"]}}, "data.targets: column 'Temperature' not in"),
     ({"data": {"time_column": "when"}}, "data.time_column: column 'when' not in"),
     ({"data": {"split": {"train_end": 600, "val_end": 800, "test_end": 99999}}}, "data.split: test ends at row 99999"),
-    ({"data": {"split": {"train_end": 600, "val_end": 30000}}}, "data.split: val ends at row 30000 but the series has only 17420 rows"),
+    (
+        {"data": {"split": {"train_end": 600, "val_end": 30000}}},
+        "data.split: val ends at row 30000 but the series has only 17420 rows",
+    ),
 ]
 
 
@@ -52,7 +56,10 @@ def test_bad_configs_exit_2(tmp_path, config, message):
 
 
 BAD_DATA = [
-    (lambda f: f.assign(OT=f["OT"].astype(str).where(f.index != 5, "12,5x")), "column 'OT' in s.csv is not numeric: row 5 is '12,5x'"),
+    (
+        lambda f: f.assign(OT=f["OT"].astype(str).where(f.index != 5, "12,5x")),
+        "column 'OT' in s.csv is not numeric: row 5 is '12,5x'",
+    ),
     (lambda f: f.assign(OT=f["OT"].where(f.index != 8)), "column 'OT' row 8: missing or infinite value (set data.fill"),
     (lambda f: f.assign(OT=f["OT"].where(f.index != 9, np.inf)), "column 'OT' row 9: missing or infinite"),
     (lambda f: f.iloc[[*range(10), 11, 10, *range(12, len(f))]], "row 11: timestamps are not sorted"),
@@ -70,7 +77,10 @@ def test_bad_csvs_exit_2(tmp_path, mutate, message):
 
 
 def test_empty_file_and_unreadable_parquet_exit_2(tmp_path):
-    for name, content, message in [("e.csv", "", "the file is empty"), ("p.parquet", "PAR1 garbage", "cannot read the file")]:
+    for name, content, message in [
+        ("e.csv", "", "the file is empty"),
+        ("p.parquet", "PAR1 garbage", "cannot read the file"),
+    ]:
         (tmp_path / name).write_text(content)
         config = tmp_path / "c.yaml"
         config.write_text(yaml.safe_dump(tiny_config(data={"path": str(tmp_path / name)})))
@@ -97,16 +107,29 @@ def _train_process(config, cwd):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "forecast", "train", str(config), "--run-dir", str(cwd / "run")],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def test_sigterm_then_resume(tmp_path):
     config = tmp_path / "c.yaml"
     # enough epochs that the kill lands mid-run; early stopping and plateau state must carry over
-    config.write_text(yaml.safe_dump(tiny_config(
-        training={"epochs": 6, "batch_size": 16, "early_stopping": {"patience": 50}, "reduce_lr_on_plateau": {"patience": 0, "factor": 0.5}}
-    )))
+    config.write_text(
+        yaml.safe_dump(
+            tiny_config(
+                training={
+                    "epochs": 6,
+                    "batch_size": 16,
+                    "early_stopping": {"patience": 50},
+                    "reduce_lr_on_plateau": {"patience": 0, "factor": 0.5},
+                }
+            )
+        )
+    )
     proc = _train_process(config, tmp_path)
     history = tmp_path / "run" / "history.csv"
     deadline = time.time() + 300
@@ -164,8 +187,13 @@ def test_divergence_exits_1_and_keeps_history(tmp_path, write_config):
     frame = _etth1()
     frame.loc[700:, "OT"] = 1e30  # a poisoned stretch inside the training rows' targets
     data = _csv(tmp_path, frame)
-    path = write_config(tiny_config(data={"path": str(data), "split": {"train_end": 900, "val_end": 950, "test_end": 1000}},
-                                    scaler="none", training={"epochs": 3, "learning_rate": 10.0, "optimizer": "sgd"}))
+    path = write_config(
+        tiny_config(
+            data={"path": str(data), "split": {"train_end": 900, "val_end": 950, "test_end": 1000}},
+            scaler="none",
+            training={"epochs": 3, "learning_rate": 10.0, "optimizer": "sgd"},
+        )
+    )
     out = run_cli("train", path, "--run-dir", tmp_path / "run", cwd=tmp_path)
     assert out.returncode == 1, out.stderr
     assert "training diverged" in out.stderr and "Traceback" not in out.stderr

@@ -4,11 +4,12 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import run_cli, tiny_config
 
 from forecast.errors import ForecastError
-from forecast.sweep import shard_of, trials
-
-from conftest import run_cli, tiny_config
+from forecast.results import Metrics, Scores, SplitScores, TrainingStats
+from forecast.rundir import Run, write_json
+from forecast.sweeps import leaderboard, overrides, read_grid, record, shard_of, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
@@ -26,6 +27,110 @@ def test_grid_expansion_random_draws_and_shards(monkeypatch):
     assert shard_of(None) == (2, 4)
 
 
+def test_overrides_and_grid_files(tmp_path):
+    assert overrides({"model.layers[0].units": 8, "training.learning_rate": 3e-4, "model.dense": [16, 8]}) == [
+        "model.layers[0].units=8",
+        "training.learning_rate=0.0003",
+        "model.dense=[16, 8]",
+    ]
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("training.learning_rate: [1e-3, 3e-4]\n")
+    assert read_grid(grid) == {"training.learning_rate": [1e-3, 3e-4]}
+    for bad in ("training.learning_rate: 1e-3\n", "training.learning_rate: []\n", "[1, 2]\n", ""):
+        grid.write_text(bad)
+        with pytest.raises(ForecastError, match="a grid maps dotted keys to non-empty lists"):
+            read_grid(grid)
+
+
+def test_record_keeps_the_plan_and_refuses_another(tmp_path):
+    planned = [{"training.epochs": 1}, {"training.epochs": 2}]
+    record(tmp_path, tmp_path / "c.yaml", planned)
+    record(tmp_path, tmp_path / "c.yaml", planned)  # a second shard of the same sweep agrees
+    assert json.loads((tmp_path / "sweep.json").read_text()) == {
+        "config": str((tmp_path / "c.yaml").resolve()),
+        "trials": planned,
+    }
+    with pytest.raises(ForecastError, match="another config or grid"):
+        record(tmp_path, tmp_path / "c.yaml", planned[:1])
+
+
+def _metrics(val_mae: float, test_mae: float) -> dict:
+    """metrics.json as `forecast train` writes it."""
+
+    def split(mae):
+        def scores(m):
+            return Scores(mae=m, rmse=m * 2, mse=m * 3, mape=10.0)
+
+        return SplitScores(197, scores(mae), scores(0.9), scores(mae / 2), scores(0.45))
+
+    stats = TrainingStats(3, 2, 1.5, 1000.0, 1308, "tensorflow", "cpu:0")
+    return Metrics({"val": split(val_mae), "test": split(test_mae)}, stats).to_dict()
+
+
+def _trial(sweep, i: int, status: str, metrics: dict | None) -> None:
+    run = Run(sweep / f"trial-{i:03d}")
+    run.path.mkdir(parents=True)
+    run.set_status(status)
+    if metrics is not None:
+        write_json(run.metrics_file, metrics)
+
+
+def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
+    sweep = tmp_path / "sweep"
+    planned = [{"model.layers[0].units": u} for u in (4, 8, 16, 32)]
+    sweep.mkdir()
+    record(sweep, tmp_path / "c.yaml", planned)
+    _trial(sweep, 0, "completed", _metrics(0.6, 0.5))
+    _trial(sweep, 1, "completed", _metrics(0.4, 0.7))
+    _trial(sweep, 2, "running", None)  # still training in another shard: skipped
+    _trial(sweep, 3, "interrupted", _metrics(0.1, 0.1))  # killed; its metrics.json is stale: skipped
+    board = leaderboard(sweep)
+    assert board.metric == "val.model.mae" and board.directory == sweep
+    assert [r["trial"] for r in board.rows] == ["trial-001", "trial-000"]
+    assert board.rows[0] == {
+        "trial": "trial-001",
+        "model.layers[0].units": "8",
+        "val.model.mae": 0.4,
+        "val_mae": 0.4,
+        "test_mae": 0.7,
+        "test_rmse": 1.4,
+        "test_scaled_mse": pytest.approx(1.05),
+        "naive_test_mae": 0.9,
+        "epochs": 3,
+    }
+    csv = pd.read_csv(sweep / "leaderboard.csv")
+    assert list(csv["trial"]) == ["trial-001", "trial-000"] and list(csv["model.layers[0].units"]) == [8, 4]
+    markdown = (sweep / "leaderboard.md").read_text()
+    assert markdown == board.markdown
+    lines = markdown.splitlines()
+    assert lines[0] == "# Leaderboard: sweep (2 of 4 trials completed, ranked by val.model.mae)"
+    assert lines[2].startswith("| rank | trial | model.layers[0].units | val.model.mae |")
+    assert lines[4].startswith("| 1 | trial-001 | 8 | 0.4000 |") and lines[5].startswith("| 2 | trial-000 | 4 |")
+    assert len(lines) == 6
+
+    by_test = leaderboard(sweep, "test.scaled.model.mae")
+    assert [r["trial"] for r in by_test.rows] == ["trial-000", "trial-001"]
+    assert "ranked by test.scaled.model.mae" in (sweep / "leaderboard.md").read_text()
+
+
+def test_leaderboard_of_a_sweep_with_nothing_completed(tmp_path):
+    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    board = leaderboard(tmp_path)
+    assert board.rows == [] and (tmp_path / "leaderboard.csv").read_text().strip() == "trial,val.model.mae"
+    assert "(0 of 1 trials completed" in board.markdown
+
+
+def test_leaderboard_errors(tmp_path):
+    with pytest.raises(ForecastError, match="not a sweep directory"):
+        leaderboard(tmp_path)
+    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    _trial(tmp_path, 0, "completed", _metrics(0.5, 0.5))
+    with pytest.raises(ForecastError, match=r"--metric val\.model\.nope: no such metric in") as err:
+        leaderboard(tmp_path, "val.model.nope")
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.slow
 def test_two_shards_fill_one_sweep_and_resume_skips_finished(tmp_path, write_config):
     config = write_config(tiny_config(training={"epochs": 1}))
     grid = tmp_path / "grid.yaml"

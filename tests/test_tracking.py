@@ -3,8 +3,9 @@
 import json
 
 import pytest
-
 from conftest import run_cli, tiny_config
+
+pytestmark = pytest.mark.slow  # trains through the CLI in its own process
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install 'forecast[mlflow]')")
 

@@ -1,0 +1,163 @@
+"""Run directories: atomic writes, creating and opening runs, reading their status and metrics."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+from conftest import tiny_config
+
+from forecast import config as cfg
+from forecast.errors import ForecastError
+from forecast.results import Metrics
+from forecast.rundir import Run, write_atomic, write_json, write_text
+
+
+def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "model.weights.h5"
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp)
+        tmp.write_bytes(b"new")
+
+    assert write_atomic(path, write) == path
+    assert path.read_bytes() == b"new"
+    assert seen == [tmp_path / ".partial-model.weights.h5"]  # keeps the whole name as its ending
+    assert os.listdir(tmp_path) == ["model.weights.h5"]
+
+
+def test_write_atomic_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{"old": true}')
+
+    def crash(tmp):
+        tmp.write_text('{"half')
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_atomic(path, crash)
+    assert path.read_text() == '{"old": true}'
+    assert os.listdir(tmp_path) == ["metrics.json"]  # no .partial- file left behind
+
+
+def test_write_atomic_failing_before_anything_is_written(tmp_path):
+    path = tmp_path / "report.md"
+
+    def crash(tmp):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, crash)
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_json_turns_numpy_scalars_into_numbers(tmp_path):
+    path = write_json(
+        tmp_path / "state.json",
+        {"best": np.float32(0.5), "wait": np.int64(3), "ok": np.bool_(True), "list": [np.float64(1.25), 2]},
+    )
+    text = path.read_text()
+    assert text.endswith("}\n")
+    assert json.loads(text) == {"best": 0.5, "wait": 3, "ok": True, "list": [1.25, 2]}
+    assert type(json.loads(text)["wait"]) is int
+
+
+def test_write_text_overwrites(tmp_path):
+    path = tmp_path / "history.csv"
+    write_text(path, "a\n")
+    write_text(path, "b\n")
+    assert path.read_text() == "b\n" and os.listdir(tmp_path) == ["history.csv"]
+
+
+def test_create_refuses_a_non_empty_run_dir(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "metrics.json").write_text("{}")
+    with pytest.raises(ForecastError, match="already exists and is not empty") as err:
+        Run.create("tiny", tmp_path / "busy")
+    assert err.value.exit_code == 2
+    assert os.listdir(tmp_path / "busy") == ["metrics.json"]
+
+
+def test_create_refuses_a_run_dir_that_is_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ForecastError, match="is a file, not a directory"):
+        Run.create("tiny", tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_create_takes_an_empty_or_absent_run_dir(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert Run.create("tiny", tmp_path / "empty").path == tmp_path / "empty"
+    deep = tmp_path / "a" / "b" / "run"
+    assert Run.create("tiny", str(deep)).path == deep and deep.is_dir()
+
+
+def test_create_names_runs_by_time_and_never_reuses_one(tmp_path):
+    runs = [Run.create("tiny", root=tmp_path / "runs") for _ in range(3)]
+    names = [r.path.name for r in runs]
+    assert len(set(names)) == 3 and all(n.startswith("tiny-") for n in names)
+    assert all(r.path.is_dir() and r.path.parent == tmp_path / "runs" for r in runs)
+
+
+def test_open_a_missing_directory(tmp_path):
+    with pytest.raises(ForecastError) as err:
+        Run.open(tmp_path / "nope")
+    assert str(err.value) == f"{tmp_path / 'nope'}: not a forecast run directory (no such directory)"
+    assert err.value.exit_code == 2
+
+
+def test_open_names_the_missing_files(tmp_path):
+    with pytest.raises(ForecastError) as err:
+        Run.open(tmp_path)
+    assert str(err.value).endswith("not a forecast run directory (missing config.yaml, scaler.json, model.keras)")
+    run = Run(tmp_path)
+    run.config_file.write_text("name: x\n")
+    run.scaler_file.write_text("{}")
+    with pytest.raises(ForecastError, match=r"\(missing model.keras\)"):
+        Run.open(tmp_path)
+    assert Run.open(tmp_path, trained=False).path == tmp_path  # enough to resume
+    run.model_file.write_bytes(b"")
+    assert Run.open(tmp_path).path == tmp_path
+
+
+def test_paths_status_and_config(tmp_path):
+    run = Run(tmp_path)
+    assert [p.name for p in (run.config_file, run.model_file, run.scaler_file)] == [
+        "config.yaml",
+        "model.keras",
+        "scaler.json",
+    ]
+    assert [p.name for p in (run.history_file, run.metrics_file, run.report_file)] == [
+        "history.csv",
+        "metrics.json",
+        "report.md",
+    ]
+    assert run.status is None
+    run.set_status("interrupted", "interrupted by SIGTERM")
+    record = json.loads(run.status_file.read_text())
+    assert record["status"] == "interrupted" and record["message"] == "interrupted by SIGTERM"
+    assert record["pid"] == os.getpid() and run.status == "interrupted"
+    run.set_status("completed")
+    assert run.status == "completed" and "message" not in json.loads(run.status_file.read_text())
+    assert repr(run) == f"Run({str(tmp_path)!r}, status='completed')"
+
+    run.config_file.write_text(yaml.safe_dump(tiny_config()))
+    assert run.config == cfg.validate(tiny_config()) and run.load_config() == run.config
+    run.config_file.write_text("model: {cell: transformer}\n")
+    with pytest.raises(ForecastError, match=r"config\.yaml: model\.cell"):
+        _ = run.config
+
+
+def test_metrics_of_a_run(tmp_path):
+    run = Run(tmp_path)
+    with pytest.raises(ForecastError, match=r"no readable metrics\.json"):
+        _ = run.metrics
+    run.metrics_file.write_text('{"test": {"model": {}}}')  # truncated by hand: still a clean error
+    with pytest.raises(ForecastError, match=r"no readable metrics\.json"):
+        _ = run.metrics
+    scores = {"mae": 1.0, "rmse": 2.0, "mse": 4.0, "mape": 9.0}
+    block = {"model": scores, "naive": scores, "scaled": {"model": scores, "naive": scores}, "windows": 5}
+    write_json(run.metrics_file, {"val": block, "test": block})
+    assert run.metrics == Metrics.from_dict({"val": block, "test": block}) and run.metrics.test.windows == 5
