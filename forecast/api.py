@@ -146,7 +146,7 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
         raise ForecastError(f"--split: expected val or test, got {split!r}")
     run = _run(run)
     config = run.config
-    prepared = prepare(config, run.load_scalers(config), path=data)
+    prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
     model = run.load_model(prepared.input_shape, prepared.output_shape)
     return Metrics(score(prepared, predict_splits(model, prepared, (split,) if split else SCORED)))
 
@@ -165,7 +165,7 @@ def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> p
     import numpy as np
 
     from forecast.data import load_series
-    from forecast.inference import forecast_origins
+    from forecast.inference import finite, forecast_origins
     from forecast.prepare import model_shapes
     from forecast.report import long_frame
     from forecast.windows import WindowSpec
@@ -173,15 +173,19 @@ def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> p
     run = _run(run)
     config = run.config
     scalers = run.load_scalers(config)
-    series = load_series(config.data, data)
+    series = load_series(config.data, data, run.load_schema())
     spec = WindowSpec.from_config(config.window)
     if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
         raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
     origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
+    try:
+        scalers.check(len(series.feature_names), len(series.target_names))
+    except ValueError as exc:
+        raise ForecastError(f"{run.scaler_file}: {exc}; the run's scalers do not fit these columns") from None
     x, _ = scalers.transform(series)
     model = run.load_model(*model_shapes(spec, series))
     scaled = forecast_origins(model, x, spec, origins, whole_history=not all_origins)
-    return long_frame(series, spec, origins, scalers.inverse_targets(scaled))
+    return long_frame(series, spec, origins, finite(scalers.inverse_targets(scaled)))
 
 
 def backtest(

@@ -32,6 +32,76 @@ class Series:
         return len(self.features)
 
 
+@dataclass(frozen=True)
+class InputSchema:
+    """The columns a run was trained on, recorded in RUN_DIR/schema.json.
+
+    `evaluate` and `predict` select a new file's columns by these names, never by position: the
+    same columns in another order give the same forecasts, and a missing or renamed column is an
+    error naming it. `listed` says whether the config named its features; when it did not (every
+    numeric column is a feature), an extra column in a new file is an error too, since the
+    run would otherwise silently ignore what the user meant as an input.
+    """
+
+    features: list[str]
+    targets: list[str]
+    time_column: str | None
+    listed: bool
+
+    @classmethod
+    def of(cls, data: cfg.Data, series: Series) -> InputSchema:
+        return cls(list(series.feature_names), list(series.target_names), data.time_column, data.features is not None)
+
+    def to_dict(self) -> dict:
+        return {
+            "features": self.features,
+            "targets": self.targets,
+            "time_column": self.time_column,
+            "listed": self.listed,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: object, source: str) -> InputSchema:
+        """Read back and check a schema.json like user input (names are non-empty unique strings)."""
+        ok = isinstance(raw, dict) and set(raw) == {"features", "targets", "time_column", "listed"}
+        for key in ("features", "targets"):
+            names = raw.get(key) if ok else None
+            ok = ok and isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names)
+            ok = ok and len(set(names)) == len(names)
+        ok = (
+            ok
+            and (raw["time_column"] is None or isinstance(raw["time_column"], str))
+            and isinstance(raw["listed"], bool)
+        )
+        if not ok:
+            raise ForecastError(
+                f"{source}: not a forecast schema file (expected features, targets, time_column, listed)"
+            )
+        return cls(raw["features"], raw["targets"], raw["time_column"], raw["listed"])
+
+    def apply(self, data: cfg.Data) -> cfg.Data:
+        """The run's data section with its columns named, so a new file is read by name."""
+        return data.model_copy(update={"features": self.features, "targets": self.targets})
+
+    def check_columns(self, frame: pd.DataFrame, path: Path) -> None:
+        """Every column the run was trained on is in the file; with unlisted features, no other column is."""
+        missing = [c for c in dict.fromkeys([*self.features, *self.targets]) if c not in frame.columns]
+        if missing:
+            raise ForecastError(
+                f"{path.name}: column '{missing[0]}' is missing; the run was trained on "
+                f"{', '.join(self.features)} (matched by name, in any order)"
+            )
+        if self.listed:
+            return
+        known = {*self.features, *self.targets, self.time_column}
+        extra = [str(c) for c in frame.columns if c not in known]
+        if extra:
+            raise ForecastError(
+                f"{path.name}: column '{extra[0]}' was not in the training data (the run's features: "
+                f"{', '.join(self.features)}); drop it or train a run that uses it"
+            )
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning the ways it can fail into one line each."""
     if not path.is_file():
@@ -111,10 +181,19 @@ def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
     return frame
 
 
-def load_series(data: cfg.Data, path: Path | None = None) -> Series:
-    """Load the columns a config asks for; `path` replaces data.path (evaluate/predict on new data)."""
+def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | None = None) -> Series:
+    """Load the columns a config asks for.
+
+    Args:
+        data: the config's data section.
+        path: replaces data.path (evaluate/predict on new data).
+        schema: a run's recorded columns; the file's columns are then matched to them by name.
+    """
     path = Path(path or data.path)
     frame = read_table(path)
+    if schema is not None:
+        schema.check_columns(frame, path)
+        data = schema.apply(data)
     times = _parse_times(frame, data.time_column, path, data.time_format) if data.time_column else None
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column

@@ -10,6 +10,7 @@ import numpy as np
 
 from forecast import backend
 from forecast.dataset import WindowDataset
+from forecast.errors import Error
 from forecast.prepare import Prepared
 from forecast.results import SCORED
 from forecast.windows import WindowSpec
@@ -33,7 +34,7 @@ def predict_windows(
 
 def predict_splits(model, prepared: Prepared, splits: tuple[str, ...] = SCORED) -> dict[str, np.ndarray]:
     """Scaled predictions for every window of each split."""
-    return {s: predict_windows(model, prepared.x, prepared.origins[s], prepared.spec) for s in splits}
+    return {s: finite(predict_windows(model, prepared.x, prepared.origins[s], prepared.spec)) for s in splits}
 
 
 def forecast_origins(
@@ -48,3 +49,15 @@ def forecast_origins(
         history = x[(len(x) - 1) % spec.step :: spec.step]
         return np.asarray(model.predict(history[None], verbose=0))
     return predict_windows(model, x, origins, spec)
+
+
+def finite(values: np.ndarray, what: str = "forecasts") -> np.ndarray:
+    """`values`, if every one is finite: a NaN or infinite forecast is never written or scored.
+
+    Raises:
+        Error: exit 1, saying how many values are not finite.
+    """
+    bad = int(values.size - np.isfinite(values).sum())
+    if bad:
+        raise Error(f"{bad} of {values.size} {what} are not finite (NaN or infinite); nothing was written")
+    return values

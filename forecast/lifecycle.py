@@ -54,8 +54,10 @@ def plan(config: cfg.Config, prepared: Prepared | None = None) -> Prepared:
 
 def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) -> Run:
     """A new run directory (runs/<name>-<time>/ unless `run_dir`) with config.yaml and scaler.json."""
+    from forecast.data import InputSchema
+
     run = Run.create(config.name, run_dir)
-    run.save(config, prepared.scalers)
+    run.save(config, prepared.scalers, InputSchema.of(config.data, prepared.series))
     return run
 
 
@@ -164,7 +166,7 @@ def resume(path: Path, verbose: int = 0) -> Run:
     if run.status == "completed":
         raise ForecastError(f"--resume: {path} is completed; there is nothing to resume")
     config = run.config
-    prepared = plan(config, prepare(config, run.load_scalers(config)))
+    prepared = plan(config, prepare(config, run.load_scalers(config), schema=run.load_schema()))
     log.info(f"run directory: {run.path}")
     execute(config, prepared, run, verbose)
     return run

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast import config as cfg
-from forecast.data import Series, load_series
+from forecast.data import InputSchema, Series, load_series
 from forecast.errors import ForecastError
 from forecast.model import target_index
 from forecast.results import SPLITS
@@ -77,18 +77,24 @@ def split_borders(split: cfg.Split, n_rows: int) -> tuple[int, int, int]:
     return round(n_rows * train), round(n_rows * (train + val)), round(n_rows * (train + val + test))
 
 
-def prepare(config: cfg.Config, scalers: Scalers | None = None, path: Path | str | None = None) -> Prepared:
+def prepare(
+    config: cfg.Config,
+    scalers: Scalers | None = None,
+    path: Path | str | None = None,
+    schema: InputSchema | None = None,
+) -> Prepared:
     """Load the config's data (or `path` instead of data.path), then `arrange` it.
 
     Args:
         config: a validated config.
         scalers: a run's stored scalers; None fits new ones on the training rows.
         path: another file with the same columns (evaluate on new data).
+        schema: a run's recorded input columns: the file's columns are matched by name.
 
     Returns:
         The prepared series. Every data problem raises a ForecastError (exit 2) here.
     """
-    return arrange(load_series(config.data, path), config, scalers)
+    return arrange(load_series(config.data, path, schema), config, scalers)
 
 
 def arrange(series: Series, config: cfg.Config, scalers: Scalers | None = None) -> Prepared:
@@ -97,6 +103,12 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | None = None) 
     borders = split_borders(config.data.split, len(series))
     origins = split_origins(spec, borders)
     targets = target_index(config.model, series.feature_names, series.target_names)
-    scalers = scalers or Scalers.fit(config.scaler, series, borders[0])
+    if scalers is None:
+        scalers = Scalers.fit(config.scaler, series, borders[0])
+    else:
+        try:
+            scalers.check(len(series.feature_names), len(series.target_names))
+        except ValueError as exc:
+            raise ForecastError(f"scaler.json: {exc}; the run's scalers do not fit these columns") from None
     x, y = scalers.transform(series)
     return Prepared(series, scalers, x, y, spec, borders, origins, targets)

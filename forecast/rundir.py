@@ -21,6 +21,7 @@ from forecast.results import Metrics
 if TYPE_CHECKING:
     import keras
 
+    from forecast.data import InputSchema
     from forecast.scalers import Scalers
 
 
@@ -64,6 +65,7 @@ class Run:
     config_file = property(lambda self: self.path / "config.yaml")
     model_file = property(lambda self: self.path / "model.keras")
     scaler_file = property(lambda self: self.path / "scaler.json")
+    schema_file = property(lambda self: self.path / "schema.json")
     history_file = property(lambda self: self.path / "history.csv")
     metrics_file = property(lambda self: self.path / "metrics.json")
     report_file = property(lambda self: self.path / "report.md")
@@ -92,6 +94,8 @@ class Run:
     def create(cls, name: str, run_dir: Path | None = None, root: Path = Path("runs")) -> Run:
         if run_dir is not None:
             run_dir = Path(run_dir)
+            if run_dir.exists() and not run_dir.is_dir():
+                raise ForecastError(f"--run-dir: {run_dir} is a file, not a directory")
             if run_dir.exists() and any(run_dir.iterdir()):
                 raise ForecastError(f"--run-dir: {run_dir} already exists and is not empty")
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,10 +138,23 @@ class Run:
         except (OSError, ValueError, KeyError, TypeError):
             raise ForecastError(f"{self.path}: no readable metrics.json (not a completed run)") from None
 
-    def save(self, config: cfg.Config, scalers: Scalers) -> None:
-        """What a run needs before it trains: its resolved config and the scalers fit on its training rows."""
+    def save(self, config: cfg.Config, scalers: Scalers, schema: InputSchema) -> None:
+        """What a run needs before it trains: its resolved config, its input columns and its scalers."""
         write_text(self.config_file, config.to_yaml())
+        write_json(self.schema_file, schema.to_dict())
         self.save_scalers(scalers)
+
+    def load_schema(self) -> InputSchema | None:
+        """The input columns the run was trained on; None for a run made before forecast recorded them."""
+        from forecast.data import InputSchema
+
+        if not self.schema_file.exists():
+            return None
+        try:
+            raw = json.loads(self.schema_file.read_text())
+        except (OSError, ValueError):
+            raw = None
+        return InputSchema.from_dict(raw, str(self.schema_file))
 
     def save_scalers(self, scalers: Scalers) -> None:
         write_json(self.scaler_file, scalers.to_dict())

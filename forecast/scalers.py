@@ -36,9 +36,20 @@ def _scaler_state(scaler: TransformerMixin) -> dict:
 
 
 def _scaler_from(state: dict, scaler: cfg.Scaler) -> TransformerMixin:
+    """Rebuild a fitted scaler from its JSON state, refusing anything but finite numbers.
+
+    Raises:
+        ValueError: a value that is not a finite number, or a key that is not a fitted attribute.
+    """
     out = make_scaler(scaler)
     for key, value in state.items():
+        if not (isinstance(key, str) and key.endswith("_") and not key.startswith("_")):
+            raise ValueError(f"{key!r} is not a fitted scaler attribute")
         value = np.asarray(value)
+        if value.dtype.kind not in "iuf":
+            raise ValueError(f"{key} holds {value.dtype} values, not numbers")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{key} is not finite at index {int(np.flatnonzero(~np.isfinite(value.ravel()))[0])}")
         setattr(out, key, value.item() if value.ndim == 0 else value)
     return out
 
@@ -73,6 +84,19 @@ class Scalers:
     @classmethod
     def from_dict(cls, state: dict, scaler: cfg.Scaler) -> Scalers:
         return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler))
+
+    def check(self, n_features: int, n_targets: int) -> None:
+        """A stored pair of scalers fits the data's columns: every per-column array has one value per column.
+
+        Raises:
+            ValueError: naming the scaler and attribute whose length is wrong.
+        """
+        for name, scaler, n in (("features", self.features, n_features), ("targets", self.targets, n_targets)):
+            for key, value in vars(scaler).items():
+                if key.endswith("_") and not key.startswith("_") and key != "n_samples_seen_":
+                    size = np.size(value) if key != "n_features_in_" else int(value)
+                    if (np.ndim(value) > 0 or key == "n_features_in_") and size != n:
+                        raise ValueError(f"{name}.{key} has {size} values for {n} columns")
 
     def inverse_targets(self, values: np.ndarray) -> np.ndarray:
         """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""
