@@ -25,6 +25,7 @@ from forecast import config as cfg
 from forecast.errors import ForecastError
 from forecast.results import SCORED, Metrics, aggregate, means
 from forecast.rundir import Run
+from forecast.startup import load_keras
 
 if TYPE_CHECKING:
     import keras
@@ -79,6 +80,7 @@ def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbos
 
 def resume(run: Run | PathLike, verbose: int = 0) -> Run:
     """Continue an interrupted (or failed) run from its last completed epoch; returns it completed."""
+    load_keras()
     from forecast import lifecycle
 
     return lifecycle.resume(run.path if isinstance(run, Run) else Path(run), verbose)
@@ -107,6 +109,7 @@ def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None
         run_dir: the parent directory (default runs/<name>-<time>/); repeats.json is written there.
         verbose: Keras's progress output.
     """
+    load_keras()
     from forecast import lifecycle
     from forecast.rundir import write_json
 
@@ -138,6 +141,7 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     Returns:
         The scores per split (no training statistics).
     """
+    load_keras()
     from forecast.inference import predict_splits
     from forecast.metrics import evaluate as score
     from forecast.prepare import prepare
@@ -162,6 +166,7 @@ def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> p
     Returns:
         Long form: origin, target_time, step, column, prediction.
     """
+    load_keras()
     import numpy as np
 
     from forecast.data import load_series
@@ -204,6 +209,7 @@ def backtest(
         root: where runs trained here go (default runs/<name>-backtest).
         verbose: Keras's progress output.
     """
+    load_keras()
     from forecast import backtesting as bt
 
     trained = None
@@ -307,6 +313,7 @@ def validate(config: cfg.Config | PathLike) -> Validation:
 
 def build_model(config: cfg.Config | PathLike) -> keras.Model:
     """The (untrained, uncompiled) Keras model a config describes, built for its data."""
+    load_keras()
     from forecast.model import build
     from forecast.prepare import prepare
 

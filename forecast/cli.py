@@ -20,6 +20,7 @@ import typer
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError
+from forecast.rundir import check_output, write_json, write_text
 
 app = typer.Typer(
     add_completion=False,
@@ -32,8 +33,8 @@ app.add_typer(config_app, name="config")
 data_app = typer.Typer(no_args_is_help=True, help="Fetch public datasets.")
 app.add_typer(data_app, name="data")
 
-
 _debug = False
+MAX_ERROR = 300  # characters of an error line: messages echo input, never all of it
 log = logging.getLogger("forecast")
 
 
@@ -59,6 +60,8 @@ def command(fn=None, *, name: str | None = None, on=app):
                 raise
             ours = isinstance(exc, Error)
             message = str(exc) if ours else f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            message = " ".join(message.split())  # one line, however the message was built
+            message = message if len(message) <= MAX_ERROR else message[: MAX_ERROR - 3] + "..."
             print(f"forecast: error: {message}", file=sys.stderr)
             raise typer.Exit(exc.exit_code if ours else 1) from None
 
@@ -125,8 +128,8 @@ def evaluate(
     """Reload a run and recompute its metrics (JSON)."""
     from forecast.gates import check
     from forecast.report import table
-    from forecast.rundir import write_json
 
+    check_output(output)
     metrics = api.evaluate(run_dir, data, split)
     if output:
         write_json(output, metrics.to_dict())
@@ -142,8 +145,7 @@ def predict(
     run_dir: o.RunArg, data: o.SeriesOpt, output: o.OutputOpt = None, all_origins: o.OriginsOpt = False
 ) -> None:
     """Forecast the horizon after the end of a series (long-form CSV, original units)."""
-    from forecast.rundir import write_text
-
+    check_output(output)
     frame = api.predict(run_dir, data, all_origins)
     if output:
         write_text(output, frame.to_csv(index=False))
@@ -178,9 +180,8 @@ def backtest(
     quiet: o.QuietOpt = False,
 ) -> None:
     """Rolling-origin evaluation over K consecutive test folds, model vs naive."""
-    from forecast.rundir import write_json
-
     _logging(quiet)
+    check_output(output)
     result = api.backtest(source, folds, refit, output.with_suffix("") if output else None, 0 if quiet else 2)
     print(result.table())
     if output:

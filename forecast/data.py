@@ -6,7 +6,10 @@ and the row, so a batch job fails in one line instead of deep inside Keras.
 
 from __future__ import annotations
 
+import contextlib
+import lzma
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +50,18 @@ class InputSchema:
     targets: list[str]
     time_column: str | None
     listed: bool
+    frequency: str | None = None  # pandas' name for the training stamps' frequency ('h', 'W-SUN'), if regular
 
     @classmethod
     def of(cls, data: cfg.Data, series: Series) -> InputSchema:
-        return cls(list(series.feature_names), list(series.target_names), data.time_column, data.features is not None)
+        frequency = None
+        if series.times is not None and len(series.times) >= 3:
+            with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
+                found = pd.infer_freq(series.times[:10_000])
+                frequency = getattr(found, "freqstr", found)
+        features, targets = list(series.feature_names), list(series.target_names)
+        return cls(features, targets, data.time_column, data.features is not None, frequency)
 
     def to_dict(self) -> dict:
         return {
@@ -58,12 +69,14 @@ class InputSchema:
             "targets": self.targets,
             "time_column": self.time_column,
             "listed": self.listed,
+            "frequency": self.frequency,
         }
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> InputSchema:
         """Read back and check a schema.json like user input (names are non-empty unique strings)."""
-        ok = isinstance(raw, dict) and set(raw) == {"features", "targets", "time_column", "listed"}
+        required = {"features", "targets", "time_column", "listed"}
+        ok = isinstance(raw, dict) and required <= set(raw) <= {*required, "frequency"}
         for key in ("features", "targets"):
             names = raw.get(key) if ok else None
             ok = ok and isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names)
@@ -72,12 +85,13 @@ class InputSchema:
             ok
             and (raw["time_column"] is None or isinstance(raw["time_column"], str))
             and isinstance(raw["listed"], bool)
+            and isinstance(raw.get("frequency"), str | None)
         )
         if not ok:
             raise ForecastError(
                 f"{source}: not a forecast schema file (expected features, targets, time_column, listed)"
             )
-        return cls(raw["features"], raw["targets"], raw["time_column"], raw["listed"])
+        return cls(raw["features"], raw["targets"], raw["time_column"], raw["listed"], raw.get("frequency"))
 
     def apply(self, data: cfg.Data) -> cfg.Data:
         """The run's data section with its columns named, so a new file is read by name."""
@@ -112,11 +126,29 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ForecastError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise ForecastError(f"{path}: cannot read the file ({str(exc).splitlines()[0]})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz/.bz2/.zip/.xz raises one of the others
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ForecastError(f"{path}: cannot read the file ({reason})") from None
     if frame.empty:
         raise ForecastError(f"{path}: the file has a header but no data rows")
+    duplicated = None if path.suffix.lower() in (".parquet", ".pq") else _duplicate_header(path, frame)
+    if duplicated:
+        raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
     return frame
+
+
+def _duplicate_header(path: Path, frame: pd.DataFrame) -> str | None:
+    """A column name given twice in a CSV header (pandas renames the second 'a' to 'a.1' silently)."""
+    if not any(str(c) != str(c).rpartition(".")[0] and str(c).rpartition(".")[2].isdigit() for c in frame.columns):
+        return None  # no 'name.N' column: nothing can have been renamed
+    header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:
@@ -127,7 +159,13 @@ def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str 
     raw = frame[column]
     with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
         warnings.simplefilter("ignore", UserWarning)
-        times = pd.to_datetime(raw, errors="coerce", format=time_format)
+        try:
+            times = pd.to_datetime(raw, errors="coerce", format=time_format)
+        except (ValueError, TypeError) as exc:  # a bad format directive; time zones that differ by row
+            reason = str(exc).split(". ")[0]
+            raise ForecastError(
+                f"{path.name}: column '{column}': {reason} (data.time_format: {time_format!r})"
+            ) from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if len(bad):
         fix = f"in the format {time_format!r}" if time_format else "(set data.time_format)"
@@ -181,6 +219,18 @@ def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
     return frame
 
 
+def _fits_float32(frame: pd.DataFrame, path: Path) -> None:
+    """Series are trained in float32: a value beyond its range (~3.4e38) would become infinite."""
+    limit = float(np.finfo(np.float32).max)
+    big = np.abs(frame.to_numpy(np.float64)) > limit
+    if big.any():
+        row, col = (int(v[0]) for v in np.nonzero(big))
+        value = frame.iat[row, col]
+        raise ForecastError(
+            f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: {value:g} is beyond float32 (3.4e38)"
+        )
+
+
 def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | None = None) -> Series:
     """Load the columns a config asks for.
 
@@ -223,6 +273,7 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
                 f"data.fill={data.fill}"
             )
     used = _fill(used, data.fill, path)
+    _fits_float32(used, path)
     if times is not None:
         times = times[used.index.to_numpy()] if data.fill == "drop" else times
     return Series(

@@ -56,7 +56,12 @@ def download(
     dataset = DATASETS[name]
     expected_size = size if size is not None else (dataset.size if url is None else None)
     url = url or dataset.url
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and not dest.is_dir():
+        raise ForecastError(f"--dest: {dest} is a file, not a folder")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ForecastError(f"--dest: cannot create {dest} ({exc.strerror})") from None
     target = dest / dataset.member
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
         archive = Path(tmp) / "archive.zip"

@@ -10,11 +10,11 @@ import math
 
 import keras
 import numpy as np
-import pandas as pd
 
-from forecast import backend, rundir
+from forecast import backend
 from forecast import config as cfg
-from forecast.callbacks import EpochStats, StopOnSignal, TrainingState, completed_epochs
+from forecast.callbacks import Checkpoint, EpochStats, StopOnSignal, latest
+from forecast.callbacks.checkpoint import write_history
 from forecast.dataset import WindowDataset
 from forecast.model import build
 from forecast.prepare import Prepared
@@ -32,7 +32,7 @@ def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
 
 
 def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.callbacks.Callback]:
-    """In the order they must run at each epoch's end (see TrainingState)."""
+    """In the order they must run at each epoch's end (see Checkpoint)."""
     training = config.training
     plateau = stopping = None
     if training.reduce_lr_on_plateau.enabled:
@@ -49,20 +49,10 @@ def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.c
         EpochStats(),
         keras.callbacks.TerminateOnNaN(),
         *(c for c in (plateau, stopping) if c is not None),
-        TrainingState(run, stopping, plateau),
-        keras.callbacks.BackupAndRestore(str(run.backup), double_checkpoint=True, delete_checkpoint=False),
-        keras.callbacks.CSVLogger(str(run.history_file), append=True),
+        Checkpoint(run, stopping, plateau),
         *([board] if config.tracking.tensorboard and (board := backend.tensorboard(run.path / "tensorboard")) else []),
         StopOnSignal(received),
     ]
-
-
-def _keep_history(run: Run, epochs: int) -> None:
-    """On resume, history.csv keeps exactly the epochs the backup holds (a kill can leave one more)."""
-    if run.history_file.exists():
-        history = pd.read_csv(run.history_file)
-        if len(history) != epochs:
-            rundir.write_text(run.history_file, history[history["epoch"] < epochs].to_csv(index=False))
 
 
 def fit(
@@ -80,10 +70,10 @@ def fit(
     """
     training = config.training
     if not model.trainable_weights:  # the naive baseline: nothing to fit, an empty history
-        rundir.write_text(run.history_file, "epoch,epoch_seconds,learning_rate,loss,val_loss\n")
+        write_history(run, [])
         return
-    done = completed_epochs(run)
-    _keep_history(run, done)
+    record = latest(run)
+    done = record["epoch"] if record else 0
     train = WindowDataset(
         prepared.x,
         prepared.y,
@@ -104,16 +94,15 @@ def fit(
         )
         val_origins = val_origins[picks]
     val = WindowDataset(prepared.x, prepared.y, val_origins, prepared.spec, training.batch_size, full_batches=False)
-    cbs = callbacks(config, run, received)
-    state = next(c for c in cbs if isinstance(c, TrainingState)).saved(done) or {}
-    stopped = state.get("early_stopping", {}).get("stopped_epoch", 0) > 0
+    stopped = bool(record and record["early_stopping"] and record["early_stopping"]["stopped_epoch"] > 0)
     model.fit(
         backend.batches(train, endless=True),
         steps_per_epoch=len(train),
         validation_data=backend.batches(val),
         shuffle=False,  # the WindowDataset shuffles, seeded by (seed, pass)
+        initial_epoch=done,  # Checkpoint restores the weights and counters of epoch `done`
         epochs=done if stopped else training.epochs,
-        callbacks=cbs,
+        callbacks=callbacks(config, run, received),
         verbose=verbose,
     )
 

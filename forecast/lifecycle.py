@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from forecast import config as cfg
-from forecast.errors import Diverged, Interrupted
+from forecast.errors import Diverged, ForecastError, Interrupted
 from forecast.prepare import Prepared, arrange, prepare
 from forecast.results import Metrics
 from forecast.rundir import Run
+from forecast.startup import load_keras
 
 log = logging.getLogger("forecast")
 
@@ -36,11 +39,51 @@ def plan(config: cfg.Config, prepared: Prepared | None = None) -> Prepared:
     Returns:
         The prepared data. Raises ForecastError (exit 2) on any problem, before anything is written.
     """
-    from forecast.model import cudnn_blockers
     from forecast.tracking import check_available
 
     prepared = prepared if prepared is not None else prepare(config)
     check_available(config)
+    check_memory(config, prepared)
+    load_keras()
+    return prepared
+
+
+def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
+    """Bytes a fit needs, roughly and on the high side: weights, gradients and Adam's two moments
+    (4 x float32 per parameter), plus each recurrent layer's gate activations for a batch, kept
+    for the backward pass (x2)."""
+    from forecast.model import _GATES, count_parameters
+
+    spec, n_features = prepared.spec, prepared.x.shape[1]
+    parameters = count_parameters(config.model, spec, n_features, prepared.y.shape[1])
+    gates = _GATES[config.model.cell][0] * (2 if config.model.bidirectional else 1)
+    rows = config.training.batch_size * (n_features if config.model.channel_independent else 1)
+    activations = rows * spec.timesteps * sum(gates * layer.units for layer in config.model.layers)
+    return 4 * 4 * parameters + 4 * 2 * activations
+
+
+def check_memory(config: cfg.Config, prepared: Prepared) -> None:
+    """Refuse, before the run directory exists, a model that cannot fit in this machine's memory."""
+    import os
+
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no estimate
+        return
+    need = memory_estimate(config, prepared)
+    if need > available:
+        raise ForecastError(
+            f"model: training needs about {need / 2**30:,.1f} GiB (parameters, optimizer state and one batch's "
+            f"activations), more than the {available / 2**30:,.1f} GiB available; use fewer units or layers, "
+            "or a smaller training.batch_size"
+        )
+
+
+def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
+    """What a user should know once a run exists (never before: bad input prints only its error)."""
+    from forecast.model import cudnn_blockers
+
+    log.info(f"run directory: {run.path}")
     for reason in cudnn_blockers(config.model)[:1]:
         log.warning(
             f"warning: this model cannot use the cuDNN kernel on a GPU ({reason}); "
@@ -49,7 +92,6 @@ def plan(config: cfg.Config, prepared: Prepared | None = None) -> Prepared:
     log.info(f"data: {config.data.path}")
     for note in prepared.series.notes:
         log.info(f"data: {note}")
-    return prepared
 
 
 def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) -> Run:
@@ -57,7 +99,10 @@ def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) 
     from forecast.data import InputSchema
 
     run = Run.create(config.name, run_dir)
-    run.save(config, prepared.scalers, InputSchema.of(config.data, prepared.series))
+    with run.lock():
+        run.set_status("created")
+        run.save(config, prepared.scalers, InputSchema.of(config.data, prepared.series))
+    _announce(config, prepared, run)
     return run
 
 
@@ -68,10 +113,41 @@ def execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int = 0) 
         Interrupted: SIGINT/SIGTERM; the status says "interrupted" and the message how to resume.
         Diverged: a NaN loss; model.keras holds the last good epoch's weights.
     """
-    from forecast import backend
+    with run.lock(), _signals_and_status(run) as received:
+        return _execute(config, prepared, run, verbose, received)
+
+
+@contextmanager
+def _signals_and_status(run: Run) -> Iterator[list[int]]:
+    """status.json is true on every way out: SIGINT/SIGTERM become a flag from here to the end
+    (fit stops at the next batch; the final writes finish first), and any error marks the run."""
     from forecast.callbacks import completed_epochs, signals
+
+    with signals() as received:
+        try:
+            yield received
+        except Interrupted as exc:
+            run.set_status("interrupted", str(exc))
+            epochs = completed_epochs(run)
+            resume = f"continue with: forecast train --resume {run.path}"
+            raise Interrupted(f"{exc} after {epochs} completed epochs; {resume}", exc.signum) from None
+        except Diverged as exc:
+            run.set_status("failed", str(exc))
+            raise
+        except KeyboardInterrupt:
+            run.set_status("interrupted", "KeyboardInterrupt")
+            raise
+        except BaseException as exc:
+            run.set_status("failed", f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int]) -> Metrics:
+    from forecast import backend
+    from forecast.callbacks import completed_epochs, latest_weights
     from forecast.fit import compile_model, fit
 
+    run.set_status("running")
     backend.configure(config.seed)
     strategy = backend.strategy(config.training.distribute)
     if strategy is None:
@@ -79,28 +155,21 @@ def execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int = 0) 
     else:  # variables are created, and mirrored, inside the strategy's scope
         with strategy.scope():
             model = compile_model(config, prepared)
-    run.set_status("running")
     try:
-        with signals() as received:
-            fit(model, config, prepared, run, verbose, received)
-    except Interrupted as exc:
-        run.set_status("interrupted", str(exc))
-        raise Interrupted(
-            f"{exc} after {completed_epochs(run)} completed epochs; continue with: forecast train --resume {run.path}",
-            exc.signum,
-        ) from None
+        fit(model, config, prepared, run, verbose, received)
     except Diverged as exc:
-        latest = run.backup / "latest.weights.h5"
-        if latest.exists():
+        latest = latest_weights(run)
+        if latest is not None:
             model.load_weights(latest)
             _save_model(run, model)
-            exc = Diverged(f"{exc}; model.keras holds the weights of the last good epoch ({completed_epochs(run)})")
-        run.set_status("failed", str(exc))
-        raise exc from None
-    except BaseException as exc:
-        run.set_status("failed", f"{type(exc).__name__}: {exc}")
+            raise Diverged(
+                f"{exc}; model.keras holds the weights of the last good epoch ({completed_epochs(run)})"
+            ) from None
         raise
-    return finish(config, prepared, run, model, replicas=strategy.num_replicas_in_sync if strategy is not None else 1)
+    metrics = finish(config, prepared, run, model, replicas=strategy.num_replicas_in_sync if strategy else 1)
+    if received:
+        log.warning(f"signal {received[0]} arrived during the final writes; the run completed first")
+    return metrics
 
 
 def _save_model(run: Run, model) -> None:
@@ -153,21 +222,19 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
 def train(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None, verbose: int = 0) -> Run:
     """create + execute: one complete training run from planned data."""
     run = create(config, prepared, run_dir)
-    log.info(f"run directory: {run.path}")
     execute(config, prepared, run, verbose)
     return run
 
 
 def resume(path: Path, verbose: int = 0) -> Run:
     """Continue an interrupted or failed run from its last completed epoch, with its own config and scalers."""
-    from forecast.errors import ForecastError
 
     run = Run.open(path, trained=False)
     if run.status == "completed":
         raise ForecastError(f"--resume: {path} is completed; there is nothing to resume")
     config = run.config
     prepared = plan(config, prepare(config, run.load_scalers(config), schema=run.load_schema()))
-    log.info(f"run directory: {run.path}")
+    _announce(config, prepared, run)
     execute(config, prepared, run, verbose)
     return run
 

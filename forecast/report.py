@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast import tables
+from forecast import rundir, tables
 from forecast.results import SCORED, Metrics
-from forecast.rundir import Run, write_atomic, write_text
+from forecast.rundir import Run, write_text
 
 if TYPE_CHECKING:
     import keras
@@ -166,7 +166,7 @@ def figure():
 
 def save(fig, path: Path) -> None:
     """A PNG written atomically."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    rundir.write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 def plot_loss(path: Path, history: pd.DataFrame) -> None:

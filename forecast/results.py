@@ -172,3 +172,18 @@ class Metrics:
     def get(self, path: str) -> Any:
         """A value by its metrics.json path, e.g. `get("val.scaled.model.mse")`."""
         return lookup(self.to_dict(), path)
+
+
+SCORE_NAMES = tuple(f.name for f in fields(Scores))
+# Every numeric path of a training run's metrics.json: what --metric and --require can name.
+METRIC_PATHS = frozenset(
+    [
+        f"{split}.{scale}{who}.{name}"
+        for split in SCORED
+        for scale in ("", "scaled.")
+        for who in PREDICTORS
+        for name in SCORE_NAMES
+    ]
+    + [f"{split}.windows" for split in SCORED]
+    + [f.name for f in fields(TrainingStats) if f.type in ("int", "float")]
+)

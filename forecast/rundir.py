@@ -7,9 +7,12 @@ truncated one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +41,50 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+class Busy(ForecastError):
+    """Another process holds the lock: exit 2, naming it."""
+
+
+@contextmanager
+def hold(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) for the duration, or fail at once.
+
+    fcntl.flock, so the kernel releases the lock when the holder dies, however it dies: a lock is
+    never stale. The file names its holder (pid and host), for the message another process gets.
+
+    Raises:
+        Busy: exit 2, naming the holder, when another process holds the lock.
+    """
+    import fcntl
+
+    handle = open(path, "a+")  # noqa: SIM115  held open for as long as the lock is
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise Busy(f"{what} is being written by {holder}; wait for it or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def check_output(path: Path | None, option: str = "--output") -> None:
+    """Before any work: an output path's folder exists and the path is not a folder itself."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ForecastError(f"{option}: {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ForecastError(f"{option}: the folder {path.parent} does not exist")
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -74,7 +121,7 @@ class Run:
     status_file = property(lambda self: self.path / "status.json")
     backup = property(lambda self: self.path / "backup")  # BackupAndRestore's folder while training
 
-    STATUSES = ("running", "completed", "failed", "interrupted")
+    STATUSES = ("created", "running", "completed", "failed", "interrupted")
 
     @property
     def status(self) -> str | None:
@@ -85,10 +132,19 @@ class Run:
 
     def set_status(self, status: str, message: str | None = None) -> None:
         assert status in self.STATUSES
-        record = {"status": status, "updated": datetime.now().isoformat(timespec="seconds"), "pid": os.getpid()}
+        record = {
+            "status": status,
+            "updated": datetime.now().isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         if message:
             record["message"] = message
         write_json(self.status_file, record)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """One writer per run: held while a process writes the run (create, train, resume)."""
+        return hold(self.path / ".lock", f"run {self.path}")
 
     @classmethod
     def create(cls, name: str, run_dir: Path | None = None, root: Path = Path("runs")) -> Run:
@@ -172,6 +228,9 @@ class Run:
 
         The shapes are what the run's config implies: a model.keras from another run is refused.
         """
+        from forecast.startup import load_keras
+
+        load_keras()
         import keras
 
         import forecast.layers  # noqa: F401  registers forecast's own layers for deserialization

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import logging
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -26,7 +26,8 @@ from pathlib import Path
 from forecast import config as cfg
 from forecast import tables
 from forecast.errors import ForecastError
-from forecast.rundir import Run, write_json, write_text
+from forecast.results import METRIC_PATHS
+from forecast.rundir import Busy, Run, hold, write_json, write_text
 
 log = logging.getLogger("forecast")
 
@@ -40,13 +41,33 @@ def read_grid(path: Path) -> dict[str, list]:
     return raw
 
 
+# A sweep runs each trial to the end: a grid larger than this is a mistake, or wants --random.
+MAX_TRIALS = 10_000
+
+
+def combination(grid: dict[str, list], index: int) -> dict[str, object]:
+    """The index-th combination in itertools.product order (the last key varies fastest)."""
+    values = {}
+    for key in reversed(grid):
+        index, pick = divmod(index, len(grid[key]))
+        values[key] = grid[key][pick]
+    return {key: values[key] for key in grid}
+
+
 def trials(grid: dict[str, list], draws: int | None, seed: int) -> list[dict[str, object]]:
-    """Every combination in grid order, or `draws` of them drawn without replacement."""
-    combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    if draws is not None and draws < len(combos):
-        picks = sorted(random.Random(seed).sample(range(len(combos)), draws))
-        combos = [combos[i] for i in picks]
-    return combos
+    """Every combination in grid order, or `draws` of them drawn without replacement.
+
+    The product is never built: its size is computed and the draws are decoded from their index,
+    so a grid of 10^11 combinations costs nothing with --random.
+    """
+    size = math.prod(len(v) for v in grid.values())
+    if draws is not None and draws < size:
+        picks = sorted(random.Random(seed).sample(range(size), draws))
+    elif size > MAX_TRIALS:
+        raise ForecastError(f"--grid: {size:,} combinations, more than {MAX_TRIALS:,}; run --random N of them")
+    else:
+        picks = range(size)
+    return [combination(grid, i) for i in picks]
 
 
 def overrides(trial: dict[str, object]) -> list[str]:
@@ -57,8 +78,18 @@ def overrides(trial: dict[str, object]) -> list[str]:
 def shard_of(spec: str | None) -> tuple[int, int]:
     """`I/N` (0 <= I < N); without one, Slurm's array variables, else the whole sweep."""
     if spec is None and "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
-        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-        return int(os.environ["SLURM_ARRAY_TASK_ID"]) - first, int(os.environ["SLURM_ARRAY_TASK_COUNT"])
+        names = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN")
+        try:
+            task, count, first = (int(os.environ.get(name, "0")) for name in names)
+        except ValueError:
+            values = ", ".join(f"{n}={os.environ.get(n)!r}" for n in names if n in os.environ)
+            raise ForecastError(f"Slurm array variables are not integers: {values}") from None
+        if not 0 <= task - first < count:
+            raise ForecastError(
+                f"SLURM_ARRAY_TASK_ID={task} is outside the array ({first}..{first + count - 1}): "
+                "use a contiguous array (--array=0-N) or give --shard I/N"
+            )
+        return task - first, count
     if spec is None:
         return 0, 1
     try:
@@ -171,6 +202,8 @@ def run(
     from forecast import lifecycle
 
     base = cfg.load(config_path)
+    if metric not in METRIC_PATHS:
+        raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
     planned = trials(grid, draws, base.seed)
     index, count = shard_of(shard)
     configs = [cfg.load(config_path, overrides(t)) for t in planned]  # every trial validates before any trains
@@ -178,22 +211,30 @@ def run(
     record(sweep_dir, config_path, planned)
     mine = [i for i in range(len(planned)) if i % count == index]
     log.info(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}")
+    claims = sweep_dir / ".claims"
+    claims.mkdir(exist_ok=True)
     for done, i in enumerate(mine, 1):
         trial = Run(sweep_dir / f"trial-{i:03d}")
         label = " ".join(overrides(planned[i]))
+        step = f"[{done}/{len(mine)}] {trial.path.name}"
         if trial.status == "completed":
-            log.info(f"[{done}/{len(mine)}] {trial.path.name} already completed: {label}")
+            log.info(f"{step} already completed: {label}")
             continue
-        if trial.path.exists():  # a trial killed part-way starts over
-            shutil.rmtree(trial.path)
-        prepared = lifecycle.plan(configs[i])
-        log.info(f"[{done}/{len(mine)}] {trial.path.name}: {label}")
-        run_ = lifecycle.create(configs[i], prepared, trial.path)
-        metrics = lifecycle.execute(configs[i], prepared, run_, verbose=0)
-        log.info(
-            f"[{done}/{len(mine)}] {trial.path.name}: "
-            f"val MAE {metrics.val.model.mae:.4f}, test MAE {metrics.test.model.mae:.4f}"
-        )
+        try:
+            # a trial belongs to whoever holds its claim: several unsharded processes on one
+            # directory share the trials like a queue, and a killed one's claim is released
+            with hold(claims / f"{trial.path.name}.lock", f"trial {trial.path.name}"):
+                if trial.status == "completed":  # finished by another process since the check above
+                    continue
+                if trial.path.exists():  # a trial killed part-way starts over
+                    shutil.rmtree(trial.path)
+                prepared = lifecycle.plan(configs[i])
+                log.info(f"{step}: {label}")
+                metrics = lifecycle.execute(configs[i], prepared, lifecycle.create(configs[i], prepared, trial.path))
+        except Busy as exc:
+            log.info(f"{step} skipped: {exc}")
+            continue
+        log.info(f"{step}: val MAE {metrics.val.model.mae:.4f}, test MAE {metrics.test.model.mae:.4f}")
         import keras
 
         keras.backend.clear_session()

@@ -1,7 +1,7 @@
 """forecast's own Keras callbacks, one per file (Keras's layout)."""
 
+from forecast.callbacks.checkpoint import Checkpoint, completed_epochs, latest, latest_weights
 from forecast.callbacks.epoch_stats import EpochStats
 from forecast.callbacks.stop_on_signal import StopOnSignal, signals
-from forecast.callbacks.training_state import TrainingState, completed_epochs
 
-__all__ = ["EpochStats", "StopOnSignal", "TrainingState", "completed_epochs", "signals"]
+__all__ = ["Checkpoint", "EpochStats", "StopOnSignal", "completed_epochs", "latest", "latest_weights", "signals"]

@@ -21,6 +21,32 @@ from forecast.errors import ForecastError
 __all__ = ["apply_override", "dotted", "load", "parse_yaml", "read_yaml", "resolve_data_path", "validate"]
 
 
+def short(value: Any, limit: int = 60) -> str:
+    """repr(value), cut to `limit` characters: an error line echoes input, never all of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Nodes a config may hold once YAML aliases are expanded: a real config has a few hundred; a
+# "billion laughs" document of a few hundred bytes has billions.
+MAX_NODES = 100_000
+
+
+def _check_size(raw: Any, source: str) -> None:
+    """Refuse a document whose aliases expand it past MAX_NODES, before anything walks it whole."""
+    count, stack = 0, [raw]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ForecastError(f"{source}: the config expands to more than {MAX_NODES:,} values (YAML aliases?)")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def dotted(loc: tuple[str | int, ...]) -> str:
     """('model', 'layers', 1, 'units') -> 'model.layers[1].units'."""
     out = ""
@@ -61,7 +87,7 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{dotted(loc)}: unknown key ({hint})"
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] not in ("value_error", "missing") and "input" in error:
-        msg += f" (got {error['input']!r})"
+        msg += f" (got {short(error['input'])})"
     return f"{dotted(loc)}: {msg}" if loc else msg
 
 
@@ -71,6 +97,7 @@ def validate(raw: Any, source: str = "config") -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ForecastError(f"{source}: the config must be a YAML mapping of keys, not {type(raw).__name__}")
+    _check_size(raw, source)
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
@@ -80,7 +107,20 @@ def validate(raw: Any, source: str = "config") -> Config:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `3e-4` as a float: YAML 1.1 wants `3.0e-4`, and ML configs don't."""
+    """SafeLoader that also reads `3e-4` as a float (YAML 1.1 wants `3.0e-4`, and ML configs don't),
+    and refuses a key given twice in one mapping (PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {short(key)} at line {mark.line + 1}", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(

@@ -39,7 +39,9 @@ class Config(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = Field(
         "forecast", description="Run name; run directories are runs/<name>-<timestamp>."
     )
-    seed: int = Field(42, description="Seeds Python, NumPy and the backend, and the window shuffling.")
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
+        42, description="Seeds Python, NumPy and the backend, and the window shuffling (0 <= seed < 2**32)."
+    )
     data: Data = Field(default_factory=Data)
     window: Window = Field(default_factory=Window)
     scaler: Scaler = Field(default_factory=Scaler)

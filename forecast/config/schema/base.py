@@ -12,8 +12,10 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class _Section(BaseModel):
-    # strict: a string "64" is not an int; extra="forbid": a typo is an error, not a silent default.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: a string "64" is not an int; extra="forbid": a typo is an error, not a silent default;
+    # allow_inf_nan=False: `.inf` or `.nan` in any float (l2, feature_range, ...) is refused here,
+    # not discovered as a diverged loss after the run directory exists.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class _Switch(_Section):

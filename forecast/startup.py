@@ -1,0 +1,40 @@
+"""Loading Keras: once, quietly, and as bad input when KERAS_BACKEND cannot be loaded.
+
+TensorFlow prints C++ start-up lines (oneDNN, CUDA probing) straight to file descriptor 2, which
+TF_CPP_MIN_LOG_LEVEL does not silence in TF 2.21. Importing Keras here with fd 2 pointed at
+/dev/null keeps a later one-line error (a bad run directory, a tampered model) the only line a
+user sees on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from forecast.errors import ForecastError
+
+
+def load_keras() -> None:
+    """Import Keras (and its backend) now, with the backend's C++ start-up chatter kept off stderr,
+    so that an error found after this point prints one line; an unusable backend is bad input.
+
+    Raises:
+        ForecastError: KERAS_BACKEND names a backend that cannot be imported.
+    """
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    except Exception as exc:  # Keras raises ValueError for an unknown backend, ImportError for a missing one
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason[:150]})") from None
+    finally:
+        os.close(saved)
