@@ -1,0 +1,188 @@
+"""Property-based fuzzing of the CLI with hostile configs, YAML and CSVs (hypothesis).
+
+Whatever comes in, `forecast` must answer with exit 0, 1 or 2; an exit 2 is one line on stderr
+that starts with "forecast: error:" and holds no traceback; a run that fails validation leaves
+no run directory; a prediction file never holds a value that is not finite. The CLI runs
+in-process (Typer's runner), so each example costs milliseconds unless it trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import string
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ETTH1, tiny_config
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from forecast.cli import app
+
+HOSTILE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["64", "", "x" * 400, "lstm", "none", "%Y", "../../etc/passwd", "\x00"]),
+    st.lists(st.integers(-3, 200), max_size=4),
+    st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
+)
+KEYS = [
+    "name", "seed", "data.path", "data.time_column", "data.time_format", "data.features", "data.targets",
+    "data.fill", "data.split.train", "data.split.train_end", "data.split.val_end", "data.missing_values",
+    "window.lookback", "window.step", "window.delay", "window.horizon", "window.variable_length",
+    "scaler", "scaler.type", "scaler.feature_range", "model.cell", "model.layers", "model.layers[0].units",
+    "model.layers[0].dropout", "model.l2", "model.dense", "model.instance_norm", "model.segment_len",
+    "model.decoder", "model.channel_independent", "training.epochs", "training.batch_size",
+    "training.learning_rate", "training.loss", "training.steps_per_epoch", "training.early_stopping",
+    "training.distribute", "tracking.mlflow", "nope", "model.nope",
+]  # fmt: skip
+
+
+def _set(config: dict, key: str, value) -> None:
+    node = config
+    parts = key.replace("[0]", ".0").split(".")
+    for part in parts[:-1]:
+        nxt = node[int(part)] if isinstance(node, list) else node.get(part)
+        if not isinstance(nxt, dict | list):
+            nxt = {}
+            node[part] = nxt
+        node = nxt
+    if isinstance(node, list):
+        node[int(parts[-1]) if parts[-1].isdigit() else 0] = value
+    else:
+        node[parts[-1]] = value
+
+
+def _check(result, tmp: Path | None = None) -> None:
+    event(f"exit {result.exit_code}")
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 2:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("forecast: error:"), result.stderr
+        assert len(lines[0]) <= 320
+        if tmp is not None:
+            assert not (tmp / "run").exists()
+
+
+runner = CliRunner()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(KEYS), HOSTILE), min_size=1, max_size=3))
+def test_validate_any_config(tmp_path, changes):
+    config = copy.deepcopy(tiny_config())
+    for key, value in changes:
+        _set(config, key, value)
+    path = tmp_path / "c.yaml"
+    try:
+        path.write_text(yaml.safe_dump(config))
+    except (yaml.YAMLError, ValueError):
+        return  # not representable as YAML: nothing a user could write
+    _check(runner.invoke(app, ["validate", str(path)]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=string.printable + "&*!|>-:[]{}", max_size=300))
+def test_validate_any_yaml_text(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    _check(runner.invoke(app, ["validate", str(path)]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=st.lists(st.text(alphabet=string.printable, max_size=40), min_size=1, max_size=3))
+def test_any_set_override(tmp_path, overrides):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(tiny_config()))
+    args = ["validate", str(path)]
+    for assignment in overrides:
+        args += ["--set", assignment]
+    _check(runner.invoke(app, args))
+
+
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from(["", "nan", "inf", "-inf", "1e39", "abc", "1,5", "NA", "2020-01-01", "  7 "]),
+    st.integers(-(10**20), 10**20),
+)
+
+
+@st.composite
+def frames(draw):
+    """ETTh1's first rows with a few cells, column names or time stamps replaced by hostile ones."""
+    frame = pd.read_csv(ETTH1, nrows=draw(st.integers(0, 120))).astype(object)
+    for _ in range(draw(st.integers(0, 4))):
+        if len(frame):
+            row, col = draw(st.integers(0, len(frame) - 1)), draw(st.integers(0, frame.shape[1] - 1))
+            frame.iat[row, col] = draw(CELLS)
+    if draw(st.booleans()):
+        names = list(frame.columns)
+        names[draw(st.integers(0, len(names) - 1))] = draw(st.sampled_from(["", "OT", "date", "HUFL.1", "é", " "]))
+        frame.columns = names
+    return frame
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=frames())
+def test_validate_any_csv(tmp_path, frame):
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    config = tiny_config(data={"path": str(data), "split": {"train": 0.6, "val": 0.2, "test": 0.2}})
+    config["window"] = {"lookback": 4, "horizon": 2}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    _check(runner.invoke(app, ["validate", str(path)]))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    import forecast
+    from forecast import config as cfg
+
+    root = tmp_path_factory.mktemp("fuzz")
+    return forecast.train(cfg.validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=frames())
+def test_predict_any_csv(tmp_path, trained_run, frame):
+    data, out = tmp_path / "d.csv", tmp_path / "p.csv"
+    out.unlink(missing_ok=True)
+    frame.to_csv(data, index=False)
+    result = runner.invoke(app, ["predict", str(trained_run.path), "--data", str(data), "--output", str(out)])
+    _check(result)
+    if result.exit_code == 0:
+        values = pd.read_csv(out)["prediction"]
+        assert all(math.isfinite(v) for v in values)
+    else:
+        assert not out.exists()
+
+
+# a valid but huge epoch or step count is a legitimately long training, not a fuzz finding
+TRAIN_KEYS = [k for k in KEYS if k not in ("training.epochs", "training.steps_per_epoch")]
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(TRAIN_KEYS), HOSTILE), min_size=1, max_size=2))
+def test_train_any_config_leaves_no_run_dir_when_invalid(tmp_path, changes):
+    import shutil
+
+    config = copy.deepcopy(tiny_config(training={"epochs": 1}))
+    for key, value in changes:
+        _set(config, key, value)
+    path = tmp_path / "c.yaml"
+    try:
+        path.write_text(yaml.safe_dump(config))
+    except (yaml.YAMLError, ValueError):
+        return
+    shutil.rmtree(tmp_path / "run", ignore_errors=True)
+    _check(runner.invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"]), tmp_path)
