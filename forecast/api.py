@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
-from forecast.errors import ForecastError
+from forecast.errors import Error, ForecastError
 from forecast.results import SCORED, Metrics, aggregate, means
 from forecast.rundir import Run
 from forecast.startup import load_keras
@@ -151,16 +151,19 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     run = _run(run)
     config = run.config
     prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
+    for note in prepared.series.notes:
+        log.info(f"data: {note}")
     model = run.load_model(prepared.input_shape, prepared.output_shape)
-    return Metrics(score(prepared, predict_splits(model, prepared, (split,) if split else SCORED)))
+    predictions = predict_splits(model, prepared, (split,) if split else SCORED)
+    return Metrics(score(prepared, predictions), seasonality=prepared.seasonality)
 
 
-def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> pd.DataFrame:
+def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> pd.DataFrame:
     """Forecast the horizon after the end of a series (or from every origin), in original units.
 
     Args:
         run: a completed run (or its directory).
-        data: a CSV/Parquet file with the run's columns.
+        data: a CSV/Parquet file with the run's columns (default: the run's own data.path).
         all_origins: forecast from every row that has a full window, not only the last.
 
     Returns:
@@ -178,7 +181,10 @@ def predict(run: Run | PathLike, data: PathLike, all_origins: bool = False) -> p
     run = _run(run)
     config = run.config
     scalers = run.load_scalers(config)
+    data = data if data is not None else config.data.path
     series = load_series(config.data, data, run.load_schema())
+    for note in series.notes:
+        log.info(f"data: {note}")
     spec = WindowSpec.from_config(config.window)
     if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
         raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
@@ -229,6 +235,7 @@ def sweep(
     random_draws: int | None = None,
     shard: str | None = None,
     metric: str = "val.model.mae",
+    overrides: list[str] | tuple[str, ...] = (),
 ) -> Leaderboard:
     """Run a grid (or random draws of it) of configs as ordinary run directories; returns the leaderboard.
 
@@ -239,13 +246,14 @@ def sweep(
         random_draws: run N random draws of the grid instead of all of it.
         shard: "I/N" (default: Slurm's array variables, else everything).
         metric: rank by this metrics.json path (lower is better).
+        overrides: `--set` assignments applied to the base config before each trial's grid values.
     """
     from forecast import sweeps as sw
 
     grid = sw.read_grid(Path(grid)) if not isinstance(grid, dict) else grid
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-{datetime.now():%Y%m%d-%H%M%S}"
-    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric)
+    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides)
 
 
 def leaderboard(sweep_dir: PathLike, metric: str = "val.model.mae") -> Leaderboard:
@@ -268,7 +276,34 @@ def compare(runs: list[Run | PathLike]) -> str:
             loaded.append(json.loads((path / "metrics.json").read_text()))
         except (OSError, ValueError):
             raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
-    return comparison([p.name for p in paths], loaded)
+    return comparison([p.name for p in paths], loaded) + _config_differences(paths)
+
+
+def _config_differences(paths: list[Path]) -> str:
+    """Each later run's config keys that differ from the first run's; a warning when they do not
+    share data and targets (their errors are then not comparable)."""
+    from forecast.results import flatten
+
+    configs = []
+    for path in paths:
+        try:
+            configs.append(flatten(Run(path).config.model_dump()))
+        except Error:
+            configs.append(None)
+    if configs[0] is None or any(c is None for c in configs):
+        return ""
+    lines = []
+    for path, config in zip(paths[1:], configs[1:], strict=True):
+        changed = [k for k in sorted(set(config) | set(configs[0])) if config.get(k) != configs[0].get(k)]
+        for key in ("data.path", "data.targets", "data.split.train_end", "data.split.val_end", "data.split.test_end"):
+            if key in changed:
+                log.warning(
+                    f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable"
+                )
+        shown = ", ".join(f"{k}: {configs[0].get(k)!r} -> {config.get(k)!r}" for k in changed[:8])
+        more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
+        lines.append(f"{path.name} vs {paths[0].name}: " + (shown + more if changed else "same config"))
+    return "\n\nconfig differences:\n" + "\n".join(lines)
 
 
 @dataclass(frozen=True)

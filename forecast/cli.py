@@ -20,7 +20,7 @@ import typer
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError
-from forecast.rundir import check_output, write_json, write_text
+from forecast.rundir import STDOUT, check_output, write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -86,6 +86,9 @@ def _options(debug: o.DebugOpt = False) -> None:
     """Keras time-series forecasting from one YAML file."""
     global _debug
     _debug = debug
+    if debug:  # TensorFlow's own start-up lines too (forecast.startup silences them otherwise)
+        os.environ["FORECAST_DEBUG"] = "1"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     _logging(quiet=False)
 
 
@@ -131,26 +134,20 @@ def evaluate(
 
     check_output(output)
     metrics = api.evaluate(run_dir, data, split)
-    if output:
-        write_json(output, metrics.to_dict())
+    write_output(output or STDOUT, json.dumps(metrics.to_dict(), indent=2) + "\n")
+    if output and output != STDOUT:
         print(table(metrics))
-    else:
-        print(json.dumps(metrics.to_dict(), indent=2))
     for line in check(metrics, require or []):
         log.info(f"requirement met: {line}")
 
 
 @command
 def predict(
-    run_dir: o.RunArg, data: o.SeriesOpt, output: o.OutputOpt = None, all_origins: o.OriginsOpt = False
+    run_dir: o.RunArg, data: o.SeriesOpt = None, output: o.OutputOpt = None, all_origins: o.OriginsOpt = False
 ) -> None:
     """Forecast the horizon after the end of a series (long-form CSV, original units)."""
     check_output(output)
-    frame = api.predict(run_dir, data, all_origins)
-    if output:
-        write_text(output, frame.to_csv(index=False))
-    else:
-        frame.to_csv(sys.stdout, index=False)
+    write_output(output or STDOUT, api.predict(run_dir, data, all_origins).to_csv(index=False))
 
 
 @command
@@ -166,7 +163,7 @@ def summary(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
     """Print the Keras model summary: layers, output shapes and parameters per layer."""
     from forecast.report import layers_text
 
-    conf = api.load_config(config, set_ or ())
+    conf = api.Run.open(config).config if config.is_dir() else api.load_config(config, set_ or ())
     print(layers_text(api.build_model(conf)))
     print(f"closed-form count (forecast validate): {api.validate(conf).parameters:,}")
 
@@ -174,6 +171,7 @@ def summary(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
 @command
 def backtest(
     source: o.SourceArg,
+    set_: o.SetOpt = None,
     folds: o.FoldsOpt = 3,
     refit: o.RefitOpt = False,
     output: o.OutputOpt = None,
@@ -181,11 +179,16 @@ def backtest(
 ) -> None:
     """Rolling-origin evaluation over K consecutive test folds, model vs naive."""
     _logging(quiet)
+    if output == STDOUT:
+        raise ForecastError("--output: backtest writes a JSON file and a plot beside it; give a file name, not -")
     check_output(output)
-    result = api.backtest(source, folds, refit, output.with_suffix("") if output else None, 0 if quiet else 2)
+    if source.is_dir() and set_:
+        raise ForecastError("--set changes a config; a run directory is scored with its own config.yaml")
+    target = source if source.is_dir() else api.load_config(source, set_ or ())
+    result = api.backtest(target, folds, refit, output.with_suffix("") if output else None, 0 if quiet else 2)
     print(result.table())
     if output:
-        write_json(output, result.to_dict())
+        write_output(output, json.dumps(result.to_dict(), indent=2) + "\n")
         result.plot(output.with_suffix(".png"))
         log.info(f"backtest: {output}")
 
@@ -194,6 +197,7 @@ def backtest(
 def sweep(
     config: o.ConfigArg,
     grid: o.GridOpt,
+    set_: o.SetOpt = None,
     random_draws: o.RandomOpt = None,
     shard: o.ShardOpt = None,
     sweep_dir: o.SweepDirOpt = None,
@@ -202,7 +206,7 @@ def sweep(
 ) -> None:
     """Run a grid of configs as ordinary run directories; resumable, shardable; writes a leaderboard."""
     _logging(quiet)
-    board = api.sweep(config, grid, sweep_dir, random_draws, shard, metric)
+    board = api.sweep(config, grid, sweep_dir, random_draws, shard, metric, set_ or ())
     print(board.markdown.rstrip())
     log.info(f"leaderboard: {board.directory / 'leaderboard.md'} ({len(board.rows)} completed)")
 

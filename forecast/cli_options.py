@@ -29,7 +29,7 @@ SetOpt = opt(
 )
 QuietOpt = opt(bool, "--quiet", "-q", help="Print only the result (table, JSON or CSV).")
 MetricOpt = opt(str, "--metric", help="Rank by this metrics.json path (lower is better).")
-OutputOpt = opt(Optional[Path], "--output", "-o", help="Write the result to this file instead of stdout.")
+OutputOpt = opt(Optional[Path], "--output", "-o", help="Write the result here ('-': stdout; a link: its target).")
 RunDirOpt = opt(Optional[Path], "--run-dir", help="Write the run here instead of runs/<name>-<time>/.")
 ResumeOpt = opt(Optional[Path], "--resume", help="Continue an interrupted run from its last completed epoch.")
 RepeatsOpt = opt(int, "--repeats", min=1, help="Train with seeds seed, seed+1, ... and report mean ± std.")
@@ -40,7 +40,7 @@ RequireOpt = opt(
     "--require",
     help="Gate: 'test.model.mae<=0.5', 'val.scaled.model.mse<0.45' or beats-naive; exit 1 if unmet (repeatable).",
 )
-SeriesOpt = opt(Path, "--data", help="Series to forecast from (the run's columns).", show_default=False)
+SeriesOpt = opt(Optional[Path], "--data", help="Series to forecast from (default: the run's data.path).")
 OriginsOpt = opt(bool, "--all-origins", help="Forecast from every origin, not only the last row.")
 SourceArg = arg(Path, "A run directory, or a config to train first.")
 FoldsOpt = opt(int, "--folds", min=1, help="Consecutive test folds.")

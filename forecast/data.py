@@ -30,6 +30,7 @@ class Series:
     target_names: list[str]
     times: pd.DatetimeIndex | None  # None: rows are identified by their index
     notes: list[str] = field(default_factory=list)  # what loading changed, for the user to read
+    filled: dict[str, int] = field(default_factory=dict)  # values data.fill filled (or dropped), per column
 
     def __len__(self) -> int:
         return len(self.features)
@@ -151,12 +152,37 @@ def _duplicate_header(path: Path, frame: pd.DataFrame) -> str | None:
     return None
 
 
+def _numeric_times(raw: pd.Series, column: str, path: Path, time_format: str | None) -> pd.Series:
+    """A numeric time column as text pandas can parse: whole numbers 1..9999 without a format are
+    years (1700 or 1700.0 -> '1700'); with a format, whole numbers are read by it ('%Y%m%d').
+
+    pandas would read a bare number as nanoseconds since 1970, a silent wrong answer for years.
+    """
+    values = raw.to_numpy(np.float64)
+    whole = np.isfinite(values) & (values == np.round(values))
+    if not whole.all():
+        row = int(np.flatnonzero(~whole)[0])
+        raise ForecastError(
+            f"{path.name}: column '{column}' row {row}: {values[row]:g} is a number, not a date "
+            "(whole years like 1700 are read as years; otherwise write dates or set data.time_format)"
+        )
+    if time_format is None and not ((values >= 1) & (values <= 9999)).all():
+        raise ForecastError(
+            f"{path.name}: column '{column}' holds numbers that are not years; "
+            "set data.time_format (e.g. '%Y%m%d' for 20200131) or write dates"
+        )
+    return pd.Series(values.astype(np.int64).astype(str), index=raw.index)
+
+
 def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:
     if column not in frame.columns:
         raise ForecastError(
             f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
         )
     raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        raw = _numeric_times(raw, column, path, time_format)
+        time_format = time_format or "%Y"
     with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -199,8 +225,23 @@ def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint
             raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}{hint}")
 
 
-def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
+def _fill(frame: pd.DataFrame, how: str, path: Path) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """Treat missing values as data.fill says; returns the frame, the count filled (or, for drop,
+    the rows dropped) per column, and notes for the user."""
     frame = frame.replace([np.inf, -np.inf], np.nan)
+    missing = frame.isna()
+    counts = {str(c): int(n) for c, n in missing.sum().items() if n}
+    notes = []
+    if counts and how != "none":
+        verb = "dropped the rows of" if how == "drop" else "filled"
+        touched = ", ".join(f"{n} in '{c}'" for c, n in counts.items())
+        notes.append(f"data.fill={how} {verb} {sum(counts.values())} missing values ({touched})")
+        if how == "drop":
+            notes.append(
+                f"data.fill=drop removed {int(missing.any(axis=1).sum())} rows: the series' spacing is now uneven"
+            )
+        elif missing.iloc[-1].any():
+            notes.append(f"the last row ({frame.index[-1]}), the forecast origin, holds filled values")
     if how == "ffill":
         frame = frame.ffill()
     elif how == "interpolate":
@@ -216,7 +257,7 @@ def _fill(frame: pd.DataFrame, how: str, path: Path) -> pd.DataFrame:
         )
     if frame.empty:
         raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
-    return frame
+    return frame, counts if how != "none" else {}, notes
 
 
 def _fits_float32(frame: pd.DataFrame, path: Path) -> None:
@@ -272,7 +313,8 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
                 f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
                 f"data.fill={data.fill}"
             )
-    used = _fill(used, data.fill, path)
+    used, filled, fill_notes = _fill(used, data.fill, path)
+    notes += fill_notes
     _fits_float32(used, path)
     if times is not None:
         times = times[used.index.to_numpy()] if data.fill == "drop" else times
@@ -283,4 +325,5 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
         target_names=targets,
         times=times,
         notes=notes,
+        filled=filled,
     )

@@ -17,6 +17,7 @@ from forecast import tables
 from forecast.errors import ForecastError, GateFailed
 from forecast.results import PREDICTORS, SCORED, Metrics, lookup
 
+BASELINES = {"beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive"}
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 
@@ -50,19 +51,25 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
     tree = metrics.to_dict() if isinstance(metrics, Metrics) else metrics
     passed = []
     for requirement in requirements:
-        if requirement.strip() == "beats-naive":
+        if requirement.strip() in BASELINES:
+            name, baseline = requirement.strip(), BASELINES[requirement.strip()]
             for split in (s for s in SCORED if s in tree):
-                model, naive = tree[split]["model"]["mae"], tree[split]["naive"]["mae"]
+                if baseline not in tree[split]:
+                    raise ForecastError(
+                        f"--require {name}: the run has no seasonal-naive baseline (set metrics.seasonality)"
+                    )
+                model, naive = tree[split]["model"]["mae"], tree[split][baseline]["mae"]
                 if not model < naive:
                     raise GateFailed(
-                        f"requirement beats-naive failed: {split} model MAE {model:.4g} >= naive {naive:.4g}"
+                        f"requirement {name} failed: {split} model MAE {model:.4g} >= {baseline} {naive:.4g}"
                     )
-            passed.append("beats-naive")
+            passed.append(name)
             continue
         match = _REQUIREMENT.match(requirement)
         if not match:
             raise ForecastError(
-                f"--require {requirement!r}: expected PATH OP NUMBER (e.g. 'test.model.mae<=0.5') or beats-naive"
+                f"--require {requirement!r}: expected PATH OP NUMBER (e.g. 'test.model.mae<=0.5'), "
+                "beats-naive or beats-seasonal-naive"
             )
         path, op, number = match.groups()
         try:

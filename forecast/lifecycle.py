@@ -90,6 +90,8 @@ def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
             "it will train with the slower generic loop"
         )
     log.info(f"data: {config.data.path}")
+    for note in config.notes:
+        log.warning(f"note: {note}")
     for note in prepared.series.notes:
         log.info(f"data: {note}")
 
@@ -207,9 +209,12 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         device=backend.device(),
         replicas=replicas,
     )
-    metrics = Metrics(evaluate(prepared, predictions), stats)
+    metrics = Metrics(evaluate(prepared, predictions), stats, prepared.seasonality, prepared.series.filled or None)
     write_json(run.metrics_file, metrics.to_dict())
     report.write(run, config, prepared, metrics, history, predictions["test"])
+    hint = report.advice(config, metrics)
+    if hint:
+        log.warning(f"warning: {hint}")
     if config.tracking.mlflow is not None:
         from forecast.tracking import log_run
 

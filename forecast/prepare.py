@@ -16,9 +16,9 @@ from forecast import config as cfg
 from forecast.data import InputSchema, Series, load_series
 from forecast.errors import ForecastError
 from forecast.model import target_index
-from forecast.results import SPLITS
+from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers
-from forecast.windows import WindowSpec, split_origins
+from forecast.windows import WindowSpec, seasonal_offsets, split_origins
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Prepared:
         borders: exclusive end rows of train, val and test.
         origins: the windows of each split, by origin row.
         target_index: where each target sits among the features (for instance norm).
+        seasonality: rows per season of the seasonal-naive baseline; None when there is none.
     """
 
     series: Series
@@ -43,6 +44,7 @@ class Prepared:
     borders: tuple[int, int, int]
     origins: dict[str, np.ndarray]
     target_index: list[int]
+    seasonality: int | None = None  # rows per season for the seasonal-naive baseline
 
     @property
     def input_shape(self) -> tuple[int | None, int]:
@@ -111,4 +113,39 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | None = None) 
         except ValueError as exc:
             raise ForecastError(f"scaler.json: {exc}; the run's scalers do not fit these columns") from None
     x, y = scalers.transform(series)
-    return Prepared(series, scalers, x, y, spec, borders, origins, targets)
+    season = config.metrics.seasonality or infer_seasonality(series.times)
+    if season is not None and min(int(origins[s][0]) for s in SCORED) + int(seasonal_offsets(spec, season).min()) < 0:
+        series.notes.append(f"seasonal naive: the scored windows reach back less than one season ({season} rows)")
+        season = None
+    return Prepared(series, scalers, x, y, spec, borders, origins, targets, season)
+
+
+def infer_seasonality(times) -> int | None:
+    """Rows per natural season of a series' frequency: a day for sub-daily data (24 hourly, 144 at
+    10 minutes), a week for daily (7; 5 business days), a year for weekly, monthly and quarterly
+    (52, 12, 4). None for yearly or irregular stamps, or without a time column."""
+    import warnings
+
+    import pandas as pd
+
+    if times is None or len(times) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            name = pd.infer_freq(times[:1000])
+            offset = pd.tseries.frequencies.to_offset(name) if name else None
+        except (TypeError, ValueError):
+            return None
+    if offset is None:
+        return None
+    o = pd.offsets
+    per_day = {o.Hour: 24, o.Minute: 1440, o.Second: 86400}
+    for kind, count in per_day.items():
+        if isinstance(offset, kind):
+            return count // offset.n if count % offset.n == 0 else None
+    if offset.n != 1:
+        return None
+    yearly = ((o.Day, 7), (o.BusinessDay, 5), (o.Week, 52), (o.MonthEnd, 12), (o.MonthBegin, 12),
+              (o.QuarterEnd, 4), (o.QuarterBegin, 4))  # fmt: skip
+    return next((count for kind, count in yearly if isinstance(offset, kind)), None)

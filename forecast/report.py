@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,13 +27,40 @@ def verdict(model: float, naive: float) -> str:
 
 
 def table(metrics: Metrics) -> str:
-    """MAE/RMSE of model and naive baseline per split, in original units, as fixed-width text."""
+    """MAE/RMSE of model and baselines per split, in original units, as fixed-width text; the
+    seasonal-naive columns appear when the data has a season."""
+    seasonal = all(s.seasonal_naive is not None for s in metrics.splits.values())
     columns = ["split", "windows", "model MAE", "naive MAE", "model RMSE", "naive RMSE", "beats naive"]
-    rows = [
-        [name, s.windows, s.model.mae, s.naive.mae, s.model.rmse, s.naive.rmse, verdict(s.model.mae, s.naive.mae)]
-        for name, s in metrics.splits.items()
-    ]
+    columns += ["seasonal MAE", "beats seasonal"] if seasonal else []
+    rows = []
+    for name, s in metrics.splits.items():
+        row = [name, s.windows, s.model.mae, s.naive.mae, s.model.rmse, s.naive.rmse, verdict(s.model.mae, s.naive.mae)]
+        if seasonal:
+            row += [s.seasonal_naive.mae, verdict(s.model.mae, s.seasonal_naive.mae)]
+        rows.append(row)
     return tables.text(columns, rows)
+
+
+def advice(config: cfg.Config, metrics: Metrics) -> str | None:
+    """What to try when the model loses to the repeat-last baseline on the test split (else None)."""
+    test = metrics.test
+    if test.beats_naive:
+        return None
+    lost = (
+        "the model does NOT beat the repeat-last baseline on the test split "
+        f"(MAE {test.model.mae:.4g} vs {test.naive.mae:.4g})"
+    )
+    if config.model.instance_norm == "none":
+        fix = (
+            "on data with a trend or level shifts, set model.instance_norm: last "
+            "(each window is forecast relative to its last value)"
+        )
+    else:
+        fix = (
+            "try more training.epochs or a longer window.lookback; on a stationary, mean-reverting series "
+            "try model.instance_norm: none"
+        )
+    return f"{lost}; {fix}"
 
 
 def repeats_text(result: Repeats) -> str:
@@ -85,28 +113,34 @@ def layers_text(model: keras.Model) -> str:
     )
 
 
-def markdown(run: Run, metrics: Metrics, config_yaml: str, target_names: list[str]) -> str:
+def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[str]) -> str:
     """report.md: the verdict against the baseline, both error tables, training facts, plots, config."""
-    columns = ["split", "predictor", "MAE", "RMSE", "MSE", "MAPE"]
+    columns = ["split", "predictor", "MAE", "RMSE", "MSE", "MAPE"]  # MAPE n/a where actuals come near zero
 
     def rows(scaled: bool) -> list[list[object]]:
         out = []
         for split in SCORED:
             s = metrics.splits[split]
-            for who, scores in (
+            predictors = [
                 ("model", s.scaled_model if scaled else s.model),
                 ("naive", s.scaled_naive if scaled else s.naive),
-            ):
+            ]
+            if s.seasonal_naive is not None:
+                season = f"seasonal naive ({metrics.seasonality} rows)"
+                predictors.append((season, s.scaled_seasonal_naive if scaled else s.seasonal_naive))
+            for who, scores in predictors:
                 out.append([split, who, scores.mae, scores.rmse, scores.mse, scores.mape])
         return out
 
     test, t = metrics.test, metrics.training
     word = "beats" if test.beats_naive else "does NOT beat"
+    hint = advice(config, metrics)
     lines = [
         f"# Run `{run.path.name}`",
         "",
         f"On the test split the model {word} the common-sense baseline (repeat the last value): "
         f"MAE {test.model.mae:.4f} vs {test.naive.mae:.4f} ({', '.join(target_names)}).",
+        *([f"**Warning:** {hint}."] if hint else []),
         "",
         "## Errors in original units",
         "",
@@ -115,6 +149,20 @@ def markdown(run: Run, metrics: Metrics, config_yaml: str, target_names: list[st
         "## Errors on scaled values",
         "",
         tables.markdown(columns, rows(scaled=True)),
+        "",
+        "## Test errors per target (MAE, original units)",
+        "",
+        tables.markdown(
+            ["target", "model", "naive"],
+            [[name, v["model"], v["naive"]] for name, v in (test.per_target or {}).items()],
+        ),
+        "",
+        "## Test errors per horizon step (MAE, scaled values)",
+        "",
+        tables.markdown(
+            ["step", "model", "naive"],
+            [[i + 1, m, n] for i, (m, n) in enumerate(zip(*(test.per_step or {}).values(), strict=True))],
+        ),
         "",
         "## Training",
         "",
@@ -130,7 +178,7 @@ def markdown(run: Run, metrics: Metrics, config_yaml: str, target_names: list[st
         "## Config",
         "",
         "```yaml",
-        config_yaml.rstrip(),
+        config.to_yaml().rstrip(),
         "```",
         "",
     ]
@@ -141,17 +189,22 @@ def write(
     run: Run, config: cfg.Config, prepared: Prepared, metrics: Metrics, history: pd.DataFrame, test_pred: np.ndarray
 ) -> None:
     """Every human-readable artifact of a finished run: loss.png, forecast.png and report.md."""
-    plot_loss(run.loss_plot, history)
-    test = prepared.origins["test"]
+    best = metrics.training.best_epoch if metrics.training else None
+    plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
+    test, spec = prepared.origins["test"], prepared.spec
     inverse = prepared.scalers.inverse_targets
+    first_target = test + spec.delay  # the row each window's 1-step forecast is for
+    times = prepared.series.times
     plot_forecast(
         run.forecast_plot,
-        inverse(prepared.spec.targets(prepared.y, test)),
+        inverse(spec.targets(prepared.y, test)),
         inverse(test_pred),
+        inverse(spec.last_values(prepared.y, test)),
         prepared.series.target_names,
-        prepared.spec.horizon,
+        times[first_target] if times is not None else first_target,
+        f"{run.path.name}: test split",
     )
-    write_text(run.report_file, markdown(run, metrics, config.to_yaml(), prepared.series.target_names))
+    write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
 
 
 def figure():
@@ -169,19 +222,23 @@ def save(fig, path: Path) -> None:
     rundir.write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
-def plot_loss(path: Path, history: pd.DataFrame) -> None:
-    """Train and validation loss per epoch; dotted lines where ReduceLROnPlateau lowered the rate."""
+def plot_loss(path: Path, history: pd.DataFrame, title: str, loss: str, best_epoch: int | None = None) -> None:
+    """Train and validation loss per epoch, the restored best epoch marked, and dotted lines where
+    ReduceLROnPlateau lowered the rate."""
     plt = figure()
     fig, ax = plt.subplots(figsize=(7, 4))
+    ax.set_title(title, fontsize=10)
     if history.empty:
         ax.text(0.5, 0.5, "no training (model.cell: naive)", ha="center", va="center", transform=ax.transAxes)
         save(fig, path)
         plt.close(fig)
         return
     epochs = history["epoch"] + 1
-    ax.plot(epochs, history["loss"], label="train loss")
+    ax.plot(epochs, history["loss"], label="train")
     if "val_loss" in history:
-        ax.plot(epochs, history["val_loss"], label="validation loss")
+        ax.plot(epochs, history["val_loss"], label="validation")
+    if best_epoch:
+        ax.axvline(best_epoch, color="green", linewidth=1, alpha=0.6, label=f"best epoch ({best_epoch}), kept")
     lr = history["learning_rate"].to_numpy()
     for i in np.flatnonzero(lr[1:] < lr[:-1]) + 1:
         ax.axvline(epochs.iloc[i], color="grey", linestyle=":", linewidth=1)
@@ -190,53 +247,91 @@ def plot_loss(path: Path, history: pd.DataFrame) -> None:
         )
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.legend()
+    ax.set_ylabel(f"{loss} (scaled values)")
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     save(fig, path)
     plt.close(fig)
 
 
-def plot_forecast(
-    path: Path, actual: np.ndarray, predicted: np.ndarray, names: list[str], horizon: int, limit: int = 336
-) -> None:
-    """Actual vs predicted on the start of the test split: the 1-step and the last-step forecasts.
+MAX_PANELS = 12  # targets drawn in forecast.png; more are named in its title as left out
 
-    `actual` and `predicted` are (windows, horizon, targets) in original units, windows in order.
+
+def plot_forecast(
+    path: Path,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    naive: np.ndarray,
+    names: list[str],
+    x: pd.Index | np.ndarray,
+    title: str,
+) -> None:
+    """Actual, model and repeat-last forecasts one step ahead over the whole test split, a panel
+    per target (the first MAX_PANELS), against time (or row) of the forecast row.
+
+    `actual`, `predicted` and `naive` are (windows, horizon, targets) in original units.
     """
     plt = figure()
-    shown = names[:4]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.6 * len(shown)), squeeze=False, sharex=True)
-    n = min(limit, len(actual))
-    for k, (ax, name) in enumerate(zip(axes[:, 0], shown, strict=True)):
-        ax.plot(np.arange(n), actual[:n, 0, k], color="black", linewidth=1, label="actual")
-        ax.plot(np.arange(n), predicted[:n, 0, k], label="predicted, 1 step ahead")
-        if horizon > 1:
-            ax.plot(
-                np.arange(n) + horizon - 1, predicted[:n, -1, k], alpha=0.7, label=f"predicted, {horizon} steps ahead"
-            )
-        ax.set_ylabel(name)
+    shown = names[:MAX_PANELS]
+    cols = 1 if len(shown) <= 4 else 2
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.3 * rows + 0.8), squeeze=False, sharex=True)
+    capped = f" (first {len(shown)} of {len(names)} targets)" if len(names) > len(shown) else ""
+    fig.suptitle(f"{title}: 1-step-ahead forecasts{capped}", fontsize=10)
+    for k, name in enumerate(shown):
+        ax = axes[k // cols, k % cols]
+        ax.plot(x, actual[:, 0, k], color="black", linewidth=0.8, label="actual")
+        ax.plot(x, predicted[:, 0, k], linewidth=0.8, label="model")
+        ax.plot(x, naive[:, 0, k], linewidth=0.6, alpha=0.6, linestyle="--", label="naive (repeat last)")
+        ax.set_ylabel(name, fontsize=8)
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, loc="upper right")
-    axes[-1, 0].set_xlabel("test window (first target row)")
+    for k in range(len(shown), rows * cols):
+        axes[k // cols, k % cols].set_visible(False)
+        axes[k // cols - 1, k % cols].tick_params(labelbottom=True)  # its column's last panel shows the axis
+    for ax in axes.flat:
+        for label in ax.get_xticklabels():
+            label.set_rotation(20)
+            label.set_horizontalalignment("right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     save(fig, path)
     plt.close(fig)
+
+
+def future_stamps(times: pd.DatetimeIndex, count: int) -> pd.DatetimeIndex:
+    """The `count` stamps after a series' last: its calendar frequency if pandas infers one from the
+    recent stamps, else steps of the median spacing."""
+    if count == 0:
+        return pd.DatetimeIndex([])
+    frequency = None
+    if len(times) >= 3:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
+            try:
+                frequency = pd.infer_freq(times[-min(len(times), 1000) :])
+            except (TypeError, ValueError):
+                frequency = None
+    if frequency is not None:
+        return pd.date_range(times[-1], periods=count + 1, freq=frequency)[1:]
+    spacing = times.to_series().diff().median() if len(times) > 1 else pd.Timedelta(0)
+    return pd.DatetimeIndex([times[-1] + spacing * (i + 1) for i in range(count)])
 
 
 def long_frame(series, spec, origins: np.ndarray, predictions: np.ndarray) -> pd.DataFrame:
     """Predictions (windows, horizon, targets) in long form: origin, target_time, step, column, prediction.
 
     With a time column, origins and targets are timestamps; targets past the end of the series
-    continue at the series' median spacing. Without one, they are row indices.
+    follow the series' calendar frequency (month ends stay month ends, years stay years) when
+    pandas can infer one, else its median spacing. Without one, they are row indices.
     """
     n_windows, horizon, n_targets = predictions.shape
     target_rows = origins[:, None] + spec.target_offsets()  # (windows, horizon)
     if series.times is not None:
         times = series.times
-        spacing = times.to_series().diff().median() if len(times) > 1 else pd.Timedelta(0)
-        last = int(target_rows.max()) + 1
-        extra = max(0, last - len(times))
-        axis = times.append(pd.DatetimeIndex([times[-1] + spacing * (i + 1) for i in range(extra)]))
+        extra = max(0, int(target_rows.max()) + 1 - len(times))
+        axis = times.append(future_stamps(times, extra))
         origin_values, target_values = axis[origins], axis[target_rows.reshape(-1)]
     else:
         origin_values, target_values = origins, target_rows.reshape(-1)

@@ -86,11 +86,11 @@ class Scores:
     mae: float
     rmse: float
     mse: float
-    mape: float
+    mape: float | None  # None where actuals come near zero: a percentage of ~0 means nothing
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Scores:
-        return cls(**{f.name: float(d[f.name]) for f in fields(cls)})
+        return cls(**{f.name: None if d[f.name] is None else float(d[f.name]) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -102,28 +102,48 @@ class SplitScores:
     naive: Scores
     scaled_model: Scores
     scaled_naive: Scores
+    seasonal_naive: Scores | None = None  # absent when the data has no season (see metrics.seasonality)
+    scaled_seasonal_naive: Scores | None = None
+    # MAE per target column (original units) and per horizon step (scaled: columns share no unit)
+    per_target: dict[str, dict[str, float]] | None = None  # {column: {"model": mae, "naive": mae}}
+    per_step: dict[str, list[float]] | None = None  # {"model": [mae step 1, ...], "naive": [...]}
 
     @property
     def beats_naive(self) -> bool:
-        """The model's MAE is below the baseline's (original units)."""
+        """The model's MAE is below the repeat-last baseline's (original units)."""
         return self.model.mae < self.naive.mae
 
+    @property
+    def beats_seasonal_naive(self) -> bool | None:
+        """The model's MAE is below the seasonal-naive baseline's; None without a season."""
+        return None if self.seasonal_naive is None else self.model.mae < self.seasonal_naive.mae
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": asdict(self.model),
-            "naive": asdict(self.naive),
-            "scaled": {"model": asdict(self.scaled_model), "naive": asdict(self.scaled_naive)},
-            "windows": self.windows,
-        }
+        out: dict[str, Any] = {"model": asdict(self.model), "naive": asdict(self.naive)}
+        scaled: dict[str, Any] = {"model": asdict(self.scaled_model), "naive": asdict(self.scaled_naive)}
+        if self.seasonal_naive is not None and self.scaled_seasonal_naive is not None:
+            out["seasonal_naive"] = asdict(self.seasonal_naive)
+            scaled["seasonal_naive"] = asdict(self.scaled_seasonal_naive)
+        out = {**out, "scaled": scaled, "windows": self.windows}
+        if self.per_target is not None:
+            out["per_target"] = self.per_target
+        if self.per_step is not None:
+            out["per_step"] = self.per_step
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitScores:
+        seasonal = "seasonal_naive" in d and "seasonal_naive" in d["scaled"]
         return cls(
             windows=int(d["windows"]),
             model=Scores.from_dict(d["model"]),
             naive=Scores.from_dict(d["naive"]),
             scaled_model=Scores.from_dict(d["scaled"]["model"]),
             scaled_naive=Scores.from_dict(d["scaled"]["naive"]),
+            seasonal_naive=Scores.from_dict(d["seasonal_naive"]) if seasonal else None,
+            scaled_seasonal_naive=Scores.from_dict(d["scaled"]["seasonal_naive"]) if seasonal else None,
+            per_target=d.get("per_target"),
+            per_step=d.get("per_step"),
         )
 
 
@@ -147,6 +167,8 @@ class Metrics:
 
     splits: dict[str, SplitScores]
     training: TrainingStats | None = None
+    seasonality: int | None = None  # rows per season of the seasonal-naive baseline
+    filled: dict[str, int] | None = None  # missing values data.fill treated, per column (absent: none)
 
     @property
     def val(self) -> SplitScores:
@@ -160,6 +182,10 @@ class Metrics:
         out: dict[str, Any] = {name: scores.to_dict() for name, scores in self.splits.items()}
         if self.training is not None:
             out.update(asdict(self.training))
+        if self.seasonality is not None:
+            out["seasonality"] = self.seasonality
+        if self.filled:
+            out["filled"] = dict(self.filled)
         return out
 
     @classmethod
@@ -167,7 +193,7 @@ class Metrics:
         splits = {name: SplitScores.from_dict(d[name]) for name in SCORED if name in d}
         names = {f.name for f in fields(TrainingStats)}
         training = TrainingStats(**{k: d[k] for k in names if k in d}) if "epochs_run" in d else None
-        return cls(splits, training)
+        return cls(splits, training, d.get("seasonality"), d.get("filled"))
 
     def get(self, path: str) -> Any:
         """A value by its metrics.json path, e.g. `get("val.scaled.model.mse")`."""
@@ -181,9 +207,10 @@ METRIC_PATHS = frozenset(
         f"{split}.{scale}{who}.{name}"
         for split in SCORED
         for scale in ("", "scaled.")
-        for who in PREDICTORS
+        for who in (*PREDICTORS, "seasonal_naive")
         for name in SCORE_NAMES
     ]
     + [f"{split}.windows" for split in SCORED]
     + [f.name for f in fields(TrainingStats) if f.type in ("int", "float")]
+    + ["seasonality"]
 )

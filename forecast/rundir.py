@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -76,15 +77,39 @@ def hold(path: Path, what: str) -> Iterator[None]:
         handle.close()  # closing releases the lock
 
 
+STDOUT = Path("-")
+
+
 def check_output(path: Path | None, option: str = "--output") -> None:
-    """Before any work: an output path's folder exists and the path is not a folder itself."""
-    if path is None:
+    """Before any work: where an output goes can be written. `-` is stdout; a symlink is followed
+    to its target; a FIFO or a device (/dev/stdout) is fine; a folder, or a file in a folder that
+    does not exist, is bad input."""
+    if path is None or Path(path) == STDOUT:
         return
-    path = Path(path)
-    if path.is_dir():
+    target = Path(path).resolve()  # follows every symlink in the path
+    if target.is_dir():
         raise ForecastError(f"{option}: {path} is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise ForecastError(f"{option}: the folder {path.parent} does not exist")
+    if not target.parent.is_dir():
+        raise ForecastError(f"{option}: the folder {target.parent} does not exist")
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a user's `--output`: what it names, never what stands in its place.
+
+    `-` writes to stdout; a symlink writes its target (atomically, beside the target); a FIFO,
+    a terminal or /dev/stdout is written to directly, since a rename would replace the special
+    file with a regular one; anything else is written atomically.
+    """
+    if Path(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path).resolve()
+    if target.exists() and not target.is_file():
+        with open(target, "w") as stream:
+            stream.write(text)
+        return
+    write_text(target, text)
 
 
 def write_text(path: Path, text: str) -> Path:

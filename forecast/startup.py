@@ -23,13 +23,22 @@ def load_keras() -> None:
     """
     if "keras" in sys.modules:
         return
+    if os.environ.get("FORECAST_DEBUG"):  # --debug: every line the libraries print
+        import keras
+
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
             try:
-                import keras  # noqa: F401
+                import keras
+
+                if keras.backend.backend() == "tensorflow":  # its device probe (cuInit) logs to fd 2 too
+                    import tensorflow as tf
+
+                    tf.config.list_physical_devices()
             finally:
                 os.dup2(saved, 2)
     except Exception as exc:  # Keras raises ValueError for an unknown backend, ImportError for a missing one

@@ -101,9 +101,11 @@ def shard_of(spec: str | None) -> tuple[int, int]:
     return index, count
 
 
-def record(sweep_dir: Path, config_path: Path, planned: list[dict]) -> None:
+def record(sweep_dir: Path, config_path: Path, planned: list[dict], base_overrides=()) -> None:
     """sweep.json: the plan. Shards started with the same grid agree on it; a different grid is refused."""
     plan = {"config": str(Path(config_path).resolve()), "trials": planned}
+    if base_overrides:
+        plan["set"] = list(base_overrides)
     path = sweep_dir / "sweep.json"
     if path.exists():
         if json.loads(path.read_text()) != plan:
@@ -150,9 +152,9 @@ def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
         rows.append(
             {
                 "trial": run.path.name,
-                **{k: json.dumps(v) for k, v in trial.items()},
+                **{k: v if isinstance(v, str | int | float | bool) else json.dumps(v) for k, v in trial.items()},
                 metric: value,
-                "val_mae": metrics.val.model.mae,
+                **({} if metric == "val.model.mae" else {"val_mae": metrics.val.model.mae}),
                 "test_mae": metrics.test.model.mae,
                 "test_rmse": metrics.test.model.rmse,
                 "test_scaled_mse": metrics.test.scaled_model.mse,
@@ -181,6 +183,7 @@ def run(
     draws: int | None = None,
     shard: str | None = None,
     metric: str = "val.model.mae",
+    base_overrides: list[str] | tuple[str, ...] = (),
 ) -> Leaderboard:
     """Run this shard's trials of a grid, each an ordinary run directory, and rebuild the leaderboard.
 
@@ -193,6 +196,7 @@ def run(
         draws: run this many random draws of the grid instead of all of it.
         shard: "I/N" (default: Slurm's array variables, else the whole sweep).
         metric: the metrics.json path the leaderboard ranks by.
+        base_overrides: `--set` assignments applied to the base config before each trial's.
 
     Returns:
         The leaderboard of every completed trial in the directory (all shards').
@@ -201,14 +205,15 @@ def run(
 
     from forecast import lifecycle
 
-    base = cfg.load(config_path)
+    base = cfg.load(config_path, base_overrides)
     if metric not in METRIC_PATHS:
         raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
     planned = trials(grid, draws, base.seed)
     index, count = shard_of(shard)
-    configs = [cfg.load(config_path, overrides(t)) for t in planned]  # every trial validates before any trains
+    # every trial validates before any trains; a bad grid key or value is named as the grid's
+    configs = [cfg.load(config_path, [*base_overrides, *overrides(t)], option="--grid") for t in planned]
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    record(sweep_dir, config_path, planned)
+    record(sweep_dir, config_path, planned, base_overrides)
     mine = [i for i in range(len(planned)) if i % count == index]
     log.info(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}")
     claims = sweep_dir / ".claims"

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 
 def cell(value: object, digits: int = 4) -> str:
-    """Floats with `digits` decimals, everything else as str."""
+    """Floats with `digits` decimals, None as n/a, everything else as str."""
+    if value is None:
+        return "n/a"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 

@@ -55,9 +55,21 @@ class WindowSpec:
         """(batch, horizon, targets)."""
         return np.take(y, origins[:, None] + self.target_offsets(), axis=0)
 
+    def seasonal_values(self, y: np.ndarray, origins: np.ndarray, season: int) -> np.ndarray:
+        """The seasonal-naive baseline: each target's value one (or more) whole seasons before it,
+        at or before the origin. (batch, horizon, targets)."""
+        return np.take(y, origins[:, None] + seasonal_offsets(self, season), axis=0)
+
     def last_values(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """The common-sense baseline: each target's value at the origin, repeated over the horizon."""
         return np.repeat(y[origins][:, None, :], self.horizon, axis=1)
+
+
+def seasonal_offsets(spec: WindowSpec, season: int) -> np.ndarray:
+    """Row offsets from an origin to the seasonal-naive value of each target: the same point of the
+    season in the last full season the origin has seen (target row minus whole seasons)."""
+    d = spec.target_offsets()
+    return d - season * -(-d // season)
 
 
 def split_origins(spec: WindowSpec, borders: tuple[int, int, int]) -> dict[str, np.ndarray]:

@@ -60,9 +60,30 @@ def test_metrics_json_is_written_in_its_documented_layout(trained):
         "backend",
         "device",
         "replicas",
+        "seasonality",
     ]
-    assert list(raw["test"]) == ["model", "naive", "scaled", "windows"]
+    assert list(raw["test"]) == ["model", "naive", "seasonal_naive", "scaled", "windows", "per_target", "per_step"]
+    assert list(raw["test"]["per_target"]) == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    assert len(raw["test"]["per_step"]["model"]) == 4  # one MAE per horizon step
+    # per-target MAEs average to the overall MAE (every target has the same number of values)
+    per_target = [v["model"] for v in raw["test"]["per_target"].values()]
+    assert sum(per_target) / 7 == pytest.approx(raw["test"]["model"]["mae"], rel=1e-9)
+    assert raw["test"]["model"]["mape"] is None  # ETTh1's loads cross zero: no percentage error
+    assert list(raw["test"]["scaled"]) == ["model", "naive", "seasonal_naive"]
+    assert raw["seasonality"] == 24  # hourly stamps: a daily season
     assert Metrics.from_dict(raw).to_dict() == raw
+
+
+def test_seasonal_naive_is_the_value_one_day_before(trained):
+    """Targets t+1..t+4 from origin t: the values at t+1-24 .. t+4-24, from the raw CSV."""
+    import numpy as np
+    import pandas as pd
+    from conftest import ETTH1
+
+    values = pd.read_csv(ETTH1, nrows=1000).iloc[:, 1:].to_numpy(np.float64)
+    origins = np.arange(799, 1000 - 4)
+    errors = [np.abs(values[o + h] - values[o + h - 24]).mean() for o in origins for h in range(1, 5)]
+    assert trained.metrics.test.seasonal_naive.mae == pytest.approx(np.mean(errors), rel=1e-6)
 
 
 def test_naive_baseline_is_the_repeat_last_value(trained):

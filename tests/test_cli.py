@@ -143,7 +143,7 @@ def test_evaluate_reproduces_train_metrics(trained, tmp_path):
                 assert again[split][who][key] == pytest.approx(metrics[split][who][key], rel=1e-6)
                 assert again[split]["scaled"][who][key] == pytest.approx(metrics[split]["scaled"][who][key], rel=1e-6)
     out = run_cli("evaluate", run, "--split", "test", "--output", tmp_path / "m.json")
-    assert out.returncode == 0 and set(json.loads((tmp_path / "m.json").read_text())) == {"test"}
+    assert out.returncode == 0 and set(json.loads((tmp_path / "m.json").read_text())) == {"test", "seasonality"}
 
 
 def test_predict_after_the_end_and_from_every_origin(trained, tmp_path):

@@ -54,6 +54,7 @@ def test_loader_reads_the_exact_format_and_reports_sentinels(jena_csv):
     assert series.notes == [
         "4 rows of 'wv (m/s)' held -9999 (missing): data.fill=interpolate",
         "4 rows of 'max. wv (m/s)' held -9999 (missing): data.fill=interpolate",
+        "data.fill=interpolate filled 8 missing values (4 in 'wv (m/s)', 4 in 'max. wv (m/s)')",
     ]
     assert prepared.x.shape == (ROWS, 14) and prepared.spec.timesteps == 240
 

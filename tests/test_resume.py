@@ -57,7 +57,10 @@ def _train(path, monkeypatch, fail_at=None):
 def _outcome(run):
     history = pd.read_csv(run.history_file)
     metrics = json.loads(run.metrics_file.read_text())
-    scores = flatten({k: metrics[k] for k in ("val", "test", "epochs_run", "best_epoch")})
+    scores = {}
+    for key, value in flatten({k: metrics[k] for k in ("val", "test", "epochs_run", "best_epoch")}).items():
+        values = value if isinstance(value, list) else [value]  # per-step errors are lists
+        scores |= {f"{key}[{i}]": v for i, v in enumerate(values) if v is not None}  # MAPE n/a is None
     return history.drop(columns=["epoch_seconds"]), scores
 
 

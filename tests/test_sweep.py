@@ -87,11 +87,10 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
     board = leaderboard(sweep)
     assert board.metric == "val.model.mae" and board.directory == sweep
     assert [r["trial"] for r in board.rows] == ["trial-001", "trial-000"]
-    assert board.rows[0] == {
+    assert board.rows[0] == {  # grid values as they are; no second column repeating the ranked metric
         "trial": "trial-001",
-        "model.layers[0].units": "8",
+        "model.layers[0].units": 8,
         "val.model.mae": 0.4,
-        "val_mae": 0.4,
         "test_mae": 0.7,
         "test_rmse": 1.4,
         "test_scaled_mse": pytest.approx(1.05),
@@ -110,6 +109,7 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
 
     by_test = leaderboard(sweep, "test.scaled.model.mae")
     assert [r["trial"] for r in by_test.rows] == ["trial-000", "trial-001"]
+    assert by_test.rows[0]["val_mae"] == 0.6  # ranked by another metric, val MAE is shown beside
     assert "ranked by test.scaled.model.mae" in (sweep / "leaderboard.md").read_text()
 
 

@@ -137,7 +137,7 @@ def parse_yaml(text: str) -> Any:
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def _parse_key(key: str) -> list[str | int]:
+def _parse_key(key: str, option: str = "--set") -> list[str | int]:
     parts: list[str | int] = []
     pos = 0
     for match in _TOKEN.finditer(key):
@@ -147,20 +147,21 @@ def _parse_key(key: str) -> list[str | int]:
         parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         pos = match.end()
     if not parts or pos != len(key):
-        raise ForecastError(f"--set {key}: not a dotted key like model.layers[0].units")
+        raise ForecastError(f"{option} {key}: not a dotted key like model.layers[0].units")
     return parts
 
 
-def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """Apply one `--set key.path=value`; the value is parsed as YAML (so 32, 1e-3, true, [1, 2] work)."""
+def apply_override(raw: dict[str, Any], assignment: str, option: str = "--set") -> None:
+    """Apply one `--set key.path=value`; the value is parsed as YAML (so 32, 1e-3, true, [1, 2] work),
+    and taken as a string when it is not valid YAML (`--set data.time_format=%Y`)."""
     key, sep, text = assignment.partition("=")
     if not sep:
-        raise ForecastError(f"--set {assignment}: expected key.path=value")
-    parts = _parse_key(key.strip())
+        raise ForecastError(f"{option} {assignment}: expected key.path=value")
+    parts = _parse_key(key.strip(), option)
     try:
         value = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        raise ForecastError(f"--set {key}: value is not valid YAML ({exc})") from None
+    except yaml.YAMLError:  # '%Y', '@home', 'a: b: c': not YAML, so the text itself
+        value = text
     node: Any = raw
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
@@ -168,9 +169,9 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         if isinstance(part, int):
             if not isinstance(node, list) or part >= len(node):
                 size = len(node) if isinstance(node, list) else 0
-                raise ForecastError(f"--set {key}: {where} does not exist (the list has {size} items)")
+                raise ForecastError(f"{option} {key}: {where} does not exist (the list has {size} items)")
         elif not isinstance(node, dict):
-            raise ForecastError(f"--set {key}: {dotted(tuple(parts[:i]))} is not a mapping")
+            raise ForecastError(f"{option} {key}: {dotted(tuple(parts[:i]))} is not a mapping")
         if last:
             node[part] = value
         else:
@@ -207,14 +208,25 @@ def resolve_data_path(path: str, config_dir: Path) -> Path:
     return (config_dir / candidate).resolve()
 
 
-def load(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read, override and validate a config file; data.path comes back absolute."""
+def load(path: Path | str, overrides: list[str] | tuple[str, ...] = (), option: str = "--set") -> Config:
+    """Read, override and validate a config file; data.path comes back absolute.
+
+    Args:
+        path: the YAML file.
+        overrides: `key.path=value` assignments.
+        option: how errors name the overrides (`--set`, or `--grid` for a sweep's trials).
+    """
     path = Path(path)
     config = validate(read_yaml(path), str(path))
+    overridden = {a.partition("=")[0].strip() for a in overrides}
+    defaulted = "path" not in config.data.model_fields_set and not overridden & {"data", "data.path"}
     if overrides:
         raw = config.model_dump(exclude_none=True)
         for assignment in overrides:
-            apply_override(raw, assignment)
-        config = validate(raw, f"{path} with --set")
+            apply_override(raw, assignment, option)
+        config = validate(raw, f"{path} with {option}")
     resolved = resolve_data_path(config.data.path, path.resolve().parent)
-    return config.model_copy(update={"data": config.data.model_copy(update={"path": str(resolved)})})
+    config = config.model_copy(update={"data": config.data.model_copy(update={"path": str(resolved)})})
+    if defaulted:
+        config.notes.append(f"{path.name} sets no data.path: using the default, the embedded ETTh1 sample")
+    return config

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from forecast.config.schema.base import _Section
 from forecast.config.schema.data import Data, Split
+from forecast.config.schema.metrics import MetricsSection
 from forecast.config.schema.model import Layer, Model
 from forecast.config.schema.scaler import Scaler
 from forecast.config.schema.tracking import Mlflow, Tracking
@@ -24,6 +25,7 @@ __all__ = [
     "Data",
     "EarlyStopping",
     "Layer",
+    "MetricsSection",
     "Mlflow",
     "Model",
     "ReduceLROnPlateau",
@@ -48,6 +50,25 @@ class Config(_Section):
     model: Model = Field(default_factory=Model)
     training: Training = Field(default_factory=Training)
     tracking: Tracking = Field(default_factory=Tracking)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
+    # what loading decided for the user (a defaulted data.path), shown once a run exists; not a key
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes
+
+    @model_validator(mode="after")
+    def _default_instance_norm(self) -> Config:
+        """instance_norm left out: last when every target is also a feature (its own last value is
+        then known), else none. Decided here, so config.yaml records what the run used."""
+        if self.model.instance_norm is None:
+            data = self.data
+            last = data.features is None or data.targets is None or set(data.targets) <= set(data.features)
+            self.model.instance_norm = "last" if last else "none"
+        if self.model.instance_norm == "none" and self.model.instance_norm_affine:
+            raise ValueError("model.instance_norm_affine needs model.instance_norm: last or mean")
+        return self
 
     @model_validator(mode="after")
     def _segments_fit(self) -> Config:

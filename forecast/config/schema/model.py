@@ -27,8 +27,11 @@ class Model(_Section):
     dropout_between: Rate = Field(0.0, description="Dropout layer after each recurrent layer.")
     l2: Annotated[float, Field(ge=0)] = Field(0.0, description="L2 penalty on the recurrent layers' kernels.")
     dense: list[PositiveInt] = Field(default_factory=list, description="Hidden Dense layers (relu) before the output.")
-    instance_norm: Literal["none", "last", "mean"] = Field(
-        "none", description="Subtract each window's last value or mean per channel, and add it back to the forecast."
+    instance_norm: Literal["none", "last", "mean"] | None = Field(
+        None,
+        description="Subtract each window's last value or mean per channel, and add it back to the forecast. "
+        "Default: last when every target is also a feature (it wins on data with a trend or level shifts: "
+        "BENCHMARKS.md, 'Defaults'), else none; none suits a stationary, mean-reverting series.",
     )
     instance_norm_affine: bool = Field(
         False, description="Learnable per-channel scale and bias after instance_norm (RevIN)."
@@ -56,6 +59,6 @@ class Model(_Section):
             raise ValueError("decoder: parallel continues the encoder's state; it cannot be bidirectional")
         if self.channel_embedding and not (self.channel_independent and self.decoder == "parallel"):
             raise ValueError("channel_embedding needs channel_independent: true and decoder: parallel")
-        if self.instance_norm == "none" and self.instance_norm_affine:
+        if self.instance_norm == "none" and self.instance_norm_affine:  # None: decided with the data section
             raise ValueError("instance_norm_affine needs instance_norm: last or mean")
         return self
