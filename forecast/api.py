@@ -352,9 +352,15 @@ def build_model(config: cfg.Config | PathLike) -> keras.Model:
     from forecast.model import build
     from forecast.prepare import prepare
 
-    config = _config(config)
+    config = shape_only(_config(config))
     p = prepare(config)
     return build(config.model, p.spec, len(p.series.feature_names), p.target_index)
+
+
+def shape_only(config: cfg.Config) -> cfg.Config:
+    """The config with missing values interpolated: for what needs only the data's shape (the
+    model's layers and parameter count), a gap the training config would refuse does not matter."""
+    return config.model_copy(update={"data": config.data.model_copy(update={"fill": "interpolate"})})
 
 
 def download(name: str, dest: PathLike = "data", **kwargs: Any) -> tuple[Path, str]:

@@ -165,7 +165,7 @@ def summary(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
 
     conf = api.Run.open(config).config if config.is_dir() else api.load_config(config, set_ or ())
     print(layers_text(api.build_model(conf)))
-    print(f"closed-form count (forecast validate): {api.validate(conf).parameters:,}")
+    print(f"closed-form count (forecast validate): {api.validate(api.shape_only(conf)).parameters:,}")
 
 
 @command

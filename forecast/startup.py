@@ -39,6 +39,7 @@ def load_keras() -> None:
                     import tensorflow as tf
 
                     tf.config.list_physical_devices()
+                    tf.get_logger().setLevel("ERROR")  # retracing notes (backtest --refit) are TF's, not ours
             finally:
                 os.dup2(saved, 2)
     except Exception as exc:  # Keras raises ValueError for an unknown backend, ImportError for a missing one
