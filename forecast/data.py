@@ -31,6 +31,7 @@ class Series:
     times: pd.DatetimeIndex | None  # None: rows are identified by their index
     notes: list[str] = field(default_factory=list)  # what loading changed, for the user to read
     filled: dict[str, int] = field(default_factory=dict)  # values data.fill filled (or dropped), per column
+    dtypes: dict[str, str] = field(default_factory=dict)  # each used column's type as read (int64, float64)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -52,6 +53,7 @@ class InputSchema:
     time_column: str | None
     listed: bool
     frequency: str | None = None  # pandas' name for the training stamps' frequency ('h', 'W-SUN'), if regular
+    dtypes: dict[str, str] | None = None  # each column's type as read from the training file
 
     @classmethod
     def of(cls, data: cfg.Data, series: Series) -> InputSchema:
@@ -62,7 +64,7 @@ class InputSchema:
                 found = pd.infer_freq(series.times[:10_000])
                 frequency = getattr(found, "freqstr", found)
         features, targets = list(series.feature_names), list(series.target_names)
-        return cls(features, targets, data.time_column, data.features is not None, frequency)
+        return cls(features, targets, data.time_column, data.features is not None, frequency, dict(series.dtypes))
 
     def to_dict(self) -> dict:
         return {
@@ -71,13 +73,14 @@ class InputSchema:
             "time_column": self.time_column,
             "listed": self.listed,
             "frequency": self.frequency,
+            "dtypes": self.dtypes,
         }
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> InputSchema:
         """Read back and check a schema.json like user input (names are non-empty unique strings)."""
         required = {"features", "targets", "time_column", "listed"}
-        ok = isinstance(raw, dict) and required <= set(raw) <= {*required, "frequency"}
+        ok = isinstance(raw, dict) and required <= set(raw) <= {*required, "frequency", "dtypes"}
         for key in ("features", "targets"):
             names = raw.get(key) if ok else None
             ok = ok and isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names)
@@ -87,12 +90,15 @@ class InputSchema:
             and (raw["time_column"] is None or isinstance(raw["time_column"], str))
             and isinstance(raw["listed"], bool)
             and isinstance(raw.get("frequency"), str | None)
+            and isinstance(raw.get("dtypes"), dict | None)
         )
         if not ok:
             raise ForecastError(
                 f"{source}: not a forecast schema file (expected features, targets, time_column, listed)"
             )
-        return cls(raw["features"], raw["targets"], raw["time_column"], raw["listed"], raw.get("frequency"))
+        return cls(
+            raw["features"], raw["targets"], raw["time_column"], raw["listed"], raw.get("frequency"), raw.get("dtypes")
+        )
 
     def apply(self, data: cfg.Data) -> cfg.Data:
         """The run's data section with its columns named, so a new file is read by name."""
@@ -301,7 +307,9 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
         _numeric(frame, features, "data.features", path)
     targets = list(data.targets) if data.targets is not None else features
     _numeric(frame, targets, "data.targets", path)
-    used = frame[list(dict.fromkeys(features + targets))].astype("float64")
+    columns = list(dict.fromkeys(features + targets))
+    dtypes = {str(c): str(frame[c].dtype) for c in columns}
+    used = frame[columns].astype("float64")
     notes = []
     for column, sentinels in data.missing_values.items():
         if column not in used.columns:
@@ -326,4 +334,5 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
         times=times,
         notes=notes,
         filled=filled,
+        dtypes=dtypes,
     )

@@ -34,7 +34,15 @@ def _variant(tmp_path, recent, name, change):
 def test_the_run_records_its_columns(run):
     schema = json.loads(run.schema_file.read_text())
     names = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-    assert schema == {"features": names, "targets": names, "time_column": "date", "listed": False, "frequency": "h"}
+    dtypes = dict.fromkeys(names, "float64")
+    assert schema == {
+        "features": names,
+        "targets": names,
+        "time_column": "date",
+        "listed": False,
+        "frequency": "h",
+        "dtypes": dtypes,
+    }
 
 
 def test_reordered_columns_give_the_same_forecasts(run, recent, tmp_path):
