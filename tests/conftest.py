@@ -75,3 +75,13 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One 1-epoch run of tiny_config, trained in-process once for every fast test that only reads it
+    (tests that change a run copy its directory first)."""
+    import forecast
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    return forecast.train(forecast.Config.model_validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")

@@ -20,10 +20,9 @@ from forecast.rundir import Run
 CONFIG = tiny_config(training={"epochs": 1})
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Run:
-    run_dir = tmp_path_factory.mktemp("api") / "run"
-    return forecast.train(forecast.Config.model_validate(CONFIG), run_dir=run_dir)
+@pytest.fixture
+def trained(tiny_run) -> Run:
+    return tiny_run
 
 
 @pytest.fixture
@@ -214,6 +213,7 @@ def test_divergence_raises_and_keeps_the_run(tmp_path):
     assert run.history_file.exists() and not run.metrics_file.exists()
 
 
+@pytest.mark.slow  # trains in-process for a few seconds
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
     """SIGTERM after the first epoch, then `forecast.resume`: the same history as a run never stopped."""
     import signal

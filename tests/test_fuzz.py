@@ -143,12 +143,8 @@ def test_validate_any_csv(tmp_path, frame):
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    import forecast
-    from forecast import config as cfg
-
-    root = tmp_path_factory.mktemp("fuzz")
-    return forecast.train(cfg.validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")
+def trained_run(tiny_run):
+    return tiny_run
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -146,6 +146,7 @@ def test_two_trainings_into_one_run_dir(tmp_path):
     assert json.loads(run.status_file.read_text())["status"] == "created"
 
 
+@pytest.mark.slow  # trains in-process for a few seconds
 def test_sweeps_share_trials_instead_of_clobbering_them(tmp_path, write_config):
     config = write_config(tiny_config(training={"epochs": 1}))
     sweep_dir = tmp_path / "sweep"

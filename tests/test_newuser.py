@@ -21,10 +21,9 @@ from forecast.report import future_stamps, table
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("newuser")
-    return forecast.train(cfg.validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +166,15 @@ def test_fills_are_counted_and_recorded(tmp_path):
     assert any("the last row (999), the forecast origin, holds filled values" in n for n in series.notes)
     dropped = load_series(cfg.Data(path=str(path), time_column="date", fill="drop"))
     assert len(dropped) == 996 and any("spacing is now uneven" in n for n in dropped.notes)
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_fills_are_recorded_in_metrics_json(tmp_path):
+    frame = pd.read_csv(ETTH1, nrows=1000)
+    frame.loc[[10, 11, 500], "OT"] = np.nan
+    frame.loc[999, "HUFL"] = np.nan
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
     run = forecast.train(
         cfg.validate(tiny_config(data={"path": str(path), "fill": "interpolate"}, training={"epochs": 1})),
         run_dir=tmp_path / "run",
@@ -177,6 +185,7 @@ def test_fills_are_counted_and_recorded(tmp_path):
 # --- options that agree across commands ------------------------------------------------------
 
 
+@pytest.mark.slow  # trains in-process for a few seconds
 def test_sweep_takes_set_and_names_a_bad_grid_key_as_the_grids(tmp_path, write_config):
     config = write_config(tiny_config(training={"epochs": 1}))
     with pytest.raises(forecast.ForecastError, match="--grid"):
@@ -187,6 +196,7 @@ def test_sweep_takes_set_and_names_a_bad_grid_key_as_the_grids(tmp_path, write_c
     assert "val_mae" not in board.rows[0] and board.rows[0]["model.layers[0].units"] == 4
 
 
+@pytest.mark.slow  # trains in-process for a few seconds
 def test_compare_shows_config_differences(run, tmp_path):
     other = forecast.train(cfg.validate(tiny_config(seed=8, training={"epochs": 1})), run_dir=tmp_path / "other")
     text = forecast.compare([run, other])

@@ -12,10 +12,9 @@ from forecast.errors import Error, ForecastError
 from forecast.inference import finite
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("schema")
-    return forecast.train(forecast.config.validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +69,7 @@ def test_missing_renamed_and_extra_columns_are_named(run, recent, tmp_path, name
         assert caught.value.exit_code == 2 and f"{name}.csv" in str(caught.value)
 
 
+@pytest.mark.slow  # trains in-process for a few seconds
 def test_extra_columns_are_fine_when_the_config_lists_its_features(tmp_path, recent):
     config = forecast.config.validate(tiny_config(data={"features": ["HUFL", "OT"]}, training={"epochs": 1}))
     listed = forecast.train(config, run_dir=tmp_path / "listed")
