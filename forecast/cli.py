@@ -78,7 +78,7 @@ def _logging(quiet: bool) -> None:
 
 
 def _verbose(quiet: bool) -> int:
-    return 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    return 0 if quiet else (1 if sys.stderr.isatty() else 2)  # Keras progress goes to stderr
 
 
 @app.callback()

@@ -13,8 +13,10 @@ it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,7 +160,8 @@ def _execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int, rec
         with strategy.scope():
             model = compile_model(config, prepared)
     try:
-        fit(model, config, prepared, run, verbose, received)
+        with contextlib.redirect_stdout(sys.stderr):  # Keras's progress is progress: stdout holds results
+            fit(model, config, prepared, run, verbose, received)
     except Diverged as exc:
         latest = latest_weights(run)
         if latest is not None:
