@@ -139,6 +139,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ForecastError(f"{path}: cannot read the file ({reason})") from None
     if frame.empty:
         raise ForecastError(f"{path}: the file has a header but no data rows")
+    frame = frame.reset_index(drop=True)  # a Parquet file may carry pandas' index: rows are positions here
     duplicated = None if path.suffix.lower() in (".parquet", ".pq") else _duplicate_header(path, frame)
     if duplicated:
         raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
@@ -177,7 +178,8 @@ def _numeric_times(raw: pd.Series, column: str, path: Path, time_format: str | N
             f"{path.name}: column '{column}' holds numbers that are not years; "
             "set data.time_format (e.g. '%Y%m%d' for 20200131) or write dates"
         )
-    return pd.Series(values.astype(np.int64).astype(str), index=raw.index)
+    text = pd.Series(values.astype(np.int64).astype(str), index=raw.index)
+    return text.str.zfill(4) if time_format is None else text  # year 999 -> '0999' for '%Y'
 
 
 def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:

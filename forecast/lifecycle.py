@@ -64,13 +64,32 @@ def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
     return 4 * 4 * parameters + 4 * 2 * activations
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel could give this process now: MemAvailable (free memory plus reclaimable
+    cache), capped by the cgroup's limit in a container; None where neither can be read."""
+    import re
+    from pathlib import Path
+
+    found = None
+    try:
+        match = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+        found = int(match.group(1)) * 1024 if match else None
+    except OSError:
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            found = min(found, int(limit)) if found is not None else int(limit)
+    except OSError:
+        pass
+    return found
+
+
 def check_memory(config: cfg.Config, prepared: Prepared) -> None:
     """Refuse, before the run directory exists, a model that cannot fit in this machine's memory."""
-    import os
 
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system: no estimate
+    available = available_memory()
+    if available is None:
         return
     need = memory_estimate(config, prepared)
     if need > available:

@@ -189,7 +189,9 @@ def write(
     run: Run, config: cfg.Config, prepared: Prepared, metrics: Metrics, history: pd.DataFrame, test_pred: np.ndarray
 ) -> None:
     """Every human-readable artifact of a finished run: loss.png, forecast.png and report.md."""
-    best = metrics.training.best_epoch if metrics.training else None
+    stopping = config.training.early_stopping
+    kept = stopping.enabled and stopping.restore_best_weights
+    best = metrics.training.best_epoch if metrics.training and kept else None
     plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
     test, spec = prepared.origins["test"], prepared.spec
     inverse = prepared.scalers.inverse_targets

@@ -84,7 +84,7 @@ def check_output(path: Path | None, option: str = "--output") -> None:
     """Before any work: where an output goes can be written. `-` is stdout; a symlink is followed
     to its target; a FIFO or a device (/dev/stdout) is fine; a folder, or a file in a folder that
     does not exist, is bad input."""
-    if path is None or Path(path) == STDOUT:
+    if path is None or Path(path) == STDOUT or _special(Path(path)):
         return
     target = Path(path).resolve()  # follows every symlink in the path
     if target.is_dir():
@@ -104,12 +104,22 @@ def write_output(path: Path, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = Path(path).resolve()
-    if target.exists() and not target.is_file():
-        with open(target, "w") as stream:
+    if _special(Path(path)):  # open the name as given: /dev/stdout through a pipe resolves to nothing
+        with open(path, "w") as stream:
             stream.write(text)
         return
-    write_text(target, text)
+    write_text(Path(path).resolve(), text)
+
+
+def _special(path: Path) -> bool:
+    """An existing path (links followed) that is not a regular file or a folder: a FIFO, a device."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_text(path: Path, text: str) -> Path:

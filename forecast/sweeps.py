@@ -25,7 +25,7 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast import tables
-from forecast.errors import ForecastError
+from forecast.errors import Diverged, ForecastError
 from forecast.results import METRIC_PATHS
 from forecast.rundir import Busy, Run, hold, write_json, write_text
 
@@ -216,6 +216,7 @@ def run(
     record(sweep_dir, config_path, planned, base_overrides)
     mine = [i for i in range(len(planned)) if i % count == index]
     log.info(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}")
+    failed: list[str] = []
     claims = sweep_dir / ".claims"
     claims.mkdir(exist_ok=True)
     for done, i in enumerate(mine, 1):
@@ -239,8 +240,14 @@ def run(
         except Busy as exc:
             log.info(f"{step} skipped: {exc}")
             continue
+        except (ForecastError, Diverged) as exc:  # this trial's settings: the others still run
+            log.warning(f"warning: {step} failed, the sweep goes on ({exc})")
+            failed.append(trial.path.name)
+            continue
         log.info(f"{step}: val MAE {metrics.val.model.mae:.4f}, test MAE {metrics.test.model.mae:.4f}")
         import keras
 
         keras.backend.clear_session()
+    if failed:
+        log.warning(f"warning: {len(failed)} trials failed ({', '.join(failed)}); a rerun retries them")
     return leaderboard(sweep_dir, metric)

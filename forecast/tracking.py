@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 import pandas as pd
 
@@ -24,6 +25,11 @@ def check_available(config: cfg.Config) -> None:
         raise ForecastError("tracking.mlflow: MLflow is not installed (pip install 'forecast[mlflow]')")
 
 
+def _key(name: str) -> str:
+    """An MLflow-legal key: column names such as 'T (degC)' or 'Sales ($)' carry characters it refuses."""
+    return re.sub(r"[^/\w.\- :]", "_", name)
+
+
 def log_run(config: cfg.Config, run: Run, metrics: Metrics) -> str:
     """Log one completed run; returns the MLflow run id."""
     settings = config.tracking.mlflow
@@ -36,7 +42,7 @@ def log_run(config: cfg.Config, run: Run, metrics: Metrics) -> str:
     mlflow.set_tracking_uri(settings.uri)
     mlflow.set_experiment(settings.experiment or config.name)
     with mlflow.start_run(run_name=run.path.name) as active:
-        params = {k: str(v)[:500] for k, v in flatten(config.model_dump(exclude_none=True)).items()}
+        params = {_key(k): str(v)[:500] for k, v in flatten(config.model_dump(exclude_none=True)).items()}
         mlflow.log_params(params)
         mlflow.log_metrics(
             {

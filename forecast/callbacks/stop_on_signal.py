@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 
 import keras
@@ -33,6 +34,9 @@ class StopOnSignal(keras.callbacks.Callback):
 def signals():
     """Turn SIGINT/SIGTERM into a flag that StopOnSignal acts on between batches, never mid-save."""
     received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # the API in a worker thread
+        yield received  # Python lets only the main thread install handlers; the process's own apply
+        return
 
     def handler(signum, frame):
         received.append(signum)

@@ -217,11 +217,18 @@ def load(path: Path | str, overrides: list[str] | tuple[str, ...] = (), option: 
         option: how errors name the overrides (`--set`, or `--grid` for a sweep's trials).
     """
     path = Path(path)
-    config = validate(read_yaml(path), str(path))
+    document = read_yaml(path)
+    config = validate(document, str(path))
     overridden = {a.partition("=")[0].strip() for a in overrides}
+    chosen = (
+        isinstance(document, dict) and isinstance(document.get("model"), dict) and "instance_norm" in document["model"]
+    )
+    chosen = chosen or bool(overridden & {"model", "model.instance_norm"})
     defaulted = "path" not in config.data.model_fields_set and not overridden & {"data", "data.path"}
     if overrides:
         raw = config.model_dump(exclude_none=True)
+        if not chosen:  # the default depends on data.features/targets, which overrides may change
+            raw["model"].pop("instance_norm", None)
         for assignment in overrides:
             apply_override(raw, assignment, option)
         config = validate(raw, f"{path} with {option}")
