@@ -85,3 +85,19 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny-run")
     return forecast.train(forecast.Config.model_validate(tiny_config(training={"epochs": 1})), run_dir=root / "run")
+
+
+@pytest.fixture
+def run(tiny_run):
+    """The shared tiny run, under the name most tests use."""
+    return tiny_run
+
+
+@pytest.fixture(scope="session")
+def recent(tmp_path_factory):
+    """ETTh1's first 300 rows: a short file to forecast from."""
+    import pandas as pd
+
+    path = tmp_path_factory.mktemp("recent") / "recent.csv"
+    pd.read_csv(ETTH1, nrows=300).to_csv(path, index=False)
+    return path

@@ -78,15 +78,22 @@ runner = CliRunner()
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.sampled_from(KEYS), HOSTILE), min_size=1, max_size=3))
 def test_validate_any_config(tmp_path, changes):
-    config = copy.deepcopy(tiny_config())
+    path = _changed_config(tmp_path, tiny_config(), changes)
+    if path is not None:
+        _check(runner.invoke(app, ["validate", str(path)]))
+
+
+def _changed_config(tmp_path, config: dict, changes) -> Path | None:
+    """The config with the changes applied, written as YAML; None when YAML cannot hold it."""
+    config = copy.deepcopy(config)
     for key, value in changes:
         _set(config, key, value)
     path = tmp_path / "c.yaml"
     try:
         path.write_text(yaml.safe_dump(config))
     except (yaml.YAMLError, ValueError):
-        return  # not representable as YAML: nothing a user could write
-    _check(runner.invoke(app, ["validate", str(path)]))
+        return None  # not representable as YAML: nothing a user could write
+    return path
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -172,13 +179,8 @@ TRAIN_KEYS = [k for k in KEYS if k not in ("training.epochs", "training.steps_pe
 def test_train_any_config_leaves_no_run_dir_when_invalid(tmp_path, changes):
     import shutil
 
-    config = copy.deepcopy(tiny_config(training={"epochs": 1}))
-    for key, value in changes:
-        _set(config, key, value)
-    path = tmp_path / "c.yaml"
-    try:
-        path.write_text(yaml.safe_dump(config))
-    except (yaml.YAMLError, ValueError):
+    path = _changed_config(tmp_path, tiny_config(training={"epochs": 1}), changes)
+    if path is None:
         return
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
     _check(runner.invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"]), tmp_path)

@@ -21,18 +21,6 @@ from forecast.report import future_stamps, table
 runner = CliRunner()
 
 
-@pytest.fixture
-def run(tiny_run):
-    return tiny_run
-
-
-@pytest.fixture(scope="module")
-def recent(tmp_path_factory):
-    path = tmp_path_factory.mktemp("recent") / "recent.csv"
-    pd.read_csv(ETTH1, nrows=300).to_csv(path, index=False)
-    return path
-
-
 # --- --output writes what it names ----------------------------------------------------------
 
 
@@ -154,12 +142,18 @@ def _losing_metrics():
     return {"val": split, "test": split}
 
 
-def test_fills_are_counted_and_recorded(tmp_path):
+def _holes(tmp_path):
+    """ETTh1's first 1,000 rows with 3 gaps in OT and one in HUFL's last row."""
     frame = pd.read_csv(ETTH1, nrows=1000)
     frame.loc[[10, 11, 500], "OT"] = np.nan
     frame.loc[999, "HUFL"] = np.nan
     path = tmp_path / "holes.csv"
     frame.to_csv(path, index=False)
+    return path
+
+
+def test_fills_are_counted_and_recorded(tmp_path):
+    path = _holes(tmp_path)
     series = load_series(cfg.Data(path=str(path), time_column="date", fill="interpolate"))
     assert series.filled == {"HUFL": 1, "OT": 3}
     assert any("filled 4 missing values (1 in 'HUFL', 3 in 'OT')" in n for n in series.notes)
@@ -170,11 +164,7 @@ def test_fills_are_counted_and_recorded(tmp_path):
 
 @pytest.mark.slow  # trains in-process for a few seconds
 def test_fills_are_recorded_in_metrics_json(tmp_path):
-    frame = pd.read_csv(ETTH1, nrows=1000)
-    frame.loc[[10, 11, 500], "OT"] = np.nan
-    frame.loc[999, "HUFL"] = np.nan
-    path = tmp_path / "holes.csv"
-    frame.to_csv(path, index=False)
+    path = _holes(tmp_path)
     run = forecast.train(
         cfg.validate(tiny_config(data={"path": str(path), "fill": "interpolate"}, training={"epochs": 1})),
         run_dir=tmp_path / "run",

@@ -12,18 +12,6 @@ from forecast.errors import Error, ForecastError
 from forecast.inference import finite
 
 
-@pytest.fixture
-def run(tiny_run):
-    return tiny_run
-
-
-@pytest.fixture(scope="module")
-def recent(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "recent.csv"
-    pd.read_csv(ETTH1, nrows=300).to_csv(path, index=False)
-    return path
-
-
 def _variant(tmp_path, recent, name, change):
     path = tmp_path / f"{name}.csv"
     change(pd.read_csv(recent)).to_csv(path, index=False)
