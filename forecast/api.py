@@ -80,7 +80,6 @@ def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbos
 
 def resume(run: Run | PathLike, verbose: int = 0) -> Run:
     """Continue an interrupted (or failed) run from its last completed epoch; returns it completed."""
-    load_keras()
     from forecast import lifecycle
 
     return lifecycle.resume(run.path if isinstance(run, Run) else Path(run), verbose)
@@ -109,7 +108,6 @@ def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None
         run_dir: the parent directory (default runs/<name>-<time>/); repeats.json is written there.
         verbose: Keras's progress output.
     """
-    load_keras()
     from forecast import lifecycle
     from forecast.rundir import write_json
 
@@ -141,9 +139,6 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     Returns:
         The scores per split (no training statistics).
     """
-    load_keras()
-    from forecast.inference import predict_splits
-    from forecast.metrics import evaluate as score
     from forecast.prepare import prepare
 
     if split not in (None, *SCORED):
@@ -153,7 +148,10 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
     for note in prepared.series.notes:
         log.info(f"data: {note}")
-    model = run.load_model(prepared.input_shape, prepared.output_shape)
+    model = run.load_model(prepared.input_shape, prepared.output_shape)  # Keras loads here, after the data checks
+    from forecast.inference import predict_splits
+    from forecast.metrics import evaluate as score
+
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
     return Metrics(score(prepared, predictions), seasonality=prepared.seasonality)
 
@@ -169,11 +167,9 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     Returns:
         Long form: origin, target_time, step, column, prediction.
     """
-    load_keras()
     import numpy as np
 
     from forecast.data import load_series
-    from forecast.inference import finite, forecast_origins
     from forecast.prepare import model_shapes
     from forecast.report import long_frame
     from forecast.windows import WindowSpec
@@ -189,12 +185,11 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
         raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
     origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
-    try:
-        scalers.check(len(series.feature_names), len(series.target_names))
-    except ValueError as exc:
-        raise ForecastError(f"{run.scaler_file}: {exc}; the run's scalers do not fit these columns") from None
+    scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
     x, _ = scalers.transform(series)
-    model = run.load_model(*model_shapes(spec, series))
+    model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
+    from forecast.inference import finite, forecast_origins
+
     scaled = forecast_origins(model, x, spec, origins, whole_history=not all_origins)
     return long_frame(series, spec, origins, finite(scalers.inverse_targets(scaled)))
 

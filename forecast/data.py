@@ -37,6 +37,18 @@ class Series:
         return len(self.features)
 
 
+def frequency(times: pd.DatetimeIndex) -> str | None:
+    """pandas' name for the stamps' frequency ('h', 'W-SUN', 'ME'), or None when they are irregular
+    or too few: the one place forecast asks pandas, for the schema, the season and future stamps."""
+    if len(times) < 3:
+        return None
+    with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
+        found = pd.infer_freq(times)
+        return getattr(found, "freqstr", found)
+    return None
+
+
 @dataclass(frozen=True)
 class InputSchema:
     """The columns a run was trained on, recorded in RUN_DIR/schema.json.
@@ -57,14 +69,10 @@ class InputSchema:
 
     @classmethod
     def of(cls, data: cfg.Data, series: Series) -> InputSchema:
-        frequency = None
-        if series.times is not None and len(series.times) >= 3:
-            with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
-                found = pd.infer_freq(series.times[:10_000])
-                frequency = getattr(found, "freqstr", found)
+        frequency_name = frequency(series.times[:10_000]) if series.times is not None else None
         features, targets = list(series.feature_names), list(series.target_names)
-        return cls(features, targets, data.time_column, data.features is not None, frequency, dict(series.dtypes))
+        listed = data.features is not None
+        return cls(features, targets, data.time_column, listed, frequency_name, dict(series.dtypes))
 
     def to_dict(self) -> dict:
         return {

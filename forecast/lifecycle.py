@@ -23,7 +23,7 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast.errors import Diverged, ForecastError, Interrupted
-from forecast.prepare import Prepared, arrange, prepare
+from forecast.prepare import Prepared, prepare
 from forecast.results import Metrics
 from forecast.rundir import Run
 from forecast.startup import load_keras
@@ -266,4 +266,4 @@ def resume(path: Path, verbose: int = 0) -> Run:
     return run
 
 
-__all__ = ["arrange", "create", "execute", "finish", "plan", "prepare", "resume", "train"]
+__all__ = ["create", "execute", "finish", "plan", "resume", "train"]

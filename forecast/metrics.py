@@ -57,18 +57,18 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
     inverse = prepared.scalers.inverse_targets
-    true_units = inverse(true)
+    true_units, model_units, naive_units = inverse(true), inverse(scaled_pred), inverse(naive)
     seasonal = seasonal_scaled = None
     if prepared.seasonality is not None:
         values = spec.seasonal_values(y, origins, prepared.seasonality)
         seasonal, seasonal_scaled = scores(true_units, inverse(values)), scores(true, values)
     per_target, per_step = breakdown(
-        true_units, inverse(scaled_pred), inverse(naive), prepared.series.target_names, (true, scaled_pred, naive)
+        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive)
     )
     return SplitScores(
         windows=len(origins),
-        model=scores(true_units, inverse(scaled_pred)),
-        naive=scores(true_units, inverse(naive)),
+        model=scores(true_units, model_units),
+        naive=scores(true_units, naive_units),
         scaled_model=scores(true, scaled_pred),
         scaled_naive=scores(true, naive),
         seasonal_naive=seasonal,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast import config as cfg
-from forecast.data import InputSchema, Series, load_series
+from forecast.data import InputSchema, Series, frequency, load_series
 from forecast.errors import ForecastError
 from forecast.model import target_index
 from forecast.results import SCORED, SPLITS
@@ -108,10 +108,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | None = None) 
     if scalers is None:
         scalers = Scalers.fit(config.scaler, series, borders[0])
     else:
-        try:
-            scalers.check(len(series.feature_names), len(series.target_names))
-        except ValueError as exc:
-            raise ForecastError(f"scaler.json: {exc}; the run's scalers do not fit these columns") from None
+        scalers.check(len(series.feature_names), len(series.target_names))
     x, y = scalers.transform(series)
     season = config.metrics.seasonality or infer_seasonality(series.times)
     if season is not None and min(int(origins[s][0]) for s in SCORED) + int(seasonal_offsets(spec, season).min()) < 0:
@@ -124,21 +121,12 @@ def infer_seasonality(times) -> int | None:
     """Rows per natural season of a series' frequency: a day for sub-daily data (24 hourly, 144 at
     10 minutes), a week for daily (7; 5 business days), a year for weekly, monthly and quarterly
     (52, 12, 4). None for yearly or irregular stamps, or without a time column."""
-    import warnings
-
     import pandas as pd
 
-    if times is None or len(times) < 3:
+    name = frequency(times) if times is not None else None  # every stamp: a gap anywhere means no season
+    if name is None:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            name = pd.infer_freq(times)  # every stamp: a gap anywhere (fill: drop) means no fixed season
-            offset = pd.tseries.frequencies.to_offset(name) if name else None
-        except (TypeError, ValueError):
-            return None
-    if offset is None:
-        return None
+    offset = pd.tseries.frequencies.to_offset(name)
     o = pd.offsets
     per_day = {o.Hour: 24, o.Minute: 1440, o.Second: 86400}
     for kind, count in per_day.items():

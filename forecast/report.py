@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -307,16 +306,11 @@ def future_stamps(times: pd.DatetimeIndex, count: int) -> pd.DatetimeIndex:
     recent stamps, else steps of the median spacing."""
     if count == 0:
         return pd.DatetimeIndex([])
-    frequency = None
-    if len(times) >= 3:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
-            try:
-                frequency = pd.infer_freq(times[-min(len(times), 1000) :])
-            except (TypeError, ValueError):
-                frequency = None
-    if frequency is not None:
-        return pd.date_range(times[-1], periods=count + 1, freq=frequency)[1:]
+    from forecast.data import frequency
+
+    name = frequency(times[-1000:])
+    if name is not None:
+        return pd.date_range(times[-1], periods=count + 1, freq=name)[1:]
     spacing = times.to_series().diff().median() if len(times) > 1 else pd.Timedelta(0)
     return pd.DatetimeIndex([times[-1] + spacing * (i + 1) for i in range(count)])
 

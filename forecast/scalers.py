@@ -14,6 +14,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScale
 
 from forecast import config as cfg
 from forecast.data import Series
+from forecast.errors import ForecastError
 
 
 def make_scaler(scaler: cfg.Scaler) -> TransformerMixin:
@@ -85,18 +86,21 @@ class Scalers:
     def from_dict(cls, state: dict, scaler: cfg.Scaler) -> Scalers:
         return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler))
 
-    def check(self, n_features: int, n_targets: int) -> None:
+    def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
         """A stored pair of scalers fits the data's columns: every per-column array has one value per column.
 
         Raises:
-            ValueError: naming the scaler and attribute whose length is wrong.
+            ForecastError: exit 2, naming `source` and the scaler attribute whose length is wrong.
         """
         for name, scaler, n in (("features", self.features, n_features), ("targets", self.targets, n_targets)):
             for key, value in vars(scaler).items():
                 if key.endswith("_") and not key.startswith("_") and key != "n_samples_seen_":
                     size = np.size(value) if key != "n_features_in_" else int(value)
                     if (np.ndim(value) > 0 or key == "n_features_in_") and size != n:
-                        raise ValueError(f"{name}.{key} has {size} values for {n} columns")
+                        raise ForecastError(
+                            f"{source}: {name}.{key} has {size} values for {n} columns; "
+                            "the run's scalers do not fit these columns"
+                        )
 
     def inverse_targets(self, values: np.ndarray) -> np.ndarray:
         """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""

@@ -35,6 +35,16 @@ Y = np.full((32, 1), 2.0, dtype=np.float32)  # loss of the zero model: mean(2**2
 BATCHES = 8  # 32 samples in batches of 4
 
 
+# backup/ after a fourth epoch on the `trained` fixture: its best epoch (1) and the last two epochs
+AFTER_EPOCH_4 = [
+    "epoch-0001.weights.h5",
+    "epoch-0003.json",
+    "epoch-0003.weights.h5",
+    "epoch-0004.json",
+    "epoch-0004.weights.h5",
+]
+
+
 def _model(learning_rate: float = 0.0) -> keras.Model:
     model = keras.Sequential(
         [keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer="zeros")]
@@ -355,13 +365,7 @@ def test_resume_falls_back_past_a_corrupt_record_and_rewrites_the_history(traine
     assert list(_csv(run)["epoch"]) == [0, 1, 2, 3]
     # retraining epoch 3 from epoch 2's state reproduces what the first run got
     np.testing.assert_allclose(history[2]["loss"], _record(trained, 3)["history"][2]["loss"], rtol=1e-6)
-    assert _files(run) == [
-        "epoch-0001.weights.h5",
-        "epoch-0003.json",
-        "epoch-0003.weights.h5",
-        "epoch-0004.json",
-        "epoch-0004.weights.h5",
-    ]
+    assert _files(run) == AFTER_EPOCH_4
 
 
 def test_leftovers_of_a_kill_inside_a_write_go_at_the_next_epoch_end(trained, tmp_path):
@@ -384,13 +388,7 @@ def test_leftovers_of_a_kill_inside_a_write_go_at_the_next_epoch_end(trained, tm
     assert not list(run.backup.glob(".partial-*"))
     assert completed_epochs(run) == 4
     assert len(_weights(latest_weights(run))) == 2  # the orphan was replaced by real weights
-    assert _files(run) == [
-        "epoch-0001.weights.h5",
-        "epoch-0003.json",
-        "epoch-0003.weights.h5",
-        "epoch-0004.json",
-        "epoch-0004.weights.h5",
-    ]
+    assert _files(run) == AFTER_EPOCH_4
 
 
 # deterministic regression data for the round trip (Adam, so the optimizer's moments matter)

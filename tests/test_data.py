@@ -17,23 +17,20 @@ def _frame(n=50):
     )
 
 
+def _etth1_900(scaler) -> cfg.Config:
+    """ETTh1's first 900 rows split 500/200/200, lookback 8, with this scaler section."""
+    split = {"train_end": 500, "val_end": 700, "test_end": 900}
+    data = {"path": str(ETTH1), "time_column": "date", "split": split}
+    return cfg.validate({"data": data, "window": {"lookback": 8}, "scaler": scaler})
+
+
 def _data(path, **kw):
     return cfg.Data(path=str(path), time_column="time", **kw)
 
 
 @pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
 def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
-    config = cfg.validate(
-        {
-            "data": {
-                "path": str(ETTH1),
-                "time_column": "date",
-                "split": {"train_end": 500, "val_end": 700, "test_end": 900},
-            },
-            "window": {"lookback": 8},
-            "scaler": scaler,
-        }
-    )
+    config = _etth1_900(scaler)
     before = prepare(config)
     wild = pd.read_csv(ETTH1, nrows=900)
     wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
@@ -130,17 +127,7 @@ def test_missing_and_empty_files(tmp_path):
 def test_scalers_round_trip_through_json(kind):
     import json
 
-    config = cfg.validate(
-        {
-            "data": {
-                "path": str(ETTH1),
-                "time_column": "date",
-                "split": {"train_end": 500, "val_end": 700, "test_end": 900},
-            },
-            "window": {"lookback": 8},
-            "scaler": {"type": kind, "feature_range": [-1, 1]},
-        }
-    )
+    config = _etth1_900({"type": kind, "feature_range": [-1, 1]})
     prepared = prepare(config)
     again = Scalers.from_dict(json.loads(json.dumps(prepared.scalers.to_dict())), config.scaler)
     np.testing.assert_array_equal(again.transform(prepared.series)[0], prepared.x)
