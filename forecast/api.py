@@ -153,45 +153,65 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     from forecast.metrics import evaluate as score
 
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
-    return Metrics(score(prepared, predictions), seasonality=prepared.seasonality)
+    from forecast.lifecycle import panel_counts
+
+    return Metrics(score(prepared, predictions), **panel_counts(prepared))
 
 
 def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> pd.DataFrame:
-    """Forecast the horizon after the end of a series (or from every origin), in original units.
+    """Forecast the horizon after the end of each series (or from every origin), in original units.
 
     Args:
         run: a completed run (or its directory).
-        data: a CSV/Parquet file with the run's columns (default: the run's own data.path).
+        data: a CSV/Parquet file with the run's columns (default: the run's own data.path). For a
+            model with future covariates, each series' rows after its last target value carry them.
         all_origins: forecast from every row that has a full window, not only the last.
 
     Returns:
-        Long form: origin, target_time, step, column, prediction.
+        Long form: [id,] origin, target_time, step, column, prediction (a panel's id column first).
     """
     import numpy as np
 
+    from forecast import future
     from forecast.data import load_series
-    from forecast.prepare import model_shapes
-    from forecast.report import long_frame
-    from forecast.windows import WindowSpec
+    from forecast.prepare import extras_of, model_shapes
+    from forecast.scalers import SeriesScalers
+    from forecast.windows import Feed, WindowSpec
 
     run = _run(run)
     config = run.config
     scalers = run.load_scalers(config)
     data = data if data is not None else config.data.path
-    series = load_series(config.data, data, run.load_schema())
+    schema = run.load_schema()
+    series = load_series(config.data, data, schema, future=True)
+    spec = WindowSpec.from_config(config.window)
+    series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
+    origins, skipped = future.origins(series, spec, all_origins, str(data))
+    if skipped:
+        series.notes.append(
+            f"{len(skipped)} series are too short for one window and get no forecast (first: '{skipped[0]}')"
+        )
+    if isinstance(scalers, SeriesScalers):
+        scalers, notes = scalers.for_series(series, config.scaler, config.model.instance_norm != "none", str(data))
+        series.notes.extend(notes)
     for note in series.notes:
         log.info(f"data: {note}")
-    spec = WindowSpec.from_config(config.window)
-    if len(series) <= (0 if spec.variable_length and not all_origins else spec.history):
-        raise ForecastError(f"{data}: {len(series)} rows, fewer than the {spec.history + 1} one window needs")
-    origins = np.arange(spec.history, len(series)) if all_origins else np.array([len(series) - 1])
     scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
     x, _ = scalers.transform(series)
+    if series.calendar is not None:
+        x = np.concatenate([x, series.calendar], axis=1)
+    extras = extras_of(config, series, scalers)
+    feed = None
+    if extras.any:
+        static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
+        feed = Feed(series.offsets, x[:, extras.future] if extras.future else None, static, categories)
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     from forecast.inference import finite, forecast_origins
 
-    scaled = forecast_origins(model, x, spec, origins, whole_history=not all_origins)
-    return long_frame(series, spec, origins, finite(scalers.inverse_targets(scaled)))
+    whole = not all_origins and series.ids is None and feed is None
+    scaled = forecast_origins(model, x, spec, origins, whole_history=whole, feed=feed)
+    values = finite(scalers.inverse_targets(scaled, series.series_of(origins)))
+    return future.frame(series, spec, origins, values, config.data.id_column or "id")
 
 
 def backtest(
@@ -316,6 +336,9 @@ class Validation:
     parameters: int
     cudnn_blockers: list[str]
     notes: list[str]
+    series: int = 1
+    series_skipped: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes
 
 
 def validate(config: cfg.Config | PathLike) -> Validation:
@@ -333,11 +356,22 @@ def validate(config: cfg.Config | PathLike) -> Validation:
         target_names=s.target_names,
         borders=p.borders,
         windows={k: len(v) for k, v in p.origins.items()},
-        input_shape=(spec.timesteps, len(s.feature_names)),
+        input_shape=(spec.timesteps, p.x.shape[1]),
         output_shape=(spec.horizon, len(s.target_names)),
-        parameters=count_parameters(config.model, spec, len(s.feature_names), len(s.target_names)),
+        parameters=count_parameters(config.model, spec, p.x.shape[1], len(s.target_names), p.extras),
         cudnn_blockers=cudnn_blockers(config.model),
         notes=list(s.notes),
+        series=s.n_series,
+        series_skipped=len(p.skipped),
+        extras={
+            k: v
+            for k, v in {
+                "future": (spec.horizon, len(p.extras.future)) if p.extras.future else None,
+                "static": p.extras.static or None,
+                "categories": p.extras.categories or None,
+            }.items()
+            if v is not None
+        },
     )
 
 
@@ -349,7 +383,7 @@ def build_model(config: cfg.Config | PathLike) -> keras.Model:
 
     config = shape_only(_config(config))
     p = prepare(config)
-    return build(config.model, p.spec, len(p.series.feature_names), p.target_index)
+    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras)
 
 
 def shape_only(config: cfg.Config) -> cfg.Config:

@@ -64,8 +64,21 @@ def batches(source: BatchSource, endless: bool = False):
     targets = tf.constant(target_offsets)
     labels = None if y is None else tf.constant(y)
 
+    feed = getattr(source, "feed", None)
+    extras = {}
+    if feed is not None:  # a panel model's other inputs, gathered in the graph the same way
+        starts = tf.constant(feed.starts, tf.int64)
+        extras = {k: tf.constant(v) for k, v in (("future", feed.future), ("static", feed.static),
+                  ("categories", feed.categories)) if v is not None and v.shape[1]}  # fmt: skip
+
     def gather(origins):
         x = tf.gather(series, origins[:, None] + inputs)
+        if extras:
+            x = {"window": x}
+            if "future" in extras:
+                x["future"] = tf.gather(extras["future"], origins[:, None] + targets)
+            which = tf.searchsorted(starts, origins, side="right") - 1
+            x.update({k: tf.gather(extras[k], which) for k in ("static", "categories") if k in extras})
         return x if labels is None else (x, tf.gather(labels, origins[:, None] + targets))
 
     if endless:

@@ -236,6 +236,15 @@ def data_download(
     print(f"{path}: {what}")
 
 
+@command(name="m4", on=data_app)
+def data_m4(frequency: o.FrequencyArg, source: o.SourceOpt = None, dest: o.DestOpt = Path("data")) -> None:
+    """Convert the M4 competition's wide train/test CSVs into one long CSV (unique_id, t, y)."""
+    from forecast.m4 import convert
+
+    path, what = convert(frequency, source, dest)
+    print(f"{path}: {what}")
+
+
 @command(name="schema", on=config_app)
 def schema() -> None:
     """Print the config's JSON Schema (every key, its type, default and meaning)."""

@@ -55,7 +55,13 @@ OptionalConfigArg = arg(Optional[Path], "YAML config file.")
 SweepDirArg = arg(Path, "A sweep directory (shards merged).")
 RunsArg = arg(list[Path], "Two or more run directories.")
 DatasetArg = arg(str, "Dataset: jena (Jena climate 2009-2016, 10-minute rows).")
-DestOpt = opt(Path, "--dest", help="Folder to unpack into.")
+DestOpt = opt(Path, "--dest", help="Folder to write the CSV into.")
 UrlOpt = opt(Optional[str], "--url", help="Download from here instead of the official address.")
 Sha256Opt = opt(Optional[str], "--sha256", help="Expected SHA-256 of the archive.")
 SizeOpt = opt(Optional[int], "--size", help="Expected size of the archive in bytes (default: the official one's).")
+FrequencyArg = arg(str, "M4 frequency: Yearly, Quarterly, Monthly, Weekly, Daily or Hourly (any case).")
+SourceOpt = opt(
+    Optional[Path],
+    "--source",
+    help="Folder holding {Frequency}-train.csv and -test.csv (default: download them from Mcompetitions/M4-methods).",
+)

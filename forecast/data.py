@@ -32,9 +32,39 @@ class Series:
     notes: list[str] = field(default_factory=list)  # what loading changed, for the user to read
     filled: dict[str, int] = field(default_factory=dict)  # values data.fill filled (or dropped), per column
     dtypes: dict[str, str] = field(default_factory=dict)  # each used column's type as read (int64, float64)
+    # a panel (data.id_column): the rows of each series are contiguous, in the file's order of ids
+    starts: np.ndarray | None = None  # row offsets of the series (n_series + 1); None: one series
+    ids: list[str] | None = None  # each series' id
+    ends: np.ndarray | None = None  # first row after each series' history; rows from there on (to
+    # the next series) are future rows read for `predict` (future covariates, targets empty)
+    static: pd.DataFrame | None = None  # static covariates as read, one row per series (index: ids)
+    calendar: np.ndarray | None = None  # (rows, 2 * features) generated sin/cos calendar features
+    calendar_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.features)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Row offsets of each series (n_series + 1); [0, rows] for a single series."""
+        return self.starts if self.starts is not None else np.array([0, len(self)], dtype=np.int64)
+
+    @property
+    def history_ends(self) -> np.ndarray:
+        """First row after each series' history (its forecast origin + 1)."""
+        return self.ends if self.ends is not None else self.offsets[1:]
+
+    @property
+    def n_series(self) -> int:
+        return len(self.offsets) - 1
+
+    def series_of(self, rows: np.ndarray) -> np.ndarray:
+        """The series (0-based) each row belongs to."""
+        return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    def label(self, series: int) -> str:
+        """How messages name a series: "series 'H12'"."""
+        return f"series '{self.ids[series]}'" if self.ids is not None else "the series"
 
 
 def frequency(times: pd.DatetimeIndex) -> str | None:
@@ -66,13 +96,21 @@ class InputSchema:
     listed: bool
     frequency: str | None = None  # pandas' name for the training stamps' frequency ('h', 'W-SUN'), if regular
     dtypes: dict[str, str] | None = None  # each column's type as read from the training file
+    id_column: str | None = None  # a panel's series id column
+    static: list[str] | None = None  # static covariate columns
 
     @classmethod
     def of(cls, data: cfg.Data, series: Series) -> InputSchema:
-        frequency_name = frequency(series.times[:10_000]) if series.times is not None else None
+        frequency_name = data.frequency
+        if frequency_name is None and series.times is not None:
+            end = int(series.offsets[1])  # the first series' stamps (a panel's series interleave in time)
+            frequency_name = frequency(series.times[: min(end, 10_000)])
         features, targets = list(series.feature_names), list(series.target_names)
         listed = data.features is not None
-        return cls(features, targets, data.time_column, listed, frequency_name, dict(series.dtypes))
+        static = list(data.covariates.static) or None
+        return cls(
+            features, targets, data.time_column, listed, frequency_name, dict(series.dtypes), data.id_column, static
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -82,13 +120,13 @@ class InputSchema:
             "listed": self.listed,
             "frequency": self.frequency,
             "dtypes": self.dtypes,
-        }
+        } | ({"id_column": self.id_column, "static": self.static} if self.id_column else {})
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> InputSchema:
         """Read back and check a schema.json like user input (names are non-empty unique strings)."""
         required = {"features", "targets", "time_column", "listed"}
-        ok = isinstance(raw, dict) and required <= set(raw) <= {*required, "frequency", "dtypes"}
+        ok = isinstance(raw, dict) and required <= set(raw) <= {*required, "frequency", "dtypes", "id_column", "static"}
         for key in ("features", "targets"):
             names = raw.get(key) if ok else None
             ok = ok and isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names)
@@ -99,13 +137,22 @@ class InputSchema:
             and isinstance(raw["listed"], bool)
             and isinstance(raw.get("frequency"), str | None)
             and isinstance(raw.get("dtypes"), dict | None)
+            and isinstance(raw.get("id_column"), str | None)
+            and isinstance(raw.get("static"), list | None)
         )
         if not ok:
             raise ForecastError(
                 f"{source}: not a forecast schema file (expected features, targets, time_column, listed)"
             )
         return cls(
-            raw["features"], raw["targets"], raw["time_column"], raw["listed"], raw.get("frequency"), raw.get("dtypes")
+            raw["features"],
+            raw["targets"],
+            raw["time_column"],
+            raw["listed"],
+            raw.get("frequency"),
+            raw.get("dtypes"),
+            raw.get("id_column"),
+            raw.get("static"),
         )
 
     def apply(self, data: cfg.Data) -> cfg.Data:
@@ -114,7 +161,8 @@ class InputSchema:
 
     def check_columns(self, frame: pd.DataFrame, path: Path) -> None:
         """Every column the run was trained on is in the file; with unlisted features, no other column is."""
-        missing = [c for c in dict.fromkeys([*self.features, *self.targets]) if c not in frame.columns]
+        extra_columns = [c for c in (self.id_column, *(self.static or [])) if c is not None]
+        missing = [c for c in dict.fromkeys([*self.features, *self.targets, *extra_columns]) if c not in frame.columns]
         if missing:
             raise ForecastError(
                 f"{path.name}: column '{missing[0]}' is missing; the run was trained on "
@@ -122,7 +170,7 @@ class InputSchema:
             )
         if self.listed:
             return
-        known = {*self.features, *self.targets, self.time_column}
+        known = {*self.features, *self.targets, self.time_column, *extra_columns}
         extra = [str(c) for c in frame.columns if c not in known]
         if extra:
             raise ForecastError(
@@ -131,12 +179,21 @@ class InputSchema:
             )
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning the ways it can fail into one line each."""
+def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning the ways it can fail into one line each.
+
+    `categorical` columns (a panel's ids) are read as pandas categories: a hundred thousand ids
+    repeated over fifty million rows cost codes, not fifty million Python strings.
+    """
     if not path.is_file():
         raise ForecastError(f"data.path: file not found: {path}")
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            with warnings.catch_warnings():  # a categorical column absent from the header is reported below
+                warnings.simplefilter("ignore")
+                frame = pd.read_csv(path, dtype={c: "category" for c in categorical} or None)
     except pd.errors.EmptyDataError:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -190,7 +247,9 @@ def _numeric_times(raw: pd.Series, column: str, path: Path, time_format: str | N
     return text.str.zfill(4) if time_format is None else text  # year 999 -> '0999' for '%Y'
 
 
-def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str | None) -> pd.DatetimeIndex:
+def _parse_times(
+    frame: pd.DataFrame, column: str, path: Path, time_format: str | None, ordered: bool = True
+) -> pd.DatetimeIndex:
     if column not in frame.columns:
         raise ForecastError(
             f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
@@ -215,6 +274,8 @@ def _parse_times(frame: pd.DataFrame, column: str, path: Path, time_format: str 
             f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}"
         )
     index = pd.DatetimeIndex(times)
+    if not ordered:  # a panel: sorted by series and time later, and checked per series there
+        return index
     steps = np.diff(index.asi8)
     if (steps == 0).any():
         row = int(np.flatnonzero(steps == 0)[0]) + 1
@@ -241,9 +302,41 @@ def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint
             raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}{hint}")
 
 
-def _fill(frame: pd.DataFrame, how: str, path: Path) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+def _group_fill(values: pd.DataFrame, groups: np.ndarray, how: str) -> pd.DataFrame:
+    """ffill or linear interpolation within each series (never across two), vectorised over all of them.
+
+    Interpolation matches pandas' `interpolate(limit_direction="both")` on each series: linear
+    between the nearest values before and after, the nearest one at either end.
+    """
+    grouped = values.groupby(groups, sort=False)
+    if how == "ffill":
+        return grouped.ffill()
+    out = values.copy()
+    index = pd.Series(np.arange(len(values), dtype=np.float64), index=values.index)
+    for column in values.columns:
+        column_values = values[column].to_numpy(np.float64)
+        holes = np.isnan(column_values)
+        if not holes.any():
+            continue
+        known = index.where(~holes)
+        by_series = known.groupby(groups, sort=False)
+        before, after = by_series.ffill().to_numpy(), by_series.bfill().to_numpy()
+        before_value = np.where(np.isnan(before), np.nan, column_values[np.nan_to_num(before).astype(np.int64)])
+        after_value = np.where(np.isnan(after), np.nan, column_values[np.nan_to_num(after).astype(np.int64)])
+        span = after - before
+        weight = np.where(span > 0, (index.to_numpy() - before) / np.where(span > 0, span, 1), 0.0)
+        line = before_value + (after_value - before_value) * weight
+        filled = np.where(np.isnan(before), after_value, np.where(np.isnan(after), before_value, line))
+        out[column] = np.where(holes, filled, column_values)
+    return out
+
+
+def _fill(
+    frame: pd.DataFrame, how: str, path: Path, groups: np.ndarray | None = None, where=None
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
     """Treat missing values as data.fill says; returns the frame, the count filled (or, for drop,
-    the rows dropped) per column, and notes for the user."""
+    the rows dropped) per column, and notes for the user. `groups` (a panel's series of each row)
+    keeps ffill and interpolation inside each series."""
     frame = frame.replace([np.inf, -np.inf], np.nan)
     missing = frame.isna()
     counts = {str(c): int(n) for c, n in missing.sum().items() if n}
@@ -256,21 +349,18 @@ def _fill(frame: pd.DataFrame, how: str, path: Path) -> tuple[pd.DataFrame, dict
             notes.append(
                 f"data.fill=drop removed {int(missing.any(axis=1).sum())} rows: the series' spacing is now uneven"
             )
-        elif missing.iloc[-1].any():
+        elif groups is None and missing.iloc[-1].any():
             notes.append(f"the last row ({frame.index[-1]}), the forecast origin, holds filled values")
-    if how == "ffill":
-        frame = frame.ffill()
-    elif how == "interpolate":
-        frame = frame.interpolate(limit_direction="both")
+    if counts and how in ("ffill", "interpolate"):
+        frame = _group_fill(frame, groups if groups is not None else np.zeros(len(frame), np.int64), how)
     elif how == "drop":
         frame = frame.dropna()
     holes = frame.isna().to_numpy()
     if holes.any():
         row, col = (int(v[0]) for v in np.nonzero(holes))
         fix = "set data.fill to ffill, interpolate or drop" if how == "none" else f"data.fill={how} cannot fill it"
-        raise ForecastError(
-            f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: missing or infinite value ({fix})"
-        )
+        place = where(int(frame.index[row])) if where else f"row {frame.index[row]}"
+        raise ForecastError(f"{path.name}: column '{frame.columns[col]}' {place}: missing or infinite value ({fix})")
     if frame.empty:
         raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
     return frame, counts if how != "none" else {}, notes
@@ -288,23 +378,98 @@ def _fits_float32(frame: pd.DataFrame, path: Path) -> None:
         )
 
 
-def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | None = None) -> Series:
+def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.DatetimeIndex | None):
+    """Series codes in the file's order of first appearance, and the row order that makes each
+    series contiguous and sorted in time (long files often interleave series by time)."""
+    column = data.id_column
+    if column not in frame.columns:
+        raise ForecastError(
+            f"data.id_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
+        )
+    codes, uniques = pd.factorize(frame[column], sort=False)
+    if (codes < 0).any():
+        raise ForecastError(f"{path.name}: column '{column}' row {int(np.flatnonzero(codes < 0)[0])}: no series id")
+    ids = [str(u) for u in uniques]
+    if len(set(ids)) < len(ids):  # 1 and "1" in one column
+        raise ForecastError(f"{path.name}: column '{column}' holds ids that read the same as text ('{ids[0]}')")
+    if times is None:
+        order = np.argsort(codes, kind="stable")
+    else:
+        order = np.lexsort((times.asi8, codes))
+        same = (np.diff(codes[order]) == 0) & (np.diff(times.asi8[order]) == 0)
+        if same.any():
+            row = int(order[np.flatnonzero(same)[0] + 1])
+            raise ForecastError(f"{path.name}: series '{ids[codes[row]]}' row {row}: duplicate timestamp {times[row]}")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(ids)))]).astype(np.int64)
+    return order, starts, ids
+
+
+def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: Path) -> pd.DataFrame | None:
+    """One row per series of its static covariates; a value that changes within a series is an error."""
+    if not columns:
+        return None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ForecastError(f"data.covariates.static: column '{missing[0]}' not in {path.name}")
+    sorted_frame = frame[columns].iloc[order]
+    first = sorted_frame.iloc[starts[:-1]]
+    series = np.repeat(np.arange(len(ids)), np.diff(starts))
+    for column in columns:
+        values = sorted_frame[column].to_numpy()
+        if pd.isna(values).any():
+            row = int(order[np.flatnonzero(pd.isna(values))[0]])
+            raise ForecastError(f"{path.name}: column '{column}' row {row}: missing static value")
+        changed = values != first[column].to_numpy()[series]
+        if changed.any():
+            row = int(order[np.flatnonzero(changed)[0]])
+            raise ForecastError(
+                f"{path.name}: column '{column}' row {row}: static covariate changes within "
+                f"series '{ids[series[np.flatnonzero(changed)[0]]]}'"
+            )
+    return first.set_axis(ids, axis=0)
+
+
+def _future_rows(used: pd.DataFrame, targets: list[str], starts: np.ndarray, where, path: Path) -> np.ndarray:
+    """Each series' trailing rows with every target empty are future rows (for `predict`):
+    returns each series' first future row (its history's end)."""
+    known = ~used[targets].isna().all(axis=1).to_numpy()
+    position = np.where(known, np.arange(len(used)), -1)
+    nonempty = np.diff(starts) > 0
+    last = np.full(len(starts) - 1, -1)
+    last[nonempty] = np.maximum.reduceat(position, starts[:-1][nonempty])
+    empty = np.flatnonzero(last < starts[:-1])
+    if len(empty):
+        raise ForecastError(f"{path.name}: {where(int(starts[empty[0]]))}: no row with a target value")
+    return (last + 1).astype(np.int64)
+
+
+def load_series(
+    data: cfg.Data, path: Path | None = None, schema: InputSchema | None = None, future: bool = False
+) -> Series:
     """Load the columns a config asks for.
 
     Args:
         data: the config's data section.
         path: replaces data.path (evaluate/predict on new data).
         schema: a run's recorded columns; the file's columns are then matched to them by name.
+        future: `predict`: trailing rows of each series whose targets are all empty are future
+            rows (they carry future covariates); they are kept, untouched by data.fill.
     """
     path = Path(path or data.path)
-    frame = read_table(path)
+    frame = read_table(path, [data.id_column] if data.id_column else [])
     if schema is not None:
         schema.check_columns(frame, path)
         data = schema.apply(data)
-    times = _parse_times(frame, data.time_column, path, data.time_format) if data.time_column else None
+    panel = data.id_column is not None
+    times = (
+        _parse_times(frame, data.time_column, path, data.time_format, ordered=not panel) if data.time_column else None
+    )
+    order, starts, ids = _panel_order(frame, data, path, times) if panel else (None, None, None)
+    covariates = data.covariates
+    not_inputs = {data.time_column, data.id_column, *covariates.static}
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column
-        features = [str(c) for c in frame.columns if c != data.time_column]
+        features = [str(c) for c in frame.columns if c not in not_inputs]
         _numeric(
             frame,
             features,
@@ -315,11 +480,22 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
     else:
         features = list(data.features)
         _numeric(frame, features, "data.features", path)
+    features += [c for c in (*covariates.past, *covariates.future) if c not in features]
+    _numeric(frame, [*covariates.past, *covariates.future], "data.covariates", path)
     targets = list(data.targets) if data.targets is not None else features
     _numeric(frame, targets, "data.targets", path)
     columns = list(dict.fromkeys(features + targets))
     dtypes = {str(c): str(frame[c].dtype) for c in columns}
     used = frame[columns].astype("float64")
+    static = _static(frame, covariates.static, order, starts, ids, path) if panel else None
+    source = np.arange(len(frame))  # each row's row in the file, -1 for a stamp data.frequency inserted
+    if order is not None:
+        used, times, source = (
+            used.iloc[order].reset_index(drop=True),
+            times[order] if times is not None else None,
+            order,
+        )
+    del frame
     notes = []
     for column, sentinels in data.missing_values.items():
         if column not in used.columns:
@@ -331,11 +507,47 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
                 f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
                 f"data.fill={data.fill}"
             )
-    used, filled, fill_notes = _fill(used, data.fill, path)
+    starts = starts if starts is not None else np.array([0, len(used)], dtype=np.int64)
+
+    def where(row: int) -> str:
+        series = int(np.searchsorted(starts, row, side="right") - 1)
+        name = f"series '{ids[series]}' " if panel else ""
+        if source[row] >= 0:
+            return f"{name}row {source[row]}"
+        return f"{name}{times[row]} (a stamp data.frequency inserted)"
+
+    if data.frequency is not None:
+        from forecast.timegrid import regularize
+
+        regular = regularize(times, starts, data.frequency, where, path.name)
+        if regular.inserted:
+            grid = pd.DataFrame(np.nan, index=np.arange(len(regular.times)), columns=used.columns)
+            grid.iloc[regular.rows] = used.to_numpy()
+            inserted_source = np.full(len(regular.times), -1)
+            inserted_source[regular.rows] = source
+            used, source, times, starts = grid, inserted_source, regular.times, regular.starts
+            notes.append(f"data.frequency={data.frequency} inserted {regular.inserted} missing time stamps")
+    ends = _future_rows(used, targets, starts, where, path) if future else None
+    groups = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    history = np.ones(len(used), bool) if ends is None else (np.arange(len(used)) < ends[groups])
+    if history.all():
+        used, filled, fill_notes = _fill(used, data.fill, path, groups if panel else None, where)
+    else:
+        past, filled, fill_notes = _fill(used[history], data.fill, path, groups[history] if panel else None, where)
+        used = pd.concat([past, used[~history]]).sort_index()
     notes += fill_notes
-    _fits_float32(used, path)
-    if times is not None:
-        times = times[used.index.to_numpy()] if data.fill == "drop" else times
+    _fits_float32(used.fillna(0.0), path)
+    kept = used.index.to_numpy()
+    if len(kept) < len(history):  # data.fill=drop
+        times = times[kept] if times is not None else None
+        groups, history = groups[kept], history[kept]
+        starts = np.concatenate([[0], np.cumsum(np.bincount(groups, minlength=len(starts) - 1))]).astype(np.int64)
+        ends = None if ends is None else starts[:-1] + np.bincount(groups[history], minlength=len(starts) - 1)
+    calendar = None
+    if data.calendar:
+        from forecast import calendar as cal
+
+        calendar = cal.features(times, list(data.calendar))
     return Series(
         features=used[features].to_numpy(np.float32),
         targets=used[targets].to_numpy(np.float32),
@@ -345,4 +557,16 @@ def load_series(data: cfg.Data, path: Path | None = None, schema: InputSchema | 
         notes=notes,
         filled=filled,
         dtypes=dtypes,
+        starts=starts if panel else None,
+        ids=ids,
+        ends=ends if panel or ends is not None else None,
+        static=static,
+        calendar=calendar,
+        calendar_names=_calendar_names(data),
     )
+
+
+def _calendar_names(data: cfg.Data) -> list[str]:
+    from forecast import calendar as cal
+
+    return cal.names(list(data.calendar))

@@ -14,7 +14,7 @@ from typing import Protocol
 import keras
 import numpy as np
 
-from forecast.windows import WindowSpec
+from forecast.windows import Feed, WindowSpec
 
 
 class BatchSource(Protocol):
@@ -34,6 +34,8 @@ class BatchSource(Protocol):
     def next_epoch(self) -> np.ndarray:
         """Advance one epoch, as Keras's `on_epoch_end` does, and return the new order."""
 
+    feed: Feed | None  # a panel model's inputs beside the window
+
 
 class WindowDataset(keras.utils.PyDataset):
     """A `BatchSource` that is also a PyDataset, so JAX and torch (and Keras on TF) can iterate it."""
@@ -51,9 +53,10 @@ class WindowDataset(keras.utils.PyDataset):
         seed: int = 0,
         epoch: int = 0,
         steps: int | None = None,
+        feed: Feed | None = None,
     ) -> None:
         super().__init__()
-        self.x, self.y, self.spec = x, y, spec
+        self.x, self.y, self.spec, self.feed = x, y, spec, feed
         self.origins = np.asarray(origins)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -88,6 +91,8 @@ class WindowDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         origins = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.spec.inputs(self.x, origins)
+        if self.feed is not None:
+            x = {"window": x, **self.feed.gather(self.spec, origins)}
         if self.y is None:
             return x
         return x, self.spec.targets(self.y, origins)

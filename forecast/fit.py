@@ -25,7 +25,7 @@ _OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSpro
 
 def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     """The config's network, compiled with its optimizer and loss (create it inside a strategy's scope)."""
-    model = build(config.model, prepared.spec, len(prepared.series.feature_names), prepared.target_index)
+    model = build(config.model, prepared.spec, prepared.x.shape[1], prepared.target_index, prepared.extras)
     training = config.training
     model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=training.loss)
     return model
@@ -85,6 +85,7 @@ def fit(
         seed=config.seed,
         epoch=done,
         steps=training.steps_per_epoch,
+        feed=prepared.feed(),
     )
     val_origins = prepared.origins["val"]
     if training.validation_steps and training.validation_steps * training.batch_size < len(val_origins):
@@ -93,7 +94,15 @@ def fit(
             np.linspace(0, len(val_origins) - 1, training.validation_steps * training.batch_size).round().astype(int)
         )
         val_origins = val_origins[picks]
-    val = WindowDataset(prepared.x, prepared.y, val_origins, prepared.spec, training.batch_size, full_batches=False)
+    val = WindowDataset(
+        prepared.x,
+        prepared.y,
+        val_origins,
+        prepared.spec,
+        training.batch_size,
+        full_batches=False,
+        feed=prepared.feed(),
+    )
     stopped = bool(record and record["early_stopping"] and record["early_stopping"]["stopped_epoch"] > 0)
     model.fit(
         backend.batches(train, endless=True),

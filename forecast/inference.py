@@ -13,7 +13,7 @@ from forecast.dataset import WindowDataset
 from forecast.errors import Error
 from forecast.prepare import Prepared
 from forecast.results import SCORED
-from forecast.windows import WindowSpec
+from forecast.windows import Feed, WindowSpec
 
 # Inference batch: large for throughput, and one constant so that `forecast evaluate` sees the
 # same batches as `forecast train` and reproduces its numbers exactly.
@@ -21,24 +21,34 @@ PREDICT_BATCH = 1024
 
 
 def predict_windows(
-    model, x: np.ndarray, origins: np.ndarray, spec: WindowSpec, batch_size: int = PREDICT_BATCH
+    model,
+    x: np.ndarray,
+    origins: np.ndarray,
+    spec: WindowSpec,
+    batch_size: int = PREDICT_BATCH,
+    feed: Feed | None = None,
 ) -> np.ndarray:
     """Scaled predictions (windows, horizon, targets) for every origin, in order.
 
     Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
     compiles one shape however many windows there are.
     """
-    dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True)
+    if len(origins) == 0:
+        return np.zeros((0, *model.output_shape[1:]), dtype=np.float32)
+    dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True, feed=feed)
     return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]
 
 
 def predict_splits(model, prepared: Prepared, splits: tuple[str, ...] = SCORED) -> dict[str, np.ndarray]:
     """Scaled predictions for every window of each split."""
-    return {s: finite(predict_windows(model, prepared.x, prepared.origins[s], prepared.spec)) for s in splits}
+    feed = prepared.feed()
+    return {
+        s: finite(predict_windows(model, prepared.x, prepared.origins[s], prepared.spec, feed=feed)) for s in splits
+    }
 
 
 def forecast_origins(
-    model, x: np.ndarray, spec: WindowSpec, origins: np.ndarray, whole_history: bool = False
+    model, x: np.ndarray, spec: WindowSpec, origins: np.ndarray, whole_history: bool = False, feed: Feed | None = None
 ) -> np.ndarray:
     """Scaled forecasts from each origin of a scaled series.
 
@@ -48,7 +58,7 @@ def forecast_origins(
     if whole_history and spec.variable_length:
         history = x[(len(x) - 1) % spec.step :: spec.step]
         return np.asarray(model.predict(history[None], verbose=0))
-    return predict_windows(model, x, origins, spec)
+    return predict_windows(model, x, origins, spec, feed=feed)
 
 
 def finite(values: np.ndarray, what: str = "forecasts") -> np.ndarray:

@@ -24,9 +24,9 @@ class InstanceNorm(keras.layers.Layer):
     forecast it undoes the transform for the target channels `targets` (indices into features).
     """
 
-    def __init__(self, mode: str, targets: list[int], affine: bool = False, **kwargs):
+    def __init__(self, mode: str, targets: list[int], affine: bool = False, channels: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.mode, self.targets, self.affine = mode, list(targets), affine
+        self.mode, self.targets, self.affine, self.channels = mode, list(targets), affine, channels
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -37,6 +37,9 @@ class InstanceNorm(keras.layers.Layer):
     def call(self, x, shift=None, inverse=False):
         if not inverse:
             shift = x[:, -1:, :] if self.mode == "last" else ops.mean(x, axis=1, keepdims=True)
+            if self.channels is not None:  # only the leading channels (a panel's calendar keeps its phase)
+                mask = ops.cast(ops.arange(ops.shape(x)[-1]) < self.channels, x.dtype)
+                shift = shift * mask
             x = x - shift
             if self.affine:
                 x = x * self.scale + self.bias
@@ -52,7 +55,13 @@ class InstanceNorm(keras.layers.Layer):
         return keras.KerasTensor(x.shape, x.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode, "targets": self.targets, "affine": self.affine}
+        return {
+            **super().get_config(),
+            "mode": self.mode,
+            "targets": self.targets,
+            "affine": self.affine,
+            "channels": self.channels,
+        }
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
@@ -186,3 +195,57 @@ class RepeatLast(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "targets": self.targets, "horizon": self.horizon}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class TakeColumn(keras.layers.Layer):
+    """(batch, columns) -> (batch,): one column (a categorical static covariate's codes)."""
+
+    def __init__(self, column: int, **kwargs):
+        super().__init__(**kwargs)
+        self.column = column
+
+    def call(self, x):
+        return x[:, self.column]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        return {**super().get_config(), "column": self.column}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class AppendToSteps(keras.layers.Layer):
+    """[(batch, time, channels), (batch, width)] -> (batch, time, channels + width): a series' static
+    values beside its inputs at every time step."""
+
+    def call(self, inputs):
+        x, static = inputs
+        repeated = ops.repeat(static[:, None, :], ops.shape(x)[1], axis=1)
+        return ops.concatenate([x, ops.cast(repeated, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        x, static = input_shape
+        return (x[0], x[1], x[2] + static[-1])
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class SegmentRows(keras.layers.Layer):
+    """(batch, horizon, columns) -> (batch * segments, 1, segment_len * columns): the horizon's known
+    values cut into the parallel decoder's output segments (zero-padded to whole segments)."""
+
+    def __init__(self, segments: int, segment_len: int, **kwargs):
+        super().__init__(**kwargs)
+        self.segments, self.segment_len = segments, segment_len
+
+    def call(self, x):
+        pad = self.segments * self.segment_len - ops.shape(x)[1]
+        x = ops.pad(x, ((0, 0), (0, pad), (0, 0)))
+        return ops.reshape(x, (-1, 1, self.segment_len * ops.shape(x)[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (None, 1, self.segment_len * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "segments": self.segments, "segment_len": self.segment_len}

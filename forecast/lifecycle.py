@@ -57,7 +57,7 @@ def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
     from forecast.model import _GATES, count_parameters
 
     spec, n_features = prepared.spec, prepared.x.shape[1]
-    parameters = count_parameters(config.model, spec, n_features, prepared.y.shape[1])
+    parameters = count_parameters(config.model, spec, n_features, prepared.y.shape[1], prepared.extras)
     gates = _GATES[config.model.cell][0] * (2 if config.model.bidirectional else 1)
     rows = config.training.batch_size * (n_features if config.model.channel_independent else 1)
     activations = rows * spec.timesteps * sum(gates * layer.units for layer in config.model.layers)
@@ -226,13 +226,21 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         best_epoch=int(history[monitor].idxmin()) + 1 if len(history) and monitor in history else len(history),
         train_seconds=round(train_seconds, 3),
         samples_per_second=round(len(history) * windows / train_seconds, 1) if train_seconds else 0.0,
-        parameters=count_parameters(config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1]),
+        parameters=count_parameters(
+            config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1], prepared.extras
+        ),
         backend=keras.backend.backend(),
         device=backend.device(),
         replicas=replicas,
     )
-    metrics = Metrics(evaluate(prepared, predictions), stats, prepared.seasonality, prepared.series.filled or None)
+    metrics = Metrics(evaluate(prepared, predictions), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
+    if prepared.series.ids is not None:
+        from forecast.metrics import per_series
+        from forecast.rundir import write_atomic
+
+        table = per_series(prepared, "test", predictions["test"])
+        write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"])
     hint = report.advice(config, metrics)
     if hint:
@@ -244,6 +252,17 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
     return metrics
+
+
+def panel_counts(prepared: Prepared) -> dict:
+    """The Metrics fields that describe the data rather than the scores."""
+    panel = prepared.series.ids is not None
+    return {
+        "seasonality": prepared.seasonality,
+        "filled": prepared.series.filled or None,
+        "series": prepared.series.n_series if panel else None,
+        "series_skipped": len(prepared.skipped) if panel else None,
+    }
 
 
 def train(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None, verbose: int = 0) -> Run:

@@ -6,6 +6,8 @@ target scaler, so ETTh1 numbers compare with published tables (StandardScaler, a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.metrics import (
     mean_absolute_error,
@@ -15,6 +17,9 @@ from sklearn.metrics import (
 )
 
 from forecast.prepare import Prepared
+
+if TYPE_CHECKING:
+    import pandas as pd
 from forecast.results import Scores, SplitScores
 
 # An actual whose size is under this fraction of the mean absolute actual makes MAPE meaningless
@@ -22,15 +27,38 @@ from forecast.results import Scores, SplitScores
 NEAR_ZERO = 0.01
 
 
-def scores(true: np.ndarray, pred: np.ndarray) -> Scores:
+def smape_terms(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """200 |y - f| / (|y| + |f|) per value (0 where both are 0): M4's sMAPE, in percent, before averaging."""
+    denominator = np.abs(true) + np.abs(pred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 200 * np.abs(true - pred) / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+def mase_terms(true: np.ndarray, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per window and target: MAE over the horizon / its series' in-sample seasonal-naive MAE.
+
+    true, pred: (windows, horizon, targets); scale: (windows, targets), NaN where undefined.
+    """
+    return np.abs(true - pred).mean(axis=1) / scale
+
+
+def scores(true: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None, units: bool = True) -> Scores:
+    """Errors over every value; with `scale` (see `mase_terms`), MASE too (NaN scales left out).
+    sMAPE only in original `units`: a percentage of scaled values (centred on 0) means nothing."""
+    mase = None
+    if scale is not None:
+        terms = mase_terms(true.astype(np.float64), pred.astype(np.float64), scale)
+        mase = float(np.nanmean(terms)) if np.isfinite(terms).any() else None
     true, pred = true.reshape(-1).astype(np.float64), pred.reshape(-1).astype(np.float64)
-    scale = np.abs(true).mean()
-    near_zero = scale == 0 or (np.abs(true) < NEAR_ZERO * scale).any()
+    size = np.abs(true).mean()
+    near_zero = size == 0 or (np.abs(true) < NEAR_ZERO * size).any()
     return Scores(
         mae=float(mean_absolute_error(true, pred)),
         rmse=float(root_mean_squared_error(true, pred)),
         mse=float(mean_squared_error(true, pred)),
         mape=None if near_zero else float(mean_absolute_percentage_error(true, pred)),
+        smape=float(smape_terms(true, pred).mean()) if units else None,
+        mase=mase,
     )
 
 
@@ -56,21 +84,26 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
     spec, y = prepared.spec, prepared.y
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
-    inverse = prepared.scalers.inverse_targets
+    which = prepared.series.series_of(origins)
+    scale = prepared.mase_scale[which] if prepared.mase_scale is not None else None
+
+    def inverse(values: np.ndarray) -> np.ndarray:
+        return prepared.scalers.inverse_targets(values, which)
+
     true_units, model_units, naive_units = inverse(true), inverse(scaled_pred), inverse(naive)
     seasonal = seasonal_scaled = None
     if prepared.seasonality is not None:
         values = spec.seasonal_values(y, origins, prepared.seasonality)
-        seasonal, seasonal_scaled = scores(true_units, inverse(values)), scores(true, values)
+        seasonal, seasonal_scaled = scores(true_units, inverse(values), scale), scores(true, values, units=False)
     per_target, per_step = breakdown(
         true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive)
     )
     return SplitScores(
         windows=len(origins),
-        model=scores(true_units, model_units),
-        naive=scores(true_units, naive_units),
-        scaled_model=scores(true, scaled_pred),
-        scaled_naive=scores(true, naive),
+        model=scores(true_units, model_units, scale),
+        naive=scores(true_units, naive_units, scale),
+        scaled_model=scores(true, scaled_pred, units=False),
+        scaled_naive=scores(true, naive, units=False),
         seasonal_naive=seasonal,
         scaled_seasonal_naive=seasonal_scaled,
         per_target=per_target,
@@ -81,3 +114,33 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
 def evaluate(prepared: Prepared, predictions: dict[str, np.ndarray]) -> dict[str, SplitScores]:
     """Scores of each split that has predictions (see `inference.predict_splits`)."""
     return {split: split_scores(prepared, prepared.origins[split], pred) for split, pred in predictions.items()}
+
+
+def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray) -> pd.DataFrame:
+    """One row per series with windows in `split`: its MAE, sMAPE and MASE for the model and the
+    baselines (original units, averaged over its windows, steps and targets): per_series.csv."""
+    import pandas as pd
+
+    spec, y, origins = prepared.spec, prepared.y, prepared.origins[split]
+    which = prepared.series.series_of(origins)
+    inverse = prepared.scalers.inverse_targets
+    true = inverse(spec.targets(y, origins), which)
+    predictors = {"model": scaled_pred, "naive": spec.last_values(y, origins)}
+    if prepared.seasonality is not None:
+        predictors["seasonal_naive"] = spec.seasonal_values(y, origins, prepared.seasonality)
+    present, windows = np.unique(which, return_counts=True)
+    frame = {"id": [prepared.series.ids[i] for i in present] if prepared.series.ids else present, "windows": windows}
+    scale = prepared.mase_scale[which] if prepared.mase_scale is not None else np.full(true.shape[::2], np.nan)
+    for name, values in predictors.items():
+        pred = inverse(values, which)
+        terms = {
+            "mae": np.abs(true - pred).mean(axis=(1, 2)),
+            "smape": smape_terms(true, pred).mean(axis=(1, 2)),
+            "mase": np.nanmean(mase_terms(true, pred, scale), axis=1) if np.isfinite(scale).any() else None,
+        }
+        for metric, values_of_window in terms.items():
+            if values_of_window is None:
+                continue
+            sums = np.bincount(which, weights=np.nan_to_num(values_of_window), minlength=prepared.series.n_series)
+            frame[f"{name}_{metric}"] = sums[present] / windows
+    return pd.DataFrame(frame)

@@ -7,6 +7,7 @@ closed-form count equals Keras's own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from forecast import config as cfg
@@ -22,14 +23,45 @@ if TYPE_CHECKING:
 _GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1), "naive": (0, 0)}
 
 
-def count_parameters(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int) -> int:
+@dataclass(frozen=True)
+class Extras:
+    """A panel model's inputs beside the window, as plain numbers (so `validate` counts them without Keras).
+
+    Attributes:
+        future: columns of the window fed to the decoder at the target rows (future covariates, calendar).
+        static: numeric static covariates per series.
+        categories: size of each categorical static covariate's vocabulary (index 0: unseen).
+        normalized: leading window columns instance_norm treats (the series' own values, not calendar).
+    """
+
+    future: list[int] = field(default_factory=list)
+    static: int = 0
+    categories: list[int] = field(default_factory=list)
+    normalized: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.future or self.static or self.categories)
+
+
+def embedding_size(vocabulary: int) -> int:
+    """Width of a categorical static covariate's learned embedding: half its vocabulary, at most 8."""
+    return max(1, min(8, vocabulary // 2))
+
+
+def count_parameters(
+    model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, extras: Extras | None = None
+) -> int:
     """Closed form of `build(...).count_params()`, so `forecast validate` needs no Keras."""
     if model.cell == "naive":
         return 0
+    extras = extras or Extras()
     gates, biases = _GATES[model.cell]
     directions = 2 if model.bidirectional else 1
     total = 2 * n_features if model.instance_norm_affine else 0
-    width = 1 if model.channel_independent else n_features
+    static_width = extras.static + sum(embedding_size(v) for v in extras.categories)
+    total += sum(v * embedding_size(v) for v in extras.categories)
+    width = (1 if model.channel_independent else n_features) + static_width
     outputs = 1 if model.channel_independent else n_targets
     if model.segment_len:
         embedding = model.layers[0].units
@@ -44,9 +76,12 @@ def count_parameters(model: cfg.Model, spec: WindowSpec, n_features: int, n_targ
         segments = -(-spec.horizon // model.segment_len)
         position = query_width // 2 if model.channel_embedding else query_width
         total += segments * position + (n_features * (query_width - position) if model.channel_embedding else 0)
+        conditions = model.segment_len * len(extras.future) + static_width
+        total += (conditions + 1) * query_width if conditions else 0
         head = model.segment_len * outputs
     else:
         head = spec.horizon * outputs
+        width += spec.horizon * len(extras.future) + static_width
     for units in [*model.dense, head]:
         total += (width + 1) * units
         width = units
@@ -87,15 +122,36 @@ def cudnn_blockers(model: cfg.Model) -> list[str]:
     ]
 
 
-def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int]) -> keras.Model:
+def _static_vector(extras: Extras, inputs: dict):
+    """Numeric static covariates and an embedding of each categorical one, side by side: (batch, width)."""
+    import keras
+
+    from forecast import layers as fl
+
+    parts = [inputs["static"]] if extras.static else []
+    for k, vocabulary in enumerate(extras.categories):
+        codes = fl.TakeColumn(k, name=f"category_{k}")(inputs["categories"])
+        parts.append(keras.layers.Embedding(vocabulary, embedding_size(vocabulary), name=f"embedding_{k}")(codes))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="static_vector")(parts)
+
+
+def build(
+    model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int], extras: Extras | None = None
+) -> keras.Model:
     """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output.
 
-    `targets` are the target columns' indices among the features (see `target_index`).
+    `targets` are the target columns' indices among the features (see `target_index`). A panel's
+    `extras` add inputs named "future" (batch, horizon, future columns), "static" (batch, numeric
+    static covariates) and "categories" (batch, categorical ones as integer codes): future values
+    reach the decoder, static ones every encoder step and the decoder.
     """
     import keras
 
     from forecast import layers as fl
 
+    extras = extras or Extras()
     cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}.get(model.cell)
     reg = keras.regularizers.L2(model.l2) if model.l2 else None
     parallel = model.decoder == "parallel"
@@ -103,10 +159,22 @@ def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int
     inputs = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
     if model.cell == "naive":
         return keras.Model(inputs, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(inputs), name="naive")
+    named = {"window": inputs}
+    if extras.future:
+        named["future"] = keras.Input((spec.horizon, len(extras.future)), name="future")
+    if extras.static:
+        named["static"] = keras.Input((extras.static,), name="static")
+    if extras.categories:
+        named["categories"] = keras.Input((len(extras.categories),), dtype="int32", name="categories")
+    static = _static_vector(extras, named)
     x = inputs
     if model.instance_norm != "none":
-        norm = fl.InstanceNorm(model.instance_norm, targets, model.instance_norm_affine, name="instance_norm")
+        norm = fl.InstanceNorm(
+            model.instance_norm, targets, model.instance_norm_affine, channels=extras.normalized, name="instance_norm"
+        )
         x, shift = norm(x)
+    if static is not None:
+        x = fl.AppendToSteps(name="static_to_steps")([x, static])
     if model.channel_independent:
         x = fl.ChannelsToBatch(name="channels_to_batch")(x)
     if model.segment_len:
@@ -144,12 +212,26 @@ def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int
         segments = -(-spec.horizon // model.segment_len)
         channels = n_features if model.channel_embedding else 0
         x = fl.SegmentQueries(segments, query_width, channels, name="segment_queries")(states[-1][0])
+        if extras.future or static is not None:
+            conditions = []
+            if extras.future:
+                conditions.append(fl.SegmentRows(segments, model.segment_len, name="future_segments")(named["future"]))
+            if static is not None:
+                repeated = fl.RepeatRows(segments, name="repeat_static")(static)
+                conditions.append(keras.layers.Reshape((1, repeated.shape[-1]), name="static_segments")(repeated))
+            if len(conditions) > 1:
+                conditions = [keras.layers.Concatenate(name="segment_conditions")(conditions)]
+            projected = keras.layers.Dense(query_width, name="condition_projection")(conditions[0])
+            x = keras.layers.Add(name="conditioned_queries")([x, projected])
         for i, (rnn, state) in enumerate(zip(recurrent, states, strict=True)):
             repeat = fl.RepeatRows(segments, name=f"repeat_state_{i}")
             x = rnn(x, initial_state=[repeat(s) for s in state])[0]
         x = keras.layers.Reshape((x.shape[-1],), name="decoded")(x)
         if model.dropout_between:
             x = keras.layers.Dropout(model.dropout_between, name="dropout_decoder")(x)
+    elif extras.future or static is not None:  # the dense decoder reads the horizon's known values and the statics
+        known = [keras.layers.Flatten(name="future_flat")(named["future"])] if extras.future else []
+        x = keras.layers.Concatenate(name="decoder_inputs")([x, *known, *([static] if static is not None else [])])
     for i, units in enumerate(model.dense):
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense_{i}")(x)
     if parallel:
@@ -163,4 +245,4 @@ def build(model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int
         x = fl.BatchToChannels(n_features, name="batch_to_channels")(x)
     if model.instance_norm != "none":
         x = norm(x, shift, inverse=True)
-    return keras.Model(inputs, x, name="forecast")
+    return keras.Model(named if len(named) > 1 else inputs, x, name="forecast")

@@ -7,7 +7,7 @@ order, before anything is trained or written, and no caller has to remember that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,11 @@ import numpy as np
 from forecast import config as cfg
 from forecast.data import InputSchema, Series, frequency, load_series
 from forecast.errors import ForecastError
-from forecast.model import target_index
+from forecast.model import Extras, target_index
 from forecast.results import SCORED, SPLITS
-from forecast.scalers import Scalers
-from forecast.windows import WindowSpec, seasonal_offsets, split_origins
+from forecast.scalers import Scalers, SeriesScalers
+from forecast.scalers import fit as fit_scalers
+from forecast.windows import Feed, WindowSpec, seasonal_offsets
 
 
 @dataclass
@@ -26,29 +27,44 @@ class Prepared:
     """A config's series, scaled, with its split borders and the origins of each split's windows.
 
     Attributes:
-        series: the columns in original units, with their time axis.
+        series: the columns in original units, with their time axis (one series or a panel).
         scalers: fit on the training rows (or the run's own, when given).
-        x: scaled features (rows, features); y: scaled targets (rows, targets).
+        x: the model's window inputs (rows, columns): scaled features, then calendar features.
+        y: scaled targets (rows, targets).
         spec: the window arithmetic.
-        borders: exclusive end rows of train, val and test.
-        origins: the windows of each split, by origin row.
+        ends: exclusive end rows of train, val and test of each series, (series, 3), in all rows' numbering.
+        origins: the windows of each split, by origin row (never crossing a series).
         target_index: where each target sits among the features (for instance norm).
         seasonality: rows per season of the seasonal-naive baseline; None when there is none.
+        extras: a panel model's inputs beside the window (future columns, static covariates).
+        static: (series, numeric static) and categories: (series, categorical static codes).
+        skipped: ids of the series too short for one window (they get none).
+        mase_scale: per series and target, the in-sample seasonal-naive MAE (original units) MASE divides by.
     """
 
     series: Series
-    scalers: Scalers
+    scalers: Scalers | SeriesScalers
     x: np.ndarray
     y: np.ndarray
     spec: WindowSpec
-    borders: tuple[int, int, int]
+    ends: np.ndarray
     origins: dict[str, np.ndarray]
     target_index: list[int]
-    seasonality: int | None = None  # rows per season for the seasonal-naive baseline
+    seasonality: int | None = None
+    extras: Extras = field(default_factory=Extras)
+    static: np.ndarray | None = None
+    categories: np.ndarray | None = None
+    skipped: list[str] = field(default_factory=list)
+    mase_scale: np.ndarray | None = None
+
+    @property
+    def borders(self) -> tuple[int, int, int]:
+        """The split's end rows (the first series' in a panel)."""
+        return tuple(int(v - self.series.offsets[0]) for v in self.ends[0])  # type: ignore[return-value]
 
     @property
     def input_shape(self) -> tuple[int | None, int]:
-        """(timesteps, features) the model takes; None timesteps for a variable-length model."""
+        """(timesteps, columns) the model's window takes; None timesteps for a variable-length model."""
         return model_shapes(self.spec, self.series)[0]
 
     @property
@@ -56,32 +72,128 @@ class Prepared:
         """(horizon, targets) the model returns."""
         return model_shapes(self.spec, self.series)[1]
 
+    def feed(self) -> Feed | None:
+        """What the model reads beside the window, for `WindowDataset`; None without extras."""
+        if not self.extras.any:
+            return None
+        future = self.x[:, self.extras.future] if self.extras.future else None
+        return Feed(self.series.offsets, future, self.static, self.categories)
+
 
 def model_shapes(spec: WindowSpec, series: Series) -> tuple[tuple[int | None, int], tuple[int, int]]:
-    """The (timesteps, features) -> (horizon, targets) a run's model must have."""
+    """The (timesteps, columns) -> (horizon, targets) a run's model must have."""
     timesteps = None if spec.variable_length else spec.timesteps
-    return (timesteps, len(series.feature_names)), (spec.horizon, len(series.target_names))
+    return (timesteps, len(series.feature_names) + len(series.calendar_names)), (spec.horizon, len(series.target_names))
+
+
+def extras_of(config: cfg.Config, series: Series, scalers: Scalers | SeriesScalers) -> Extras:
+    """A panel model's extra inputs: future covariates and calendar columns, static covariates."""
+    n = len(series.feature_names)
+    future = [series.feature_names.index(c) for c in config.data.covariates.future]
+    future += [n + k for k in range(len(series.calendar_names))]
+    encoder = scalers.static
+    return Extras(
+        future=future,
+        static=len(encoder.numeric) if encoder else 0,
+        categories=encoder.vocabularies if encoder else [],
+        normalized=n if series.calendar_names else None,
+    )
+
+
+def split_ends(split: cfg.Split, series: Series) -> np.ndarray:
+    """Exclusive end rows of train, val and test within each series, (series, 3), local row numbers.
+
+    Each series is split on its own: fractions of its rows, its last rows (val_last/test_last),
+    or borders (row numbers, or time stamps looked up in its own times).
+
+    Raises:
+        ForecastError: a row border lies past the end of a single series (naming the split).
+    """
+    starts = series.offsets[:-1]
+    n = (series.history_ends - starts).astype(np.int64)
+    form = split.form
+    if form == "last":
+        test = n
+        val = n - split.test_last
+        return np.stack([val - split.val_last, val, test], axis=1)
+    if form == "borders":
+        stamps = isinstance(split.train_end, str)
+        if stamps and series.times is None:
+            raise ForecastError("data.split: borders given as time stamps need data.time_column")
+        ends = []
+        for name, border in zip(SPLITS, (split.train_end, split.val_end, split.test_end), strict=True):
+            if border is None:
+                ends.append(n)
+            elif stamps:
+                ends.append(_rows_before(series, _stamp(border, name, series)))
+            else:
+                if series.ids is None and border > n[0]:
+                    raise ForecastError(f"data.split: {name} ends at row {border} but the series has only {n[0]} rows")
+                ends.append(np.minimum(border, n))
+        return np.stack(ends, axis=1)
+    train, val, test = (split.train, split.val, split.test) if split.train else (0.7, 0.1, 0.2)
+    return np.stack([np.round(n * f) for f in (train, train + val, train + val + test)], axis=1).astype(np.int64)
+
+
+def _stamp(border: str, name: str, series: Series):
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(border)
+    except ValueError:
+        raise ForecastError(f"data.split: {name}_end {border!r} is not a time stamp") from None
+    tz = series.times.tz
+    return stamp.tz_localize(tz) if tz is not None and stamp.tz is None else stamp
+
+
+def _rows_before(series: Series, stamp) -> np.ndarray:
+    """Per series, how many of its history rows lie before `stamp`."""
+    stamps = series.times.as_unit("ns").asi8
+    value = stamp.as_unit("ns").value
+    before = (stamps < value).astype(np.int64)
+    counts = np.add.reduceat(before, series.offsets[:-1]) if len(stamps) else np.zeros(0, np.int64)
+    counts[np.diff(series.offsets) == 0] = 0
+    return np.minimum(counts, series.history_ends - series.offsets[:-1])
+
+
+def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """np.concatenate([np.arange(f, l + 1) for f, l in zip(first, last)]) without the loop."""
+    counts = np.maximum(last - first + 1, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    before = np.cumsum(counts) - counts
+    return (np.repeat(first - before, counts) + np.arange(total)).astype(np.int64)
+
+
+def origins_of(spec: WindowSpec, ends: np.ndarray, starts: np.ndarray, usable: np.ndarray) -> dict[str, np.ndarray]:
+    """Origins per split, over every usable series. Inputs may reach back into the previous split
+    (within the series); targets never cross a border or a series' end."""
+    out = {}
+    lower = np.concatenate([np.zeros((len(ends), 1), np.int64), ends[:, :2]], axis=1)
+    for k, name in enumerate(SPLITS):
+        first = np.maximum(lower[:, k] - spec.delay, spec.history)
+        last = ends[:, k] - spec.delay - spec.horizon
+        last = np.where(usable, last, first - 1)
+        out[name] = _ranges(starts + first, starts + last)
+    return out
 
 
 def split_borders(split: cfg.Split, n_rows: int) -> tuple[int, int, int]:
-    """Exclusive end rows of train, val and test for a series of `n_rows` rows.
+    """Exclusive end rows of train, val and test for a single series of `n_rows` rows (backtests).
 
     Raises:
         ForecastError: a row border lies past the end of the series (naming the split).
     """
-    if split.train_end is not None:
-        ends = (split.train_end, split.val_end, split.test_end or n_rows)
-        for name, end in zip(SPLITS, ends, strict=True):
-            if end > n_rows:
-                raise ForecastError(f"data.split: {name} ends at row {end} but the series has only {n_rows} rows")
-        return ends  # type: ignore[return-value]
-    train, val, test = (split.train, split.val, split.test) if split.train else (0.7, 0.1, 0.2)
-    return round(n_rows * train), round(n_rows * (train + val)), round(n_rows * (train + val + test))
+    if split.form == "borders" and isinstance(split.train_end, str):
+        raise ForecastError("backtest: data.split borders must be row numbers, not time stamps")
+    ends = split_ends(split, Series(np.zeros((n_rows, 0)), np.zeros((n_rows, 0)), [], [], None))
+    return tuple(int(v) for v in ends[0])  # type: ignore[return-value]
 
 
 def prepare(
     config: cfg.Config,
-    scalers: Scalers | None = None,
+    scalers: Scalers | SeriesScalers | None = None,
     path: Path | str | None = None,
     schema: InputSchema | None = None,
 ) -> Prepared:
@@ -99,31 +211,106 @@ def prepare(
     return arrange(load_series(config.data, path, schema), config, scalers)
 
 
-def arrange(series: Series, config: cfg.Config, scalers: Scalers | None = None) -> Prepared:
-    """Split, check and scale a loaded series (backtests arrange one series under several splits)."""
+def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers | None = None) -> Prepared:
+    """Split, check and scale a loaded series or panel (backtests arrange one series under several splits)."""
     spec = WindowSpec.from_config(config.window)
-    borders = split_borders(config.data.split, len(series))
-    origins = split_origins(spec, borders)
+    local = split_ends(config.data.split, series)
+    starts = series.offsets[:-1]
+    need = spec.history + spec.delay + spec.horizon
+    usable = ((series.history_ends - starts) >= need) & (local[:, 0] > 0)
+    skipped = [] if series.ids is None else [series.ids[i] for i in np.flatnonzero(~usable)]
+    if skipped:
+        series.notes.append(
+            f"{len(skipped)} of {series.n_series} series are too short for one window of {need} rows "
+            f"(or have no training rows) and were skipped (first: '{skipped[0]}')"
+        )
+    origins = origins_of(spec, local, starts, usable)
+    _check_windows(spec, origins, local, series)
     targets = target_index(config.model, series.feature_names, series.target_names)
+    rows = np.arange(len(series))
+    of_row = series.series_of(rows)
+    train = rows - starts[of_row] < local[of_row, 0]
     if scalers is None:
-        scalers = Scalers.fit(config.scaler, series, borders[0])
+        scalers = fit_scalers(config.scaler, series, train)
     else:
+        if isinstance(scalers, SeriesScalers):  # a run's own: matched to this file's series by id
+            scale_free = config.model.instance_norm != "none"
+            scalers, notes = scalers.for_series(series, config.scaler, scale_free, "scaler.json")
+            series.notes.extend(notes)
         scalers.check(len(series.feature_names), len(series.target_names))
     x, y = scalers.transform(series)
-    season = config.metrics.seasonality or infer_seasonality(series.times)
-    if season is not None and min(int(origins[s][0]) for s in SCORED) + int(seasonal_offsets(spec, season).min()) < 0:
+    if series.calendar is not None:
+        x = np.concatenate([x, series.calendar], axis=1)
+    static = categories = None
+    if series.static is not None and scalers.static is not None:
+        static, categories = scalers.static.encode(series.static)
+    season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
+    if season is not None and _reaches_before(spec, origins, series, season):
         series.notes.append(f"seasonal naive: the scored windows reach back less than one season ({season} rows)")
         season = None
-    return Prepared(series, scalers, x, y, spec, borders, origins, targets, season)
+    ends = local + starts[:, None]
+    mase = mase_scales(series, ends[:, 1], season or 1)
+    return Prepared(
+        series, scalers, x, y, spec, ends, origins, targets, season,
+        extras_of(config, series, scalers), static, categories, skipped, mase,
+    )  # fmt: skip
 
 
-def infer_seasonality(times) -> int | None:
+def _check_windows(spec: WindowSpec, origins: dict[str, np.ndarray], local: np.ndarray, series: Series) -> None:
+    for k, name in enumerate(SPLITS):
+        if len(origins[name]):
+            continue
+        start, end = (0 if k == 0 else int(local[0, k - 1])), int(local[0, k])
+        need = spec.history + spec.delay + spec.horizon if name == "train" else spec.horizon
+        where = f"the {name} split (rows {start} to {end}) has {end - start} rows"
+        if series.ids is not None:
+            where = f"no series has a full window in the {name} split"
+        raise ForecastError(
+            f"window: {where}, too few for one window (needs {need}); "
+            "shorten window.lookback/delay/horizon or move data.split"
+        )
+
+
+def _reaches_before(spec: WindowSpec, origins: dict[str, np.ndarray], series: Series, season: int) -> bool:
+    """Whether some scored window's seasonal-naive value lies before its series' first row."""
+    reach = int(seasonal_offsets(spec, season).min())
+    for split in SCORED:
+        o = origins[split]
+        if len(o) and ((o - series.offsets[series.series_of(o)]) + reach < 0).any():
+            return True
+    return False
+
+
+def mase_scales(series: Series, before: np.ndarray, season: int) -> np.ndarray:
+    """Per series and target, the mean absolute seasonal difference |y[t] - y[t - m]| over the rows
+    before `before` (each series' test rows): the in-sample seasonal-naive MAE MASE divides by
+    (Hyndman & Koehler 2006; M4's definition). NaN where a series has no such pair or it is 0."""
+    rows = np.arange(len(series))
+    of_row = series.series_of(rows)
+    local = rows - series.offsets[of_row]
+    pairs = (local >= season) & (rows < before[of_row])
+    y = series.targets.astype(np.float64)
+    diff = np.abs(y[pairs] - y[np.flatnonzero(pairs) - season])
+    counts = np.bincount(of_row[pairs], minlength=series.n_series)
+    out = np.stack(
+        [np.bincount(of_row[pairs], weights=diff[:, k], minlength=series.n_series) for k in range(y.shape[1])], axis=1
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = out / counts[:, None]
+    out[~(out > 0)] = np.nan
+    return out
+
+
+def infer_seasonality(times, declared: str | None = None, offsets: np.ndarray | None = None) -> int | None:
     """Rows per natural season of a series' frequency: a day for sub-daily data (24 hourly, 144 at
     10 minutes), a week for daily (7; 5 business days), a year for weekly, monthly and quarterly
     (52, 12, 4). None for yearly or irregular stamps, or without a time column."""
     import pandas as pd
 
-    name = frequency(times) if times is not None else None  # every stamp: a gap anywhere means no season
+    if declared is None and times is not None and offsets is not None:
+        times = times[: int(offsets[1])]  # a panel: the first series' own stamps
+    # every stamp: a gap anywhere means no season
+    name = declared if declared is not None else frequency(times) if times is not None else None
     if name is None:
         return None
     offset = pd.tseries.frequencies.to_offset(name)

@@ -83,9 +83,20 @@ def validation_text(v: Validation, source: Path | str) -> str:
             *(f"data: {note}" for note in v.notes),
             f"data: {v.config.data.path}: {v.rows} rows, {len(v.feature_names)} features, "
             f"{len(v.target_names)} targets ({', '.join(v.target_names)})",
-            f"split rows: train [0, {train_end}), val [{train_end}, {val_end}), test [{val_end}, {test_end})",
+            *(
+                [f"series: {v.series}, {v.series_skipped} skipped (too short for one window)"]
+                if v.config.data.id_column
+                else []
+            ),
+            (
+                f"split rows: train [0, {train_end}), val [{train_end}, {val_end}), test [{val_end}, {test_end})"
+                if not v.config.data.id_column
+                else f"split rows of the first series: train [0, {train_end}), val [{train_end}, {val_end}), "
+                f"test [{val_end}, {test_end})"
+            ),
             "windows: " + ", ".join(f"{k} {n}" for k, n in v.windows.items()),
-            f"input shape: {v.input_shape} -> output {v.output_shape}",
+            f"input shape: {v.input_shape} -> output {v.output_shape}"
+            + "".join(f"; {name} input {shape}" for name, shape in v.extras.items()),
             f"parameters: {v.parameters:,}",
             f"cuDNN: {blockers}",
         ]
@@ -193,18 +204,25 @@ def write(
     best = metrics.training.best_epoch if metrics.training and kept else None
     plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
     test, spec = prepared.origins["test"], prepared.spec
-    inverse = prepared.scalers.inverse_targets
-    first_target = test + spec.delay  # the row each window's 1-step forecast is for
+    title = f"{run.path.name}: test split"
+    if prepared.series.ids is not None:  # a panel: the first series with test windows
+        which = prepared.series.series_of(test)
+        first = which == which[0]
+        test, test_pred = test[first], test_pred[first]
+        title = f"{run.path.name}: test split of series '{prepared.series.ids[which[0]]}'"
+    which = prepared.series.series_of(test)
+
+    def inverse(values):
+        return prepared.scalers.inverse_targets(values, which)
+
+    arrays = [inverse(spec.targets(prepared.y, test)), inverse(test_pred), inverse(spec.last_values(prepared.y, test))]
+    rows = test + spec.delay  # the row each window's 1-step forecast is for
+    if len(test) == 1:  # one window (M4's protocol): its whole horizon instead of one point
+        arrays = [a.transpose(1, 0, 2) for a in arrays]
+        rows = test[0] + spec.target_offsets()
     times = prepared.series.times
-    plot_forecast(
-        run.forecast_plot,
-        inverse(spec.targets(prepared.y, test)),
-        inverse(test_pred),
-        inverse(spec.last_values(prepared.y, test)),
-        prepared.series.target_names,
-        times[first_target] if times is not None else first_target,
-        f"{run.path.name}: test split",
-    )
+    x = times[rows] if times is not None else rows - prepared.series.offsets[which[0]]
+    plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
 
 
@@ -299,45 +317,3 @@ def plot_forecast(
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     save(fig, path)
     plt.close(fig)
-
-
-def future_stamps(times: pd.DatetimeIndex, count: int) -> pd.DatetimeIndex:
-    """The `count` stamps after a series' last: its calendar frequency if pandas infers one from the
-    recent stamps, else steps of the median spacing."""
-    if count == 0:
-        return pd.DatetimeIndex([])
-    from forecast.data import frequency
-
-    name = frequency(times[-1000:])
-    if name is not None:
-        return pd.date_range(times[-1], periods=count + 1, freq=name)[1:]
-    spacing = times.to_series().diff().median() if len(times) > 1 else pd.Timedelta(0)
-    return pd.DatetimeIndex([times[-1] + spacing * (i + 1) for i in range(count)])
-
-
-def long_frame(series, spec, origins: np.ndarray, predictions: np.ndarray) -> pd.DataFrame:
-    """Predictions (windows, horizon, targets) in long form: origin, target_time, step, column, prediction.
-
-    With a time column, origins and targets are timestamps; targets past the end of the series
-    follow the series' calendar frequency (month ends stay month ends, years stay years) when
-    pandas can infer one, else its median spacing. Without one, they are row indices.
-    """
-    n_windows, horizon, n_targets = predictions.shape
-    target_rows = origins[:, None] + spec.target_offsets()  # (windows, horizon)
-    if series.times is not None:
-        times = series.times
-        extra = max(0, int(target_rows.max()) + 1 - len(times))
-        axis = times.append(future_stamps(times, extra))
-        origin_values, target_values = axis[origins], axis[target_rows.reshape(-1)]
-    else:
-        origin_values, target_values = origins, target_rows.reshape(-1)
-    cells = n_windows * horizon * n_targets
-    return pd.DataFrame(
-        {
-            "origin": np.repeat(np.asarray(origin_values), horizon * n_targets),
-            "target_time": np.repeat(np.asarray(target_values), n_targets),
-            "step": np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n_windows),
-            "column": np.tile(np.asarray(series.target_names, dtype=object), n_windows * horizon)[:cells],
-            "prediction": predictions.reshape(-1),
-        }
-    )

@@ -87,10 +87,18 @@ class Scores:
     rmse: float
     mse: float
     mape: float | None  # None where actuals come near zero: a percentage of ~0 means nothing
+    smape: float | None = None  # mean of 200 |y - f| / (|y| + |f|), in percent (M4's definition)
+    mase: float | None = None  # mean over windows and targets of MAE / in-sample seasonal-naive MAE
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Scores:
-        return cls(**{f.name: None if d[f.name] is None else float(d[f.name]) for f in fields(cls)})
+        optional = {"smape", "mase"}  # absent from runs scored before they existed
+        present = [f.name for f in fields(cls) if f.name not in optional or f.name in d]
+        return cls(**{name: None if d[name] is None else float(d[name]) for name in present})
+
+    def to_dict(self) -> dict[str, float | None]:
+        """As metrics.json holds it: sMAPE and MASE only where they were computed."""
+        return {k: v for k, v in asdict(self).items() if k not in ("smape", "mase") or v is not None}
 
 
 @dataclass(frozen=True)
@@ -119,11 +127,11 @@ class SplitScores:
         return None if self.seasonal_naive is None else self.model.mae < self.seasonal_naive.mae
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": asdict(self.model), "naive": asdict(self.naive)}
-        scaled: dict[str, Any] = {"model": asdict(self.scaled_model), "naive": asdict(self.scaled_naive)}
+        out: dict[str, Any] = {"model": self.model.to_dict(), "naive": self.naive.to_dict()}
+        scaled: dict[str, Any] = {"model": self.scaled_model.to_dict(), "naive": self.scaled_naive.to_dict()}
         if self.seasonal_naive is not None and self.scaled_seasonal_naive is not None:
-            out["seasonal_naive"] = asdict(self.seasonal_naive)
-            scaled["seasonal_naive"] = asdict(self.scaled_seasonal_naive)
+            out["seasonal_naive"] = self.seasonal_naive.to_dict()
+            scaled["seasonal_naive"] = self.scaled_seasonal_naive.to_dict()
         out = {**out, "scaled": scaled, "windows": self.windows}
         if self.per_target is not None:
             out["per_target"] = self.per_target
@@ -169,6 +177,8 @@ class Metrics:
     training: TrainingStats | None = None
     seasonality: int | None = None  # rows per season of the seasonal-naive baseline
     filled: dict[str, int] | None = None  # missing values data.fill treated, per column (absent: none)
+    series: int | None = None  # a panel's series count
+    series_skipped: int | None = None  # a panel's series too short for one window (none of their windows scored)
 
     @property
     def val(self) -> SplitScores:
@@ -186,6 +196,8 @@ class Metrics:
             out["seasonality"] = self.seasonality
         if self.filled:
             out["filled"] = dict(self.filled)
+        if self.series is not None:
+            out["series"], out["series_skipped"] = self.series, self.series_skipped or 0
         return out
 
     @classmethod
@@ -193,7 +205,7 @@ class Metrics:
         splits = {name: SplitScores.from_dict(d[name]) for name in SCORED if name in d}
         names = {f.name for f in fields(TrainingStats)}
         training = TrainingStats(**{k: d[k] for k in names if k in d}) if "epochs_run" in d else None
-        return cls(splits, training, d.get("seasonality"), d.get("filled"))
+        return cls(splits, training, d.get("seasonality"), d.get("filled"), d.get("series"), d.get("series_skipped"))
 
     def get(self, path: str) -> Any:
         """A value by its metrics.json path, e.g. `get("val.scaled.model.mse")`."""
@@ -212,5 +224,5 @@ METRIC_PATHS = frozenset(
     ]
     + [f"{split}.windows" for split in SCORED]
     + [f.name for f in fields(TrainingStats) if f.type in ("int", "float")]
-    + ["seasonality"]
+    + ["seasonality", "series", "series_skipped"]
 )

@@ -151,6 +151,7 @@ class Run:
     history_file = property(lambda self: self.path / "history.csv")
     metrics_file = property(lambda self: self.path / "metrics.json")
     report_file = property(lambda self: self.path / "report.md")
+    per_series_file = property(lambda self: self.path / "per_series.csv")  # a panel's test scores per series
     loss_plot = property(lambda self: self.path / "loss.png")
     forecast_plot = property(lambda self: self.path / "forecast.png")
     status_file = property(lambda self: self.path / "status.json")
@@ -248,13 +249,15 @@ class Run:
         return InputSchema.from_dict(raw, str(self.schema_file))
 
     def save_scalers(self, scalers: Scalers) -> None:
-        write_json(self.scaler_file, scalers.to_dict())
+        from forecast.scalers import to_state
+
+        write_json(self.scaler_file, to_state(scalers))
 
     def load_scalers(self, config: cfg.Config) -> Scalers:
-        from forecast.scalers import Scalers
+        from forecast.scalers import from_state
 
         try:
-            return Scalers.from_dict(json.loads(self.scaler_file.read_text()), config.scaler)
+            return from_state(json.loads(self.scaler_file.read_text()), config.scaler)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ForecastError(f"{self.scaler_file}: not a forecast scaler file ({exc})") from None
 
@@ -274,7 +277,8 @@ class Run:
             model = keras.saving.load_model(self.model_file, safe_mode=True)
         except (ValueError, OSError, TypeError) as exc:
             raise ForecastError(f"{self.model_file}: cannot load the model ({str(exc).splitlines()[0]})") from None
-        got = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+        window = next((i for i in model.inputs if i.name == "window"), model.inputs[0])  # a panel's other inputs follow
+        got = (tuple(window.shape[1:]), tuple(model.output_shape[1:]))
         if got != (tuple(input_shape), tuple(output_shape)):
             raise ForecastError(
                 f"{self.model_file}: the model maps {got[0]} -> {got[1]} but {self.config_file.name} implies "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.base import TransformerMixin
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
@@ -56,6 +57,59 @@ def _scaler_from(state: dict, scaler: cfg.Scaler) -> TransformerMixin:
 
 
 @dataclass
+class StaticEncoder:
+    """A panel's static covariates as model inputs: numeric ones standardized across series, text
+    ones as integer codes of a vocabulary (code 0: a value the run never saw).
+
+    Fit on every series of the training data (a static value is known in advance, so it leaks
+    nothing) and stored in scaler.json, so `predict` encodes a new file's series the same way.
+    """
+
+    numeric: dict[str, tuple[float, float]]  # column -> (mean, std)
+    categorical: dict[str, list[str]]  # column -> vocabulary
+
+    @classmethod
+    def fit(cls, static: pd.DataFrame) -> StaticEncoder:
+        numeric, categorical = {}, {}
+        for column in static.columns:
+            values = static[column]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                std = float(values.std(ddof=0))
+                numeric[str(column)] = (float(values.mean()), std if std > 0 else 1.0)
+            else:
+                categorical[str(column)] = sorted({str(v) for v in values})
+        return cls(numeric, categorical)
+
+    @property
+    def vocabularies(self) -> list[int]:
+        return [len(v) + 1 for v in self.categorical.values()]
+
+    def encode(self, static: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(series, numeric) float32 and (series, categorical) int32 for a frame of one row per series."""
+        values = np.zeros((len(static), len(self.numeric)), dtype=np.float32)
+        for k, (column, (mean, std)) in enumerate(self.numeric.items()):
+            numbers = pd.to_numeric(static[column], errors="coerce").to_numpy(np.float64)
+            if np.isnan(numbers).any():
+                raise ForecastError(f"data.covariates.static: column '{column}' holds a value that is not a number")
+            values[:, k] = (numbers - mean) / std
+        codes = np.zeros((len(static), len(self.categorical)), dtype=np.int32)
+        for k, (column, vocabulary) in enumerate(self.categorical.items()):
+            index = {v: i + 1 for i, v in enumerate(vocabulary)}
+            codes[:, k] = [index.get(str(v), 0) for v in static[column]]
+        return values, codes
+
+    def to_dict(self) -> dict:
+        return {"numeric": {k: list(v) for k, v in self.numeric.items()}, "categorical": self.categorical}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> StaticEncoder:
+        numeric = {str(k): (float(v[0]), float(v[1])) for k, v in state["numeric"].items()}
+        if not all(np.isfinite(v).all() and v[1] > 0 for v in numeric.values()):
+            raise ValueError("static numeric scales must be finite and positive")
+        return cls(numeric, {str(k): [str(x) for x in v] for k, v in state["categorical"].items()})
+
+
+@dataclass
 class Scalers:
     """One scaler for the inputs and one for the targets, both fit on the training rows only.
 
@@ -65,12 +119,15 @@ class Scalers:
 
     features: TransformerMixin
     targets: TransformerMixin
+    static: StaticEncoder | None = None
 
     @classmethod
-    def fit(cls, scaler: cfg.Scaler, series: Series, train_end: int) -> Scalers:
+    def fit(cls, scaler: cfg.Scaler, series: Series, train: int | np.ndarray) -> Scalers:
+        """Fit on the training rows: the first `train` rows, or the rows a boolean mask selects."""
+        rows = slice(0, train) if isinstance(train, int) else train
         return cls(
-            features=make_scaler(scaler).fit(series.features[:train_end]),
-            targets=make_scaler(scaler).fit(series.targets[:train_end]),
+            features=make_scaler(scaler).fit(series.features[rows]),
+            targets=make_scaler(scaler).fit(series.targets[rows]),
         )
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +159,161 @@ class Scalers:
                             "the run's scalers do not fit these columns"
                         )
 
-    def inverse_targets(self, values: np.ndarray) -> np.ndarray:
-        """Inverse-transform an array whose last axis is the targets, whatever its leading shape."""
+    def inverse_targets(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Inverse-transform an array whose last axis is the targets, whatever its leading shape.
+        (`series`, each window's series, matters only to per-series scalers.)"""
         flat = values.reshape(-1, values.shape[-1])
         return np.asarray(self.targets.inverse_transform(flat), dtype=np.float64).reshape(values.shape)
+
+
+def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group (center, scale) with scikit-learn's definitions, so that (x - center) / scale is what
+    its scaler fit on that group's rows would give: standard (mean, population std), minmax (onto
+    feature_range), robust (median, interquartile range); a zero scale becomes 1, as scikit-learn does."""
+    grouped = values.groupby(groups, sort=True)
+    if kind.type == "standard":
+        center, scale = grouped.mean(), grouped.std(ddof=0)
+    elif kind.type == "minmax":
+        low, high = kind.feature_range
+        lowest, highest = grouped.min(), grouped.max()
+        span = (highest - lowest).where(lambda v: v > 0, high - low)
+        scale = span / (high - low)
+        center = lowest - low * scale
+    elif kind.type == "robust":
+        center = grouped.median()
+        scale = grouped.quantile(0.75) - grouped.quantile(0.25)
+    else:
+        center, scale = grouped.min() * 0.0, grouped.min() * 0.0 + 1.0
+    scale = scale.where(scale > 0, 1.0).fillna(1.0)
+    return center.to_numpy(np.float64), scale.to_numpy(np.float64)
+
+
+@dataclass
+class SeriesScalers:
+    """One scaler per series of a panel (scaler.per_series), each fit on its own training rows.
+
+    Stored as plain JSON arrays (center and scale per series and column, by id), and applied as
+    (x - center) / scale: the same numbers scikit-learn's scaler would give on each series, for a
+    hundred thousand series without a hundred thousand scaler objects.
+    """
+
+    ids: list[str]
+    center: np.ndarray  # (series, features)
+    scale: np.ndarray
+    target_center: np.ndarray  # (series, targets)
+    target_scale: np.ndarray
+    static: StaticEncoder | None = None
+
+    @classmethod
+    def fit(cls, scaler: cfg.Scaler, series: Series, train: np.ndarray) -> SeriesScalers:
+        """Fit each series on its rows that `train` (a boolean mask over all rows) selects."""
+        groups = series.series_of(np.flatnonzero(train))
+        n = series.n_series
+        parts = []
+        for values in (series.features, series.targets):
+            center, scale = _affine(scaler, pd.DataFrame(values[train]), groups)
+            full_center, full_scale = np.zeros((n, values.shape[1])), np.ones((n, values.shape[1]))
+            present = np.unique(groups)
+            full_center[present], full_scale[present] = center, scale
+            parts += [full_center, full_scale]
+        return cls(list(series.ids), *parts)
+
+    def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
+        rows = series.series_of(np.arange(len(series)))
+        x = (series.features - self.center[rows]) / self.scale[rows]
+        y = (series.targets - self.target_center[rows]) / self.target_scale[rows]
+        return x.astype(np.float32), y.astype(np.float32)
+
+    def inverse_targets(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """values (windows, ..., targets) with `series` the series of each window."""
+        shape = (len(series),) + (1,) * (values.ndim - 2) + (values.shape[-1],)
+        scale, center = self.target_scale[series].reshape(shape), self.target_center[series].reshape(shape)
+        return values.astype(np.float64) * scale + center
+
+    def to_dict(self) -> dict:
+        return {
+            "per_series": {
+                "ids": self.ids,
+                "features": {"center": self.center.tolist(), "scale": self.scale.tolist()},
+                "targets": {"center": self.target_center.tolist(), "scale": self.target_scale.tolist()},
+            }
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> SeriesScalers:
+        per = state["per_series"]
+        arrays = [np.asarray(per[part][key], dtype=np.float64) for part in ("features", "targets")
+                  for key in ("center", "scale")]  # fmt: skip
+        for array in arrays:
+            if array.ndim != 2 or len(array) != len(per["ids"]) or not np.isfinite(array).all():
+                raise ValueError("per-series scaler arrays must be finite, one row per id")
+        return cls([str(i) for i in per["ids"]], *arrays)
+
+    def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
+        if self.center.shape[1] != n_features or self.target_center.shape[1] != n_targets:
+            raise ForecastError(
+                f"{source}: per-series scalers have {self.center.shape[1]} feature and "
+                f"{self.target_center.shape[1]} target columns, the data {n_features} and {n_targets}"
+            )
+
+    def for_series(
+        self, series: Series, kind: cfg.Scaler, scale_free: bool, source: str
+    ) -> tuple[SeriesScalers, list[str]]:
+        """These scalers arranged for another file's series, by id.
+
+        A series the run never saw has no scaler: an error naming it, unless the model is
+        scale-free (instance_norm removes each window's level), in which case that series is
+        scaled by its own rows, and a note says so.
+        """
+        known = {name: k for k, name in enumerate(self.ids)}
+        unseen = [name for name in series.ids if name not in known]
+        if unseen and not scale_free:
+            raise ForecastError(
+                f"{source}: series '{unseen[0]}' was not in the run's training data, so it has no scaler "
+                f"({len(unseen)} such series); train on it, or use a model with instance_norm"
+            )
+        notes = []
+        own = None
+        if unseen:
+            history = np.arange(len(series)) < series.history_ends[series.series_of(np.arange(len(series)))]
+            own = SeriesScalers.fit(kind, series, history)
+            notes.append(
+                f"{len(unseen)} series the run never saw (first: '{unseen[0]}') were scaled by their own rows "
+                "(the model is instance-normalized, so only their shape matters)"
+            )
+        rows = [known.get(name, -1) for name in series.ids]
+        arrays = []
+        for k, array in enumerate((self.center, self.scale, self.target_center, self.target_scale)):
+            picked = array[np.maximum(rows, 0)].copy()
+            if own is not None:
+                mine = (own.center, own.scale, own.target_center, own.target_scale)[k]
+                missing = np.array(rows) < 0
+                picked[missing] = mine[missing]
+            arrays.append(picked)
+        return SeriesScalers(list(series.ids), *arrays, static=self.static), notes
+
+
+def from_state(state: dict, scaler: cfg.Scaler) -> Scalers | SeriesScalers:
+    """The scalers a scaler.json holds: one pair, or one per series (and a panel's static encoder)."""
+    state = dict(state)
+    static = state.pop("static", None)
+    scalers = SeriesScalers.from_dict(state) if "per_series" in state else Scalers.from_dict(state, scaler)
+    scalers.static = StaticEncoder.from_dict(static) if static is not None else None
+    return scalers
+
+
+def to_state(scalers: Scalers | SeriesScalers) -> dict:
+    """What scaler.json holds (see `from_state`)."""
+    state = scalers.to_dict()
+    if scalers.static is not None:
+        state["static"] = scalers.static.to_dict()
+    return state
+
+
+def fit(scaler: cfg.Scaler, series: Series, train: np.ndarray) -> Scalers | SeriesScalers:
+    """Scalers fit on the training rows (a boolean mask): per series when scaler.per_series."""
+    scalers = SeriesScalers.fit(scaler, series, train) if scaler.per_series and series.ids is not None else None
+    scalers = scalers or Scalers.fit(scaler, series, train)
+    if series.static is not None:
+        scalers.static = StaticEncoder.fit(series.static)
+    return scalers

@@ -65,6 +65,35 @@ class WindowSpec:
         return np.repeat(y[origins][:, None, :], self.horizon, axis=1)
 
 
+@dataclass(frozen=True)
+class Feed:
+    """What a panel model reads beside each window: the horizon's known values (future covariates
+    and calendar, gathered at the target rows) and its series' static covariates.
+
+    Attributes:
+        starts: row offsets of the series (n_series + 1): a window's series is found from its origin.
+        future: (rows, future columns) or None.
+        static: (series, numeric static) or None; categories: (series, categorical codes) or None.
+    """
+
+    starts: np.ndarray
+    future: np.ndarray | None
+    static: np.ndarray | None
+    categories: np.ndarray | None
+
+    def gather(self, spec: WindowSpec, origins: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        if self.future is not None:
+            out["future"] = np.take(self.future, origins[:, None] + spec.target_offsets(), axis=0)
+        if self.static is not None or self.categories is not None:
+            series = np.searchsorted(self.starts, origins, side="right") - 1
+            if self.static is not None and self.static.shape[1]:
+                out["static"] = self.static[series]
+            if self.categories is not None and self.categories.shape[1]:
+                out["categories"] = self.categories[series]
+        return out
+
+
 def seasonal_offsets(spec: WindowSpec, season: int) -> np.ndarray:
     """Row offsets from an origin to the seasonal-naive value of each target: the same point of the
     season in the last full season the origin has seen (target row minus whole seasons)."""

@@ -24,7 +24,7 @@ from forecast.prepare import split_borders
         ({"window": {"lookback": 4, "step": 6}}, "window: step (6) must be <= lookback (4)"),
         ({"model": {"cell": "transformer"}}, "model.cell: Input should be 'lstm', 'gru', 'simple_rnn' or 'naive'"),
         ({"model": {"layers": [{"dropout": 1.5}]}}, "model.layers[0].dropout: Input should be less than 1"),
-        ({"data": {"split": {"train": 0.7, "val_end": 10}}}, "data.split: give fractions"),
+        ({"data": {"split": {"train": 0.7, "val_end": 10}}}, "data.split: give one form of split"),
         (
             {"data": {"split": {"train": 0.8, "val": 0.2, "test": 0.2}}},
             "data.split: train + val + test = 1.2 must be <= 1",
@@ -195,6 +195,6 @@ def test_example_config_shows_every_key():
         return keys
 
     # the fraction form of data.split excludes the row-border form shown, so it is in a comment
-    exclusive = {"data.split.train", "data.split.val", "data.split.test"}
+    exclusive = {"data.split.train", "data.split.val", "data.split.test", "data.split.val_last", "data.split.test_last"}
     assert _keys(cfg.Config) - exclusive - present(raw) == set()
     assert "{train: 0.7, val: 0.1, test: 0.2}" in (ETTH1.parent.parent / "configs" / "example.yaml").read_text()

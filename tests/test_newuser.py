@@ -15,8 +15,9 @@ import forecast
 from forecast import config as cfg
 from forecast.cli import app
 from forecast.data import load_series
+from forecast.future import future_stamps
 from forecast.gates import check
-from forecast.report import future_stamps, table
+from forecast.report import table
 
 runner = CliRunner()
 

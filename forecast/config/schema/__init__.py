@@ -12,7 +12,7 @@ import yaml
 from pydantic import Field, PrivateAttr, model_validator
 
 from forecast.config.schema.base import _Section
-from forecast.config.schema.data import Data, Split
+from forecast.config.schema.data import CALENDAR, Covariates, Data, Split
 from forecast.config.schema.metrics import MetricsSection
 from forecast.config.schema.model import Layer, Model
 from forecast.config.schema.scaler import Scaler
@@ -21,7 +21,9 @@ from forecast.config.schema.training import EarlyStopping, ReduceLROnPlateau, Tr
 from forecast.config.schema.window import Window
 
 __all__ = [
+    "CALENDAR",
     "Config",
+    "Covariates",
     "Data",
     "EarlyStopping",
     "Layer",
@@ -68,6 +70,22 @@ class Config(_Section):
             self.model.instance_norm = "last" if last else "none"
         if self.model.instance_norm == "none" and self.model.instance_norm_affine:
             raise ValueError("model.instance_norm_affine needs model.instance_norm: last or mean")
+        return self
+
+    @model_validator(mode="after")
+    def _panel_fits(self) -> Config:
+        """scaler.per_series defaults to true with an id column; options that mix channels refuse covariates."""
+        if self.scaler.per_series is None:
+            self.scaler.per_series = self.data.id_column is not None
+        elif self.scaler.per_series and self.data.id_column is None:
+            raise ValueError("scaler.per_series needs data.id_column")
+        extra = self.data.covariates.all or self.data.calendar
+        if extra and self.model.channel_independent:
+            raise ValueError(
+                "model.channel_independent forecasts each channel alone: it takes no covariates or calendar"
+            )
+        if extra and self.model.cell == "naive":
+            raise ValueError("model.cell=naive repeats the last value: it takes no covariates or calendar")
         return self
 
     @model_validator(mode="after")

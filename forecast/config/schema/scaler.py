@@ -13,6 +13,11 @@ class Scaler(_Section):
     """A scikit-learn scaler fit on the training rows only and stored with the run."""
 
     type: Literal["standard", "minmax", "robust", "none"] = Field("standard", description="Scaler kind.")
+    per_series: bool | None = Field(
+        None,
+        description="With data.id_column: fit one scaler per series on its own training rows (default true); "
+        "false fits one over every series' training rows.",
+    )
     feature_range: list[float] = Field(
         [0.0, 1.0], min_length=2, max_length=2, description="Output range of the minmax scaler."
     )
