@@ -45,9 +45,19 @@ def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarr
     times = times.as_unit("ns")  # pandas 3 may parse to microseconds; offsets count nanoseconds
     stamps = times.asi8
     if isinstance(offset, pd.offsets.Tick):
-        step, origin = offset.nanos, int(stamps.min())
-        relative = stamps - origin
-        to_stamps = lambda p: pd.DatetimeIndex((origin + p * step).astype("datetime64[ns]"), tz=times.tz)  # noqa: E731
+        # anchored at midnight of the wall clock: 'h' stamps fall on the hour, '15min' on quarters
+        # with a time zone, the grid is its wall clock (a day is midnight to midnight across DST)
+        wall = times.tz_localize(None).asi8 if times.tz is not None else stamps
+        step, day = offset.nanos, 86_400 * 10**9
+        origin = int(wall.min()) // day * day
+        relative = wall - origin
+
+        def to_stamps(p: np.ndarray) -> pd.DatetimeIndex:
+            naive = pd.DatetimeIndex((origin + p * step).astype("datetime64[ns]"))
+            if times.tz is None:
+                return naive
+            return naive.tz_localize(times.tz, ambiguous=np.zeros(len(naive), bool), nonexistent="shift_forward")
+
         return relative // step, relative % step != 0, to_stamps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,154 @@
+"""M4 Hourly, scored exactly as the competition did, with one global recurrent model.
+
+Converts the competition files (`forecast data m4 hourly --source DIR`), trains
+configs/m4/hourly.yaml through the CLI (one child process per seed, so each one's wall time and
+peak RSS are its own), forecasts the 48 test hours of every series with `forecast predict` from a
+copy of the data without its test rows, and scores those forecasts against the test file:
+
+    sMAPE = mean 200 |y - f| / (|y| + |f|)                       (per series, then over series)
+    MASE  = MAE / in-sample seasonal-naive MAE (m = 24, each series' training rows)
+    OWA   = (sMAPE / 18.383 + MASE / 2.395) / 2                  (M4's Naive2 for Hourly)
+
+The seasonal-naive forecast is scored by the same code as a check of the scorer: it must give
+M4's published 13.912 / 1.193. Settings were chosen on the validation rows (the last 48 training
+rows of each series; `val` in each run's metrics.json), never on the test rows.
+
+Usage:
+  .venv/bin/python bench/m4.py [--source ../shared/data/m4] [--config configs/m4/hourly.yaml]
+      [--seeds 1] [--set KEY=VALUE ...] [--runs DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+FORECAST = str(Path(sys.executable).parent / "forecast")
+HORIZON, SEASON = 48, 24
+NAIVE2 = (18.383, 2.395)  # M4's Naive2 sMAPE and MASE on Hourly (Makridakis et al. 2020, Table 4)
+PUBLISHED = [  # (method, sMAPE, MASE, OWA) on Hourly, from the M4 results (Makridakis et al. 2020)
+    ("Smyl ES-RNN (M4 winner)", 9.328, 0.893, 0.440),
+    ("Doornik et al. (best Hourly OWA in M4)", 8.913, 0.801, 0.410),
+    ("Seasonal naive (M4's sNaive)", 13.912, 1.193, 0.627),
+    ("M4's RNN benchmark", 14.698, 3.048, 1.036),
+]
+
+
+def owa(smape: float, mase: float) -> float:
+    return 0.5 * (smape / NAIVE2[0] + mase / NAIVE2[1])
+
+
+def score(history: pd.DataFrame, actual: pd.DataFrame, forecast: pd.DataFrame) -> tuple[float, float]:
+    """M4's sMAPE and MASE of `forecast` (unique_id, step, prediction) against `actual` (the test rows)."""
+    ids = actual["unique_id"].unique()
+    y = actual["y"].to_numpy(np.float64).reshape(len(ids), HORIZON)
+    f = forecast.set_index(["unique_id", "step"])["prediction"].reindex(
+        pd.MultiIndex.from_product([ids, range(1, HORIZON + 1)])
+    )
+    if f.isna().any():
+        raise SystemExit(f"forecasts missing for {int(f.isna().sum())} (series, step) pairs")
+    f = f.to_numpy(np.float64).reshape(len(ids), HORIZON)
+    smape = (200 * np.abs(y - f) / (np.abs(y) + np.abs(f))).mean(axis=1)
+    series = history.groupby("unique_id", sort=False)["y"]
+    scale = np.array([in_sample_scale(v.to_numpy(np.float64)) for _, v in series])
+    mase = np.abs(y - f).mean(axis=1) / scale
+    return float(smape.mean()), float(mase.mean())
+
+
+def in_sample_scale(values: np.ndarray) -> float:
+    """The in-sample seasonal-naive MAE: mean |y[t] - y[t - 24]| over the training rows (M4's masep)."""
+    return float(np.abs(values[SEASON:] - values[:-SEASON]).mean())
+
+
+def seasonal_naive(history: pd.DataFrame) -> pd.DataFrame:
+    last = history.groupby("unique_id", sort=False)["y"].apply(lambda v: v.to_numpy()[-SEASON:])
+    rows = [(i, s + 1, values[s % SEASON]) for i, values in last.items() for s in range(HORIZON)]
+    return pd.DataFrame(rows, columns=["unique_id", "step", "prediction"])
+
+
+def run(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "m4")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "m4" / "hourly.yaml")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--runs", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="forecast-m4-"))
+    runs = args.runs or work / "runs"
+    subprocess.run([FORECAST, "data", "m4", "hourly", "--source", str(args.source), "--dest", str(work)], check=True)
+    data = pd.read_csv(work / "m4-hourly.csv")
+    last = data.groupby("unique_id", sort=False).cumcount(ascending=False) < HORIZON
+    history, actual = data[~last], data[last]
+    history.to_csv(work / "history.csv", index=False)
+
+    naive = score(history, actual, seasonal_naive(history))
+    rows = []
+    for k in range(args.seeds):
+        run_dir = runs / f"seed-{k}"
+        sets = [f"data.path={work / 'm4-hourly.csv'}", *args.overrides]
+        cmd = [FORECAST, "train", str(args.config), "--run-dir", str(run_dir), "--quiet"]
+        for item in [*sets, *([f"seed={42 + k}"] if k else [])]:
+            cmd += ["--set", item]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        seconds = run(cmd)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        predict_seconds = run(
+            [FORECAST, "predict", str(run_dir), "--data", str(work / "history.csv"), "--output", str(work / "f.csv"),
+             "--quiet"]
+        )  # fmt: skip
+        forecast = pd.read_csv(work / "f.csv")
+        smape, mase = score(history, actual, forecast)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        rows.append(
+            {
+                "smape": smape, "mase": mase, "owa": owa(smape, mase), "train_s": seconds, "predict_s": predict_seconds,
+                "epochs": metrics["epochs_run"], "peak_rss_mb": max(peak, before) / 1024,
+                "val_smape": metrics["val"]["model"]["smape"], "val_mase": metrics["val"]["model"]["mase"],
+                "test_smape_metrics_json": metrics["test"]["model"]["smape"],
+            }
+        )  # fmt: skip
+        print(json.dumps(rows[-1]), file=sys.stderr)
+
+    table = pd.DataFrame(rows)
+    settings = f" with {' '.join(args.overrides)}" if args.overrides else ""
+    series = data["unique_id"].nunique()
+    print(f"M4 Hourly: {series} series, horizon {HORIZON}, {len(rows)} seed(s); {args.config}{settings}")
+    print()
+    print("| method | sMAPE | MASE | OWA |")
+    print("|---|---:|---:|---:|")
+
+    def cell(column: str) -> str:
+        values = table[column]
+        return f"{values.mean():.3f}" + (f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else "")
+
+    print(f"| **forecast** ({args.config.name}) | {cell('smape')} | {cell('mase')} | {cell('owa')} |")
+    print(f"| seasonal naive, scored here | {naive[0]:.3f} | {naive[1]:.3f} | {owa(*naive):.3f} |")
+    for name, s, m, o in PUBLISHED:
+        print(f"| {name} | {s:.3f} | {m:.3f} | {o:.3f} |")
+    print()
+    print(f"validation (last 48 training rows): sMAPE {cell('val_smape')}, MASE {cell('val_mase')}")
+    print(f"train wall s {cell('train_s')}, epochs {cell('epochs')}, peak RSS MB {cell('peak_rss_mb')}, "
+          f"predict wall s {cell('predict_s')}")  # fmt: skip
+    print(f"test sMAPE from metrics.json (the run's own test windows): {cell('test_smape_metrics_json')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Panels: many series in long format, per-series splits and scalers, covariates, regular time, sMAPE/MASE."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+import forecast
+from forecast import config as cfg
+from forecast.calendar import features as calendar_features
+from forecast.data import load_series
+from forecast.errors import ForecastError
+from forecast.metrics import scores, smape_terms
+from forecast.model import Extras, build, count_parameters
+from forecast.prepare import prepare
+from forecast.windows import WindowSpec
+
+LENGTHS = {"a": 80, "b": 60, "c": 45, "d": 6}  # d is too short for one window
+
+
+def panel_frame(lengths: dict[str, int] = LENGTHS, seed: int = 0) -> pd.DataFrame:
+    """Hourly series of different lengths and start times, with a future covariate, a past one and statics."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, (name, n) in enumerate(lengths.items()):
+        hours = np.arange(n)
+        times = pd.Timestamp("2021-03-01") + pd.to_timedelta(hours + 5 * k, unit="h")
+        promo = ((hours + k) % 7 == 0).astype(float)
+        sales = 100 * (k + 1) + 10 * np.sin(2 * np.pi * hours / 24) + 30 * promo + rng.normal(0, 1, n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "store": name,
+                    "time": times,
+                    "sales": sales,
+                    "promo": promo,
+                    "visits": sales / 10 + rng.normal(0, 1, n),
+                    "region": "north" if k % 2 else "south",
+                    "size": float(k + 1),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def panel_config(path, **data) -> cfg.Config:
+    raw = {
+        "name": "panel",
+        "seed": 3,
+        "data": {
+            "path": str(path),
+            "id_column": "store",
+            "time_column": "time",
+            "targets": ["sales"],
+            "features": ["sales"],
+            "split": {"val_last": 8, "test_last": 8},
+            **data,
+        },
+        "window": {"lookback": 12, "horizon": 4},
+        "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 2, "batch_size": 16},
+        "tracking": {"tensorboard": False},
+    }
+    return cfg.Config.model_validate(raw)
+
+
+@pytest.fixture
+def panel_csv(tmp_path):
+    path = tmp_path / "panel.csv"
+    panel_frame().sample(frac=1, random_state=1).to_csv(path, index=False)  # rows interleaved and shuffled
+    return path
+
+
+def test_rows_are_grouped_by_series_and_sorted_in_time(panel_csv):
+    series = load_series(panel_config(panel_csv).data)
+    assert series.ids == list(pd.read_csv(panel_csv)["store"].drop_duplicates())
+    assert list(np.diff(series.starts)) == [LENGTHS[i] for i in series.ids]
+    for i, name in enumerate(series.ids):
+        rows = slice(series.starts[i], series.starts[i + 1])
+        assert series.times[rows].is_monotonic_increasing
+        expected = panel_frame().loc[lambda f, n=name: f["store"] == n, "sales"].to_numpy(np.float32)
+        np.testing.assert_allclose(series.targets[rows, 0], expected, rtol=1e-6)
+
+
+def test_windows_never_cross_series_and_short_series_are_counted(panel_csv):
+    prepared = prepare(panel_config(panel_csv))
+    series, spec = prepared.series, prepared.spec
+    assert prepared.skipped == ["d"]
+    assert any("1 of 4 series are too short" in note for note in series.notes)
+    for split, origins in prepared.origins.items():
+        assert len(origins)
+        rows = np.concatenate([origins[:, None] + spec.input_offsets(), origins[:, None] + spec.target_offsets()], 1)
+        which = series.series_of(rows)
+        assert (which == which[:, :1]).all(), f"a {split} window crosses two series"
+        assert "d" not in {series.ids[i] for i in which[:, 0]}
+
+
+def test_last_rows_split_each_series_on_its_own(panel_csv):
+    prepared = prepare(panel_config(panel_csv))
+    series, spec = prepared.series, prepared.spec
+    for i, name in enumerate(series.ids):
+        n = LENGTHS[name]
+        assert list(prepared.ends[i] - series.starts[i]) == [n - 16, n - 8, n]
+        if name == "d":
+            continue
+        test = prepared.origins["test"][series.series_of(prepared.origins["test"]) == i]
+        # the test targets are exactly the last 8 rows: origins whose 4-step targets lie in them
+        targets = test[:, None] + spec.target_offsets()
+        assert targets.min() == series.starts[i] + n - 8 and targets.max() == series.starts[i] + n - 1
+
+
+def test_fractions_and_stamp_borders_apply_per_series(panel_csv):
+    fractions = prepare(panel_config(panel_csv, split={"train": 0.5, "val": 0.25, "test": 0.25}))
+    assert [int(v) for v in fractions.ends[0] - fractions.series.starts[0]] == [40, 60, 80]
+    stamps = prepare(panel_config(panel_csv, split={"train_end": "2021-03-03", "val_end": "2021-03-03 12:00"}))
+    series = stamps.series
+    for i in range(3):
+        local = stamps.ends[i] - series.starts[i]
+        times = series.times[series.starts[i] : series.starts[i + 1]]
+        assert local[0] == (times < pd.Timestamp("2021-03-03")).sum()
+        assert local[1] == (times < pd.Timestamp("2021-03-03 12:00")).sum()
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference"),
+    [("standard", StandardScaler), ("minmax", MinMaxScaler), ("robust", RobustScaler)],
+)
+def test_each_series_is_scaled_by_its_own_training_rows(panel_csv, kind, reference):
+    prepared = prepare(panel_config(panel_csv, features=["sales", "visits"]).model_copy(
+        update={"scaler": cfg.Scaler(type=kind, per_series=True)}
+    ))  # fmt: skip
+    series = prepared.series
+    for i in range(3):  # d has no training rows
+        start, train_end = series.starts[i], prepared.ends[i, 0]
+        rows = slice(start, series.starts[i + 1])
+        fitted = reference().fit(series.features[start:train_end].astype(np.float64))
+        np.testing.assert_allclose(prepared.x[rows], fitted.transform(series.features[rows]), rtol=1e-4, atol=1e-5)
+    stored = json.loads(json.dumps(forecast.scalers.to_state(prepared.scalers)))
+    assert stored["per_series"]["ids"] == series.ids
+
+
+def test_future_covariates_are_read_from_the_target_rows(panel_csv):
+    prepared = prepare(panel_config(panel_csv, covariates={"future": ["promo"]}))
+    feed = prepared.feed()
+    origins = prepared.origins["train"][:50]
+    gathered = feed.gather(prepared.spec, origins)["future"]
+    k = prepared.series.feature_names.index("promo")
+    expected = prepared.x[origins[:, None] + prepared.spec.target_offsets(), k]
+    np.testing.assert_array_equal(gathered[..., 0], expected)
+    assert set(np.unique(prepared.series.features[:, k])) == {0.0, 1.0}
+
+
+def test_calendar_features_are_deterministic():
+    times = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 06:00", "2024-07-04 18:00"])
+    values = calendar_features(times, ["hour", "day_of_week", "month"])
+    np.testing.assert_allclose(values[:, 0], [0, 1, -1], atol=1e-6)  # sin of hour: 0h, 6h, 18h
+    np.testing.assert_allclose(values[:, 1], [1, 0, 0], atol=1e-6)  # cos of hour
+    monday, thursday = 0, 3
+    np.testing.assert_allclose(values[:, 2], np.sin(2 * np.pi * np.array([monday, monday, thursday]) / 7), atol=1e-6)
+    np.testing.assert_allclose(values[:, 4], np.sin(2 * np.pi * np.array([0, 0, 6]) / 12), atol=1e-6)
+    np.testing.assert_array_equal(values, calendar_features(times, ["hour", "day_of_week", "month"]))
+
+
+def test_frequency_inserts_missing_stamps_and_fills_within_each_series(tmp_path):
+    frame = panel_frame({"a": 30, "b": 30})
+    frame = frame.drop(index=[10, 11, 29, 30]).reset_index(drop=True)  # a loses 10, 11 and its last row; b its first
+    path = tmp_path / "gappy.csv"
+    frame.to_csv(path, index=False)
+    config = panel_config(path, frequency="h", fill="interpolate")
+    series = load_series(config.data)
+    assert list(np.diff(series.starts)) == [29, 29]  # a: 0..28 with 10 and 11 back; b: 1..29
+    assert any("inserted 2 missing time stamps" in note for note in series.notes)
+    a = panel_frame({"a": 30, "b": 30}).query("store == 'a'")["sales"].to_numpy()
+    expected = np.interp([10, 11], [9, 12], [a[9], a[12]])
+    np.testing.assert_allclose(series.targets[10:12, 0], expected, rtol=1e-5)
+    ffill = load_series(config.data.model_copy(update={"fill": "ffill"}))
+    assert ffill.targets[10, 0] == ffill.targets[9, 0]
+    frame.loc[0, "time"] = "2021-03-01 00:30"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ForecastError, match=r"series 'a' row 0: 2021-03-01 00:30:00 is not on the data.frequency grid"):
+        load_series(config.data)
+
+
+def test_bad_panels_are_errors_naming_series_and_row(tmp_path):
+    frame = panel_frame({"a": 10, "b": 10})
+    path = tmp_path / "bad.csv"
+    frame.loc[15, "time"] = frame.loc[14, "time"]
+    frame.to_csv(path, index=False)
+    with pytest.raises(ForecastError, match=r"series 'b' row 15: duplicate timestamp"):
+        load_series(panel_config(path).data)
+    frame = panel_frame({"a": 10, "b": 10})
+    frame.loc[3, "region"] = "east"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ForecastError, match=r"column 'region' row 3: static covariate changes within series 'a'"):
+        load_series(panel_config(path, covariates={"static": ["region"]}).data)
+
+
+def test_model_with_every_extra_input_counts_and_saves(tmp_path):
+    import keras
+
+    spec = WindowSpec(12, 1, 1, 4)
+    extras = Extras(future=[1, 3], static=1, categories=[3], normalized=2)
+    for model in (cfg.Model(), cfg.Model(segment_len=4, decoder="parallel", instance_norm="last")):
+        network = build(model, spec, 4, [0], extras)
+        assert network.count_params() == count_parameters(model, spec, 4, 1, extras)
+        network.save(tmp_path / "m.keras")
+        loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+        batch = {
+            "window": np.random.default_rng(0).normal(size=(2, 12, 4)).astype("float32"),
+            "future": np.ones((2, 4, 2), "float32"),
+            "static": np.ones((2, 1), "float32"),
+            "categories": np.array([[1], [2]], "int32"),
+        }
+        np.testing.assert_allclose(loaded.predict(batch, verbose=0), network.predict(batch, verbose=0), rtol=1e-5)
+
+
+def test_smape_and_mase_match_hand_computed_values():
+    true = np.array([[[100.0], [200.0]]])  # one window, horizon 2, one target
+    pred = np.array([[[110.0], [150.0]]])
+    assert smape_terms(np.array([0.0]), np.array([0.0]))[0] == 0
+    expected_smape = (200 * 10 / 210 + 200 * 50 / 350) / 2
+    result = scores(true, pred, scale=np.array([[20.0]]))
+    assert result.smape == pytest.approx(expected_smape)
+    assert result.mase == pytest.approx(((10 + 50) / 2) / 20)
+
+
+def test_mase_scale_is_the_in_sample_seasonal_naive_mae(panel_csv):
+    prepared = prepare(panel_config(panel_csv).model_copy(update={"metrics": cfg.MetricsSection(seasonality=24)}))
+    series = prepared.series
+    for i in range(3):
+        values = series.targets[series.starts[i] : prepared.ends[i, 1], 0].astype(np.float64)
+        assert prepared.mase_scale[i, 0] == pytest.approx(np.abs(values[24:] - values[:-24]).mean())
+
+
+def test_owa_of_the_bench_uses_m4_naive2():
+    from bench.m4 import owa
+
+    assert owa(18.383, 2.395) == pytest.approx(1.0)
+    assert owa(9.328, 0.893) == pytest.approx(0.440, abs=5e-4)  # Smyl's published OWA
+
+
+@pytest.mark.slow
+def test_a_panel_trains_evaluates_and_predicts_past_each_series_end(panel_csv, tmp_path, caplog):
+    config = panel_config(panel_csv, covariates={"future": ["promo"], "static": ["region", "size"]},
+                          calendar=["hour"], frequency="h")  # fmt: skip
+    run = forecast.train(config, tmp_path / "run")
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    assert metrics["series"] == 4 and metrics["series_skipped"] == 1
+    assert metrics["test"]["model"]["smape"] > 0 and metrics["test"]["model"]["mase"] > 0
+    per_series = pd.read_csv(run.path / "per_series.csv")
+    assert list(per_series["id"]) == ["a", "b", "c"] and (per_series["windows"] == 5).all()
+    evaluated = forecast.evaluate(run)
+    assert evaluated.test.model.mae == pytest.approx(metrics["test"]["model"]["mae"], rel=1e-6)
+    with pytest.raises(ForecastError, match=r"series 'a': future covariate 'promo' needs values in the 4 rows"):
+        forecast.predict(run)
+    frame = pd.read_csv(panel_csv, parse_dates=["time"])
+    future = []
+    for _, group in frame.groupby("store"):
+        last = group.sort_values("time").iloc[-1]
+        for k in range(1, 5):
+            future.append({**last.to_dict(), "time": last["time"] + pd.Timedelta(hours=k), "sales": np.nan,
+                           "visits": np.nan, "promo": 1.0})  # fmt: skip
+    path = tmp_path / "with_future.csv"
+    pd.concat([frame, pd.DataFrame(future)]).to_csv(path, index=False)
+    out = forecast.predict(run, path)
+    assert list(out.columns) == ["store", "origin", "target_time", "step", "column", "prediction"]
+    assert sorted(out["store"].unique()) == ["a", "b", "c"]  # d is too short for a window
+    last_a = frame.query("store == 'a'")["time"].max()
+    assert list(out.query("store == 'a'")["target_time"]) == [last_a + pd.Timedelta(hours=k) for k in range(1, 5)]
+    unseen = pd.read_csv(path).replace({"store": {"a": "z"}})
+    unseen.to_csv(path, index=False)
+    assert run.config.model.instance_norm == "last"  # scale-free: z is scaled by its own rows, with a note
+    with caplog.at_level("INFO", logger="forecast"):
+        out = forecast.predict(run, path)
+    assert sorted(out["store"].unique()) == ["b", "c", "z"]
+    assert "1 series the run never saw (first: 'z') were scaled by their own rows" in caplog.text
+    series = load_series(config.data, path, future=True)
+    with pytest.raises(ForecastError, match=r"new.csv: series 'z' was not in the run's training data"):
+        run.load_scalers(run.config).for_series(series, run.config.scaler, scale_free=False, source="new.csv")
