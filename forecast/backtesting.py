@@ -154,6 +154,11 @@ def run(
     from forecast.prepare import arrange
     from forecast.windows import WindowSpec, split_origins
 
+    if config.data.id_column is not None:
+        raise ForecastError(
+            "backtest: folds are row borders of one series; a panel (data.id_column) is scored per series by "
+            "`forecast evaluate` (per_series.csv) instead"
+        )
     series = load_series(config.data)
     spec = WindowSpec.from_config(config.window)
     plan = fold_borders(config, len(series), folds)

@@ -482,7 +482,10 @@ def load_series(
         _numeric(frame, features, "data.features", path)
     features += [c for c in (*covariates.past, *covariates.future) if c not in features]
     _numeric(frame, [*covariates.past, *covariates.future], "data.covariates", path)
-    targets = list(data.targets) if data.targets is not None else features
+    inputs_only = {*covariates.past, *covariates.future}  # covariates are never targets, by default either
+    targets = list(data.targets) if data.targets is not None else [c for c in features if c not in inputs_only]
+    if not targets:
+        raise ForecastError("data.targets: every feature is a covariate; name the targets")
     _numeric(frame, targets, "data.targets", path)
     columns = list(dict.fromkeys(features + targets))
     dtypes = {str(c): str(frame[c].dtype) for c in columns}
@@ -527,8 +530,17 @@ def load_series(
             inserted_source[regular.rows] = source
             used, source, times, starts = grid, inserted_source, regular.times, regular.starts
             notes.append(f"data.frequency={data.frequency} inserted {regular.inserted} missing time stamps")
-    ends = _future_rows(used, targets, starts, where, path) if future else None
-    groups = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    ends = _future_rows(used, targets, starts, where, path)
+    if not future:  # rows with empty targets after a series' last value: future rows, not training data
+        trailing = int((starts[1:] - ends).sum())
+        if trailing:
+            notes.append(f"{trailing} rows after the last target value of their series (future rows) are not used")
+            keep = np.arange(len(used)) < np.repeat(ends, np.diff(starts))
+            used, source = used[keep].reset_index(drop=True), source[keep]
+            times = times[keep] if times is not None else None
+            starts = np.concatenate([[0], np.cumsum(ends - starts[:-1])]).astype(np.int64)
+        ends = None
+    groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts))
     history = np.ones(len(used), bool) if ends is None else (np.arange(len(used)) < ends[groups])
     if history.all():
         used, filled, fill_notes = _fill(used, data.fill, path, groups if panel else None, where)

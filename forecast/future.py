@@ -45,12 +45,13 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     starts, ends = series.offsets[:-1], series.history_ends
     need = spec.delay + spec.horizon - 1
     have = series.offsets[1:] - ends
+    forecast = (ends - starts) > spec.history  # a series too short for one window gets no forecast
     for column in data.covariates.future:
         k = series.feature_names.index(column)
         target_rows = ends[:, None] + np.arange(need)[None, :]  # rows after each series' history
         inside = target_rows < series.offsets[1:, None]
         values = np.where(inside, series.features[np.minimum(target_rows, len(series) - 1), k], np.nan)
-        missing = np.isnan(values).any(axis=1)
+        missing = np.isnan(values).any(axis=1) & forecast
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             found = int((~np.isnan(values[i])).sum())

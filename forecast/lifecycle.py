@@ -239,7 +239,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         from forecast.metrics import per_series
         from forecast.rundir import write_atomic
 
-        table = per_series(prepared, "test", predictions["test"])
+        table = per_series(prepared, "test", predictions["test"], config.data.id_column)
         write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"])
     hint = report.advice(config, metrics)

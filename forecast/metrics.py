@@ -79,13 +79,13 @@ def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: lis
     return per_target, per_step
 
 
-def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarray) -> SplitScores:
-    """One split's scores, from the model's scaled predictions at `origins`."""
+def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarray, split: str = "test") -> SplitScores:
+    """One split's scores, from the model's scaled predictions at `origins` (windows of `split`)."""
     spec, y = prepared.spec, prepared.y
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
     which = prepared.series.series_of(origins)
-    scale = prepared.mase_scale[which] if prepared.mase_scale is not None else None
+    scale = prepared.mase_scale[split][which] if split in prepared.mase_scale else None
 
     def inverse(values: np.ndarray) -> np.ndarray:
         return prepared.scalers.inverse_targets(values, which)
@@ -113,10 +113,10 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
 
 def evaluate(prepared: Prepared, predictions: dict[str, np.ndarray]) -> dict[str, SplitScores]:
     """Scores of each split that has predictions (see `inference.predict_splits`)."""
-    return {split: split_scores(prepared, prepared.origins[split], pred) for split, pred in predictions.items()}
+    return {split: split_scores(prepared, prepared.origins[split], pred, split) for split, pred in predictions.items()}
 
 
-def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray) -> pd.DataFrame:
+def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_column: str = "id") -> pd.DataFrame:
     """One row per series with windows in `split`: its MAE, sMAPE and MASE for the model and the
     baselines (original units, averaged over its windows, steps and targets): per_series.csv."""
     import pandas as pd
@@ -129,18 +129,17 @@ def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray) -> pd.Da
     if prepared.seasonality is not None:
         predictors["seasonal_naive"] = spec.seasonal_values(y, origins, prepared.seasonality)
     present, windows = np.unique(which, return_counts=True)
-    frame = {"id": [prepared.series.ids[i] for i in present] if prepared.series.ids else present, "windows": windows}
-    scale = prepared.mase_scale[which] if prepared.mase_scale is not None else np.full(true.shape[::2], np.nan)
+    frame = {id_column: [prepared.series.ids[i] for i in present] if prepared.series.ids else present}
+    frame["windows"] = windows
+    scale = prepared.mase_scale.get(split, np.full((len(which), true.shape[2]), np.nan))
     for name, values in predictors.items():
         pred = inverse(values, which)
         terms = {
             "mae": np.abs(true - pred).mean(axis=(1, 2)),
             "smape": smape_terms(true, pred).mean(axis=(1, 2)),
-            "mase": np.nanmean(mase_terms(true, pred, scale), axis=1) if np.isfinite(scale).any() else None,
+            "mase": mase_terms(true, pred, scale[which]).mean(axis=1),  # NaN: no in-sample scale
         }
-        for metric, values_of_window in terms.items():
-            if values_of_window is None:
-                continue
-            sums = np.bincount(which, weights=np.nan_to_num(values_of_window), minlength=prepared.series.n_series)
-            frame[f"{name}_{metric}"] = sums[present] / windows
+        for metric, per_window in terms.items():
+            sums = np.bincount(which, weights=per_window, minlength=prepared.series.n_series)
+            frame[f"{name}_{metric}"] = sums[present] / windows  # a series' NaN stays NaN, never 0
     return pd.DataFrame(frame)

@@ -39,7 +39,8 @@ class Prepared:
         extras: a panel model's inputs beside the window (future columns, static covariates).
         static: (series, numeric static) and categories: (series, categorical static codes).
         skipped: ids of the series too short for one window (they get none).
-        mase_scale: per series and target, the in-sample seasonal-naive MAE (original units) MASE divides by.
+        mase_scale: per scored split, per series and target: the in-sample seasonal-naive MAE (original
+            units) of the rows before that split, which MASE divides by.
     """
 
     series: Series
@@ -55,7 +56,7 @@ class Prepared:
     static: np.ndarray | None = None
     categories: np.ndarray | None = None
     skipped: list[str] = field(default_factory=list)
-    mase_scale: np.ndarray | None = None
+    mase_scale: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def borders(self) -> tuple[int, int, int]:
@@ -245,11 +246,12 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     if series.static is not None and scalers.static is not None:
         static, categories = scalers.static.encode(series.static)
     season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
+    ends = local + starts[:, None]
+    # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
+    mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}
     if season is not None and _reaches_before(spec, origins, series, season):
         series.notes.append(f"seasonal naive: the scored windows reach back less than one season ({season} rows)")
         season = None
-    ends = local + starts[:, None]
-    mase = mase_scales(series, ends[:, 1], season or 1)
     return Prepared(
         series, scalers, x, y, spec, ends, origins, targets, season,
         extras_of(config, series, scalers), static, categories, skipped, mase,

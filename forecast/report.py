@@ -96,7 +96,10 @@ def validation_text(v: Validation, source: Path | str) -> str:
             ),
             "windows: " + ", ".join(f"{k} {n}" for k, n in v.windows.items()),
             f"input shape: {v.input_shape} -> output {v.output_shape}"
-            + "".join(f"; {name} input {shape}" for name, shape in v.extras.items()),
+            + "".join(
+                f"; {name} input {shape}" if name != "categories" else f"; categorical statics of {shape} values"
+                for name, shape in v.extras.items()
+            ),
             f"parameters: {v.parameters:,}",
             f"cuDNN: {blockers}",
         ]

@@ -233,7 +233,9 @@ def test_mase_scale_is_the_in_sample_seasonal_naive_mae(panel_csv):
     series = prepared.series
     for i in range(3):
         values = series.targets[series.starts[i] : prepared.ends[i, 1], 0].astype(np.float64)
-        assert prepared.mase_scale[i, 0] == pytest.approx(np.abs(values[24:] - values[:-24]).mean())
+        assert prepared.mase_scale["test"][i, 0] == pytest.approx(np.abs(values[24:] - values[:-24]).mean())
+        train = series.targets[series.starts[i] : prepared.ends[i, 0], 0].astype(np.float64)
+        assert prepared.mase_scale["val"][i, 0] == pytest.approx(np.abs(train[24:] - train[:-24]).mean())
 
 
 def test_owa_of_the_bench_uses_m4_naive2():
