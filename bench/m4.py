@@ -129,7 +129,7 @@ def main() -> None:
             {
                 "smape": smape, "mase": mase, "owa": owa(smape, mase), "train_s": seconds, "train_peak_mb": peak,
                 "predict_s": predict_seconds, "predict_peak_mb": predict_peak, "epochs": metrics["epochs_run"],
-                "val_smape": metrics["val"]["model"]["smape"], "val_mase": metrics["val"]["model"]["mase"],
+                "val_smape": metrics["val"]["model"].get("smape"), "val_mase": metrics["val"]["model"].get("mase"),
                 "test_smape_metrics_json": metrics["test"]["model"]["smape"],
             }
         )  # fmt: skip

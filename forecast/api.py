@@ -170,7 +170,6 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     Returns:
         Long form: [id,] origin, target_time, step, column, prediction (a panel's id column first).
     """
-    import numpy as np
 
     from forecast import future
     from forecast.data import load_series
@@ -198,13 +197,11 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
         log.info(f"data: {note}")
     scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
     x, _ = scalers.transform(series)
-    if series.calendar is not None:
-        x = np.concatenate([x, series.calendar], axis=1)
     extras = extras_of(config, series, scalers)
     feed = None
     if extras.any:
         static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
-        feed = Feed(series.offsets, x[:, extras.future] if extras.future else None, static, categories)
+        feed = Feed(series.offsets, list(extras.future), static, categories)
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     from forecast.inference import finite, forecast_origins
 

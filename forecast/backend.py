@@ -39,6 +39,11 @@ def configure(seed: int) -> None:
                 pass
 
 
+# Above this many bytes of series, TensorFlow's copy of them (tf.constant copies, briefly twice)
+# costs more than the Python call per batch saves: batches are then gathered by the PyDataset.
+GRAPH_COPY_LIMIT = 256 * 2**20
+
+
 def batches(source: BatchSource, endless: bool = False):
     """What `model.fit` / `model.predict` should consume for a WindowDataset (any `BatchSource`).
 
@@ -52,12 +57,16 @@ def batches(source: BatchSource, endless: bool = False):
 
     endless: training, an unending stream of epochs (fit it with steps_per_epoch=len(source));
     otherwise one pass, as validation and prediction need.
+
+    Series larger than GRAPH_COPY_LIMIT (a panel of tens of millions of rows) stay in NumPy and go
+    through the PyDataset: TensorFlow's tf.constant would copy them (measured: 2.35 GB more for a
+    1.14 GB array), and with batches of a thousand windows the per-batch Python call is noise.
     """
-    if keras.backend.backend() != "tensorflow":
+    x, y = source.arrays()
+    if keras.backend.backend() != "tensorflow" or x.nbytes + (0 if y is None else y.nbytes) > GRAPH_COPY_LIMIT:
         return source
     import tensorflow as tf
 
-    x, y = source.arrays()
     input_offsets, target_offsets = source.offsets()
     series = tf.constant(x)
     inputs = tf.constant(input_offsets)
@@ -68,17 +77,18 @@ def batches(source: BatchSource, endless: bool = False):
     extras = {}
     if feed is not None:  # a panel model's other inputs, gathered in the graph the same way
         starts = tf.constant(feed.starts, tf.int64)
-        extras = {k: tf.constant(v) for k, v in (("future", feed.future), ("static", feed.static),
-                  ("categories", feed.categories)) if v is not None and v.shape[1]}  # fmt: skip
+        future = tf.constant(feed.future, tf.int32)
+        extras = {k: tf.constant(v) for k, v in (("static", feed.static), ("categories", feed.categories))
+                  if v is not None and v.shape[1]}  # fmt: skip
 
     def gather(origins):
         x = tf.gather(series, origins[:, None] + inputs)
-        if extras:
+        if feed is not None:
             x = {"window": x}
-            if "future" in extras:
-                x["future"] = tf.gather(extras["future"], origins[:, None] + targets)
+            if feed.future:
+                x["future"] = tf.gather(tf.gather(series, origins[:, None] + targets), future, axis=2)
             which = tf.searchsorted(starts, origins, side="right") - 1
-            x.update({k: tf.gather(extras[k], which) for k in ("static", "categories") if k in extras})
+            x.update({k: tf.gather(v, which) for k, v in extras.items()})
         return x if labels is None else (x, tf.gather(labels, origins[:, None] + targets))
 
     if endless:

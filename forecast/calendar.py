@@ -35,11 +35,17 @@ def names(features: list[str]) -> list[str]:
     return [f"{name}_{part}" for name in features for part in ("sin", "cos")]
 
 
-def features(times: pd.DatetimeIndex, wanted: list[str]) -> np.ndarray:
-    """(rows, 2 * len(wanted)) float32: sin and cos of each wanted cycle, deterministic in the stamps."""
-    out = np.empty((len(times), 2 * len(wanted)), dtype=np.float32)
-    for k, name in enumerate(wanted):
-        angle = 2 * np.pi * np.asarray(_phase(times, name), dtype=np.float64)
-        out[:, 2 * k] = np.sin(angle)
-        out[:, 2 * k + 1] = np.cos(angle)
+CHUNK = 1 << 20  # rows computed at a time: the float64 temporaries of a large panel stay small
+
+
+def features(times: pd.DatetimeIndex, wanted: list[str], out: np.ndarray | None = None) -> np.ndarray:
+    """(rows, 2 * len(wanted)) float32: sin and cos of each wanted cycle, deterministic in the stamps;
+    written into `out` when given."""
+    out = np.empty((len(times), 2 * len(wanted)), dtype=np.float32) if out is None else out
+    for start in range(0, len(times), CHUNK):
+        part = times[start : start + CHUNK]
+        for k, name in enumerate(wanted):
+            angle = 2 * np.pi * np.asarray(_phase(part, name), dtype=np.float64)
+            out[start : start + len(part), 2 * k] = np.sin(angle)
+            out[start : start + len(part), 2 * k + 1] = np.cos(angle)
     return out

@@ -38,11 +38,17 @@ class Series:
     ends: np.ndarray | None = None  # first row after each series' history; rows from there on (to
     # the next series) are future rows read for `predict` (future covariates, targets empty)
     static: pd.DataFrame | None = None  # static covariates as read, one row per series (index: ids)
-    calendar: np.ndarray | None = None  # (rows, 2 * features) generated sin/cos calendar features
-    calendar_names: list[str] = field(default_factory=list)
+    calendar: list[str] = field(default_factory=list)  # data.calendar: computed from `times` into x when scaled
 
     def __len__(self) -> int:
         return len(self.features)
+
+    @property
+    def calendar_names(self) -> list[str]:
+        """The generated columns: hour_sin, hour_cos, ..."""
+        from forecast import calendar as cal
+
+        return cal.names(self.calendar)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -57,6 +63,10 @@ class Series:
     @property
     def n_series(self) -> int:
         return len(self.offsets) - 1
+
+    def row_series(self) -> np.ndarray:
+        """The series of every row, int32 (4 bytes a row: a panel's largest index array)."""
+        return np.repeat(np.arange(self.n_series, dtype=np.int32), np.diff(self.offsets))
 
     def series_of(self, rows: np.ndarray) -> np.ndarray:
         """The series (0-based) each row belongs to."""
@@ -189,7 +199,10 @@ def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
         raise ForecastError(f"data.path: file not found: {path}")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
+            frame = pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
         else:
             with warnings.catch_warnings():  # a categorical column absent from the header is reported below
                 warnings.simplefilter("ignore")
@@ -302,44 +315,45 @@ def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint
             raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}{hint}")
 
 
-def _group_fill(values: pd.DataFrame, groups: np.ndarray, how: str) -> pd.DataFrame:
+def _group_fill(values: np.ndarray, groups: np.ndarray, how: str) -> np.ndarray:
     """ffill or linear interpolation within each series (never across two), vectorised over all of them.
 
     Interpolation matches pandas' `interpolate(limit_direction="both")` on each series: linear
     between the nearest values before and after, the nearest one at either end.
     """
-    grouped = values.groupby(groups, sort=False)
     if how == "ffill":
-        return grouped.ffill()
+        return pd.DataFrame(values).groupby(groups, sort=False).ffill().to_numpy(values.dtype)
     out = values.copy()
-    index = pd.Series(np.arange(len(values), dtype=np.float64), index=values.index)
-    for column in values.columns:
-        column_values = values[column].to_numpy(np.float64)
-        holes = np.isnan(column_values)
+    index = pd.Series(np.arange(len(values), dtype=np.float64))
+    for k in range(values.shape[1]):
+        column = values[:, k].astype(np.float64)
+        holes = np.isnan(column)
         if not holes.any():
             continue
-        known = index.where(~holes)
-        by_series = known.groupby(groups, sort=False)
+        by_series = index.where(~holes).groupby(groups, sort=False)
         before, after = by_series.ffill().to_numpy(), by_series.bfill().to_numpy()
-        before_value = np.where(np.isnan(before), np.nan, column_values[np.nan_to_num(before).astype(np.int64)])
-        after_value = np.where(np.isnan(after), np.nan, column_values[np.nan_to_num(after).astype(np.int64)])
+        before_value = np.where(np.isnan(before), np.nan, column[np.nan_to_num(before).astype(np.int64)])
+        after_value = np.where(np.isnan(after), np.nan, column[np.nan_to_num(after).astype(np.int64)])
         span = after - before
         weight = np.where(span > 0, (index.to_numpy() - before) / np.where(span > 0, span, 1), 0.0)
         line = before_value + (after_value - before_value) * weight
         filled = np.where(np.isnan(before), after_value, np.where(np.isnan(after), before_value, line))
-        out[column] = np.where(holes, filled, column_values)
+        out[:, k] = np.where(holes, filled, column)
     return out
 
 
 def _fill(
-    frame: pd.DataFrame, how: str, path: Path, groups: np.ndarray | None = None, where=None
-) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
-    """Treat missing values as data.fill says; returns the frame, the count filled (or, for drop,
-    the rows dropped) per column, and notes for the user. `groups` (a panel's series of each row)
-    keeps ffill and interpolation inside each series."""
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    missing = frame.isna()
-    counts = {str(c): int(n) for c, n in missing.sum().items() if n}
+    values: np.ndarray, columns: list[str], how: str, path: Path, groups: np.ndarray | None, where
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, int], list[str]]:
+    """Treat missing values as data.fill says (`values` may be changed in place).
+
+    Returns the values, the rows kept (data.fill=drop; None when all are), the count filled (or,
+    for drop, dropped) per column, and notes for the user. `groups` (a panel's series of each row)
+    keeps ffill and interpolation inside each series.
+    """
+    values[np.isinf(values)] = np.nan
+    missing = np.isnan(values)
+    counts = {columns[k]: int(n) for k, n in enumerate(missing.sum(axis=0)) if n}
     notes = []
     if counts and how != "none":
         verb = "dropped the rows of" if how == "drop" else "filled"
@@ -349,33 +363,34 @@ def _fill(
             notes.append(
                 f"data.fill=drop removed {int(missing.any(axis=1).sum())} rows: the series' spacing is now uneven"
             )
-        elif groups is None and missing.iloc[-1].any():
-            notes.append(f"the last row ({frame.index[-1]}), the forecast origin, holds filled values")
+        elif groups is None and missing[-1].any():
+            notes.append(f"the last row ({len(values) - 1}), the forecast origin, holds filled values")
+    kept = None
     if counts and how in ("ffill", "interpolate"):
-        frame = _group_fill(frame, groups if groups is not None else np.zeros(len(frame), np.int64), how)
-    elif how == "drop":
-        frame = frame.dropna()
-    holes = frame.isna().to_numpy()
+        values = _group_fill(values, groups if groups is not None else np.zeros(len(values), np.int32), how)
+    elif counts and how == "drop":
+        kept = np.flatnonzero(~missing.any(axis=1))
+        values = values[kept]
+    del missing
+    holes = np.isnan(values)
     if holes.any():
         row, col = (int(v[0]) for v in np.nonzero(holes))
         fix = "set data.fill to ffill, interpolate or drop" if how == "none" else f"data.fill={how} cannot fill it"
-        place = where(int(frame.index[row])) if where else f"row {frame.index[row]}"
-        raise ForecastError(f"{path.name}: column '{frame.columns[col]}' {place}: missing or infinite value ({fix})")
-    if frame.empty:
+        place = where(int(kept[row]) if kept is not None else row)
+        raise ForecastError(f"{path.name}: column '{columns[col]}' {place}: missing or infinite value ({fix})")
+    if len(values) == 0:
         raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
-    return frame, counts if how != "none" else {}, notes
+    return values, kept, counts if how != "none" else {}, notes
 
 
-def _fits_float32(frame: pd.DataFrame, path: Path) -> None:
-    """Series are trained in float32: a value beyond its range (~3.4e38) would become infinite."""
+def _fits_float32(column: str, values: np.ndarray, path: Path, where) -> None:
+    """Series are trained in float32: a value beyond its range (~3.4e38) would become infinite.
+    (Missing values, a predict file's future targets, are not checked.)"""
     limit = float(np.finfo(np.float32).max)
-    big = np.abs(frame.to_numpy(np.float64)) > limit
+    big = np.isfinite(values) & (np.abs(values) > limit)  # inf is a missing value for data.fill
     if big.any():
-        row, col = (int(v[0]) for v in np.nonzero(big))
-        value = frame.iat[row, col]
-        raise ForecastError(
-            f"{path.name}: column '{frame.columns[col]}' row {frame.index[row]}: {value:g} is beyond float32 (3.4e38)"
-        )
+        row = int(np.flatnonzero(big)[0])
+        raise ForecastError(f"{path.name}: column '{column}' {where(row)}: {values[row]:g} is beyond float32 (3.4e38)")
 
 
 def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.DatetimeIndex | None):
@@ -392,16 +407,28 @@ def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.Date
     ids = [str(u) for u in uniques]
     if len(set(ids)) < len(ids):  # 1 and "1" in one column
         raise ForecastError(f"{path.name}: column '{column}' holds ids that read the same as text ('{ids[0]}')")
-    if times is None:
+    if (np.diff(codes) >= 0).all() and (times is None or _increasing_within(times, codes)):
+        order = None  # already grouped and sorted (the usual file): no copy of every column
+    elif times is None:
         order = np.argsort(codes, kind="stable")
     else:
         order = np.lexsort((times.asi8, codes))
-        same = (np.diff(codes[order]) == 0) & (np.diff(times.asi8[order]) == 0)
+    if times is not None:
+        ordered_codes = codes if order is None else codes[order]
+        ordered_times = times.asi8 if order is None else times.asi8[order]
+        same = (np.diff(ordered_codes) == 0) & (np.diff(ordered_times) == 0)
         if same.any():
-            row = int(order[np.flatnonzero(same)[0] + 1])
+            row = int(np.flatnonzero(same)[0] + 1)
+            row = int(order[row]) if order is not None else row
             raise ForecastError(f"{path.name}: series '{ids[codes[row]]}' row {row}: duplicate timestamp {times[row]}")
     starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(ids)))]).astype(np.int64)
     return order, starts, ids
+
+
+def _increasing_within(times: pd.DatetimeIndex, codes: np.ndarray) -> bool:
+    """Whether stamps strictly increase within each run of equal codes (a duplicate is reported later)."""
+    steps = np.diff(times.asi8)
+    return bool(((steps >= 0) | (np.diff(codes) != 0)).all())
 
 
 def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: Path) -> pd.DataFrame | None:
@@ -411,30 +438,39 @@ def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: P
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ForecastError(f"data.covariates.static: column '{missing[0]}' not in {path.name}")
-    sorted_frame = frame[columns].iloc[order]
+    sorted_frame = frame[columns] if order is None else frame[columns].iloc[order]
     first = sorted_frame.iloc[starts[:-1]]
     series = np.repeat(np.arange(len(ids)), np.diff(starts))
+
+    def row(position: int) -> int:
+        return int(order[position]) if order is not None else int(position)
+
     for column in columns:
         values = sorted_frame[column].to_numpy()
         if pd.isna(values).any():
-            row = int(order[np.flatnonzero(pd.isna(values))[0]])
-            raise ForecastError(f"{path.name}: column '{column}' row {row}: missing static value")
+            raise ForecastError(
+                f"{path.name}: column '{column}' row {row(np.flatnonzero(pd.isna(values))[0])}: missing static value"
+            )
         changed = values != first[column].to_numpy()[series]
         if changed.any():
-            row = int(order[np.flatnonzero(changed)[0]])
+            position = np.flatnonzero(changed)[0]
             raise ForecastError(
-                f"{path.name}: column '{column}' row {row}: static covariate changes within "
-                f"series '{ids[series[np.flatnonzero(changed)[0]]]}'"
+                f"{path.name}: column '{column}' row {row(position)}: static covariate changes within "
+                f"series '{ids[series[position]]}'"
             )
     return first.set_axis(ids, axis=0)
 
 
-def _future_rows(used: pd.DataFrame, targets: list[str], starts: np.ndarray, where, path: Path) -> np.ndarray:
+def _future_rows(values: np.ndarray, targets: list[int], starts: np.ndarray, where, path: Path) -> np.ndarray:
     """Each series' trailing rows with every target empty are future rows (for `predict`):
     returns each series' first future row (its history's end)."""
-    known = ~used[targets].isna().all(axis=1).to_numpy()
-    position = np.where(known, np.arange(len(used)), -1)
+    known = np.zeros(len(values), bool)
+    for k in targets:
+        known |= ~np.isnan(values[:, k])
     nonempty = np.diff(starts) > 0
+    if known[starts[1:][nonempty] - 1].all():  # every series ends with a target value: no future rows
+        return starts[1:].copy()
+    position = np.where(known, np.arange(len(values)), -1)
     last = np.full(len(starts) - 1, -1)
     last[nonempty] = np.maximum.reduceat(position, starts[:-1][nonempty])
     empty = np.flatnonzero(last < starts[:-1])
@@ -489,80 +525,89 @@ def load_series(
     _numeric(frame, targets, "data.targets", path)
     columns = list(dict.fromkeys(features + targets))
     dtypes = {str(c): str(frame[c].dtype) for c in columns}
-    used = frame[columns].astype("float64")
     static = _static(frame, covariates.static, order, starts, ids, path) if panel else None
-    source = np.arange(len(frame))  # each row's row in the file, -1 for a stamp data.frequency inserted
     if order is not None:
-        used, times, source = (
-            used.iloc[order].reset_index(drop=True),
-            times[order] if times is not None else None,
-            order,
-        )
-    del frame
-    notes = []
-    for column, sentinels in data.missing_values.items():
-        if column not in used.columns:
-            raise ForecastError(f"data.missing_values: column '{column}' is not among the features or targets")
-        hit = used[column].isin(sentinels)
-        if hit.any():
-            used.loc[hit, column] = np.nan
-            notes.append(
-                f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
-                f"data.fill={data.fill}"
-            )
-    starts = starts if starts is not None else np.array([0, len(used)], dtype=np.int64)
+        times = times[order] if times is not None else None
+    source = order  # each row's row in the file (None: the same; -1: a stamp data.frequency inserted)
+    starts = starts if starts is not None else np.array([0, len(frame)], dtype=np.int64)
 
     def where(row: int) -> str:
         series = int(np.searchsorted(starts, row, side="right") - 1)
         name = f"series '{ids[series]}' " if panel else ""
-        if source[row] >= 0:
-            return f"{name}row {source[row]}"
+        if source is None or source[row] >= 0:
+            return f"{name}row {row if source is None else source[row]}"
         return f"{name}{times[row]} (a stamp data.frequency inserted)"
 
+    # One float32 array of every used column, filled column by column (reordered when the file
+    # interleaves series): the one copy of a large panel's values. Range is checked before the cast.
+    values = np.empty((len(frame), len(columns)), dtype=np.float32)
+    for k, column in enumerate(columns):
+        column_values = frame[column].to_numpy(np.float64)
+        column_values = column_values[order] if order is not None else column_values
+        _fits_float32(column, column_values, path, where)
+        values[:, k] = column_values
+    del frame, column_values
+    notes = []
+    for column, sentinels in data.missing_values.items():
+        if column not in columns:
+            raise ForecastError(f"data.missing_values: column '{column}' is not among the features or targets")
+        k = columns.index(column)
+        hit = np.isin(values[:, k], np.asarray(sentinels, dtype=np.float32))
+        if hit.any():
+            values[hit, k] = np.nan
+            notes.append(
+                f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
+                f"data.fill={data.fill}"
+            )
     if data.frequency is not None:
         from forecast.timegrid import regularize
 
         regular = regularize(times, starts, data.frequency, where, path.name)
         if regular.inserted:
-            grid = pd.DataFrame(np.nan, index=np.arange(len(regular.times)), columns=used.columns)
-            grid.iloc[regular.rows] = used.to_numpy()
+            grid = np.full((len(regular.times), len(columns)), np.nan, dtype=np.float32)
+            grid[regular.rows] = values
             inserted_source = np.full(len(regular.times), -1)
-            inserted_source[regular.rows] = source
-            used, source, times, starts = grid, inserted_source, regular.times, regular.starts
+            inserted_source[regular.rows] = source if source is not None else np.arange(len(values))
+            values, source, times, starts = grid, inserted_source, regular.times, regular.starts
             notes.append(f"data.frequency={data.frequency} inserted {regular.inserted} missing time stamps")
-    ends = _future_rows(used, targets, starts, where, path)
+    target_index = [columns.index(t) for t in targets]
+    ends = _future_rows(values, target_index, starts, where, path)
     if not future:  # rows with empty targets after a series' last value: future rows, not training data
         trailing = int((starts[1:] - ends).sum())
         if trailing:
             notes.append(f"{trailing} rows after the last target value of their series (future rows) are not used")
-            keep = np.arange(len(used)) < np.repeat(ends, np.diff(starts))
-            used, source = used[keep].reset_index(drop=True), source[keep]
+            keep = np.arange(len(values)) < np.repeat(ends, np.diff(starts))
+            values = values[keep]
+            source = (source if source is not None else np.arange(len(keep)))[keep]
             times = times[keep] if times is not None else None
             starts = np.concatenate([[0], np.cumsum(ends - starts[:-1])]).astype(np.int64)
         ends = None
-    groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts))
-    history = np.ones(len(used), bool) if ends is None else (np.arange(len(used)) < ends[groups])
-    if history.all():
-        used, filled, fill_notes = _fill(used, data.fill, path, groups if panel else None, where)
-    else:
-        past, filled, fill_notes = _fill(used[history], data.fill, path, groups[history] if panel else None, where)
-        used = pd.concat([past, used[~history]]).sort_index()
+    groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts)) if panel else None
+    history = None if ends is None else np.arange(len(values)) < np.repeat(ends, np.diff(starts))
+    if history is None:
+        values, kept, filled, fill_notes = _fill(values, columns, data.fill, path, groups, where)
+    else:  # predict: the future rows are left as they are
+        past = np.flatnonzero(history)
+        part, kept, filled, fill_notes = _fill(
+            values[past], columns, data.fill, path, groups[past] if groups is not None else None,
+            lambda row: where(int(past[row])),
+        )  # fmt: skip
+        if kept is not None:  # data.fill=drop: positions among all rows
+            kept = np.concatenate([past[kept], np.flatnonzero(~history)])
+            values = np.concatenate([part, values[~history]])
+        else:
+            values[past] = part
     notes += fill_notes
-    _fits_float32(used.fillna(0.0), path)
-    kept = used.index.to_numpy()
-    if len(kept) < len(history):  # data.fill=drop
+    if kept is not None:  # data.fill=drop
         times = times[kept] if times is not None else None
-        groups, history = groups[kept], history[kept]
-        starts = np.concatenate([[0], np.cumsum(np.bincount(groups, minlength=len(starts) - 1))]).astype(np.int64)
-        ends = None if ends is None else starts[:-1] + np.bincount(groups[history], minlength=len(starts) - 1)
-    calendar = None
-    if data.calendar:
-        from forecast import calendar as cal
-
-        calendar = cal.features(times, list(data.calendar))
+        series_of_row = np.repeat(np.arange(len(starts) - 1), np.diff(starts))[kept]
+        counts = np.bincount(series_of_row, minlength=len(starts) - 1)
+        if ends is not None:
+            ends = np.cumsum(counts) - counts + np.bincount(series_of_row[history[kept]], minlength=len(counts))
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return Series(
-        features=used[features].to_numpy(np.float32),
-        targets=used[targets].to_numpy(np.float32),
+        features=_columns(values, [columns.index(c) for c in features]),
+        targets=_columns(values, target_index),
         feature_names=features,
         target_names=targets,
         times=times,
@@ -571,14 +616,23 @@ def load_series(
         dtypes=dtypes,
         starts=starts if panel else None,
         ids=ids,
-        ends=ends if panel or ends is not None else None,
+        ends=ends,
         static=static,
-        calendar=calendar,
-        calendar_names=_calendar_names(data),
+        calendar=list(data.calendar),
     )
 
 
-def _calendar_names(data: cfg.Data) -> list[str]:
-    from forecast import calendar as cal
+def _columns(values: np.ndarray, index: list[int]) -> np.ndarray:
+    """Some columns of `values`: a view when they are consecutive (features are the first columns,
+    and a target among them often one of those), else a copy."""
+    if index == list(range(index[0], index[0] + len(index))):
+        return values[:, index[0] : index[0] + len(index)]
+    return values[:, index]
 
-    return cal.names(list(data.calendar))
+
+def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as one float32 array, filled column by column (no float64 copy of them all)."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float32)
+    for k, column in enumerate(columns):
+        out[:, k] = frame[column].to_numpy()
+    return out

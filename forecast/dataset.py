@@ -92,7 +92,7 @@ class WindowDataset(keras.utils.PyDataset):
         origins = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.spec.inputs(self.x, origins)
         if self.feed is not None:
-            x = {"window": x, **self.feed.gather(self.spec, origins)}
+            x = {"window": x, **self.feed.gather(self.spec, origins, self.x)}
         if self.y is None:
             return x
         return x, self.spec.targets(self.y, origins)

@@ -39,8 +39,8 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     """The series with each one's rows reaching `delay + horizon - 1` rows past its history (the last
     forecast's target rows), appended where the file stops earlier; future covariates checked there.
 
-    Appended rows hold NaN values and, with a time column, the next stamps on the series' grid;
-    calendar features are then computed for every row.
+    Appended rows hold NaN values and, with a time column, the next stamps on the series' grid
+    (calendar features are computed from them when the series is scaled).
     """
     starts, ends = series.offsets[:-1], series.history_ends
     need = spec.delay + spec.horizon - 1
@@ -86,11 +86,6 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
         times = pd.DatetimeIndex(stamps)  # numpy holds UTC wall time for an aware index
         if series.times.tz is not None:
             times = times.tz_localize("UTC").tz_convert(series.times.tz)
-    calendar = None
-    if data.calendar:
-        from forecast import calendar as cal
-
-        calendar = cal.features(times, list(data.calendar))
     return Series(
         features=spread(series.features),
         targets=spread(series.targets),
@@ -104,8 +99,7 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
         ids=series.ids,
         ends=ends - starts + new_starts[:-1],
         static=series.static,
-        calendar=calendar,
-        calendar_names=series.calendar_names,
+        calendar=series.calendar,
     )
 
 

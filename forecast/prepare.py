@@ -77,8 +77,7 @@ class Prepared:
         """What the model reads beside the window, for `WindowDataset`; None without extras."""
         if not self.extras.any:
             return None
-        future = self.x[:, self.extras.future] if self.extras.future else None
-        return Feed(self.series.offsets, future, self.static, self.categories)
+        return Feed(self.series.offsets, list(self.extras.future), self.static, self.categories)
 
 
 def model_shapes(spec: WindowSpec, series: Series) -> tuple[tuple[int | None, int], tuple[int, int]]:
@@ -228,9 +227,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     origins = origins_of(spec, local, starts, usable)
     _check_windows(spec, origins, local, series)
     targets = target_index(config.model, series.feature_names, series.target_names)
-    rows = np.arange(len(series))
-    of_row = series.series_of(rows)
-    train = rows - starts[of_row] < local[of_row, 0]
+    train = np.arange(len(series)) < np.repeat(starts + local[:, 0], np.diff(series.offsets))
     if scalers is None:
         scalers = fit_scalers(config.scaler, series, train)
     else:
@@ -239,9 +236,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
             scalers, notes = scalers.for_series(series, config.scaler, scale_free, "scaler.json")
             series.notes.extend(notes)
         scalers.check(len(series.feature_names), len(series.target_names))
-    x, y = scalers.transform(series)
-    if series.calendar is not None:
-        x = np.concatenate([x, series.calendar], axis=1)
+    x, y = scalers.transform(series)  # x: scaled features, then the calendar columns
     static = categories = None
     if series.static is not None and scalers.static is not None:
         static, categories = scalers.static.encode(series.static)
@@ -285,20 +280,20 @@ def _reaches_before(spec: WindowSpec, origins: dict[str, np.ndarray], series: Se
 
 def mase_scales(series: Series, before: np.ndarray, season: int) -> np.ndarray:
     """Per series and target, the mean absolute seasonal difference |y[t] - y[t - m]| over the rows
-    before `before` (each series' test rows): the in-sample seasonal-naive MAE MASE divides by
+    before `before` (each series' first scored row): the in-sample seasonal-naive MAE MASE divides by
     (Hyndman & Koehler 2006; M4's definition). NaN where a series has no such pair or it is 0."""
-    rows = np.arange(len(series))
-    of_row = series.series_of(rows)
-    local = rows - series.offsets[of_row]
-    pairs = (local >= season) & (rows < before[of_row])
-    y = series.targets.astype(np.float64)
-    diff = np.abs(y[pairs] - y[np.flatnonzero(pairs) - season])
-    counts = np.bincount(of_row[pairs], minlength=series.n_series)
-    out = np.stack(
-        [np.bincount(of_row[pairs], weights=diff[:, k], minlength=series.n_series) for k in range(y.shape[1])], axis=1
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = out / counts[:, None]
+    y, n = series.targets, series.n_series
+    out = np.full((n, y.shape[1]), np.nan)
+    if len(y) <= season:
+        return out
+    of_row = series.row_series()
+    later = of_row[season:]
+    pairs = (of_row[:-season] == later) & (np.arange(season, len(y)) < before[later])
+    counts = np.bincount(later[pairs], minlength=n)
+    for k in range(y.shape[1]):
+        diff = np.abs(y[season:, k].astype(np.float64) - y[:-season, k])[pairs]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, k] = np.bincount(later[pairs], weights=diff, minlength=n) / counts
     out[~(out > 0)] = np.nan
     return out
 

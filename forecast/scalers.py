@@ -131,10 +131,11 @@ class Scalers:
         )
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            np.asarray(self.features.transform(series.features), dtype=np.float32),
-            np.asarray(self.targets.transform(series.targets), dtype=np.float32),
-        )
+        """The model's window columns (scaled features, then the series' calendar features) and the
+        scaled targets, float32."""
+        scaled = np.asarray(self.features.transform(series.features), dtype=np.float32)
+        x = _with_calendar(series, scaled)
+        return x, np.asarray(self.targets.transform(series.targets), dtype=np.float32)
 
     def to_dict(self) -> dict:
         return {"features": _scaler_state(self.features), "targets": _scaler_state(self.targets)}
@@ -164,6 +165,21 @@ class Scalers:
         (`series`, each window's series, matters only to per-series scalers.)"""
         flat = values.reshape(-1, values.shape[-1])
         return np.asarray(self.targets.inverse_transform(flat), dtype=np.float64).reshape(values.shape)
+
+
+def _with_calendar(series: Series, scaled: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """`scaled` features with the series' calendar features after them, written straight into `out`
+    (or a new array): the calendar of a large panel is never held twice."""
+    if not series.calendar:
+        return scaled if out is None else out
+    from forecast import calendar as cal
+
+    n = scaled.shape[1]
+    if out is None:
+        out = np.empty((len(scaled), n + 2 * len(series.calendar)), dtype=np.float32)
+        out[:, :n] = scaled
+    cal.features(series.times, series.calendar, out=out[:, n:])
+    return out
 
 
 def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +223,7 @@ class SeriesScalers:
     @classmethod
     def fit(cls, scaler: cfg.Scaler, series: Series, train: np.ndarray) -> SeriesScalers:
         """Fit each series on its rows that `train` (a boolean mask over all rows) selects."""
-        groups = series.series_of(np.flatnonzero(train))
+        groups = series.row_series()[train]
         n = series.n_series
         parts = []
         for values in (series.features, series.targets):
@@ -219,10 +235,21 @@ class SeriesScalers:
         return cls(list(series.ids), *parts)
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
-        rows = series.series_of(np.arange(len(series)))
-        x = (series.features - self.center[rows]) / self.scale[rows]
-        y = (series.targets - self.target_center[rows]) / self.target_scale[rows]
-        return x.astype(np.float32), y.astype(np.float32)
+        """The model's window columns (scaled features, then the series' calendar features) and the
+        scaled targets, float32, computed column by column: a fifty-million-row panel needs no
+        float64 copy of all of it."""
+        lengths = np.diff(series.offsets)
+        width = series.features.shape[1] + 2 * len(series.calendar)
+        x = np.empty((len(series), width), dtype=np.float32)
+        y = np.empty(series.targets.shape, dtype=np.float32)
+        for out, values, center, scale in (
+            (x, series.features, self.center, self.scale),
+            (y, series.targets, self.target_center, self.target_scale),
+        ):
+            for k in range(values.shape[1]):
+                out[:, k] = (values[:, k] - np.repeat(center[:, k], lengths)) / np.repeat(scale[:, k], lengths)
+        _with_calendar(series, x[:, : series.features.shape[1]], out=x)
+        return x, y
 
     def inverse_targets(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
         """values (windows, ..., targets) with `series` the series of each window."""

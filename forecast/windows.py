@@ -72,19 +72,20 @@ class Feed:
 
     Attributes:
         starts: row offsets of the series (n_series + 1): a window's series is found from its origin.
-        future: (rows, future columns) or None.
+        future: the columns of the window's array (x) read at the target rows; empty for none. They
+            are gathered from x itself: a panel of fifty million rows is not copied for them.
         static: (series, numeric static) or None; categories: (series, categorical codes) or None.
     """
 
     starts: np.ndarray
-    future: np.ndarray | None
+    future: list[int]
     static: np.ndarray | None
     categories: np.ndarray | None
 
-    def gather(self, spec: WindowSpec, origins: np.ndarray) -> dict[str, np.ndarray]:
+    def gather(self, spec: WindowSpec, origins: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
         out = {}
-        if self.future is not None:
-            out["future"] = np.take(self.future, origins[:, None] + spec.target_offsets(), axis=0)
+        if self.future:
+            out["future"] = np.take(x, origins[:, None] + spec.target_offsets(), axis=0)[..., self.future]
         if self.static is not None or self.categories is not None:
             series = np.searchsorted(self.starts, origins, side="right") - 1
             if self.static is not None and self.static.shape[1]:

@@ -147,7 +147,7 @@ def test_future_covariates_are_read_from_the_target_rows(panel_csv):
     prepared = prepare(panel_config(panel_csv, covariates={"future": ["promo"]}))
     feed = prepared.feed()
     origins = prepared.origins["train"][:50]
-    gathered = feed.gather(prepared.spec, origins)["future"]
+    gathered = feed.gather(prepared.spec, origins, prepared.x)["future"]
     k = prepared.series.feature_names.index("promo")
     expected = prepared.x[origins[:, None] + prepared.spec.target_offsets(), k]
     np.testing.assert_array_equal(gathered[..., 0], expected)
@@ -254,7 +254,7 @@ def test_a_panel_trains_evaluates_and_predicts_past_each_series_end(panel_csv, t
     assert metrics["series"] == 4 and metrics["series_skipped"] == 1
     assert metrics["test"]["model"]["smape"] > 0 and metrics["test"]["model"]["mase"] > 0
     per_series = pd.read_csv(run.path / "per_series.csv")
-    assert list(per_series["id"]) == ["a", "b", "c"] and (per_series["windows"] == 5).all()
+    assert list(per_series["store"]) == ["a", "b", "c"] and (per_series["windows"] == 5).all()
     evaluated = forecast.evaluate(run)
     assert evaluated.test.model.mae == pytest.approx(metrics["test"]["model"]["mae"], rel=1e-6)
     with pytest.raises(ForecastError, match=r"series 'a': future covariate 'promo' needs values in the 4 rows"):
