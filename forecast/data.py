@@ -199,10 +199,21 @@ def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
         raise ForecastError(f"data.path: file not found: {path}")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
+            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
-            frame = pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
+            # The system allocator, not Arrow's pool: the columns pandas keeps are Arrow's buffers, and
+            # once forecast has copied what it uses, they go back to the system instead of staying
+            # in the pool (measured: about 1 GB of peak RSS for a 50-million-row panel).
+            pool = pa.default_memory_pool()
+            pa.set_memory_pool(pa.system_memory_pool())
+            try:
+                table = pq.read_table(path)
+                frame = table.to_pandas(self_destruct=True, split_blocks=True)
+                del table
+            finally:
+                pa.set_memory_pool(pool)
         else:
             with warnings.catch_warnings():  # a categorical column absent from the header is reported below
                 warnings.simplefilter("ignore")
@@ -387,10 +398,14 @@ def _fits_float32(column: str, values: np.ndarray, path: Path, where) -> None:
     """Series are trained in float32: a value beyond its range (~3.4e38) would become infinite.
     (Missing values, a predict file's future targets, are not checked.)"""
     limit = float(np.finfo(np.float32).max)
-    big = np.isfinite(values) & (np.abs(values) > limit)  # inf is a missing value for data.fill
-    if big.any():
-        row = int(np.flatnonzero(big)[0])
-        raise ForecastError(f"{path.name}: column '{column}' {where(row)}: {values[row]:g} is beyond float32 (3.4e38)")
+    for start in range(0, len(values), CHUNK):  # inf is a missing value for data.fill, not too big
+        part = values[start : start + CHUNK]
+        big = np.isfinite(part) & (np.abs(part) > limit)
+        if big.any():
+            row = start + int(np.flatnonzero(big)[0])
+            raise ForecastError(
+                f"{path.name}: column '{column}' {where(row)}: {values[row]:g} is beyond float32 (3.4e38)"
+            )
 
 
 def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.DatetimeIndex | None):
@@ -401,13 +416,26 @@ def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.Date
         raise ForecastError(
             f"data.id_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
         )
-    codes, uniques = pd.factorize(frame[column], sort=False)
+    ids_column = frame[column]
+    codes = None
+    if isinstance(ids_column.dtype, pd.CategoricalDtype):  # read as a category: its codes, if in file order
+        codes = ids_column.cat.codes.to_numpy()
+        if not (len(codes) and codes.min() >= 0 and _nondecreasing(codes)):
+            codes = None
+        else:
+            used = np.unique(codes[np.r_[0, np.flatnonzero(np.diff(codes)) + 1]])
+            uniques = ids_column.cat.categories[used]
+            codes = (
+                np.searchsorted(used, codes).astype(np.int32) if len(used) < len(ids_column.cat.categories) else codes
+            )
+    if codes is None:
+        codes, uniques = pd.factorize(ids_column, sort=False)
     if (codes < 0).any():
         raise ForecastError(f"{path.name}: column '{column}' row {int(np.flatnonzero(codes < 0)[0])}: no series id")
     ids = [str(u) for u in uniques]
     if len(set(ids)) < len(ids):  # 1 and "1" in one column
         raise ForecastError(f"{path.name}: column '{column}' holds ids that read the same as text ('{ids[0]}')")
-    if (np.diff(codes) >= 0).all() and (times is None or _increasing_within(times, codes)):
+    if _nondecreasing(codes) and (times is None or _increasing_within(times, codes)):
         order = None  # already grouped and sorted (the usual file): no copy of every column
     elif times is None:
         order = np.argsort(codes, kind="stable")
@@ -425,10 +453,20 @@ def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.Date
     return order, starts, ids
 
 
+CHUNK = 1 << 22  # rows checked at a time: a large panel's temporaries stay small
+
+
+def _nondecreasing(values: np.ndarray) -> bool:
+    return all((np.diff(values[i : i + CHUNK + 1]) >= 0).all() for i in range(0, len(values), CHUNK))
+
+
 def _increasing_within(times: pd.DatetimeIndex, codes: np.ndarray) -> bool:
-    """Whether stamps strictly increase within each run of equal codes (a duplicate is reported later)."""
-    steps = np.diff(times.asi8)
-    return bool(((steps >= 0) | (np.diff(codes) != 0)).all())
+    """Whether stamps do not decrease within each run of equal codes (a duplicate is reported later)."""
+    stamps = times.asi8
+    return all(
+        ((np.diff(stamps[i : i + CHUNK + 1]) >= 0) | (np.diff(codes[i : i + CHUNK + 1]) != 0)).all()
+        for i in range(0, len(stamps), CHUNK)
+    )
 
 
 def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: Path) -> pd.DataFrame | None:
@@ -542,9 +580,12 @@ def load_series(
     # interleaves series): the one copy of a large panel's values. Range is checked before the cast.
     values = np.empty((len(frame), len(columns)), dtype=np.float32)
     for k, column in enumerate(columns):
-        column_values = frame[column].to_numpy(np.float64)
+        column_values = frame[column].to_numpy()
+        if column_values.dtype != np.float32:
+            column_values = column_values.astype(np.float64)  # bools and ints too; a float32 cannot overflow
         column_values = column_values[order] if order is not None else column_values
-        _fits_float32(column, column_values, path, where)
+        if column_values.dtype != np.float32:
+            _fits_float32(column, column_values, path, where)
         values[:, k] = column_values
     del frame, column_values
     notes = []
@@ -563,7 +604,7 @@ def load_series(
         from forecast.timegrid import regularize
 
         regular = regularize(times, starts, data.frequency, where, path.name)
-        if regular.inserted:
+        if regular is not None:
             grid = np.full((len(regular.times), len(columns)), np.nan, dtype=np.float32)
             grid[regular.rows] = values
             inserted_source = np.full(len(regular.times), -1)
@@ -583,8 +624,11 @@ def load_series(
             starts = np.concatenate([[0], np.cumsum(ends - starts[:-1])]).astype(np.int64)
         ends = None
     groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts)) if panel else None
-    history = None if ends is None else np.arange(len(values)) < np.repeat(ends, np.diff(starts))
-    if history is None:
+    history = None if ends is None else leading_rows(starts, ends - starts[:-1])
+    if history is not None and not _any_missing(values, history):
+        history = None  # nothing to fill among the history rows: the future rows' NaN stay as they are
+        values, kept, filled, fill_notes = values, None, {}, []
+    elif history is None:
         values, kept, filled, fill_notes = _fill(values, columns, data.fill, path, groups, where)
     else:  # predict: the future rows are left as they are
         past = np.flatnonzero(history)
@@ -592,9 +636,11 @@ def load_series(
             values[past], columns, data.fill, path, groups[past] if groups is not None else None,
             lambda row: where(int(past[row])),
         )  # fmt: skip
-        if kept is not None:  # data.fill=drop: positions among all rows
+        if kept is not None:  # data.fill=drop: positions among all rows, in their order
             kept = np.concatenate([past[kept], np.flatnonzero(~history)])
             values = np.concatenate([part, values[~history]])
+            order = np.argsort(kept, kind="stable")
+            kept, values = kept[order], values[order]
         else:
             values[past] = part
     notes += fill_notes
@@ -620,6 +666,20 @@ def load_series(
         static=static,
         calendar=list(data.calendar),
     )
+
+
+def leading_rows(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A boolean mask of the first `counts[i]` rows of each series (offsets: n_series + 1), built
+    from +1/-1 steps and a running sum in int8: one byte a row, however many rows."""
+    steps = np.zeros(int(offsets[-1]) + 1, dtype=np.int8)
+    np.add.at(steps, offsets[:-1], 1)
+    np.add.at(steps, offsets[:-1] + np.minimum(counts, np.diff(offsets)), -1)
+    return np.cumsum(steps[:-1], dtype=np.int8) > 0
+
+
+def _any_missing(values: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether any value of the selected rows is NaN or infinite (checked a chunk at a time)."""
+    return any((~np.isfinite(values[i : i + CHUNK]))[rows[i : i + CHUNK]].any() for i in range(0, len(values), CHUNK))
 
 
 def _columns(values: np.ndarray, index: list[int]) -> np.ndarray:

@@ -81,9 +81,9 @@ class WindowDataset(keras.utils.PyDataset):
         size, n = self.steps * self.batch_size, len(self.origins)
         start = self.epoch * size
         passes = range(start // n, (start + size - 1) // n + 1)
-        stream = np.concatenate([self._pass(k) for k in passes])
+        stream = self._pass(passes[0]) if len(passes) == 1 else np.concatenate([self._pass(k) for k in passes])
         offset = start - passes[0] * n
-        return stream[offset : offset + size]
+        return stream[offset : offset + size].copy()  # the epoch's slice, not every pass it came from
 
     def __len__(self) -> int:
         return self.steps if self.steps is not None else math.ceil(len(self.origins) / self.batch_size)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast import config as cfg
-from forecast.data import InputSchema, Series, frequency, load_series
+from forecast.data import InputSchema, Series, frequency, leading_rows, load_series
 from forecast.errors import ForecastError
 from forecast.model import Extras, target_index
 from forecast.results import SCORED, SPLITS
@@ -160,10 +160,17 @@ def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """np.concatenate([np.arange(f, l + 1) for f, l in zip(first, last)]) without the loop."""
     counts = np.maximum(last - first + 1, 0)
     total = int(counts.sum())
+    keep = counts > 0
     if total == 0:
         return np.zeros(0, np.int64)
-    before = np.cumsum(counts) - counts
-    return (np.repeat(first - before, counts) + np.arange(total)).astype(np.int64)
+    first, last, counts = first[keep], last[keep], counts[keep]
+    # one array of steps, summed in place: +1 within a range, a jump to the next range's first
+    # (int32 while row numbers fit: the training origins of a large panel are its biggest index)
+    out = np.ones(total, dtype=np.int32 if int(last.max()) < 2**31 - 1 else np.int64)
+    heads = np.cumsum(counts) - counts
+    out[heads[1:]] = first[1:] - last[:-1]
+    out[0] = first[0]
+    return np.cumsum(out, out=out)
 
 
 def origins_of(spec: WindowSpec, ends: np.ndarray, starts: np.ndarray, usable: np.ndarray) -> dict[str, np.ndarray]:
@@ -227,7 +234,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     origins = origins_of(spec, local, starts, usable)
     _check_windows(spec, origins, local, series)
     targets = target_index(config.model, series.feature_names, series.target_names)
-    train = np.arange(len(series)) < np.repeat(starts + local[:, 0], np.diff(series.offsets))
+    train = leading_rows(series.offsets, np.maximum(local[:, 0], 0))
     if scalers is None:
         scalers = fit_scalers(config.scaler, series, train)
     else:
@@ -278,6 +285,9 @@ def _reaches_before(spec: WindowSpec, origins: dict[str, np.ndarray], series: Se
     return False
 
 
+CHUNK = 1 << 20  # rows at a time in per-row arithmetic over a panel
+
+
 def mase_scales(series: Series, before: np.ndarray, season: int) -> np.ndarray:
     """Per series and target, the mean absolute seasonal difference |y[t] - y[t - m]| over the rows
     before `before` (each series' first scored row): the in-sample seasonal-naive MAE MASE divides by
@@ -287,13 +297,19 @@ def mase_scales(series: Series, before: np.ndarray, season: int) -> np.ndarray:
     if len(y) <= season:
         return out
     of_row = series.row_series()
-    later = of_row[season:]
-    pairs = (of_row[:-season] == later) & (np.arange(season, len(y)) < before[later])
-    counts = np.bincount(later[pairs], minlength=n)
-    for k in range(y.shape[1]):
-        diff = np.abs(y[season:, k].astype(np.float64) - y[:-season, k])[pairs]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, k] = np.bincount(later[pairs], weights=diff, minlength=n) / counts
+    inside = leading_rows(series.offsets, before - series.offsets[:-1])
+    sums, counts = np.zeros((n, y.shape[1])), np.zeros(n)
+    for start in range(season, len(y), CHUNK):  # a chunk of rows at a time: small temporaries
+        rows = slice(start, start + CHUNK)
+        earlier = slice(start - season, min(start + CHUNK, len(y)) - season)
+        later = of_row[rows]
+        pairs = (of_row[earlier] == later) & inside[rows]
+        counts += np.bincount(later[pairs], minlength=n)
+        for k in range(y.shape[1]):
+            diff = np.abs(y[rows, k].astype(np.float64) - y[earlier, k])[pairs]
+            sums[:, k] += np.bincount(later[pairs], weights=diff, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / counts[:, None]
     out[~(out > 0)] = np.nan
     return out
 

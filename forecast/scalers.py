@@ -182,14 +182,35 @@ def _with_calendar(series: Series, scaled: np.ndarray, out: np.ndarray | None = 
     return out
 
 
+CHUNK = 1 << 20  # rows at a time in per-series arithmetic: a large panel's temporaries stay small
+
+
+def _sums(values: np.ndarray, groups: np.ndarray, n: int, center: np.ndarray | None = None) -> np.ndarray:
+    """Per group, the sum of values (or of squared deviations from `center`), in float64, chunked."""
+    out = np.zeros(n)
+    for start in range(0, len(values), CHUNK):
+        part, which = values[start : start + CHUNK].astype(np.float64), groups[start : start + CHUNK]
+        if center is not None:
+            part = (part - center[which]) ** 2
+        out += np.bincount(which, weights=part, minlength=n)
+    return out
+
+
 def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-group (center, scale) with scikit-learn's definitions, so that (x - center) / scale is what
     its scaler fit on that group's rows would give: standard (mean, population std), minmax (onto
-    feature_range), robust (median, interquartile range); a zero scale becomes 1, as scikit-learn does."""
-    grouped = values.groupby(groups, sort=True)
+    feature_range), robust (median, interquartile range); a zero scale becomes 1, as scikit-learn does.
+    Groups are 0..n-1 with at least one row each; standard works in chunks (no copy of the column)."""
     if kind.type == "standard":
-        center, scale = grouped.mean(), grouped.std(ddof=0)
-    elif kind.type == "minmax":
+        n = int(groups[-1]) + 1 if len(groups) else 0
+        column = values[0].to_numpy()
+        counts = np.bincount(groups, minlength=n)
+        mean = _sums(column, groups, n) / counts
+        std = np.sqrt(_sums(column, groups, n, mean) / counts)
+        std = np.where(std > 0, std, 1.0)
+        return mean[:, None], std[:, None]
+    grouped = values.groupby(groups, sort=True)
+    if kind.type == "minmax":
         low, high = kind.feature_range
         lowest, highest = grouped.min(), grouped.max()
         span = (highest - lowest).where(lambda v: v > 0, high - low)
@@ -225,12 +246,18 @@ class SeriesScalers:
         """Fit each series on its rows that `train` (a boolean mask over all rows) selects."""
         groups = series.row_series()[train]
         n = series.n_series
+        # renumbered 0..len(present)-1 for _affine; rows of a series are contiguous, so no sort is needed
+        change = np.flatnonzero(np.diff(groups)) + 1
+        present = groups[np.r_[0, change]] if len(groups) else groups[:0]
+        groups = np.zeros(len(groups), dtype=np.int32)
+        groups[change] = 1
+        np.cumsum(groups, out=groups)
         parts = []
         for values in (series.features, series.targets):
-            center, scale = _affine(scaler, pd.DataFrame(values[train]), groups)
             full_center, full_scale = np.zeros((n, values.shape[1])), np.ones((n, values.shape[1]))
-            present = np.unique(groups)
-            full_center[present], full_scale[present] = center, scale
+            for k in range(values.shape[1]):  # column by column: the temporaries of one column at a time
+                center, scale = _affine(scaler, pd.DataFrame({0: values[train, k]}), groups)
+                full_center[present, k], full_scale[present, k] = center[:, 0], scale[:, 0]
             parts += [full_center, full_scale]
         return cls(list(series.ids), *parts)
 
@@ -238,16 +265,18 @@ class SeriesScalers:
         """The model's window columns (scaled features, then the series' calendar features) and the
         scaled targets, float32, computed column by column: a fifty-million-row panel needs no
         float64 copy of all of it."""
-        lengths = np.diff(series.offsets)
         width = series.features.shape[1] + 2 * len(series.calendar)
         x = np.empty((len(series), width), dtype=np.float32)
         y = np.empty(series.targets.shape, dtype=np.float32)
+        of_row = series.row_series()
         for out, values, center, scale in (
             (x, series.features, self.center, self.scale),
             (y, series.targets, self.target_center, self.target_scale),
         ):
-            for k in range(values.shape[1]):
-                out[:, k] = (values[:, k] - np.repeat(center[:, k], lengths)) / np.repeat(scale[:, k], lengths)
+            for start in range(0, len(series), CHUNK):  # float64 arithmetic, a chunk of rows at a time
+                rows = slice(start, start + CHUNK)
+                which = of_row[rows]
+                out[rows, : values.shape[1]] = (values[rows] - center[which]) / scale[which]
         _with_calendar(series, x[:, : series.features.shape[1]], out=x)
         return x, y
 

@@ -40,7 +40,8 @@ class Regular:
 
 
 def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarray, object]:
-    """Grid position of each stamp, a mask of the stamps off the grid, and how to turn positions into stamps."""
+    """Grid position of each stamp, a mask of the stamps off the grid (None: every one is on it), and
+    how to turn positions into stamps."""
     offset = pd.tseries.frequencies.to_offset(freq)
     times = times.as_unit("ns")  # pandas 3 may parse to microseconds; offsets count nanoseconds
     stamps = times.asi8
@@ -51,6 +52,9 @@ def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarr
         step, day = offset.nanos, 86_400 * 10**9
         origin = int(wall.min()) // day * day
         relative = wall - origin
+        off = relative % step != 0
+        off = off if off.any() else None
+        relative //= step  # in place: the grid position
 
         def to_stamps(p: np.ndarray) -> pd.DatetimeIndex:
             naive = pd.DatetimeIndex((origin + p * step).astype("datetime64[ns]"))
@@ -58,16 +62,16 @@ def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarr
                 return naive
             return naive.tz_localize(times.tz, ambiguous=np.zeros(len(naive), bool), nonexistent="shift_forward")
 
-        return relative // step, relative % step != 0, to_stamps
+        return relative, off, to_stamps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         grid = pd.date_range(times.min(), times.max(), freq=offset)
     position = np.minimum(grid.searchsorted(times), max(len(grid) - 1, 0))
     off = np.ones(len(times), bool) if len(grid) == 0 else grid[position].as_unit("ns").asi8 != stamps
-    return position, off, lambda p: grid[p]
+    return position, (off if off.any() else None), lambda p: grid[p]
 
 
-def regularize(times: pd.DatetimeIndex, starts: np.ndarray, freq: str, where: callable, source: str) -> Regular:
+def regularize(times: pd.DatetimeIndex, starts: np.ndarray, freq: str, where: callable, source: str) -> Regular | None:
     """Place sorted stamps (rows of each series contiguous, `starts` their offsets) on the grid of `freq`.
 
     Args:
@@ -76,13 +80,18 @@ def regularize(times: pd.DatetimeIndex, starts: np.ndarray, freq: str, where: ca
         freq: pandas offset alias.
         where: row -> "series 'a' row 12" (or "row 12"), for error messages.
         source: the file's name, for error messages.
+
+    Returns:
+        Where the rows go, or None when no stamp is missing (the file is used as it is).
     """
     position, off, stamp = _positions(times, freq)
-    if off.any():
+    if off is not None:
         row = int(np.flatnonzero(off)[0])
         raise ForecastError(f"{source}: {where(row)}: {times[row]} is not on the data.frequency grid ({freq})")
     first, last = position[starts[:-1]], position[starts[1:] - 1]
     lengths = last - first + 1
+    if int(lengths.sum()) == len(times):
+        return None
     new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     total = int(new_starts[-1])
     if total > MAX_GROWTH * len(times) + 1000:

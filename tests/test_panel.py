@@ -283,3 +283,23 @@ def test_a_panel_trains_evaluates_and_predicts_past_each_series_end(panel_csv, t
     series = load_series(config.data, path, future=True)
     with pytest.raises(ForecastError, match=r"new.csv: series 'z' was not in the run's training data"):
         run.load_scalers(run.config).for_series(series, run.config.scaler, scale_free=False, source="new.csv")
+
+
+def test_future_rows_are_left_out_of_training_and_kept_in_order_for_predict(tmp_path):
+    frame = panel_frame({"a": 20, "b": 20})
+    future = frame.groupby("store").tail(3).assign(sales=np.nan, time=lambda f: f["time"] + pd.Timedelta(hours=3))
+    frame.loc[5, "visits"] = np.nan  # a gap in a's history, dropped with data.fill=drop
+    path = tmp_path / "with_future.csv"
+    pd.concat([frame, future]).to_csv(path, index=False)
+    config = panel_config(path, features=["sales", "visits"], fill="drop")
+    training = load_series(config.data)
+    assert list(np.diff(training.starts)) == [19, 20]
+    assert any(
+        "6 rows after the last target value of their series (future rows) are not used" in n for n in training.notes
+    )
+    predicting = load_series(config.data, future=True)
+    assert list(np.diff(predicting.starts)) == [22, 23] and list(predicting.ends) == [19, 42]
+    for i in range(2):
+        rows = slice(predicting.starts[i], predicting.starts[i + 1])
+        assert predicting.times[rows].is_monotonic_increasing
+        assert np.isnan(predicting.targets[predicting.ends[i] : predicting.starts[i + 1]]).all()
