@@ -172,7 +172,7 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     """
 
     from forecast import future
-    from forecast.data import load_series
+    from forecast.data import load_series, release_memory
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
@@ -202,6 +202,7 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     if extras.any:
         static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
         feed = Feed(series.offsets, list(extras.future), static, categories)
+    release_memory()
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     from forecast.inference import finite, forecast_origins
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast import config as cfg
-from forecast.data import InputSchema, Series, frequency, leading_rows, load_series
+from forecast.data import InputSchema, Series, frequency, leading_rows, load_series, release_memory
 from forecast.errors import ForecastError
 from forecast.model import Extras, target_index
 from forecast.results import SCORED, SPLITS
@@ -215,7 +215,9 @@ def prepare(
     Returns:
         The prepared series. Every data problem raises a ForecastError (exit 2) here.
     """
-    return arrange(load_series(config.data, path, schema), config, scalers)
+    prepared = arrange(load_series(config.data, path, schema), config, scalers)
+    release_memory()  # arrange's temporaries, before TensorFlow starts
+    return prepared
 
 
 def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers | None = None) -> Prepared:
