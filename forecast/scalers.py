@@ -209,6 +209,10 @@ def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple
         std = np.sqrt(_sums(column, groups, n, mean) / counts)
         std = np.where(std > 0, std, 1.0)
         return mean[:, None], std[:, None]
+    if kind.type == "mean":  # GluonTS's mean scaling: no centre, the mean absolute value as the scale
+        n = int(groups[-1]) + 1 if len(groups) else 0
+        level = _sums(np.abs(values[0].to_numpy()), groups, n) / np.bincount(groups, minlength=n)
+        return np.zeros((n, 1)), np.where(level > 0, level, 1.0)[:, None]
     grouped = values.groupby(groups, sort=True)
     if kind.type == "minmax":
         low, high = kind.feature_range

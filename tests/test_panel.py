@@ -303,3 +303,14 @@ def test_future_rows_are_left_out_of_training_and_kept_in_order_for_predict(tmp_
         rows = slice(predicting.starts[i], predicting.starts[i + 1])
         assert predicting.times[rows].is_monotonic_increasing
         assert np.isnan(predicting.targets[predicting.ends[i] : predicting.starts[i + 1]]).all()
+
+
+def test_mean_scaling_divides_each_series_by_its_training_level(panel_csv):
+    prepared = prepare(panel_config(panel_csv).model_copy(update={"scaler": cfg.Scaler(type="mean", per_series=True)}))
+    series = prepared.series
+    for i in range(3):
+        train = series.targets[series.starts[i] : prepared.ends[i, 0], 0].astype(np.float64)
+        rows = slice(series.starts[i], series.starts[i + 1])
+        np.testing.assert_allclose(prepared.y[rows, 0], series.targets[rows, 0] / np.abs(train).mean(), rtol=1e-5)
+    with pytest.raises(ForecastError, match="scaler.type=mean scales each series by its own level"):
+        cfg.validate({"scaler": {"type": "mean"}})

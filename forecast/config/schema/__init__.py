@@ -79,6 +79,8 @@ class Config(_Section):
             self.scaler.per_series = self.data.id_column is not None
         elif self.scaler.per_series and self.data.id_column is None:
             raise ValueError("scaler.per_series needs data.id_column")
+        if self.scaler.type == "mean" and not self.scaler.per_series:
+            raise ValueError("scaler.type=mean scales each series by its own level: it needs data.id_column")
         extra = self.data.covariates.all or self.data.calendar
         if extra and self.model.channel_independent:
             raise ValueError(

@@ -12,7 +12,11 @@ from forecast.config.schema.base import _Section
 class Scaler(_Section):
     """A scikit-learn scaler fit on the training rows only and stored with the run."""
 
-    type: Literal["standard", "minmax", "robust", "none"] = Field("standard", description="Scaler kind.")
+    type: Literal["standard", "minmax", "robust", "mean", "none"] = Field(
+        "standard",
+        description="Scaler kind. mean (panels, per series): divide by the mean absolute value of the training "
+        "rows, no centring (GluonTS/DeepAR mean scaling): errors then weigh as a fraction of each series' level.",
+    )
     per_series: bool | None = Field(
         None,
         description="With data.id_column: fit one scaler per series on its own training rows (default true); "
