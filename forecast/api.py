@@ -185,7 +185,7 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     series = load_series(config.data, data, schema, future=True)
     spec = WindowSpec.from_config(config.window)
     series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
-    origins, skipped = future.origins(series, spec, all_origins, str(data))
+    origins, skipped = future.origins(series, spec, all_origins, str(data), any_length=not all_origins)
     if skipped:
         series.notes.append(
             f"{len(skipped)} series are too short for one window and get no forecast (first: '{skipped[0]}')"
@@ -207,7 +207,8 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     from forecast.inference import finite, forecast_origins
 
     whole = not all_origins and series.ids is None and feed is None
-    scaled = forecast_origins(model, x, spec, origins, whole_history=whole, feed=feed)
+    history = x[: int(series.history_ends[0])] if whole else x  # not the rows appended for the horizon
+    scaled = forecast_origins(model, history, spec, origins, whole_history=whole, feed=feed)
     values = finite(scalers.inverse_targets(scaled, series.series_of(origins)))
     return future.frame(series, spec, origins, values, config.data.id_column or "id")
 

@@ -674,7 +674,7 @@ def leading_rows(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
     from +1/-1 steps and a running sum in int8: one byte a row, however many rows."""
     steps = np.zeros(int(offsets[-1]) + 1, dtype=np.int8)
     np.add.at(steps, offsets[:-1], 1)
-    np.add.at(steps, offsets[:-1] + np.minimum(counts, np.diff(offsets)), -1)
+    np.add.at(steps, offsets[:-1] + np.clip(counts, 0, np.diff(offsets)), -1)
     return np.cumsum(steps[:-1], dtype=np.int8) > 0
 
 

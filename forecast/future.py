@@ -17,11 +17,15 @@ from forecast.errors import ForecastError
 from forecast.windows import WindowSpec
 
 
-def origins(series: Series, spec: WindowSpec, all_origins: bool, source: str) -> tuple[np.ndarray, list[str]]:
+def origins(
+    series: Series, spec: WindowSpec, all_origins: bool, source: str, any_length: bool = False
+) -> tuple[np.ndarray, list[str]]:
     """The origin rows to forecast from: each series' last history row (or every row with a full
-    window), and the ids of series too short for one window (skipped; a single series is an error)."""
+    window), and the ids of series too short for one window (skipped; a single series is an error).
+    A variable-length model forecasting from its whole history (`any_length`) takes any length."""
     starts, ends = series.offsets[:-1], series.history_ends
-    short = (ends - starts) <= spec.history
+    minimum = 0 if any_length and spec.variable_length and series.ids is None else spec.history
+    short = (ends - starts) <= minimum
     if short.all() or (series.ids is None and short.any()):
         n = int((ends - starts).max(initial=0))
         raise ForecastError(f"{source}: {n} rows, fewer than the {spec.history + 1} one window needs")

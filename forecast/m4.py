@@ -254,6 +254,6 @@ def convert(frequency: str, source: Path | None, dest: Path) -> tuple[Path, str]
         os.replace(written, target)
     what = (
         f"{len(train):,} series, {len(long):,} rows; last {freq.horizon} rows of each series are the M4 test set: "
-        f"use data.split: {{test_last: {freq.horizon}}}"
+        f"use data.split: {{val_last: {freq.horizon}, test_last: {freq.horizon}}}"
     )
     return target, what

@@ -242,7 +242,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     else:
         if isinstance(scalers, SeriesScalers):  # a run's own: matched to this file's series by id
             scale_free = config.model.instance_norm != "none"
-            scalers, notes = scalers.for_series(series, config.scaler, scale_free, "scaler.json")
+            scalers, notes = scalers.for_series(series, config.scaler, scale_free, "scaler.json", train, usable)
             series.notes.extend(notes)
         scalers.check(len(series.feature_names), len(series.target_names))
     x, y = scalers.transform(series)  # x: scaled features, then the calendar columns

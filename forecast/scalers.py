@@ -217,7 +217,7 @@ def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple
     if kind.type == "minmax":
         low, high = kind.feature_range
         lowest, highest = grouped.min(), grouped.max()
-        span = (highest - lowest).where(lambda v: v > 0, high - low)
+        span = (highest - lowest).where(lambda v: v > 0, 1.0)  # scikit-learn: a zero range counts as 1
         scale = span / (high - low)
         center = lowest - low * scale
     elif kind.type == "robust":
@@ -244,6 +244,7 @@ class SeriesScalers:
     target_center: np.ndarray  # (series, targets)
     target_scale: np.ndarray
     static: StaticEncoder | None = None
+    fitted: np.ndarray | None = None  # series that had training rows (None: all); the others hold no scaler
 
     @classmethod
     def fit(cls, scaler: cfg.Scaler, series: Series, train: np.ndarray) -> SeriesScalers:
@@ -263,7 +264,9 @@ class SeriesScalers:
                 center, scale = _affine(scaler, pd.DataFrame({0: values[train, k]}), groups)
                 full_center[present, k], full_scale[present, k] = center[:, 0], scale[:, 0]
             parts += [full_center, full_scale]
-        return cls(list(series.ids), *parts)
+        fitted = np.zeros(n, dtype=bool)
+        fitted[present] = True
+        return cls(list(series.ids), *parts, fitted=fitted)
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
         """The model's window columns (scaled features, then the series' calendar features) and the
@@ -296,8 +299,12 @@ class SeriesScalers:
                 "ids": self.ids,
                 "features": {"center": self.center.tolist(), "scale": self.scale.tolist()},
                 "targets": {"center": self.target_center.tolist(), "scale": self.target_scale.tolist()},
+                "unfitted": [i for i, ok in zip(self.ids, self._fitted(), strict=True) if not ok],
             }
         }
+
+    def _fitted(self) -> np.ndarray:
+        return self.fitted if self.fitted is not None else np.ones(len(self.ids), dtype=bool)
 
     @classmethod
     def from_dict(cls, state: dict) -> SeriesScalers:
@@ -307,7 +314,9 @@ class SeriesScalers:
         for array in arrays:
             if array.ndim != 2 or len(array) != len(per["ids"]) or not np.isfinite(array).all():
                 raise ValueError("per-series scaler arrays must be finite, one row per id")
-        return cls([str(i) for i in per["ids"]], *arrays)
+        ids = [str(i) for i in per["ids"]]
+        fitted = ~np.isin(np.asarray(ids, dtype=object), [str(i) for i in per.get("unfitted", [])])
+        return cls(ids, *arrays, fitted=fitted)
 
     def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
         if self.center.shape[1] != n_features or self.target_center.shape[1] != n_targets:
@@ -317,16 +326,25 @@ class SeriesScalers:
             )
 
     def for_series(
-        self, series: Series, kind: cfg.Scaler, scale_free: bool, source: str
+        self,
+        series: Series,
+        kind: cfg.Scaler,
+        scale_free: bool,
+        source: str,
+        rows: np.ndarray | None = None,
+        needed: np.ndarray | None = None,
     ) -> tuple[SeriesScalers, list[str]]:
         """These scalers arranged for another file's series, by id.
 
-        A series the run never saw has no scaler: an error naming it, unless the model is
-        scale-free (instance_norm removes each window's level), in which case that series is
-        scaled by its own rows, and a note says so.
+        A series the run never saw, or saw without training rows, has no scaler: an error naming
+        it, unless the model is scale-free (instance_norm removes each window's level), in which
+        case that series is scaled by its own `rows` (its training rows in evaluate, its history in
+        predict; default: every row before its future rows), and a note says so. Only series
+        `needed` (those that get windows; default all) are held to this.
         """
-        known = {name: k for k, name in enumerate(self.ids)}
-        unseen = [name for name in series.ids if name not in known]
+        known = {name: k for k, name in enumerate(self.ids) if self._fitted()[k]}
+        needed = needed if needed is not None else np.ones(series.n_series, dtype=bool)
+        unseen = [name for name, use in zip(series.ids, needed, strict=True) if use and name not in known]
         if unseen and not scale_free:
             raise ForecastError(
                 f"{source}: series '{unseen[0]}' was not in the run's training data, so it has no scaler "
@@ -335,22 +353,26 @@ class SeriesScalers:
         notes = []
         own = None
         if unseen:
-            history = np.arange(len(series)) < series.history_ends[series.series_of(np.arange(len(series)))]
-            own = SeriesScalers.fit(kind, series, history)
+            if rows is None:
+                from forecast.data import leading_rows
+
+                rows = leading_rows(series.offsets, series.history_ends - series.offsets[:-1])
+            own = SeriesScalers.fit(kind, series, rows)
             notes.append(
                 f"{len(unseen)} series the run never saw (first: '{unseen[0]}') were scaled by their own rows "
                 "(the model is instance-normalized, so only their shape matters)"
             )
-        rows = [known.get(name, -1) for name in series.ids]
+        index = np.array([known.get(name, -1) for name in series.ids], dtype=np.int64)
+        missing = index < 0
         arrays = []
         for k, array in enumerate((self.center, self.scale, self.target_center, self.target_scale)):
-            picked = array[np.maximum(rows, 0)].copy()
+            picked = array[np.maximum(index, 0)].copy()
             if own is not None:
                 mine = (own.center, own.scale, own.target_center, own.target_scale)[k]
-                missing = np.array(rows) < 0
                 picked[missing] = mine[missing]
             arrays.append(picked)
-        return SeriesScalers(list(series.ids), *arrays, static=self.static), notes
+        fitted = ~missing | (own._fitted() if own is not None else False)
+        return SeriesScalers(list(series.ids), *arrays, static=self.static, fitted=fitted), notes
 
 
 def from_state(state: dict, scaler: cfg.Scaler) -> Scalers | SeriesScalers:

@@ -20,6 +20,7 @@ from forecast.errors import ForecastError
 # A frequency that would add more rows than this many times the file's own is almost surely wrong
 # ('min' for hourly data): refuse it rather than allocate the grid.
 MAX_GROWTH = 20
+CHUNK = 1 << 22  # rows checked at a time
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,30 @@ def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarr
     times = times.as_unit("ns")  # pandas 3 may parse to microseconds; offsets count nanoseconds
     stamps = times.asi8
     if isinstance(offset, pd.offsets.Tick):
-        # anchored at midnight of the wall clock: 'h' stamps fall on the hour, '15min' on quarters
-        # with a time zone, the grid is its wall clock (a day is midnight to midnight across DST)
-        wall = times.tz_localize(None).asi8 if times.tz is not None else stamps
+        # Anchored at midnight: 'h' stamps fall on the hour, '15min' on quarters. With a time zone,
+        # whole days count on its wall clock (a day is midnight to midnight across DST) and shorter
+        # steps in UTC (a DST change neither repeats nor skips an hour there), from local midnight.
         step, day = offset.nanos, 86_400 * 10**9
-        origin = int(wall.min()) // day * day
-        relative = wall - origin
-        off = relative % step != 0
-        off = off if off.any() else None
+        wall = times.tz_localize(None).asi8 if times.tz is not None else stamps
+        first = int(np.argmin(stamps))
+        origin = int(wall[first]) // day * day
+        on_wall = times.tz is None or step % day == 0
+        clock = wall if on_wall else stamps
+        if not on_wall:
+            origin -= int(wall[first] - stamps[first])  # local midnight of the first day, in UTC
+        relative = clock - origin
+        off = None
+        if any((relative[i : i + CHUNK] % step).any() for i in range(0, len(relative), CHUNK)):
+            off = relative % step != 0
         relative //= step  # in place: the grid position
 
         def to_stamps(p: np.ndarray) -> pd.DatetimeIndex:
-            naive = pd.DatetimeIndex((origin + p * step).astype("datetime64[ns]"))
+            index = pd.DatetimeIndex((origin + p * step).astype("datetime64[ns]"))
             if times.tz is None:
-                return naive
-            return naive.tz_localize(times.tz, ambiguous=np.zeros(len(naive), bool), nonexistent="shift_forward")
+                return index
+            if not on_wall:
+                return index.tz_localize("UTC").tz_convert(times.tz)
+            return index.tz_localize(times.tz, ambiguous=np.zeros(len(index), bool), nonexistent="shift_forward")
 
         return relative, off, to_stamps
     with warnings.catch_warnings():

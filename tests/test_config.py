@@ -30,7 +30,7 @@ from forecast.prepare import split_borders
             "data.split: train + val + test = 1.2 must be <= 1",
         ),
         ({"data": {"split": {"train_end": 10, "val_end": 5}}}, "data.split: row borders must increase"),
-        ({"scaler": "zscore"}, "scaler.type: Input should be 'standard', 'minmax', 'robust' or 'none'"),
+        ({"scaler": "zscore"}, "scaler.type: Input should be 'standard', 'minmax', 'robust', 'mean' or 'none'"),
         ({"training": {"optimizer": "adamw"}}, "training.optimizer: Input should be"),
         ([1, 2], "the config must be a YAML mapping"),
     ],

@@ -312,5 +312,50 @@ def test_mean_scaling_divides_each_series_by_its_training_level(panel_csv):
         train = series.targets[series.starts[i] : prepared.ends[i, 0], 0].astype(np.float64)
         rows = slice(series.starts[i], series.starts[i + 1])
         np.testing.assert_allclose(prepared.y[rows, 0], series.targets[rows, 0] / np.abs(train).mean(), rtol=1e-5)
-    with pytest.raises(ForecastError, match="scaler.type=mean scales each series by its own level"):
+    with pytest.raises(ForecastError, match=r"scaler\.type=mean scales each series by its own level"):
         cfg.validate({"scaler": {"type": "mean"}})
+
+
+def test_hourly_grid_on_an_aware_clock_survives_dst(tmp_path):
+    utc = pd.date_range("2024-10-26 20:00", "2024-10-27 06:00", freq="h", tz="UTC")  # Berlin's autumn change
+    frame = pd.DataFrame(
+        {"store": "a", "time": utc.tz_convert("Europe/Berlin"), "sales": np.arange(len(utc), dtype=float)}
+    )
+    frame = frame.drop(index=[3, 7])  # two hours missing, one on each side of the change
+    path = tmp_path / "dst.parquet"  # Parquet keeps the time zone (a CSV holds mixed offsets)
+    frame.to_parquet(path, index=False)
+    config = panel_config(path, frequency="h", fill="interpolate", split={"train": 0.5, "val": 0.25, "test": 0.25})
+    series = load_series(config.data)
+    assert len(series) == len(utc) and any("inserted 2 missing time stamps" in n for n in series.notes)
+    assert list(series.times.tz_convert("UTC")) == list(utc)
+    np.testing.assert_allclose(series.targets[:, 0], np.arange(len(utc)))  # values on their own hours
+
+
+def test_series_without_training_rows_have_no_scaler_at_predict(panel_csv):
+    config = panel_config(panel_csv).model_copy(
+        update={"model": cfg.Model(layers=[cfg.Layer(units=4)], instance_norm="none")}
+    )
+    prepared = prepare(config)  # d: 6 rows, none of them training rows
+    assert list(prepared.scalers.fitted) == [True, True, True, False]
+    state = forecast.scalers.from_state(forecast.scalers.to_state(prepared.scalers), config.scaler)
+    assert state.to_dict()["per_series"]["unfitted"] == ["d"]
+    longer = load_series(config.data)
+    with pytest.raises(ForecastError, match=r"series 'd' was not in the run's training data"):
+        state.for_series(longer, config.scaler, scale_free=False, source="new.csv")
+    own, notes = state.for_series(longer, config.scaler, scale_free=True, source="new.csv")
+    d = slice(longer.starts[3], longer.starts[4])
+    assert own.center[3, 0] == pytest.approx(longer.features[d, 0].mean(), rel=1e-5) and notes
+
+
+def test_minmax_of_a_constant_training_series_matches_scikit_learn(tmp_path):
+    frame = panel_frame({"a": 40, "b": 40})
+    frame.loc[:20, "sales"] = 5.0  # a's training rows are constant
+    path = tmp_path / "flat.csv"
+    frame.to_csv(path, index=False)
+    scaler = cfg.Scaler(type="minmax", per_series=True, feature_range=[-1.0, 1.0])
+    prepared = prepare(
+        panel_config(path, split={"train": 0.5, "val": 0.25, "test": 0.25}).model_copy(update={"scaler": scaler})
+    )
+    series = prepared.series
+    reference = MinMaxScaler(feature_range=(-1, 1)).fit(series.features[:20].astype(np.float64))
+    np.testing.assert_allclose(prepared.x[:40], reference.transform(series.features[:40]), rtol=1e-5, atol=1e-6)
