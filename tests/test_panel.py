@@ -359,3 +359,19 @@ def test_minmax_of_a_constant_training_series_matches_scikit_learn(tmp_path):
     series = prepared.series
     reference = MinMaxScaler(feature_range=(-1, 1)).fit(series.features[:20].astype(np.float64))
     np.testing.assert_allclose(prepared.x[:40], reference.transform(series.features[:40]), rtol=1e-5, atol=1e-6)
+
+
+def test_variable_length_predict_reads_only_the_history(tmp_path):
+    from conftest import ETTH1, tiny_config
+
+    raw = tiny_config(model={"cell": "naive"}, window={"lookback": 24, "step": 1, "delay": 1, "horizon": 4,
+                                                      "variable_length": True})  # fmt: skip
+    raw["tracking"] = {"tensorboard": False}
+    run = forecast.train(cfg.validate(raw), tmp_path / "run")
+    short = tmp_path / "short.csv"
+    pd.read_csv(ETTH1, nrows=6).to_csv(short, index=False)  # shorter than the lookback
+    out = forecast.predict(run, short)
+    last = pd.read_csv(ETTH1, nrows=6).iloc[-1]
+    assert len(out) == 4 * 7 and np.isfinite(out["prediction"]).all()
+    ot = out[out["column"] == "OT"]["prediction"].to_numpy()
+    np.testing.assert_allclose(ot, last["OT"], rtol=1e-5)  # repeat-last of the file's own last row
