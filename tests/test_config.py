@@ -152,7 +152,7 @@ def test_shipped_configs_validate_against_their_data(path, tmp_path):
         config = cfg.load(path, [f"data.path={converted}"])
         prepared = prepare(config)
         assert prepared.series.n_series == 414 and not prepared.skipped
-        assert {k: len(v) for k, v in prepared.origins.items()} == {"train": 175_066, "val": 414, "test": 414}
+        assert {k: len(v) for k, v in prepared.origins.items()} == {"train": 244_618, "val": 414, "test": 414}
         test_targets = prepared.origins["test"][:, None] + prepared.spec.target_offsets()
         ends = prepared.series.offsets[1:]
         np.testing.assert_array_equal(test_targets[:, -1], ends - 1)  # the test window ends each series
