@@ -62,15 +62,21 @@ def scores(true: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None, 
     )
 
 
-def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: list[str], scaled: tuple):
-    """MAE per target column (original units) and per horizon step (scaled values)."""
-    per_target = {
-        name: {
-            "model": float(np.abs(true[..., k] - model[..., k]).mean()),
-            "naive": float(np.abs(true[..., k] - naive[..., k]).mean()),
-        }
-        for k, name in enumerate(names)
-    }
+def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: list[str], scaled: tuple, scale=None):
+    """Per target column (original units): MAE ("model", "naive"), sMAPE and, with the in-sample
+    `scale` (windows, targets), MASE; per horizon step: MAE on scaled values."""
+    per_target = {}
+    for k, name in enumerate(names):
+        entry = {}
+        for who, pred in (("model", model), ("naive", naive)):
+            entry[who] = float(np.abs(true[..., k] - pred[..., k]).mean())
+            entry[f"{who}_smape"] = float(smape_terms(true[..., k], pred[..., k]).mean())
+            terms = (
+                None if scale is None else mase_terms(true[..., k : k + 1], pred[..., k : k + 1], scale[:, k : k + 1])
+            )
+            if terms is not None and np.isfinite(terms).any():
+                entry[f"{who}_mase"] = float(np.nanmean(terms))
+        per_target[name] = entry
     true_s, model_s, naive_s = scaled
     per_step = {
         "model": [float(v) for v in np.abs(true_s - model_s).mean(axis=(0, 2))],
@@ -96,7 +102,7 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
         values = spec.seasonal_values(y, origins, prepared.seasonality)
         seasonal, seasonal_scaled = scores(true_units, inverse(values), scale), scores(true, values, units=False)
     per_target, per_step = breakdown(
-        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive)
+        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale
     )
     return SplitScores(
         windows=len(origins),

@@ -163,11 +163,14 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         "",
         tables.markdown(columns, rows(scaled=True)),
         "",
-        "## Test errors per target (MAE, original units)",
+        "## Test errors per target (original units)",
         "",
         tables.markdown(
-            ["target", "model", "naive"],
-            [[name, v["model"], v["naive"]] for name, v in (test.per_target or {}).items()],
+            ["target", "model MAE", "naive MAE", "model sMAPE", "naive sMAPE", "model MASE", "naive MASE"],
+            [
+                [name, v["model"], v["naive"], *(v.get(k, float("nan")) for k in PER_TARGET_EXTRA)]
+                for name, v in (test.per_target or {}).items()
+            ],
         ),
         "",
         "## Test errors per horizon step (MAE, scaled values)",
@@ -227,6 +230,9 @@ def write(
     x = times[rows] if times is not None else rows - prepared.series.offsets[which[0]]
     plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
+
+
+PER_TARGET_EXTRA = ("model_smape", "naive_smape", "model_mase", "naive_mase")
 
 
 def figure():

@@ -253,6 +253,9 @@ def test_a_panel_trains_evaluates_and_predicts_past_each_series_end(panel_csv, t
     metrics = json.loads((run.path / "metrics.json").read_text())
     assert metrics["series"] == 4 and metrics["series_skipped"] == 1
     assert metrics["test"]["model"]["smape"] > 0 and metrics["test"]["model"]["mase"] > 0
+    per_target = metrics["test"]["per_target"]["sales"]  # one target: its scores are the split's
+    assert per_target["model_smape"] == pytest.approx(metrics["test"]["model"]["smape"])
+    assert per_target["model_mase"] == pytest.approx(metrics["test"]["model"]["mase"])
     per_series = pd.read_csv(run.path / "per_series.csv")
     assert list(per_series["store"]) == ["a", "b", "c"] and (per_series["windows"] == 5).all()
     evaluated = forecast.evaluate(run)
@@ -375,3 +378,18 @@ def test_variable_length_predict_reads_only_the_history(tmp_path):
     assert len(out) == 4 * 7 and np.isfinite(out["prediction"]).all()
     ot = out[out["column"] == "OT"]["prediction"].to_numpy()
     np.testing.assert_allclose(ot, last["OT"], rtol=1e-5)  # repeat-last of the file's own last row
+
+
+def test_per_target_breakdown_has_smape_and_mase():
+    from forecast.metrics import breakdown
+
+    true = np.array([[[100.0, 1.0], [200.0, 1.0]]])  # one window, horizon 2, two targets
+    model = np.array([[[110.0, 2.0], [150.0, 1.0]]])
+    naive = np.array([[[100.0, 1.0], [100.0, 1.0]]])
+    scaled = (true, model, naive)
+    per_target, _ = breakdown(true, model, naive, ["a", "b"], scaled, scale=np.array([[20.0, np.nan]]))
+    assert per_target["a"]["model"] == pytest.approx(30.0)
+    assert per_target["a"]["model_smape"] == pytest.approx((200 * 10 / 210 + 200 * 50 / 350) / 2)
+    assert per_target["a"]["model_mase"] == pytest.approx(30.0 / 20)
+    assert per_target["a"]["naive_mase"] == pytest.approx(50.0 / 20)
+    assert "model_mase" not in per_target["b"]  # no in-sample scale: no MASE, never 0
