@@ -171,6 +171,8 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
         Long form: [id,] origin, target_time, step, column, prediction (a panel's id column first).
     """
 
+    import numpy as np
+
     from forecast import future
     from forecast.data import load_series, release_memory
     from forecast.prepare import extras_of, model_shapes
@@ -191,7 +193,9 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
             f"{len(skipped)} series are too short for one window and get no forecast (first: '{skipped[0]}')"
         )
     if isinstance(scalers, SeriesScalers):
-        scalers, notes = scalers.for_series(series, config.scaler, config.model.instance_norm != "none", str(data))
+        forecast = ~np.isin(np.asarray(series.ids, dtype=object), skipped)  # a skipped series needs no scaler
+        scale_free = config.model.instance_norm != "none"
+        scalers, notes = scalers.for_series(series, config.scaler, scale_free, str(data), needed=forecast)
         series.notes.extend(notes)
     for note in series.notes:
         log.info(f"data: {note}")
