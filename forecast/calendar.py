@@ -18,13 +18,13 @@ def _phase(times: pd.DatetimeIndex, name: str) -> np.ndarray:
     if name == "hour":
         return (times.hour + times.minute / 60) / 24
     if name == "day_of_week":
-        return times.dayofweek / 7
+        return times.day_of_week / 7
     if name == "day_of_month":
         return (times.day - 1) / times.days_in_month
     if name == "month":
         return (times.month - 1) / 12
     if name == "day_of_year":
-        return (times.dayofyear - 1) / np.where(times.is_leap_year, 366, 365)
+        return (times.day_of_year - 1) / np.where(times.is_leap_year, 366, 365)
     if name == "week_of_year":
         return (times.isocalendar().week.to_numpy(np.float64) - 1) / 53
     raise ValueError(f"unknown calendar feature {name!r} (known: {', '.join(CALENDAR)})")
