@@ -39,6 +39,20 @@ JENA = Dataset(
 DATASETS = {"jena": JENA}
 
 
+def make_dest(dest: Path) -> None:
+    """Create the --dest folder (and its parents) of `forecast data ...`.
+
+    Raises:
+        ForecastError: `dest` is a file, or cannot be created.
+    """
+    if dest.exists() and not dest.is_dir():
+        raise ForecastError(f"--dest: {dest} is a file, not a folder")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ForecastError(f"--dest: cannot create {dest} ({exc.strerror})") from None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -56,12 +70,7 @@ def download(
     dataset = DATASETS[name]
     expected_size = size if size is not None else (dataset.size if url is None else None)
     url = url or dataset.url
-    if dest.exists() and not dest.is_dir():
-        raise ForecastError(f"--dest: {dest} is a file, not a folder")
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ForecastError(f"--dest: cannot create {dest} ({exc.strerror})") from None
+    make_dest(dest)
     target = dest / dataset.member
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
         archive = Path(tmp) / "archive.zip"

@@ -33,10 +33,9 @@ def origins(
     keep = np.flatnonzero(~short)
     if not all_origins:
         return (ends[keep] - 1).astype(np.int64), skipped
-    counts = ends[keep] - starts[keep] - spec.history
-    before = np.cumsum(counts) - counts
-    first = starts[keep] + spec.history
-    return (np.repeat(first - before, counts) + np.arange(int(counts.sum()))).astype(np.int64), skipped
+    from forecast.prepare import ranges
+
+    return ranges(starts[keep] + spec.history, ends[keep] - 1).astype(np.int64), skipped
 
 
 def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, source: str) -> Series:

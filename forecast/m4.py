@@ -221,12 +221,9 @@ def convert(frequency: str, source: Path | None, dest: Path) -> tuple[Path, str]
     freq = lookup(frequency)
     if source is not None and not source.is_dir():
         raise ForecastError(f"--source: {source} is not a folder")
-    if dest.exists() and not dest.is_dir():
-        raise ForecastError(f"--dest: {dest} is a file, not a folder")
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ForecastError(f"--dest: cannot create {dest} ({exc.strerror})") from None
+    from forecast.fetch import make_dest
+
+    make_dest(dest)
     target = dest / f"m4-{freq.name.lower()}.csv"
     with tempfile.TemporaryDirectory(dir=dest, prefix=".m4-") as tmp:
         if source is None:

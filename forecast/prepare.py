@@ -156,7 +156,7 @@ def _rows_before(series: Series, stamp) -> np.ndarray:
     return np.minimum(counts, series.history_ends - series.offsets[:-1])
 
 
-def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+def ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """np.concatenate([np.arange(f, l + 1) for f, l in zip(first, last)]) without the loop."""
     counts = np.maximum(last - first + 1, 0)
     total = int(counts.sum())
@@ -182,7 +182,7 @@ def origins_of(spec: WindowSpec, ends: np.ndarray, starts: np.ndarray, usable: n
         first = np.maximum(lower[:, k] - spec.delay, spec.history)
         last = ends[:, k] - spec.delay - spec.horizon
         last = np.where(usable, last, first - 1)
-        out[name] = _ranges(starts + first, starts + last)
+        out[name] = ranges(starts + first, starts + last)
     return out
 
 
