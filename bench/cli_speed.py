@@ -70,7 +70,7 @@ def main() -> None:
     import numpy as np
 
     from forecast.data import load_series
-    from forecast.inference import PREDICT_BATCH
+    from forecast.inference import predict_batch
     from forecast.inference import predict_windows as predict
     from forecast.rundir import Run
     from forecast.windows import WindowSpec
@@ -82,11 +82,12 @@ def main() -> None:
     x, _ = run.load_scalers(config).transform(series)
     model = run.load_model((spec.timesteps, x.shape[1]), (spec.horizon, len(series.target_names)))
     origins = np.arange(spec.history, len(series))
-    predict(model, x, origins[:PREDICT_BATCH], spec, PREDICT_BATCH)  # trace once
+    batch = predict_batch(model)
+    predict(model, x, origins[:batch], spec)  # trace once
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        predict(model, x, origins, spec, PREDICT_BATCH)
+        predict(model, x, origins, spec)
         times.append(time.perf_counter() - start)
     command_s = wall(
         [
@@ -105,7 +106,7 @@ def main() -> None:
     best = statistics.median(times)
     print(
         f"\npredict --all-origins, ETTh1 test split ({len(origins)} origins, horizon {spec.horizon}, 7 targets, "
-        f"LSTM(64), batch {PREDICT_BATCH}):"
+        f"LSTM(64), batch {batch}):"
     )
     print(f"  prediction: {best:.2f} s = {len(origins) / best:,.0f} windows/s")
     print(f"  whole command (TensorFlow import, load, predict, {rows:,} CSV rows): {command_s:.1f} s")

@@ -15,9 +15,22 @@ from forecast.prepare import Prepared
 from forecast.results import SCORED
 from forecast.windows import Feed, WindowSpec
 
-# Inference batch: large for throughput, and one constant so that `forecast evaluate` sees the
-# same batches as `forecast train` and reproduces its numbers exactly.
-PREDICT_BATCH = 1024
+# Inference batch, in sequences the network sees: large enough for throughput, small enough that
+# a batch's activations stay near 100 MB (1,024 sequences x 96 steps x an LSTM(64)'s 256 gate
+# values x 4 bytes), and one constant so that `forecast evaluate` sees the same batches as
+# `forecast train` and reproduces its numbers exactly.
+PREDICT_SEQUENCES = 1024
+
+
+def predict_batch(model) -> int:
+    """Windows per inference batch: PREDICT_SEQUENCES sequences. A channel-independent model turns
+    each window into one sequence per channel, so it takes that many times fewer windows."""
+    channels = model.input_shape[-1] if _channel_independent(model) else 1
+    return max(1, PREDICT_SEQUENCES // channels)
+
+
+def _channel_independent(model) -> bool:
+    return any(layer.name == "channels_to_batch" for layer in model.layers)
 
 
 def predict_windows(
@@ -25,16 +38,17 @@ def predict_windows(
     x: np.ndarray,
     origins: np.ndarray,
     spec: WindowSpec,
-    batch_size: int = PREDICT_BATCH,
+    batch_size: int | None = None,
     feed: Feed | None = None,
 ) -> np.ndarray:
     """Scaled predictions (windows, horizon, targets) for every origin, in order.
 
-    Batches are full (the tail is padded with repeats and the extra rows dropped), so inference
-    compiles one shape however many windows there are.
+    Batches (default: `predict_batch(model)` windows) are full (the tail is padded with repeats
+    and the extra rows dropped), so inference compiles one shape however many windows there are.
     """
     if len(origins) == 0:
         return np.zeros((0, *model.output_shape[1:]), dtype=np.float32)
+    batch_size = batch_size or predict_batch(model)
     dataset = WindowDataset(x, None, origins, spec, batch_size, full_batches=True, feed=feed)
     return np.asarray(model.predict(backend.batches(dataset), verbose=0))[: len(origins)]
 

@@ -221,11 +221,14 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     monitor = config.training.early_stopping.monitor
     train_seconds = float(history["epoch_seconds"].sum())
     windows = train_batches(config.training, len(prepared.origins["train"])) * config.training.batch_size
+    rate = round(len(history) * windows / train_seconds, 1) if train_seconds else 0.0
+    sequences = prepared.x.shape[1] if config.model.channel_independent else 1
     stats = TrainingStats(
         epochs_run=len(history),
         best_epoch=int(history[monitor].idxmin()) + 1 if len(history) and monitor in history else len(history),
         train_seconds=round(train_seconds, 3),
-        samples_per_second=round(len(history) * windows / train_seconds, 1) if train_seconds else 0.0,
+        samples_per_second=rate,
+        sequences_per_second=round(rate * sequences, 1),
         parameters=count_parameters(
             config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1], prepared.extras
         ),

@@ -162,11 +162,14 @@ class TrainingStats:
     epochs_run: int
     best_epoch: int
     train_seconds: float
-    samples_per_second: float
+    samples_per_second: float  # training windows (as batch_size counts them) per second of fit
     parameters: int
     backend: str
     device: str
     replicas: int = 1
+    # sequences the network processed per second: samples_per_second x channels under
+    # channel_independent (each window becomes one univariate sequence per channel), else equal
+    sequences_per_second: float = 0.0
 
 
 @dataclass(frozen=True)

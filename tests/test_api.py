@@ -59,8 +59,10 @@ def test_metrics_json_is_written_in_its_documented_layout(trained):
         "backend",
         "device",
         "replicas",
+        "sequences_per_second",
         "seasonality",
     ]
+    assert raw["sequences_per_second"] == raw["samples_per_second"]  # one sequence per window
     assert list(raw["test"]) == ["model", "naive", "seasonal_naive", "scaled", "windows", "per_target", "per_step"]
     assert list(raw["test"]["per_target"]) == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
     assert len(raw["test"]["per_step"]["model"]) == 4  # one MAE per horizon step
