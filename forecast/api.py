@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecast.backtesting import Backtest
+    from forecast.future import Forecasts
     from forecast.sweeps import Leaderboard
 
 log = logging.getLogger("forecast")
@@ -158,7 +159,9 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     return Metrics(score(prepared, predictions), **panel_counts(prepared))
 
 
-def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> pd.DataFrame:
+def predict(
+    run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False, layout: str = "long"
+) -> pd.DataFrame:
     """Forecast the horizon after the end of each series (or from every origin), in original units.
 
     Args:
@@ -166,11 +169,25 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
         data: a CSV/Parquet file with the run's columns (default: the run's own data.path). For a
             model with future covariates, each series' rows after its last target value carry them.
         all_origins: forecast from every row that has a full window, not only the last.
+        layout: "long" (default), or "wide": one row per origin and target column with a column
+            per horizon step.
 
     Returns:
-        Long form: [id,] origin, target_time, step, column, prediction (a panel's id column first).
+        long: [id,] origin, target_time, step, column, prediction (a panel's id column first).
+        wide: [id,] origin, column, step_1 ... step_H.
     """
+    from forecast.future import check_layout
 
+    check_layout(layout)  # before the work, not after it
+    return forecasts(run, data, all_origins).frame(layout)
+
+
+def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> Forecasts:
+    """What `predict` returns, before it becomes a table: the (origins, horizon, targets) array with
+    its labels, which `predict` and `forecast predict` turn into a long or wide DataFrame, CSV,
+    Parquet or NumPy file (`.values`, `.origin`, `.targets`, `.frame(layout)`, `.arrays()`,
+    `.write(path, layout)`). Arguments as `predict`'s.
+    """
     import numpy as np
 
     from forecast import future
@@ -214,7 +231,7 @@ def predict(run: Run | PathLike, data: PathLike | None = None, all_origins: bool
     history = x[: int(series.history_ends[0])] if whole else x  # not the rows appended for the horizon
     scaled = forecast_origins(model, history, spec, origins, whole_history=whole, feed=feed)
     values = finite(scalers.inverse_targets(scaled, series.series_of(origins)))
-    return future.frame(series, spec, origins, values, config.data.id_column or "id")
+    return future.Forecasts.of(series, spec, origins, values, config.data.id_column or "id")
 
 
 def backtest(

@@ -143,11 +143,18 @@ def evaluate(
 
 @command
 def predict(
-    run_dir: o.RunArg, data: o.SeriesOpt = None, output: o.OutputOpt = None, all_origins: o.OriginsOpt = False
+    run_dir: o.RunArg,
+    data: o.SeriesOpt = None,
+    output: o.PredictionsOpt = None,
+    all_origins: o.OriginsOpt = False,
+    layout: o.LayoutOpt = "long",
 ) -> None:
-    """Forecast the horizon after the end of a series (long-form CSV, original units)."""
+    """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
+    from forecast.future import output_format
+
     check_output(output)
-    write_output(output or STDOUT, api.predict(run_dir, data, all_origins).to_csv(index=False))
+    output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
+    api.forecasts(run_dir, data, all_origins).write(output or STDOUT, layout)
 
 
 @command

@@ -42,6 +42,17 @@ RequireOpt = opt(
 )
 SeriesOpt = opt(Optional[Path], "--data", help="Series to forecast from (default: the run's data.path).")
 OriginsOpt = opt(bool, "--all-origins", help="Forecast from every origin, not only the last row.")
+PredictionsOpt = opt(
+    Optional[Path],
+    "--output",
+    "-o",
+    help="Write here, by extension: .csv, .parquet, .npy (the array) or .npz (array and labels); '-': stdout (CSV).",
+)
+LayoutOpt = opt(
+    str,
+    "--format",
+    help="long: a row per origin, step and target; wide: a row per origin and target, columns step_1..step_H.",
+)
 SourceArg = arg(Path, "A run directory, or a config to train first.")
 FoldsOpt = opt(int, "--folds", min=1, help="Consecutive test folds.")
 RefitOpt = opt(bool, "--refit", help="Train a model per fold on all rows before it (expanding window).")

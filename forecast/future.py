@@ -1,4 +1,5 @@
-"""Forecasts past the end of each series: the rows a forecast needs, and the long table it returns.
+"""Forecasts past the end of each series: the rows a forecast needs, and the tables and files
+(long or wide; CSV, Parquet, NumPy) they are returned as.
 
 `predict` forecasts the horizon after each series' last row with a target value. A model that
 reads the horizon's known values needs them: future covariates come from rows the file carries
@@ -7,6 +8,11 @@ the column; calendar features are computed from the stamps the series' frequency
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -79,7 +85,7 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     times = None
     if series.times is not None:
         stamps = np.empty(total, dtype="datetime64[ns]")
-        stamps[rows] = series.times.as_unit("ns").to_numpy()
+        stamps[rows] = _numpy(series.times)  # UTC for an aware index, without a Timestamp per row
         last = pd.DatetimeIndex(series.times[series.offsets[1:] - 1])
         reference = series.times[series.offsets[0] : series.offsets[1]]  # the first series' own stamps
         appended = stamps_after(last, int(add.max()), frequency, reference)
@@ -127,30 +133,205 @@ def future_stamps(times: pd.DatetimeIndex, count: int) -> pd.DatetimeIndex:
     return stamps.tz_localize("UTC").tz_convert(times.tz) if times.tz is not None else stamps
 
 
-def frame(
-    series: Series, spec: WindowSpec, origins: np.ndarray, predictions: np.ndarray, id_column: str = "id"
-) -> pd.DataFrame:
-    """Predictions (windows, horizon, targets) in long form: [id,] origin, target_time, step, column,
-    prediction. With a time column, origins and targets are stamps; without, row numbers within
-    each series."""
-    n_windows, horizon, n_targets = predictions.shape
-    target_rows = origins[:, None] + spec.target_offsets()
-    which = series.series_of(origins)
-    if series.times is not None:
-        origin_values, target_values = series.times[origins], series.times[target_rows.reshape(-1)]
-    else:
-        base = series.offsets[which]
-        origin_values, target_values = origins - base, (target_rows - base[:, None]).reshape(-1)
-    columns = {}
-    if series.ids is not None:
-        columns[id_column] = np.repeat(np.asarray(series.ids, dtype=object)[which], horizon * n_targets)
-    columns.update(
+LAYOUTS = ("long", "wide")
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".npy": "npy", ".npz": "npz"}  # --output's extension
+
+
+def check_layout(layout: str) -> None:
+    """Bad input: a layout other than long or wide."""
+    if layout not in LAYOUTS:
+        raise ForecastError(f"--format: expected long or wide (got '{layout}')")
+
+
+def output_format(path: Path | None, layout: str = "long") -> str:
+    """The file type `--output` asks for, from its extension: csv, parquet, npy or npz.
+
+    Checked before any work, so a typo costs nothing and writes nothing. Standard output (`-` or no
+    `--output`) and a FIFO or device (`/dev/stdout`), which have no meaningful extension, get CSV.
+    A NumPy array has one layout, (origins, horizon, targets), so `wide` with .npy/.npz is refused
+    rather than silently ignored.
+    """
+    check_layout(layout)
+    if path is None or str(path) == "-":
+        return "csv"
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or a device
+            return "csv"
+        raise ForecastError(
+            f"--output: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"
+            if path.suffix
+            else f"--output: {path} has no extension; use .csv, .parquet, .npy or .npz"
+        )
+    if layout == "wide" and kind in ("npy", "npz"):
+        raise ForecastError(
+            f"--output: {path}: --format wide is for .csv and .parquet; a NumPy file holds the "
+            "(origins, horizon, targets) array"
+        )
+    return kind
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """Forecasts from a set of origins with their labels: the one source of every layout (long,
+    wide) and file type (CSV, Parquet, NumPy), so that no two outputs can disagree.
+
+    Labels are kept once per origin (and once per origin and step for the target times) and only
+    repeated when a layout needs a row per value: 2,785 windows x 96 steps x 7 targets is 1.9
+    million long rows but only 2,785 origin stamps to format.
+    """
+
+    values: np.ndarray  # (origins, horizon, targets), original units (float64: the inverse scaling's)
+    origin: pd.Index  # each origin's stamp (DatetimeIndex), or its row number within its series
+    target_time: pd.Index  # (origins x horizon) flattened, origin-major: stamps or row numbers
+    targets: list[str]  # data.targets, the order of the last axis
+    series: np.ndarray | None = None  # a panel: each origin's series (index into `ids`)
+    ids: list[str] | None = None
+    id_column: str = "id"
+
+    @classmethod
+    def of(
+        cls, series: Series, spec: WindowSpec, origins: np.ndarray, values: np.ndarray, id_column: str = "id"
+    ) -> Forecasts:
+        """Label `values` (one forecast per origin row of `series`): with a time column, origins and
+        targets are stamps; without, row numbers within each series."""
+        target_rows = origins[:, None] + spec.target_offsets()
+        which = series.series_of(origins)
+        if series.times is not None:
+            origin, target_time = series.times[origins], series.times[target_rows.reshape(-1)]
+        else:
+            base = series.offsets[which]
+            origin, target_time = pd.Index(origins - base), pd.Index((target_rows - base[:, None]).reshape(-1))
+        panel = series.ids is not None
+        return cls(values, origin, target_time, list(series.target_names), which if panel else None,
+                   series.ids, id_column)  # fmt: skip
+
+    def table(self, layout: str = "long", text_stamps: bool = False):
+        """The forecasts as a pyarrow Table in `layout`.
+
+        long: [id,] origin, target_time, step, column, prediction; one row per origin, step and
+        target. wide: [id,] origin, column, step_1 ... step_H; one row per origin and target.
+        Text columns are dictionary-encoded (each label stored once); with `text_stamps`, stamps
+        are too, formatted once each as pandas writes them, for CSV.
+        """
+        import pyarrow as pa
+
+        check_layout(layout)
+        n, horizon, n_targets = self.values.shape
+        per_origin = {}
+        if self.ids is not None:
+            per_origin[self.id_column] = _dictionary(self.series, self.ids)
+        per_origin["origin"] = _labels(self.origin, text_stamps)
+        names = list(self.targets)
+        if layout == "long":
+            rows = pa.array(np.repeat(np.arange(n), horizon * n_targets))
+            columns = {key: labels.take(rows) for key, labels in per_origin.items()}
+            steps = pa.array(np.repeat(np.arange(n * horizon), n_targets))
+            columns["target_time"] = _labels(self.target_time, text_stamps).take(steps)
+            columns["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
+            columns["column"] = _dictionary(np.tile(np.arange(n_targets), n * horizon), names)
+            columns["prediction"] = self.values.reshape(-1)
+        else:
+            rows = pa.array(np.repeat(np.arange(n), n_targets))
+            columns = {key: labels.take(rows) for key, labels in per_origin.items()}
+            columns["column"] = _dictionary(np.tile(np.arange(n_targets), n), names)
+            by_row = np.ascontiguousarray(self.values.transpose(0, 2, 1).reshape(n * n_targets, horizon).T)
+            columns.update({f"step_{k + 1}": by_row[k] for k in range(horizon)})
+        return pa.table(columns)
+
+    def frame(self, layout: str = "long") -> pd.DataFrame:
+        """The forecasts as a pandas DataFrame in `layout` (see `table`): stamps as datetime64 (their
+        zone kept), text as strings."""
+        return _plain(self.table(layout)).to_pandas()
+
+    def write(self, path: Path, layout: str = "long") -> None:
+        """Write `path` (`-`: stdout) as its extension says (see `output_format`), atomically."""
+        from forecast.rundir import write_output
+
+        write_output(path, self.writer(output_format(path, layout), layout))
+
+    def writer(self, kind: str, layout: str = "long") -> Callable[[BinaryIO], None]:
+        """A function writing the forecasts as `kind` (csv, parquet, npy, npz) to a binary stream."""
+        if kind == "csv":
+            return lambda stream: self._csv(stream, layout)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return lambda stream: pq.write_table(_plain(self.table(layout)), stream)
+        if kind == "npy":
+            return lambda stream: np.save(stream, self.values.astype(np.float32))
+        if kind == "npz":
+            return lambda stream: np.savez(stream, **self.arrays())
+        raise ValueError(kind)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What a .npz holds: `predictions` (origins, horizon, targets) float32, `origin` (origins,),
+        `target_time` (origins, horizon), `target` (targets,) and, for a panel, `id` (origins,).
+        Stamps are datetime64[ns] (UTC when the data's stamps carry a zone), else row numbers;
+        text is unicode, so `np.load` needs no pickle."""
+        out = {
+            "predictions": self.values.astype(np.float32),
+            "origin": _numpy(self.origin),
+            "target_time": _numpy(self.target_time).reshape(self.values.shape[:2]),
+            "target": np.asarray(self.targets, dtype=str),
+        }
+        if self.ids is not None:
+            out["id"] = np.asarray(self.ids, dtype=str)[self.series]
+        return out
+
+    def _csv(self, stream: BinaryIO, layout: str) -> None:
+        """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
+        pandas-style header and quotes only where a label needs them."""
+        import csv
+        import io
+
+        import pyarrow.csv as pacsv
+
+        table = self.table(layout, text_stamps=True)
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(table.column_names)
+        stream.write(header.getvalue().encode())
+        labels = [*self.targets, *(self.ids or [])]
+        plain = not any(set(label) & set(',"\r\n') for label in labels)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
+        pacsv.write_csv(table, stream, options)
+
+
+def _dictionary(codes: np.ndarray, labels: list[str]):
+    """A dictionary-encoded text column: `labels[codes]`, each label stored once."""
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(labels, pa.string()))
+
+
+def _labels(index: pd.Index, text: bool):
+    """An Index as a pyarrow array; stamps as text when asked, each distinct stamp formatted once
+    (DatetimeIndex.astype(str) is what DataFrame.to_csv writes: dates only when every stamp is
+    midnight, the zone's offset when there is one)."""
+    import pyarrow as pa
+
+    if text and isinstance(index, pd.DatetimeIndex):
+        codes, uniques = pd.factorize(index)
+        return _dictionary(codes, [str(s) for s in uniques.astype(str)])
+    return pa.array(index)
+
+
+def _plain(table):
+    """`table` with its dictionary columns decoded: strings for pandas and Parquet readers, not
+    categoricals."""
+    import pyarrow as pa
+
+    return pa.table(
         {
-            "origin": np.repeat(np.asarray(origin_values), horizon * n_targets),
-            "target_time": np.repeat(np.asarray(target_values), n_targets),
-            "step": np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n_windows),
-            "column": np.tile(np.asarray(series.target_names, dtype=object), n_windows * horizon),
-            "prediction": predictions.reshape(-1),
+            name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
         }
     )
-    return pd.DataFrame(columns)
+
+
+def _numpy(index: pd.Index) -> np.ndarray:
+    """Stamps as naive datetime64[ns] (UTC for zoned ones), row numbers as int64."""
+    if isinstance(index, pd.DatetimeIndex):
+        return index.as_unit("ns").asi8.view("datetime64[ns]")
+    return np.asarray(index, dtype=np.int64)

@@ -184,8 +184,9 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         "",
         f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}",
         f"- parameters: {t.parameters:,}",
-        f"- train time: {t.train_seconds:.1f} s ({t.samples_per_second:.0f} windows/s, "
-        f"{t.sequences_per_second:.0f} sequences/s) on {t.device} with the {t.backend} backend",
+        f"- train time: {t.train_seconds:.1f} s ({t.samples_per_second:.0f} windows/s"
+        + (f", {t.sequences_per_second:.0f} sequences/s" if t.sequences_per_second is not None else "")
+        + f") on {t.device} with the {t.backend} backend",
         "",
         "![loss](loss.png)",
         "",

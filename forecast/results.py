@@ -169,7 +169,7 @@ class TrainingStats:
     replicas: int = 1
     # sequences the network processed per second: samples_per_second x channels under
     # channel_independent (each window becomes one univariate sequence per channel), else equal
-    sequences_per_second: float = 0.0
+    sequences_per_second: float | None = None  # None: a run from before it was recorded
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class Metrics:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: scores.to_dict() for name, scores in self.splits.items()}
         if self.training is not None:
-            out.update(asdict(self.training))
+            out.update({k: v for k, v in asdict(self.training).items() if v is not None})
         if self.seasonality is not None:
             out["seasonality"] = self.seasonality
         if self.filled:
@@ -226,6 +226,6 @@ METRIC_PATHS = frozenset(
         for name in SCORE_NAMES
     ]
     + [f"{split}.windows" for split in SCORED]
-    + [f.name for f in fields(TrainingStats) if f.type in ("int", "float")]
+    + [f.name for f in fields(TrainingStats) if f.type in ("int", "float", "float | None")]
     + ["seasonality", "series", "series_skipped"]
 )

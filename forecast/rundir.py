@@ -8,6 +8,7 @@ truncated one.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
@@ -93,22 +94,45 @@ def check_output(path: Path | None, option: str = "--output") -> None:
         raise ForecastError(f"{option}: the folder {target.parent} does not exist")
 
 
-def write_output(path: Path, text: str) -> None:
+def write_output(path: Path, content: str | Callable[[BinaryIO], Any]) -> None:
     """Write a user's `--output`: what it names, never what stands in its place.
 
+    `content` is text, or a function that writes bytes to a binary stream (a Parquet or NumPy
+    file, or a large CSV streamed without first becoming one string in memory).
     `-` writes to stdout; a symlink writes its target (atomically, beside the target); a FIFO,
     a terminal or /dev/stdout is written to directly, since a rename would replace the special
     file with a regular one; anything else is written atomically.
     """
+    text = isinstance(content, str)
     if Path(path) == STDOUT:
-        sys.stdout.write(text)
+        if text:
+            sys.stdout.write(content)
+        elif (buffer := getattr(sys.stdout, "buffer", None)) is not None:
+            sys.stdout.flush()  # whatever was printed before stays before
+            content(buffer)
+            buffer.flush()
+        else:  # a notebook's stdout takes text only
+            stream = io.BytesIO()
+            content(stream)
+            sys.stdout.write(stream.getvalue().decode())
         sys.stdout.flush()
         return
     if _special(Path(path)):  # open the name as given: /dev/stdout through a pipe resolves to nothing
-        with open(path, "w") as stream:
-            stream.write(text)
+        with open(path, "w" if text else "wb") as stream:
+            if text:
+                stream.write(content)
+            else:
+                content(stream)
         return
-    write_text(Path(path).resolve(), text)
+    if text:
+        write_text(Path(path).resolve(), content)
+        return
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as stream:
+            content(stream)
+
+    write_atomic(Path(path).resolve(), write)
 
 
 def _special(path: Path) -> bool:

@@ -1,0 +1,145 @@
+"""`forecast predict`'s layouts (long, wide) and file types (.csv, .parquet, .npy, .npz).
+
+Every output of one forecast must hold the same numbers as the long CSV, in the documented order,
+and a bad `--output` or `--format` must be refused before any work, with nothing written. The CLI
+runs in-process on the shared tiny run (conftest.py), so the whole file takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import forecast
+from forecast import config as cfg
+from forecast.cli import app
+from forecast.errors import ForecastError
+
+runner = CliRunner()
+TARGETS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+HORIZON = 4
+ORIGINS = 300 - 22  # `recent` has 300 rows; a window needs 23
+STEPS = [f"step_{k}" for k in range(1, HORIZON + 1)]
+FILES = {"long.csv": "long", "long.parquet": "long", "a.npy": "long", "a.npz": "long", "wide.csv": "wide",
+         "wide.parquet": "wide"}  # fmt: skip
+
+
+def predict(*args: str):
+    return runner.invoke(app, ["predict", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def outputs(tiny_run, recent, tmp_path_factory):
+    """Every file type and layout of one --all-origins forecast over `recent`, written by the CLI."""
+    folder = tmp_path_factory.mktemp("outputs")
+    for name, layout in FILES.items():
+        result = predict(tiny_run.path, "--data", recent, "--all-origins", "--format", layout, "-o", folder / name)
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)  # no temporary file left beside them
+    return folder
+
+
+@pytest.fixture(scope="module")
+def long(outputs):
+    return pd.read_csv(outputs / "long.csv", parse_dates=["origin", "target_time"])
+
+
+def test_long_csv_and_parquet_are_the_api_frame(outputs, long, tiny_run, recent):
+    frame = forecast.predict(tiny_run, recent, all_origins=True)
+    assert list(long.columns) == ["origin", "target_time", "step", "column", "prediction"]
+    assert len(long) == ORIGINS * HORIZON * len(TARGETS)
+    # CSV numbers are written in their shortest round-trip form: the same float64 values, exactly
+    pd.testing.assert_frame_equal(long, frame, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(outputs / "long.parquet"), frame, check_exact=True)
+
+
+def test_wide_is_the_long_form_pivoted(outputs, long, tiny_run, recent):
+    wide = pd.read_csv(outputs / "wide.csv", parse_dates=["origin"])
+    assert list(wide.columns) == ["origin", "column", *STEPS]
+    assert len(wide) == ORIGINS * len(TARGETS)
+    assert list(wide["column"][:7]) == TARGETS and wide["origin"].is_monotonic_increasing  # long's order
+    pivoted = long.pivot(index=["origin", "column"], columns="step", values="prediction")
+    pivoted.columns = STEPS
+    pd.testing.assert_frame_equal(wide.set_index(["origin", "column"]).sort_index(), pivoted, check_exact=True)
+    api = forecast.predict(tiny_run, recent, all_origins=True, layout="wide")
+    pd.testing.assert_frame_equal(wide, api, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(outputs / "wide.parquet"), api, check_exact=True)
+
+
+def test_numpy_files_hold_the_long_values_in_its_order(outputs, long):
+    expected = long["prediction"].to_numpy().reshape(ORIGINS, HORIZON, len(TARGETS)).astype(np.float32)
+    array = np.load(outputs / "a.npy")
+    assert array.dtype == np.float32 and array.shape == (ORIGINS, HORIZON, len(TARGETS))
+    np.testing.assert_array_equal(array, expected)
+    with np.load(outputs / "a.npz", allow_pickle=False) as npz:  # labels without pickles
+        assert sorted(npz.files) == ["origin", "predictions", "target", "target_time"]
+        np.testing.assert_array_equal(npz["predictions"], expected)
+        assert list(npz["target"]) == TARGETS
+        np.testing.assert_array_equal(npz["origin"], long["origin"].unique().astype("datetime64[ns]"))
+        steps = long["target_time"].to_numpy().reshape(ORIGINS, HORIZON, len(TARGETS))[:, :, 0]
+        np.testing.assert_array_equal(npz["target_time"], steps.astype("datetime64[ns]"))
+
+
+def test_stdout_is_csv_in_either_layout(outputs, tiny_run, recent):
+    result = predict(tiny_run.path, "--data", recent, "--all-origins", "--format", "wide", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("origin,column,step_1,step_2,step_3,step_4\n")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(io.StringIO(result.stdout)), pd.read_csv(outputs / "wide.csv"), check_exact=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("out.txt", [], "--output: {path}: unknown extension '.txt'; use .csv, .parquet, .npy or .npz"),
+        ("out", [], "--output: {path} has no extension"),
+        ("out.npy", ["--format", "wide"], "--output: {path}: --format wide is for .csv and .parquet"),
+        ("out.csv", ["--format", "diagonal"], "--format: expected long or wide (got 'diagonal')"),
+    ],
+)
+def test_a_bad_output_is_refused_before_any_work(tiny_run, tmp_path, name, options, message):
+    path = tmp_path / name
+    missing = tmp_path / "no-such-data.csv"  # never read: the output is checked first
+    result = predict(tiny_run.path, "--data", missing, *options, "-o", path)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"forecast: error: {message.format(path=path)}"), lines
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
+
+
+def test_the_api_refuses_an_unknown_layout_before_loading_anything(tiny_run, tmp_path):
+    with pytest.raises(ForecastError, match="expected long or wide"):
+        forecast.predict(tiny_run, tmp_path / "no-such-data.csv", layout="diagonal")
+
+
+def test_a_panel_in_wide_form_has_its_id_first_and_keeps_zones_and_commas(tmp_path):
+    from test_panel import panel_config, panel_frame
+
+    frame = panel_frame()
+    frame["time"] = frame["time"].dt.tz_localize("Europe/Berlin")
+    frame["store"] = frame["store"].replace({"a": 'north, "big"'})  # needs quoting in a CSV
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    raw = panel_config(path).model_dump(mode="json")
+    raw["model"] = {"cell": "naive"}  # nothing to train: the test is about the output
+    run = forecast.train(cfg.Config.model_validate(raw), tmp_path / "run")
+    api = forecast.predict(run, layout="wide")
+    assert api["origin"].dt.tz is not None
+    for name in ("wide.csv", "wide.parquet", "long.csv"):
+        layout = name.split(".")[0]
+        result = predict(run.path, "--format", layout, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    wide = pd.read_csv(tmp_path / "wide.csv", parse_dates=["origin"])
+    assert list(wide.columns) == ["store", "origin", "column", *STEPS]
+    assert list(wide["store"]) == ['north, "big"', "b", "c"] and (wide["column"] == "sales").all()  # d: too short
+    last = frame.groupby("store", sort=False)["time"].max()
+    assert list(wide["origin"]) == list(last[wide["store"]])  # each series' own last stamp, zone kept
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "wide.parquet"), api, check_exact=True)
+    long = pd.read_csv(tmp_path / "long.csv")
+    assert long.columns[0] == "store" and long["target_time"].str.endswith("+01:00").all()
+    np.testing.assert_array_equal(long["prediction"].to_numpy().reshape(3, HORIZON), wide[STEPS].to_numpy())
