@@ -15,6 +15,8 @@ when torch is importable (`--torch-python` points at an interpreter that has it)
   jit              stock, compiled with jit_compile=True (XLA)
   spe8             stock, steps_per_execution=8 (8 steps per call into the graph)
   block_lstm       TensorFlow's fused BlockLSTMV2 kernel (TensorFlow only, not keras.ops)
+  bf16             stock under Keras's mixed_bfloat16 policy (float32 weights, bfloat16 arithmetic:
+                   not the same numbers, so at best an opt-in, never a silent default)
 
 Usage: python bench/recurrence.py [--rounds 4] [--steps 20] [--candidates stock,projected,...]
        [--threads INTRA,INTER] [--torch-python PATH]
@@ -32,7 +34,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BATCH, STEPS_IN, UNITS, HORIZON = 126, 96, 64, 96
-ALL = ["stock", "unroll", "implementation1", "projected", "scan", "jit", "spe8", "block_lstm"]
+ALL = ["stock", "unroll", "implementation1", "projected", "scan", "jit", "spe8", "block_lstm", "bf16"]
 
 
 def build(kind: str):
@@ -104,6 +106,7 @@ def build(kind: str):
             return tf.transpose(h, (1, 0, 2)) if self.sequences else h[-1]
 
     keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy("mixed_bfloat16" if kind == "bf16" else "float32")
     inputs = keras.Input((STEPS_IN, 1))
     x = inputs
     for sequences in (True, False):
@@ -114,7 +117,8 @@ def build(kind: str):
         else:
             extra = {"unroll": True} if kind == "unroll" else {"implementation": 1} if kind == "implementation1" else {}
             x = keras.layers.LSTM(UNITS, return_sequences=sequences, **extra)(x)
-    model = keras.Model(inputs, keras.layers.Dense(HORIZON)(x))
+    model = keras.Model(inputs, keras.layers.Dense(HORIZON, dtype="float32")(x))
+    keras.config.set_dtype_policy("float32")
     model.compile(
         keras.optimizers.Adam(1e-3),
         "mse",

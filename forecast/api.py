@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecast.backtesting import Backtest
-    from forecast.future import Forecasts
+    from forecast.future import Forecaster, Forecasts
     from forecast.sweeps import Leaderboard
 
 log = logging.getLogger("forecast")
@@ -188,6 +188,13 @@ def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bo
     Parquet or NumPy file (`.values`, `.origin`, `.targets`, `.frame(layout)`, `.arrays()`,
     `.write(path, layout)`). Arguments as `predict`'s.
     """
+    return forecaster(run, data, all_origins).all()
+
+
+def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> Forecaster:
+    """The run loaded and the series checked and scaled, ready to forecast: `.all()` is `forecasts`,
+    `.write(path, layout)` streams them to a file in chunks of bounded memory (`forecast predict`).
+    Arguments as `predict`'s."""
     import numpy as np
 
     from forecast import future
@@ -225,13 +232,8 @@ def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bo
         feed = Feed(series.offsets, list(extras.future), static, categories)
     release_memory()
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
-    from forecast.inference import finite, forecast_origins
-
     whole = not all_origins and series.ids is None and feed is None
-    history = x[: int(series.history_ends[0])] if whole else x  # not the rows appended for the horizon
-    scaled = forecast_origins(model, history, spec, origins, whole_history=whole, feed=feed)
-    values = finite(scalers.inverse_targets(scaled, series.series_of(origins)))
-    return future.Forecasts.of(series, spec, origins, values, config.data.id_column or "id")
+    return future.Forecaster(model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed)
 
 
 def backtest(

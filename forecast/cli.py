@@ -154,7 +154,7 @@ def predict(
 
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
-    api.forecasts(run_dir, data, all_origins).write(output or STDOUT, layout)
+    api.forecaster(run_dir, data, all_origins).write(output or STDOUT, layout)
 
 
 @command

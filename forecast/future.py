@@ -9,16 +9,16 @@ the column; calendar features are computed from the stamps the series' frequency
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from forecast import config as cfg
-from forecast.data import Series
+from forecast.data import Series, arrow_system_pool
 from forecast.errors import ForecastError
 from forecast.windows import WindowSpec
 
@@ -189,6 +189,9 @@ class Forecasts:
     series: np.ndarray | None = None  # a panel: each origin's series (index into `ids`)
     ids: list[str] | None = None
     id_column: str = "id"
+    # stamps of the whole series that fix how CSV writes stamps (dates only? fractions of a
+    # second?), so that every chunk of a streamed output writes them alike (see `_labels`)
+    witness: pd.DatetimeIndex | None = None
 
     @classmethod
     def of(
@@ -205,7 +208,7 @@ class Forecasts:
             origin, target_time = pd.Index(origins - base), pd.Index((target_rows - base[:, None]).reshape(-1))
         panel = series.ids is not None
         return cls(values, origin, target_time, list(series.target_names), which if panel else None,
-                   series.ids, id_column)  # fmt: skip
+                   series.ids, id_column, _witness(series.times))  # fmt: skip
 
     def table(self, layout: str = "long", text_stamps: bool = False):
         """The forecasts as a pyarrow Table in `layout`.
@@ -222,13 +225,13 @@ class Forecasts:
         per_origin = {}
         if self.ids is not None:
             per_origin[self.id_column] = _dictionary(self.series, self.ids)
-        per_origin["origin"] = _labels(self.origin, text_stamps)
+        per_origin["origin"] = _labels(self.origin, text_stamps, self.witness)
         names = list(self.targets)
         if layout == "long":
             rows = pa.array(np.repeat(np.arange(n), horizon * n_targets))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
             steps = pa.array(np.repeat(np.arange(n * horizon), n_targets))
-            columns["target_time"] = _labels(self.target_time, text_stamps).take(steps)
+            columns["target_time"] = _labels(self.target_time, text_stamps, self.witness).take(steps)
             columns["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
             columns["column"] = _dictionary(np.tile(np.arange(n_targets), n * horizon), names)
             columns["prediction"] = self.values.reshape(-1)
@@ -280,22 +283,113 @@ class Forecasts:
             out["id"] = np.asarray(self.ids, dtype=str)[self.series]
         return out
 
-    def _csv(self, stream: BinaryIO, layout: str) -> None:
+    def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
         """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
-        pandas-style header and quotes only where a label needs them."""
+        pandas-style header (unless this is a later chunk) and quotes only where a label needs them."""
         import csv
         import io
 
         import pyarrow.csv as pacsv
 
         table = self.table(layout, text_stamps=True)
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow(table.column_names)
-        stream.write(header.getvalue().encode())
+        if header:
+            names = io.StringIO()
+            csv.writer(names, lineterminator="\n").writerow(table.column_names)
+            stream.write(names.getvalue().encode())
         labels = [*self.targets, *(self.ids or [])]
         plain = not any(set(label) & set(',"\r\n') for label in labels)
         options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
         pacsv.write_csv(table, stream, options)
+
+
+# Forecast values per streamed chunk: its long table is ~30 MB (a million rows), so a predict that
+# writes a file holds one chunk at a time, however many origins it forecasts (Parquet's writer
+# measured ~100 MB more at 2 million).
+CHUNK_VALUES = 1 << 20
+
+
+@dataclass
+class Forecaster:
+    """A loaded run, its scaled series and the origins to forecast: `all()` gives every forecast
+    at once, `write()` streams them to a file chunk by chunk (forecast, label, write, forget).
+
+    Chunks are whole numbers of inference batches, so every window is predicted in the same batch
+    position as by `all()`: the numbers do not depend on the chunking.
+    """
+
+    model: Any
+    x: np.ndarray  # the scaled series (features)
+    series: Series
+    spec: WindowSpec
+    origins: np.ndarray
+    scalers: Any
+    id_column: str = "id"
+    whole: bool = False  # a variable-length model forecasting from the whole history (one origin)
+    feed: Any = None  # a panel model's other inputs (windows.Feed)
+
+    def chunk_size(self) -> int:
+        """Origins per chunk: as many whole inference batches as fit CHUNK_VALUES values."""
+        from forecast.inference import predict_batch
+
+        batch = predict_batch(self.model)
+        per_window = self.spec.horizon * len(self.series.target_names)
+        return batch * max(1, CHUNK_VALUES // (batch * per_window))
+
+    def chunks(self, size: int | None = None) -> Iterator[Forecasts]:
+        """The forecasts, `size` origins at a time (at least one chunk, maybe empty)."""
+        size = len(self.origins) if self.whole else size or self.chunk_size()
+        for start in range(0, max(len(self.origins), 1), max(size, 1)):
+            yield self._forecast(self.origins[start : start + size])
+
+    def all(self) -> Forecasts:
+        return self._forecast(self.origins)
+
+    def _forecast(self, origins: np.ndarray) -> Forecasts:
+        from forecast.inference import finite, forecast_origins
+
+        history = self.x[: int(self.series.history_ends[0])] if self.whole else self.x  # not the appended rows
+        scaled = forecast_origins(self.model, history, self.spec, origins, whole_history=self.whole, feed=self.feed)
+        values = finite(self.scalers.inverse_targets(scaled, self.series.series_of(origins)))
+        return Forecasts.of(self.series, self.spec, origins, values, self.id_column)
+
+    def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
+        """Write `path` as its extension says (see `output_format`). A file is written atomically and
+        streamed: CSV and Parquet (one row group per chunk) and .npy (its header first, from the
+        known shape) hold one chunk in memory; .npz, a zip of whole arrays, holds them all.
+        Standard output, a FIFO or a device get everything at once after the last forecast, so
+        that a failure (a non-finite forecast) leaves nothing half-written there either."""
+        from forecast.rundir import STDOUT, special_file, write_output
+
+        kind = output_format(path, layout)
+        if Path(path) == STDOUT or special_file(Path(path)) or kind == "npz":
+            self.all().write(path, layout)
+            return
+
+        def stream(out: BinaryIO) -> None:
+            with arrow_system_pool():  # each chunk's table goes back to the system, not into Arrow's pool
+                write_chunks(out)
+
+        def write_chunks(out: BinaryIO) -> None:
+            if kind == "npy":
+                shape = (len(self.origins), self.spec.horizon, len(self.series.target_names))
+                header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(out, header)
+            parquet = None
+            for k, part in enumerate(self.chunks(size)):
+                if kind == "csv":
+                    part._csv(out, layout, header=k == 0)
+                elif kind == "npy":
+                    out.write(part.values.astype("<f4").tobytes())
+                else:
+                    import pyarrow.parquet as pq
+
+                    table = _plain(part.table(layout))
+                    parquet = parquet or pq.ParquetWriter(out, table.schema)
+                    parquet.write_table(table)
+            if parquet is not None:
+                parquet.close()
+
+        write_output(path, stream)
 
 
 def _dictionary(codes: np.ndarray, labels: list[str]):
@@ -305,16 +399,29 @@ def _dictionary(codes: np.ndarray, labels: list[str]):
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(labels, pa.string()))
 
 
-def _labels(index: pd.Index, text: bool):
+def _labels(index: pd.Index, text: bool, witness: pd.DatetimeIndex | None = None):
     """An Index as a pyarrow array; stamps as text when asked, each distinct stamp formatted once
     (DatetimeIndex.astype(str) is what DataFrame.to_csv writes: dates only when every stamp is
-    midnight, the zone's offset when there is one)."""
+    midnight, the zone's offset when there is one). Formatted beside the `witness` stamps, so the
+    format is the whole series' rather than this chunk's."""
     import pyarrow as pa
 
     if text and isinstance(index, pd.DatetimeIndex):
         codes, uniques = pd.factorize(index)
+        if witness is not None and len(witness):
+            uniques = uniques.append(witness)
         return _dictionary(codes, [str(s) for s in uniques.astype(str)])
     return pa.array(index)
+
+
+def _witness(times: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
+    """The series' first stamp off midnight and first with a fraction of a second (either may be
+    absent): together they make a chunk's stamps format as the whole series' would."""
+    if times is None:
+        return None
+    off_midnight = np.flatnonzero(times != times.normalize())[:1]
+    fraction = np.flatnonzero((times.asi8 % 1_000_000_000) != 0)[:1] if len(times) else []
+    return times[np.concatenate([off_midnight, fraction]).astype(np.int64)]
 
 
 def _plain(table):

@@ -85,7 +85,7 @@ def check_output(path: Path | None, option: str = "--output") -> None:
     """Before any work: where an output goes can be written. `-` is stdout; a symlink is followed
     to its target; a FIFO or a device (/dev/stdout) is fine; a folder, or a file in a folder that
     does not exist, is bad input."""
-    if path is None or Path(path) == STDOUT or _special(Path(path)):
+    if path is None or Path(path) == STDOUT or special_file(Path(path)):
         return
     target = Path(path).resolve()  # follows every symlink in the path
     if target.is_dir():
@@ -117,7 +117,7 @@ def write_output(path: Path, content: str | Callable[[BinaryIO], Any]) -> None:
             sys.stdout.write(stream.getvalue().decode())
         sys.stdout.flush()
         return
-    if _special(Path(path)):  # open the name as given: /dev/stdout through a pipe resolves to nothing
+    if special_file(Path(path)):  # open the name as given: /dev/stdout through a pipe resolves to nothing
         with open(path, "w" if text else "wb") as stream:
             if text:
                 stream.write(content)
@@ -135,7 +135,7 @@ def write_output(path: Path, content: str | Callable[[BinaryIO], Any]) -> None:
     write_atomic(Path(path).resolve(), write)
 
 
-def _special(path: Path) -> bool:
+def special_file(path: Path) -> bool:
     """An existing path (links followed) that is not a regular file or a folder: a FIFO, a device."""
     import stat
 

@@ -143,3 +143,20 @@ def test_a_panel_in_wide_form_has_its_id_first_and_keeps_zones_and_commas(tmp_pa
     long = pd.read_csv(tmp_path / "long.csv")
     assert long.columns[0] == "store" and long["target_time"].str.endswith("+01:00").all()
     np.testing.assert_array_equal(long["prediction"].to_numpy().reshape(3, HORIZON), wide[STEPS].to_numpy())
+
+
+@pytest.mark.parametrize("name", ["long.csv", "wide.csv", "long.parquet", "a.npy"])
+def test_a_file_streamed_in_small_chunks_equals_the_whole(outputs, tiny_run, recent, tmp_path, name):
+    # chunks of 16 origins (not a whole number of inference batches: the numbers must not care);
+    # the last chunk is shorter than the others
+    layout = FILES[name]
+    forecast.api.forecaster(tiny_run, recent, all_origins=True).write(tmp_path / name, layout, size=16)
+    assert ORIGINS % 16
+    if name.endswith(".npy"):
+        np.testing.assert_array_equal(np.load(tmp_path / name), np.load(outputs / name))
+    elif name.endswith(".parquet"):
+        streamed = pd.read_parquet(tmp_path / name)
+        pd.testing.assert_frame_equal(streamed, pd.read_parquet(outputs / name), check_exact=True)
+    else:
+        assert (tmp_path / name).read_bytes() == (outputs / name).read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
