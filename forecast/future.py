@@ -9,7 +9,7 @@ the column; calendar features are computed from the stamps the series' frequency
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -195,10 +195,17 @@ class Forecasts:
 
     @classmethod
     def of(
-        cls, series: Series, spec: WindowSpec, origins: np.ndarray, values: np.ndarray, id_column: str = "id"
+        cls,
+        series: Series,
+        spec: WindowSpec,
+        origins: np.ndarray,
+        values: np.ndarray,
+        id_column: str = "id",
+        witness: pd.DatetimeIndex | None = None,
     ) -> Forecasts:
         """Label `values` (one forecast per origin row of `series`): with a time column, origins and
-        targets are stamps; without, row numbers within each series."""
+        targets are stamps; without, row numbers within each series. `witness`: `_witness` of the
+        series' stamps when the caller has it (a streamed forecast computes it once)."""
         target_rows = origins[:, None] + spec.target_offsets()
         which = series.series_of(origins)
         if series.times is not None:
@@ -207,8 +214,9 @@ class Forecasts:
             base = series.offsets[which]
             origin, target_time = pd.Index(origins - base), pd.Index((target_rows - base[:, None]).reshape(-1))
         panel = series.ids is not None
+        witness = _witness(series.times) if witness is None else witness
         return cls(values, origin, target_time, list(series.target_names), which if panel else None,
-                   series.ids, id_column, _witness(series.times))  # fmt: skip
+                   series.ids, id_column, witness)  # fmt: skip
 
     def table(self, layout: str = "long", text_stamps: bool = False):
         """The forecasts as a pyarrow Table in `layout`.
@@ -250,23 +258,7 @@ class Forecasts:
 
     def write(self, path: Path, layout: str = "long") -> None:
         """Write `path` (`-`: stdout) as its extension says (see `output_format`), atomically."""
-        from forecast.rundir import write_output
-
-        write_output(path, self.writer(output_format(path, layout), layout))
-
-    def writer(self, kind: str, layout: str = "long") -> Callable[[BinaryIO], None]:
-        """A function writing the forecasts as `kind` (csv, parquet, npy, npz) to a binary stream."""
-        if kind == "csv":
-            return lambda stream: self._csv(stream, layout)
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            return lambda stream: pq.write_table(_plain(self.table(layout)), stream)
-        if kind == "npy":
-            return lambda stream: np.save(stream, self.values.astype(np.float32))
-        if kind == "npz":
-            return lambda stream: np.savez(stream, **self.arrays())
-        raise ValueError(kind)
+        write_parts(path, layout, [self], len(self.values))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What a .npz holds: `predictions` (origins, horizon, targets) float32, `origin` (origins,),
@@ -285,7 +277,8 @@ class Forecasts:
 
     def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
         """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
-        pandas-style header (unless this is a later chunk) and quotes only where a label needs them."""
+        pandas-style header (unless this is a later chunk); no quotes, unless a label needs them,
+        and then around every text cell."""
         import csv
         import io
 
@@ -326,9 +319,11 @@ class Forecaster:
     id_column: str = "id"
     whole: bool = False  # a variable-length model forecasting from the whole history (one origin)
     feed: Any = None  # a panel model's other inputs (windows.Feed)
+    witness: pd.DatetimeIndex | None = None  # computed on the first chunk
 
     def chunk_size(self) -> int:
-        """Origins per chunk: as many whole inference batches as fit CHUNK_VALUES values."""
+        """Origins per chunk: as many whole inference batches as fit CHUNK_VALUES values, and at
+        least one batch (a wide, long-horizon model's chunk is one batch, however large)."""
         from forecast.inference import predict_batch
 
         batch = predict_batch(self.model)
@@ -350,7 +345,9 @@ class Forecaster:
         history = self.x[: int(self.series.history_ends[0])] if self.whole else self.x  # not the appended rows
         scaled = forecast_origins(self.model, history, self.spec, origins, whole_history=self.whole, feed=self.feed)
         values = finite(self.scalers.inverse_targets(scaled, self.series.series_of(origins)))
-        return Forecasts.of(self.series, self.spec, origins, values, self.id_column)
+        if self.witness is None:
+            self.witness = _witness(self.series.times)  # once: it scans the whole series
+        return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness)
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and
@@ -358,38 +355,49 @@ class Forecaster:
         known shape) hold one chunk in memory; .npz, a zip of whole arrays, holds them all.
         Standard output, a FIFO or a device get everything at once after the last forecast, so
         that a failure (a non-finite forecast) leaves nothing half-written there either."""
-        from forecast.rundir import STDOUT, special_file, write_output
+        from forecast.rundir import STDOUT, special_file
 
         kind = output_format(path, layout)
         if Path(path) == STDOUT or special_file(Path(path)) or kind == "npz":
             self.all().write(path, layout)
             return
+        write_parts(path, layout, self.chunks(size), len(self.origins))
 
-        def stream(out: BinaryIO) -> None:
-            with arrow_system_pool():  # each chunk's table goes back to the system, not into Arrow's pool
-                write_chunks(out)
 
-        def write_chunks(out: BinaryIO) -> None:
-            if kind == "npy":
-                shape = (len(self.origins), self.spec.horizon, len(self.series.target_names))
-                header = {"descr": "<f4", "fortran_order": False, "shape": shape}
-                np.lib.format.write_array_header_1_0(out, header)
+def write_parts(path: Path, layout: str, parts: Iterable[Forecasts], origins: int) -> None:
+    """Write consecutive parts of one forecast (`origins` in all) to `path` as its extension says:
+    CSV with one header, Parquet one row group per part, .npy its header first (from the known
+    shape), .npz (a zip of whole arrays) from a single part. Atomic (see rundir.write_output)."""
+    from forecast.rundir import write_output
+
+    kind = output_format(path, layout)
+
+    def write(out: BinaryIO) -> None:
+        with arrow_system_pool():  # each part's table goes back to the system, not into Arrow's pool
             parquet = None
-            for k, part in enumerate(self.chunks(size)):
-                if kind == "csv":
-                    part._csv(out, layout, header=k == 0)
-                elif kind == "npy":
-                    out.write(part.values.astype("<f4").tobytes())
-                else:
-                    import pyarrow.parquet as pq
+            try:
+                for k, part in enumerate(parts):
+                    if kind == "npz":
+                        np.savez(out, **part.arrays())
+                    elif kind == "npy":
+                        if k == 0:
+                            shape = (origins, *part.values.shape[1:])
+                            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False,
+                                                                       "shape": shape})  # fmt: skip
+                        out.write(part.values.astype("<f4").tobytes())
+                    elif kind == "csv":
+                        part._csv(out, layout, header=k == 0)
+                    else:
+                        import pyarrow.parquet as pq
 
-                    table = _plain(part.table(layout))
-                    parquet = parquet or pq.ParquetWriter(out, table.schema)
-                    parquet.write_table(table)
-            if parquet is not None:
-                parquet.close()
+                        table = _plain(part.table(layout))
+                        parquet = parquet or pq.ParquetWriter(out, table.schema)
+                        parquet.write_table(table)
+            finally:
+                if parquet is not None:  # also after a failed part: an unclosed writer complains when collected
+                    parquet.close()
 
-        write_output(path, stream)
+    write_output(path, write)
 
 
 def _dictionary(codes: np.ndarray, labels: list[str]):
@@ -415,13 +423,18 @@ def _labels(index: pd.Index, text: bool, witness: pd.DatetimeIndex | None = None
 
 
 def _witness(times: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
-    """The series' first stamp off midnight and first with a fraction of a second (either may be
-    absent): together they make a chunk's stamps format as the whole series' would."""
-    if times is None:
+    """The series' first stamp off midnight and its first with a fraction of a second at each
+    precision pandas prints (milli-, micro-, nanoseconds): together they make a chunk's stamps
+    format as the whole series' would (pandas picks dates only, or 0, 3, 6 or 9 digits, from the
+    stamps it is given)."""
+    if times is None or not len(times):
         return None
-    off_midnight = np.flatnonzero(times != times.normalize())[:1]
-    fraction = np.flatnonzero((times.asi8 % 1_000_000_000) != 0)[:1] if len(times) else []
-    return times[np.concatenate([off_midnight, fraction]).astype(np.int64)]
+    ns = times.as_unit("ns").asi8
+    rows = [np.flatnonzero(ns % 86_400_000_000_000)[:1]]  # off midnight (UTC wall time for a zone)
+    rows += [np.flatnonzero(ns % 10**k)[:1] for k in (9, 6, 3)]
+    if times.tz is not None:  # off midnight on the zone's own clock
+        rows.append(np.flatnonzero(times != times.normalize())[:1])
+    return times[np.unique(np.concatenate(rows)).astype(np.int64)]
 
 
 def _plain(table):

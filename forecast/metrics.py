@@ -62,8 +62,8 @@ def scores(true: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None, 
     if mean_size > 0 and not (size < NEAR_ZERO * mean_size).any():
         np.maximum(size, np.finfo(np.float64).eps, out=size)
         mape = float(np.divide(error, size, out=size).mean())
+    mse = float(np.square(error, out=size).mean())  # numpy's pairwise sum, not BLAS: the same bits on any thread count
     del size
-    mse = float(np.dot(error, error) / len(error))
     return Scores(
         mae=float(error.mean()),
         rmse=float(np.sqrt(mse)),

@@ -160,3 +160,14 @@ def test_a_file_streamed_in_small_chunks_equals_the_whole(outputs, tiny_run, rec
     else:
         assert (tmp_path / name).read_bytes() == (outputs / name).read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
+
+
+def test_every_chunk_formats_stamps_as_the_whole_series_would():
+    from forecast.future import _labels, _witness
+
+    stamps = pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-02 06:00:00.250"]).as_unit("us")
+    whole = [str(s) for s in stamps.astype(str)]
+    for chunk in (stamps[:1], stamps[:2], stamps[1:2]):  # all midnight, or no fraction, on their own
+        text = _labels(chunk, True, _witness(stamps)).to_pylist()
+        assert text == whole[: len(chunk)] if chunk[0] == stamps[0] else text == whole[1:2]
+    assert _witness(pd.DatetimeIndex(["2020-01-01", "2020-01-02"])).empty  # dates only: nothing to witness
