@@ -151,13 +151,15 @@ def output_format(path: Path | None, layout: str = "long") -> str:
     A NumPy array has one layout, (origins, horizon, targets), so `wide` with .npy/.npz is refused
     rather than silently ignored.
     """
+    from forecast.rundir import STDOUT, special_file
+
     check_layout(layout)
-    if path is None or str(path) == "-":
+    if path is None or Path(path) == STDOUT:
         return "csv"
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
-        if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or a device
+        if special_file(path):  # a FIFO or a device
             return "csv"
         raise ForecastError(
             f"--output: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"

@@ -32,8 +32,7 @@ def smape_terms(true: np.ndarray, pred: np.ndarray, error: np.ndarray | None = N
     denominator += np.abs(pred)
     terms = np.abs(np.subtract(true, pred, dtype=np.float64)) if error is None else error.copy()
     terms *= 200
-    np.divide(terms, denominator, out=terms, where=denominator > 0)
-    terms[denominator == 0] = 0.0
+    np.divide(terms, denominator, out=terms, where=denominator > 0)  # 0 / 0 stays 0
     return terms
 
 
