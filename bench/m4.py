@@ -9,6 +9,12 @@ copy of the data without its test rows, and scores those forecasts against the t
     MASE  = MAE / in-sample seasonal-naive MAE (m = 24, each series' training rows)
     OWA   = (sMAPE / 18.383 + MASE / 2.395) / 2                  (M4's Naive2 for Hourly)
 
+and, when the run has 95 % intervals (the q0.025 and q0.975 columns of `forecast predict`), as the
+competition scored prediction intervals:
+
+    MSIS  = mean over the horizon of (U - L) + 40 (L - y)+ + 40 (y - U)+, / the same in-sample MAE
+    coverage = share of the test values inside [L, U];  ACD = |coverage - 0.95|
+
 The seasonal-naive forecast is scored by the same code as a check of the scorer: it must give
 M4's published 13.912 / 1.193. Settings were chosen on the validation rows (the last 48 training
 rows of each series; `val` in each run's metrics.json), never on the test rows.
@@ -45,6 +51,13 @@ PUBLISHED = [  # (method, sMAPE, MASE, OWA) on Hourly, from the M4 results (Makr
     ("Seasonal naive (M4's sNaive)", 13.912, 1.193, 0.627),
     ("M4's RNN benchmark", 14.698, 3.048, 1.036),
 ]
+PUBLISHED_INTERVALS = [  # (method, MSIS, ACD) of 95 % intervals on Hourly, M4 (Makridakis et al. 2020)
+    ("Smyl ES-RNN (1st in M4's interval ranking)", 7.928, 0.040),
+    ("Doornik et al. (best Hourly MSIS)", 6.139, None),
+    ("ARIMA", 7.538, None),
+    ("ETS", 17.487, None),
+    ("Naive", 71.245, None),
+]
 
 
 def owa(smape: float, mase: float) -> float:
@@ -53,19 +66,33 @@ def owa(smape: float, mase: float) -> float:
 
 def score(history: pd.DataFrame, actual: pd.DataFrame, forecast: pd.DataFrame) -> tuple[float, float]:
     """M4's sMAPE and MASE of `forecast` (unique_id, step, prediction) against `actual` (the test rows)."""
+    y, f, scale = arrays(history, actual, forecast, "prediction")
+    smape = (200 * np.abs(y - f) / (np.abs(y) + np.abs(f))).mean(axis=1)
+    mase = np.abs(y - f).mean(axis=1) / scale
+    return float(smape.mean()), float(mase.mean())
+
+
+def score_intervals(history: pd.DataFrame, actual: pd.DataFrame, forecast: pd.DataFrame) -> tuple[float, float]:
+    """M4's MSIS and the coverage of the 95 % interval (columns q0.025, q0.975) of `forecast`."""
+    y, low, scale = arrays(history, actual, forecast, "q0.025")
+    high = arrays(history, actual, forecast, "q0.975")[1]
+    interval = (high - low) + 40 * np.maximum(low - y, 0) + 40 * np.maximum(y - high, 0)
+    return float((interval.mean(axis=1) / scale).mean()), float(((y >= low) & (y <= high)).mean())
+
+
+def arrays(history: pd.DataFrame, actual: pd.DataFrame, forecast: pd.DataFrame, column: str):
+    """(actuals, forecasts of `column`) as (series, 48) arrays, and each series' in-sample scale."""
     ids = actual["unique_id"].unique()
     y = actual["y"].to_numpy(np.float64).reshape(len(ids), HORIZON)
-    f = forecast.set_index(["unique_id", "step"])["prediction"].reindex(
+    f = forecast.set_index(["unique_id", "step"])[column].reindex(
         pd.MultiIndex.from_product([ids, range(1, HORIZON + 1)])
     )
     if f.isna().any():
         raise SystemExit(f"forecasts missing for {int(f.isna().sum())} (series, step) pairs")
     f = f.to_numpy(np.float64).reshape(len(ids), HORIZON)
-    smape = (200 * np.abs(y - f) / (np.abs(y) + np.abs(f))).mean(axis=1)
     series = history.groupby("unique_id", sort=False)["y"]
     scale = np.array([in_sample_scale(v.to_numpy(np.float64)) for _, v in series])
-    mase = np.abs(y - f).mean(axis=1) / scale
-    return float(smape.mean()), float(mase.mean())
+    return y, f, scale
 
 
 def in_sample_scale(values: np.ndarray) -> float:
@@ -123,9 +150,20 @@ def main() -> None:
         predict_seconds, predict_peak, _ = child(
             [FORECAST, "predict", str(run_dir), "--data", str(work / "history.csv"), "--output", str(work / "f.csv")]
         )
-        smape, mase = score(history, actual, pd.read_csv(work / "f.csv"))
+        forecast = pd.read_csv(work / "f.csv")
+        smape, mase = score(history, actual, forecast)
         metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-        rows.append(
+        if "q0.975" in forecast:
+            msis, coverage = score_intervals(history, actual, forecast)
+            found = metrics["test"]["intervals"]
+            rows.append({"msis": msis, "coverage": coverage, "acd": abs(coverage - 0.95),
+                         "val_msis": metrics["val"]["intervals"].get("msis_95"),
+                         "val_coverage": metrics["val"]["intervals"]["coverage_95"],
+                         "naive_msis": found["naive"].get("msis_95"), "naive_coverage": found["naive"]["coverage_95"],
+                         "coverage_80": found.get("coverage_80")})  # fmt: skip
+        else:
+            rows.append({})
+        rows[-1].update(
             {
                 "smape": smape, "mase": mase, "owa": owa(smape, mase), "train_s": seconds, "train_peak_mb": peak,
                 "predict_s": predict_seconds, "predict_peak_mb": predict_peak, "epochs": metrics["epochs_run"],
@@ -157,6 +195,26 @@ def main() -> None:
         print(f"train: wall s {cell('train_s')}, epochs {cell('epochs')}, peak RSS MB {cell('train_peak_mb')}")
     print(f"predict (48 hours of 414 series): wall s {cell('predict_s')}, peak RSS MB {cell('predict_peak_mb')}")
     print(f"test sMAPE from metrics.json (the run's own test windows): {cell('test_smape_metrics_json')}")
+    if "msis" in table:
+        print()
+        print(f"95 % prediction intervals ({method(args)}):")
+        print()
+        print("| method | MSIS | coverage | ACD |")
+        print("|---|---:|---:|---:|")
+        print(f"| **forecast** ({args.config.name}) | {cell('msis')} | {cell('coverage')} | {cell('acd')} |")
+        print(f"| repeat-last + conformal, scored by forecast | {cell('naive_msis')} | {cell('naive_coverage')} | |")
+        for name, m, a in PUBLISHED_INTERVALS:
+            print(f"| {name} | {m:.3f} | | {'' if a is None else f'{a:.3f}'} |")
+        print()
+        print(f"validation: MSIS {cell('val_msis')}, coverage {cell('val_coverage')}; test coverage of the 80 % "
+              f"interval {cell('coverage_80')}")  # fmt: skip
+
+
+def method(args: argparse.Namespace) -> str:
+    import forecast
+
+    config = forecast.load_config(args.config, args.overrides)
+    return f"intervals.method {config.intervals.method}, levels {config.intervals.levels}"
 
 
 if __name__ == "__main__":

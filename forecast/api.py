@@ -149,6 +149,7 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
     for note in prepared.series.notes:
         log.info(f"data: {note}")
+    calibration = run.load_intervals()
     model = run.load_model(prepared.input_shape, prepared.output_shape)  # Keras loads here, after the data checks
     from forecast.inference import predict_splits
     from forecast.metrics import evaluate as score
@@ -156,7 +157,7 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
     from forecast.lifecycle import panel_counts
 
-    return Metrics(score(prepared, predictions), **panel_counts(prepared))
+    return Metrics(score(prepared, predictions, calibration), **panel_counts(prepared))
 
 
 def predict(
@@ -224,16 +225,19 @@ def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: b
     for note in series.notes:
         log.info(f"data: {note}")
     scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
-    x, _ = scalers.transform(series)
+    x, y = scalers.transform(series)
     extras = extras_of(config, series, scalers)
     feed = None
     if extras.any:
         static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
         feed = Feed(series.offsets, list(extras.future), static, categories)
     release_memory()
+    calibration = run.load_intervals()
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     whole = not all_origins and series.ids is None and feed is None
-    return future.Forecaster(model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed)
+    return future.Forecaster(
+        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y
+    )
 
 
 def backtest(

@@ -178,6 +178,6 @@ def run(
         fold_run = train(fold_config, f"fold-{k}") if refit else trained
         prepared = arrange(series, fold_config, fold_run.load_scalers(fold_config))
         model = fold_run.load_model(prepared.input_shape, prepared.output_shape)
-        scores = evaluate(prepared, predict_splits(model, prepared, ("test",)))["test"]
+        scores = evaluate(prepared, predict_splits(model, prepared, ("test",)), fold_run.load_intervals())["test"]
         results.append(Fold(k, (start, end), scores))
     return Backtest(results, refit)

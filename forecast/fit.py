@@ -27,7 +27,12 @@ def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     """The config's network, compiled with its optimizer and loss (create it inside a strategy's scope)."""
     model = build(config.model, prepared.spec, prepared.x.shape[1], prepared.target_index, prepared.extras)
     training = config.training
-    model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=training.loss)
+    loss = training.loss
+    if loss == "pinball":
+        from forecast.losses import Pinball
+
+        loss = Pinball(config.model.quantiles)
+    model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=loss)
     return model
 
 

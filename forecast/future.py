@@ -194,6 +194,8 @@ class Forecasts:
     # stamps of the whole series that fix how CSV writes stamps (dates only? fractions of a
     # second?), so that every chunk of a streamed output writes them alike (see `_labels`)
     witness: pd.DatetimeIndex | None = None
+    # a run with intervals: each bound by its quantile's name ("q0.025", ...), shaped like `values`
+    bounds: dict[str, np.ndarray] | None = None
 
     @classmethod
     def of(
@@ -204,10 +206,12 @@ class Forecasts:
         values: np.ndarray,
         id_column: str = "id",
         witness: pd.DatetimeIndex | None = None,
+        bounds: dict[str, np.ndarray] | None = None,
     ) -> Forecasts:
         """Label `values` (one forecast per origin row of `series`): with a time column, origins and
         targets are stamps; without, row numbers within each series. `witness`: `_witness` of the
-        series' stamps when the caller has it (a streamed forecast computes it once)."""
+        series' stamps when the caller has it (a streamed forecast computes it once); `bounds`: the
+        intervals' bounds by name."""
         target_rows = origins[:, None] + spec.target_offsets()
         which = series.series_of(origins)
         if series.times is not None:
@@ -218,13 +222,15 @@ class Forecasts:
         panel = series.ids is not None
         witness = _witness(series.times) if witness is None else witness
         return cls(values, origin, target_time, list(series.target_names), which if panel else None,
-                   series.ids, id_column, witness)  # fmt: skip
+                   series.ids, id_column, witness, bounds)  # fmt: skip
 
     def table(self, layout: str = "long", text_stamps: bool = False):
         """The forecasts as a pyarrow Table in `layout`.
 
-        long: [id,] origin, target_time, step, column, prediction; one row per origin, step and
-        target. wide: [id,] origin, column, step_1 ... step_H; one row per origin and target.
+        long: [id,] origin, target_time, step, column, prediction[, q0.025, ...]; one row per origin,
+        step and target, a column per interval bound. wide: [id,] origin, column[, output],
+        step_1 ... step_H; one row per origin and target, and with intervals per output
+        ("prediction", "q0.025", ...).
         Text columns are dictionary-encoded (each label stored once); with `text_stamps`, stamps
         are too, formatted once each as pandas writes them, for CSV.
         """
@@ -245,11 +251,17 @@ class Forecasts:
             columns["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
             columns["column"] = _dictionary(np.tile(np.arange(n_targets), n * horizon), names)
             columns["prediction"] = self.values.reshape(-1)
+            columns.update({name: values.reshape(-1) for name, values in (self.bounds or {}).items()})
         else:
-            rows = pa.array(np.repeat(np.arange(n), n_targets))
+            outputs = {"prediction": self.values, **(self.bounds or {})}
+            per = n_targets * len(outputs)  # rows per origin: each target's outputs in turn
+            rows = pa.array(np.repeat(np.arange(n), per))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
-            columns["column"] = _dictionary(np.tile(np.arange(n_targets), n), names)
-            by_row = np.ascontiguousarray(self.values.transpose(0, 2, 1).reshape(n * n_targets, horizon).T)
+            columns["column"] = _dictionary(np.tile(np.repeat(np.arange(n_targets), len(outputs)), n), names)
+            if self.bounds:
+                columns["output"] = _dictionary(np.tile(np.arange(len(outputs)), n * n_targets), list(outputs))
+            stacked = np.stack(list(outputs.values()), axis=3)  # (origins, horizon, targets, outputs)
+            by_row = np.ascontiguousarray(stacked.transpose(0, 2, 3, 1).reshape(n * per, horizon).T)
             columns.update({f"step_{k + 1}": by_row[k] for k in range(horizon)})
         return pa.table(columns)
 
@@ -266,7 +278,8 @@ class Forecasts:
         """What a .npz holds: `predictions` (origins, horizon, targets) float32, `origin` (origins,),
         `target_time` (origins, horizon), `target` (targets,) and, for a panel, `id` (origins,).
         Stamps are datetime64[ns] (UTC when the data's stamps carry a zone), else row numbers;
-        text is unicode, so `np.load` needs no pickle."""
+        text is unicode, so `np.load` needs no pickle. With intervals, one array per bound, named by
+        its quantile (`q0.025`, ...), shaped like `predictions`."""
         out = {
             "predictions": self.values.astype(np.float32),
             "origin": _numpy(self.origin),
@@ -275,6 +288,7 @@ class Forecasts:
         }
         if self.ids is not None:
             out["id"] = np.asarray(self.ids, dtype=str)[self.series]
+        out.update({name: values.astype(np.float32) for name, values in (self.bounds or {}).items()})
         return out
 
     def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
@@ -321,6 +335,8 @@ class Forecaster:
     id_column: str = "id"
     whole: bool = False  # a variable-length model forecasting from the whole history (one origin)
     feed: Any = None  # a panel model's other inputs (windows.Feed)
+    calibration: Any = None  # the run's intervals (intervals.Calibration), or None
+    y: np.ndarray | None = None  # the scaled targets: each window's scale for its intervals
     witness: pd.DatetimeIndex | None = None  # computed on the first chunk
 
     def chunk_size(self) -> int:
@@ -345,11 +361,17 @@ class Forecaster:
         from forecast.inference import finite, forecast_origins
 
         history = self.x[: int(self.series.history_ends[0])] if self.whole else self.x  # not the appended rows
-        scaled = forecast_origins(self.model, history, self.spec, origins, whole_history=self.whole, feed=self.feed)
-        values = finite(self.scalers.inverse_targets(scaled, self.series.series_of(origins)))
+        raw = forecast_origins(self.model, history, self.spec, origins, whole_history=self.whole, feed=self.feed)
+        which = self.series.series_of(origins)
+        bounds, calibration = None, self.calibration
+        if calibration is not None:
+            named = calibration.named(calibration.bounds(raw, calibration.scale(self.y, origins, self.spec)))
+            bounds = {name: finite(self.scalers.inverse_targets(v, which), "bounds") for name, v in named.items()}
+            raw = calibration.point(raw)
+        values = finite(self.scalers.inverse_targets(raw, which))
         if self.witness is None:
             self.witness = _witness(self.series.times)  # once: it scans the whole series
-        return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness)
+        return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness, bounds)
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and

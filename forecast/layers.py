@@ -79,17 +79,24 @@ class ChannelsToBatch(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(PACKAGE)
 class BatchToChannels(keras.layers.Layer):
-    """(batch * channels, horizon) -> (batch, horizon, channels), undoing ChannelsToBatch."""
+    """(batch * channels, horizon) -> (batch, horizon, channels), undoing ChannelsToBatch; a quantile
+    model's (batch * channels, horizon, quantiles) -> (batch, horizon, quantiles * channels), quantile-major."""
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
 
     def call(self, x):
-        return ops.transpose(ops.reshape(x, (-1, self.channels, ops.shape(x)[-1])), (0, 2, 1))
+        if len(x.shape) == 2:
+            return ops.transpose(ops.reshape(x, (-1, self.channels, ops.shape(x)[-1])), (0, 2, 1))
+        horizon, quantiles = ops.shape(x)[1], ops.shape(x)[2]
+        x = ops.transpose(ops.reshape(x, (-1, self.channels, horizon, quantiles)), (0, 2, 3, 1))
+        return ops.reshape(x, (-1, horizon, quantiles * self.channels))
 
     def compute_output_shape(self, input_shape):
-        return (None, input_shape[-1], self.channels)
+        if len(input_shape) == 2:
+            return (None, input_shape[-1], self.channels)
+        return (None, input_shape[1], input_shape[2] * self.channels)
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
@@ -249,3 +256,37 @@ class SegmentRows(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "segments": self.segments, "segment_len": self.segment_len}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class MonotoneQuantiles(keras.layers.Layer):
+    """(batch, horizon, quantiles * targets), quantile-major -> (batch, horizon, quantiles, targets)
+    whose quantiles never cross, by construction rather than by sorting afterwards.
+
+    The median slot is the forecast itself; each quantile above it is the one below plus
+    softplus(its raw value - the median's raw value), and each below the one above minus the same.
+    Built from differences, it can come last in the model: a level instance_norm adds to every slot
+    cancels, so the bounds' widths never depend on the series' level.
+
+    Args:
+        quantiles: how many quantiles (the model's sorted levels).
+        median: the index of 0.5 among them.
+    """
+
+    def __init__(self, quantiles: int, median: int, **kwargs):
+        super().__init__(**kwargs)
+        self.quantiles, self.median = quantiles, median
+
+    def call(self, x):
+        x = ops.reshape(x, (-1, ops.shape(x)[1], self.quantiles, ops.shape(x)[-1] // self.quantiles))
+        center = x[:, :, self.median : self.median + 1, :]
+        gaps = ops.softplus(x - center)
+        above = center + ops.cumsum(gaps[:, :, self.median + 1 :, :], axis=2)
+        below = center - ops.flip(ops.cumsum(ops.flip(gaps[:, :, : self.median, :], axis=2), axis=2), axis=2)
+        return ops.concatenate([below, center, above], axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.quantiles, input_shape[-1] // self.quantiles)
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": self.quantiles, "median": self.median}

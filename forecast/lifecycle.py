@@ -23,6 +23,7 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast.errors import Diverged, ForecastError, Interrupted
+from forecast.intervals import Calibration
 from forecast.prepare import Prepared, prepare
 from forecast.results import Metrics
 from forecast.rundir import Run
@@ -45,9 +46,24 @@ def plan(config: cfg.Config, prepared: Prepared | None = None) -> Prepared:
 
     prepared = prepared if prepared is not None else prepare(config)
     check_available(config)
+    check_intervals(config, prepared)
     check_memory(config, prepared)
     load_keras()
     return prepared
+
+
+def check_intervals(config: cfg.Config, prepared: Prepared) -> None:
+    """Refuse, before anything trains, interval levels the validation windows cannot calibrate."""
+    from forecast.intervals import min_windows
+
+    if config.intervals.method == "none":
+        return
+    windows, level = len(prepared.origins["val"]), max(config.intervals.levels)
+    if windows < min_windows(level):
+        raise ForecastError(
+            f"intervals.levels: {level:g} needs at least {min_windows(level)} validation windows to calibrate, "
+            f"the split has {windows}; lower the level or give data.split more validation rows"
+        )
 
 
 def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
@@ -210,6 +226,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     from forecast import backend, report
     from forecast.fit import train_batches
     from forecast.inference import predict_splits
+    from forecast.intervals import point
     from forecast.metrics import evaluate
     from forecast.model import count_parameters
     from forecast.results import TrainingStats
@@ -218,6 +235,9 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     _save_model(run, model)
     history = pd.read_csv(run.history_file)
     predictions = predict_splits(model, prepared)
+    calibration = calibrate(config, prepared, predictions["val"])
+    if calibration is not None:
+        write_json(run.intervals_file, calibration.to_dict())
     monitor = config.training.early_stopping.monitor
     train_seconds = float(history["epoch_seconds"].sum())
     windows = train_batches(config.training, len(prepared.origins["train"])) * config.training.batch_size
@@ -236,15 +256,16 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         device=backend.device(),
         replicas=replicas,
     )
-    metrics = Metrics(evaluate(prepared, predictions), stats, **panel_counts(prepared))
+    metrics = Metrics(evaluate(prepared, predictions, calibration), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
     if prepared.series.ids is not None:
         from forecast.metrics import per_series
         from forecast.rundir import write_atomic
 
-        table = per_series(prepared, "test", predictions["test"], config.data.id_column)
+        test = point(predictions["test"], config.model.quantiles)
+        table = per_series(prepared, "test", test, config.data.id_column)
         write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
-    report.write(run, config, prepared, metrics, history, predictions["test"])
+    report.write(run, config, prepared, metrics, history, predictions["test"], calibration)
     hint = report.advice(config, metrics)
     if hint:
         log.warning(f"warning: {hint}")
@@ -255,6 +276,19 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
     return metrics
+
+
+def calibrate(config: cfg.Config, prepared: Prepared, val_pred) -> Calibration | None:
+    """The run's intervals calibrated on its validation predictions; None when it asks for none."""
+    from forecast import intervals
+
+    if config.intervals.method == "none":
+        return None
+    spec, origins = prepared.spec, prepared.origins["val"]
+    return intervals.calibrate(
+        config.intervals.method, config.intervals.levels, config.model.quantiles, prepared.y, origins, spec,
+        val_pred, prepared.seasonality,
+    )  # fmt: skip
 
 
 def panel_counts(prepared: Prepared) -> dict:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecast.intervals import Calibration, point
+from forecast.intervals import scores as interval_scores
 from forecast.prepare import Prepared
 
 if TYPE_CHECKING:
@@ -96,13 +98,21 @@ def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: lis
     return per_target, per_step
 
 
-def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarray, split: str = "test") -> SplitScores:
-    """One split's scores, from the model's scaled predictions at `origins` (windows of `split`)."""
+def split_scores(
+    prepared: Prepared,
+    origins: np.ndarray,
+    raw: np.ndarray,
+    split: str = "test",
+    calibration: Calibration | None = None,
+) -> SplitScores:
+    """One split's scores, from the model's scaled predictions at `origins` (windows of `split`);
+    with a run's `calibration`, its intervals' and the baseline's interval scores too."""
     spec, y = prepared.spec, prepared.y
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
     which = prepared.series.series_of(origins)
     scale = prepared.mase_scale[split][which] if split in prepared.mase_scale else None
+    scaled_pred = point(raw, calibration.quantiles if calibration else None)
 
     def inverse(values: np.ndarray) -> np.ndarray:
         return prepared.scalers.inverse_targets(values, which)
@@ -115,6 +125,15 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
     per_target, per_step = breakdown(
         true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale
     )
+    bands = None
+    if calibration is not None:
+        width = calibration.scale(y, origins, spec)
+        model_bounds = [tuple(map(inverse, b)) for b in calibration.bounds(raw, width)]
+        naive_bounds = [tuple(map(inverse, b)) for b in calibration.naive_bounds(naive, width)]
+        bands = {
+            **interval_scores(true_units, model_units, model_bounds, calibration.levels, scale),
+            "naive": interval_scores(true_units, naive_units, naive_bounds, calibration.levels, scale),
+        }
     return SplitScores(
         windows=len(origins),
         model=scores(true_units, model_units, scale),
@@ -125,12 +144,19 @@ def split_scores(prepared: Prepared, origins: np.ndarray, scaled_pred: np.ndarra
         scaled_seasonal_naive=seasonal_scaled,
         per_target=per_target,
         per_step=per_step,
+        intervals=bands,
     )
 
 
-def evaluate(prepared: Prepared, predictions: dict[str, np.ndarray]) -> dict[str, SplitScores]:
-    """Scores of each split that has predictions (see `inference.predict_splits`)."""
-    return {split: split_scores(prepared, prepared.origins[split], pred, split) for split, pred in predictions.items()}
+def evaluate(
+    prepared: Prepared, predictions: dict[str, np.ndarray], calibration: Calibration | None = None
+) -> dict[str, SplitScores]:
+    """Scores of each split that has predictions (see `inference.predict_splits`), with the run's
+    intervals when it has a `calibration` (a quantile model always has one)."""
+    return {
+        split: split_scores(prepared, prepared.origins[split], pred, split, calibration)
+        for split, pred in predictions.items()
+    }
 
 
 def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_column: str = "id") -> pd.DataFrame:

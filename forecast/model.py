@@ -62,7 +62,7 @@ def count_parameters(
     static_width = extras.static + sum(embedding_size(v) for v in extras.categories)
     total += sum(v * embedding_size(v) for v in extras.categories)
     width = (1 if model.channel_independent else n_features) + static_width
-    outputs = 1 if model.channel_independent else n_targets
+    outputs = (1 if model.channel_independent else n_targets) * len(model.quantiles or [None])
     if model.segment_len:
         embedding = model.layers[0].units
         total += (model.segment_len * width + 1) * embedding
@@ -140,7 +140,8 @@ def _static_vector(extras: Extras, inputs: dict):
 def build(
     model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int], extras: Extras | None = None
 ) -> keras.Model:
-    """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output.
+    """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output;
+    with model.quantiles (batch, horizon, quantiles, targets).
 
     `targets` are the target columns' indices among the features (see `target_index`). A panel's
     `extras` add inputs named "future" (batch, horizon, future columns), "static" (batch, numeric
@@ -156,6 +157,7 @@ def build(
     reg = keras.regularizers.L2(model.l2) if model.l2 else None
     parallel = model.decoder == "parallel"
     n_out = 1 if model.channel_independent else len(targets)
+    n_q = len(model.quantiles or [None])  # a quantile model: one output per quantile, quantile-major
     inputs = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
     if model.cell == "naive":
         return keras.Model(inputs, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(inputs), name="naive")
@@ -169,9 +171,11 @@ def build(
     static = _static_vector(extras, named)
     x = inputs
     if model.instance_norm != "none":
+        # the inverse adds each target's level to every quantile of it: targets repeated per quantile
         norm = fl.InstanceNorm(
-            model.instance_norm, targets, model.instance_norm_affine, channels=extras.normalized, name="instance_norm"
-        )
+            model.instance_norm, list(targets) * n_q, model.instance_norm_affine, channels=extras.normalized,
+            name="instance_norm",
+        )  # fmt: skip
         x, shift = norm(x)
     if static is not None:
         x = fl.AppendToSteps(name="static_to_steps")([x, static])
@@ -235,14 +239,17 @@ def build(
     for i, units in enumerate(model.dense):
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense_{i}")(x)
     if parallel:
-        x = keras.layers.Dense(model.segment_len * n_out, kernel_regularizer=reg, name="head")(x)
-        x = fl.MergeSegments(segments, spec.horizon, n_out, name="forecast_segments")(x)
+        x = keras.layers.Dense(model.segment_len * n_out * n_q, kernel_regularizer=reg, name="head")(x)
+        x = fl.MergeSegments(segments, spec.horizon, n_out * n_q, name="forecast_segments")(x)
     else:
-        x = keras.layers.Dense(spec.horizon * n_out, kernel_regularizer=reg, name="head")(x)
-        x = keras.layers.Reshape((spec.horizon, n_out), name="forecast_steps")(x)
+        x = keras.layers.Dense(spec.horizon * n_out * n_q, kernel_regularizer=reg, name="head")(x)
+        x = keras.layers.Reshape((spec.horizon, n_out * n_q), name="forecast_steps")(x)
     if model.channel_independent:
-        x = keras.layers.Reshape((spec.horizon,), name="per_channel")(x)
+        if n_q == 1:
+            x = keras.layers.Reshape((spec.horizon,), name="per_channel")(x)
         x = fl.BatchToChannels(n_features, name="batch_to_channels")(x)
     if model.instance_norm != "none":
         x = norm(x, shift, inverse=True)
+    if model.quantiles:  # (batch, horizon, quantiles, targets), never crossing
+        x = fl.MonotoneQuantiles(n_q, model.quantiles.index(0.5), name="quantiles")(x)
     return keras.Model(named if len(named) > 1 else inputs, x, name="forecast")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import rundir, tables
+from forecast.intervals import level_name
 from forecast.results import SCORED, Metrics
 from forecast.rundir import Run, write_text
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
     from forecast import config as cfg
     from forecast.api import Repeats, Validation
+    from forecast.intervals import Calibration
     from forecast.prepare import Prepared
 
 
@@ -37,7 +39,26 @@ def table(metrics: Metrics) -> str:
         if seasonal:
             row += [s.seasonal_naive.mae, verdict(s.model.mae, s.seasonal_naive.mae)]
         rows.append(row)
-    return tables.text(columns, rows)
+    return tables.text(columns, rows) + intervals_table(metrics)
+
+
+def intervals_table(metrics: Metrics) -> str:
+    """Below the error table, when the run has intervals: per split and level, observed coverage,
+    mean width and interval score of the model's and of the baseline's intervals (original units)."""
+    rows = []
+    for name, s in metrics.splits.items():
+        found = s.intervals or {}
+        levels = sorted(float(k.split("_", 1)[1].replace("_", ".")) / 100 for k in found if k.startswith("coverage_"))
+        for level in levels:
+            key = level_name(level)
+            row = [name, f"{level:.10g}"]
+            for metric in ("coverage", "width", "interval_score"):
+                row += [found[f"{metric}_{key}"], found["naive"][f"{metric}_{key}"]]
+            rows.append(row)
+    if not rows:
+        return ""
+    columns = ["split", "level", "coverage", "naive coverage", "width", "naive width", "int. score", "naive int. score"]
+    return "\n\n" + tables.text(columns, rows)
 
 
 def advice(config: cfg.Config, metrics: Metrics) -> str | None:
@@ -180,6 +201,7 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
             [[i + 1, m, n] for i, (m, n) in enumerate(zip(*(test.per_step or {}).values(), strict=True))],
         ),
         "",
+        *intervals_section(metrics, config),
         "## Training",
         "",
         f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}",
@@ -203,9 +225,16 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
 
 
 def write(
-    run: Run, config: cfg.Config, prepared: Prepared, metrics: Metrics, history: pd.DataFrame, test_pred: np.ndarray
+    run: Run,
+    config: cfg.Config,
+    prepared: Prepared,
+    metrics: Metrics,
+    history: pd.DataFrame,
+    test_pred: np.ndarray,
+    calibration: Calibration | None = None,
 ) -> None:
-    """Every human-readable artifact of a finished run: loss.png, forecast.png and report.md."""
+    """Every human-readable artifact of a finished run: loss.png, forecast.png (with the intervals'
+    bands) and report.md. `test_pred`: the model's raw test predictions."""
     stopping = config.training.early_stopping
     kept = stopping.enabled and stopping.restore_best_weights
     best = metrics.training.best_epoch if metrics.training and kept else None
@@ -222,15 +251,53 @@ def write(
     def inverse(values):
         return prepared.scalers.inverse_targets(values, which)
 
-    arrays = [inverse(spec.targets(prepared.y, test)), inverse(test_pred), inverse(spec.last_values(prepared.y, test))]
+    point = calibration.point(test_pred) if calibration is not None else test_pred
+    arrays = [inverse(spec.targets(prepared.y, test)), inverse(point), inverse(spec.last_values(prepared.y, test))]
+    bands = []
+    if calibration is not None:
+        scale = calibration.scale(prepared.y, test, spec)
+        for level, (low, high) in zip(calibration.levels, calibration.bounds(test_pred, scale), strict=True):
+            bands.append((level, inverse(low), inverse(high)))
     rows = test + spec.delay  # the row each window's 1-step forecast is for
     if len(test) == 1:  # one window (M4's protocol): its whole horizon instead of one point
         arrays = [a.transpose(1, 0, 2) for a in arrays]
+        bands = [(level, low.transpose(1, 0, 2), high.transpose(1, 0, 2)) for level, low, high in bands]
         rows = test[0] + spec.target_offsets()
     times = prepared.series.times
     x = times[rows] if times is not None else rows - prepared.series.offsets[which[0]]
-    plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title)
+    plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title, bands)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
+
+
+def intervals_section(metrics: Metrics, config: cfg.Config) -> list[str]:
+    """report.md's calibration table: nominal vs observed coverage per level, width, interval score
+    and MSIS of the model's intervals and of the baseline's (repeat-last, conformal); none without."""
+    if metrics.test.intervals is None:
+        return []
+    levels = config.intervals.levels
+    rows = []
+    for split in SCORED:
+        found = metrics.splits[split].intervals or {}
+        for who, scores in (("model", found), ("naive", found.get("naive", {}))):
+            for level in levels:
+                name = level_name(level)
+                keys = (f"coverage_{name}", f"width_{name}", f"interval_score_{name}", f"msis_{name}", "pinball")
+                rows.append([split, who, f"{level:.10g}", *(scores.get(key) for key in keys)])
+    methods = {
+        "quantiles": "the quantile model's own bounds",
+        "conformal": "split conformal on the validation windows",
+        "cqr": "conformalized quantile regression on the validation windows",
+    }
+    columns = ["split", "predictor", "nominal", "coverage", "mean width", "interval score", "MSIS", "pinball"]
+    return [
+        f"## Prediction intervals ({methods[config.intervals.method]})",
+        "",
+        "Observed coverage should match the nominal level on test; val calibrated the intervals (for conformal and "
+        "cqr its coverage is nominal by construction). The naive rows are repeat-last with conformal bounds.",
+        "",
+        tables.markdown(columns, rows),
+        "",
+    ]
 
 
 PER_TARGET_EXTRA = ("model_smape", "naive_smape", "model_mase", "naive_mase")
@@ -294,11 +361,13 @@ def plot_forecast(
     names: list[str],
     x: pd.Index | np.ndarray,
     title: str,
+    bands: list[tuple[float, np.ndarray, np.ndarray]] = (),
 ) -> None:
     """Actual, model and repeat-last forecasts one step ahead over the whole test split, a panel
-    per target (the first MAX_PANELS), against time (or row) of the forecast row.
+    per target (the first MAX_PANELS), against time (or row) of the forecast row; each interval
+    of `bands` (level, lower, upper) shaded around the model's, widest lightest.
 
-    `actual`, `predicted` and `naive` are (windows, horizon, targets) in original units.
+    `actual`, `predicted`, `naive` and the bounds are (windows, horizon, targets) in original units.
     """
     plt = figure()
     shown = names[:MAX_PANELS]
@@ -309,6 +378,9 @@ def plot_forecast(
     fig.suptitle(f"{title}: 1-step-ahead forecasts{capped}", fontsize=10)
     for k, name in enumerate(shown):
         ax = axes[k // cols, k % cols]
+        for level, low, high in sorted(bands, key=lambda band: -band[0]):
+            ax.fill_between(x, low[:, 0, k], high[:, 0, k], color="tab:blue", alpha=0.15, linewidth=0,
+                            label=f"{level:.0%} interval")  # fmt: skip
         ax.plot(x, actual[:, 0, k], color="black", linewidth=0.8, label="actual")
         ax.plot(x, predicted[:, 0, k], linewidth=0.8, label="model")
         ax.plot(x, naive[:, 0, k], linewidth=0.6, alpha=0.6, linestyle="--", label="naive (repeat last)")
@@ -323,7 +395,7 @@ def plot_forecast(
             label.set_rotation(20)
             label.set_horizontalalignment("right")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=3 + len(bands), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     save(fig, path)
     plt.close(fig)

@@ -13,6 +13,7 @@ dotted-path helper `lookup`, so the layout is written down in one place:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -115,6 +116,8 @@ class SplitScores:
     # MAE per target column (original units) and per horizon step (scaled: columns share no unit)
     per_target: dict[str, dict[str, float]] | None = None  # {column: {"model": mae, "naive": mae}}
     per_step: dict[str, list[float]] | None = None  # {"model": [mae step 1, ...], "naive": [...]}
+    # prediction intervals (see forecast.intervals.scores): {"coverage_95": ..., ..., "naive": {...}}
+    intervals: dict[str, Any] | None = None
 
     @property
     def beats_naive(self) -> bool:
@@ -137,6 +140,8 @@ class SplitScores:
             out["per_target"] = self.per_target
         if self.per_step is not None:
             out["per_step"] = self.per_step
+        if self.intervals is not None:
+            out["intervals"] = self.intervals
         return out
 
     @classmethod
@@ -152,6 +157,7 @@ class SplitScores:
             scaled_seasonal_naive=Scores.from_dict(d["scaled"]["seasonal_naive"]) if seasonal else None,
             per_target=d.get("per_target"),
             per_step=d.get("per_step"),
+            intervals=d.get("intervals"),
         )
 
 
@@ -229,3 +235,13 @@ METRIC_PATHS = frozenset(
     + [f.name for f in fields(TrainingStats) if f.type in ("int", "float", "float | None")]
     + ["seasonality", "series", "series_skipped"]
 )
+_INTERVAL_PATH = re.compile(
+    r"^(val|test)\.intervals\.(naive\.)?((coverage|width|interval_score|msis|acd)_[0-9_]+|pinball)$"
+)
+
+
+def is_metric_path(path: str) -> bool:
+    """Whether `path` names a number of a training run's metrics.json: one of METRIC_PATHS, or an
+    interval score (`test.intervals.coverage_95`, `val.intervals.naive.msis_95`), whose levels
+    the config chooses."""
+    return path in METRIC_PATHS or bool(_INTERVAL_PATH.match(path))

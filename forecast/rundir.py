@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import keras
 
     from forecast.data import InputSchema
+    from forecast.intervals import Calibration
     from forecast.scalers import Scalers
 
 
@@ -176,6 +177,7 @@ class Run:
     metrics_file = property(lambda self: self.path / "metrics.json")
     report_file = property(lambda self: self.path / "report.md")
     per_series_file = property(lambda self: self.path / "per_series.csv")  # a panel's test scores per series
+    intervals_file = property(lambda self: self.path / "intervals.json")  # calibrated prediction intervals
     loss_plot = property(lambda self: self.path / "loss.png")
     forecast_plot = property(lambda self: self.path / "forecast.png")
     status_file = property(lambda self: self.path / "status.json")
@@ -285,6 +287,24 @@ class Run:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ForecastError(f"{self.scaler_file}: not a forecast scaler file ({exc})") from None
 
+    def load_intervals(self) -> Calibration | None:
+        """The run's calibrated intervals; None when its config asks for none (or it predates them)."""
+        from forecast.intervals import Calibration
+
+        config = self.config
+        if config.intervals.method == "none":
+            return None
+        try:
+            raw = json.loads(self.intervals_file.read_text())
+        except (OSError, ValueError):
+            raise ForecastError(
+                f"{self.intervals_file}: missing or unreadable, but config.yaml asks for intervals"
+            ) from None
+        calibration = Calibration.from_dict(raw, str(self.intervals_file))
+        if calibration.levels != config.intervals.levels or calibration.method != config.intervals.method:
+            raise ForecastError(f"{self.intervals_file}: its method or levels differ from config.yaml's")
+        return calibration
+
     def load_model(self, input_shape: tuple[int | None, int], output_shape: tuple[int, int]) -> keras.Model:
         """The trained model, loaded with safe_mode (no Lambda layers or pickled code).
 
@@ -295,7 +315,7 @@ class Run:
         load_keras()
         import keras
 
-        import forecast.layers  # noqa: F401  registers forecast's own layers for deserialization
+        import forecast.losses  # noqa: F401  registers forecast's own layers and loss for deserialization
 
         try:
             model = keras.saving.load_model(self.model_file, safe_mode=True)
@@ -303,6 +323,9 @@ class Run:
             raise ForecastError(f"{self.model_file}: cannot load the model ({str(exc).splitlines()[0]})") from None
         window = next((i for i in model.inputs if i.name == "window"), model.inputs[0])  # a panel's other inputs follow
         got = (tuple(window.shape[1:]), tuple(model.output_shape[1:]))
+        quantiles = self.config.model.quantiles
+        if quantiles:  # a quantile model: (horizon, quantiles, targets)
+            output_shape = (output_shape[0], len(quantiles), output_shape[-1])
         if got != (tuple(input_shape), tuple(output_shape)):
             raise ForecastError(
                 f"{self.model_file}: the model maps {got[0]} -> {got[1]} but {self.config_file.name} implies "

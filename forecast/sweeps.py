@@ -26,7 +26,7 @@ from pathlib import Path
 from forecast import config as cfg
 from forecast import tables
 from forecast.errors import Diverged, ForecastError
-from forecast.results import METRIC_PATHS
+from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_json, write_text
 
 log = logging.getLogger("forecast")
@@ -206,7 +206,7 @@ def run(
     from forecast import lifecycle
 
     base = cfg.load(config_path, base_overrides)
-    if metric not in METRIC_PATHS:
+    if not is_metric_path(metric):
         raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
     planned = trials(grid, draws, base.seed)
     index, count = shard_of(shard)

@@ -208,6 +208,11 @@ def resolve_data_path(path: str, config_dir: Path) -> Path:
     return (config_dir / candidate).resolve()
 
 
+# Keys whose default validation derives from other keys (instance_norm from data.targets, the loss
+# and intervals from model.quantiles): left for validation to decide again after overrides.
+DERIVED = ("model.instance_norm", "training.loss", "intervals.method", "intervals.levels")
+
+
 def load(path: Path | str, overrides: list[str] | tuple[str, ...] = (), option: str = "--set") -> Config:
     """Read, override and validate a config file; data.path comes back absolute.
 
@@ -220,15 +225,14 @@ def load(path: Path | str, overrides: list[str] | tuple[str, ...] = (), option: 
     document = read_yaml(path)
     config = validate(document, str(path))
     overridden = {a.partition("=")[0].strip() for a in overrides}
-    chosen = (
-        isinstance(document, dict) and isinstance(document.get("model"), dict) and "instance_norm" in document["model"]
-    )
-    chosen = chosen or bool(overridden & {"model", "model.instance_norm"})
     defaulted = "path" not in config.data.model_fields_set and not overridden & {"data", "data.path"}
     if overrides:
         raw = config.model_dump(exclude_none=True)
-        if not chosen:  # the default depends on data.features/targets, which overrides may change
-            raw["model"].pop("instance_norm", None)
+        for key in DERIVED:  # a default that depends on other keys, which overrides may change
+            section, name = key.split(".")
+            given = isinstance(document, dict) and isinstance(document.get(section), dict)
+            if not (given and name in document[section]) and not overridden & {section, key}:
+                raw.get(section, {}).pop(name, None)
         for assignment in overrides:
             apply_override(raw, assignment, option)
         config = validate(raw, f"{path} with {option}")

@@ -13,6 +13,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from forecast.config.schema.base import _Section
 from forecast.config.schema.data import CALENDAR, Covariates, Data, Split
+from forecast.config.schema.intervals import DEFAULT_LEVELS, Intervals
 from forecast.config.schema.metrics import MetricsSection
 from forecast.config.schema.model import Layer, Model
 from forecast.config.schema.scaler import Scaler
@@ -26,6 +27,7 @@ __all__ = [
     "Covariates",
     "Data",
     "EarlyStopping",
+    "Intervals",
     "Layer",
     "MetricsSection",
     "Mlflow",
@@ -53,6 +55,7 @@ class Config(_Section):
     training: Training = Field(default_factory=Training)
     tracking: Tracking = Field(default_factory=Tracking)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
+    intervals: Intervals = Field(default_factory=Intervals)
     # what loading decided for the user (a defaulted data.path), shown once a run exists; not a key
     _notes: list[str] = PrivateAttr(default_factory=list)
 
@@ -88,6 +91,39 @@ class Config(_Section):
             )
         if extra and self.model.cell == "naive":
             raise ValueError("model.cell=naive repeats the last value: it takes no covariates or calendar")
+        return self
+
+    @model_validator(mode="after")
+    def _intervals_fit(self) -> Config:
+        """The loss follows model.quantiles; quantiles/cqr need a quantile model with each level's pair.
+        Decided here, so config.yaml records the method, levels and loss the run used."""
+        quantiles, intervals, training = self.model.quantiles, self.intervals, self.training
+        if quantiles is not None:
+            if "loss" not in training.model_fields_set:
+                training.loss = "pinball"
+            elif training.loss != "pinball":
+                raise ValueError(f"training.loss={training.loss}: model.quantiles train with the pinball loss (set it)")
+        elif training.loss == "pinball":
+            raise ValueError("training.loss=pinball needs model.quantiles")
+        if intervals.method is None:
+            intervals.method = "quantiles" if quantiles is not None else "none"
+        if intervals.method in ("quantiles", "cqr"):
+            if quantiles is None:
+                raise ValueError(f"intervals.method={intervals.method} needs model.quantiles (or method: conformal)")
+            pairs = [round(hi - lo, 10) for lo in quantiles for hi in quantiles if lo < 0.5 < hi and
+                     abs(lo + hi - 1) < 1e-9]  # fmt: skip
+            if intervals.levels is None:
+                if not pairs:
+                    raise ValueError("model.quantiles: no symmetric pair (like 0.1 and 0.9) to make an interval of")
+                intervals.levels = sorted(pairs)
+            for level in intervals.levels:
+                if not any(abs(level - p) < 1e-9 for p in pairs):
+                    low, high = (1 - level) / 2, (1 + level) / 2
+                    raise ValueError(
+                        f"intervals.levels: {level:g} needs quantiles {low:g} and {high:g} in model.quantiles"
+                    )
+        elif intervals.method == "conformal" and intervals.levels is None:
+            intervals.levels = list(DEFAULT_LEVELS)
         return self
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from forecast.config.schema.base import PositiveInt, Rate, _Section
+from forecast.config.schema.base import Fraction, PositiveInt, Rate, _Section
 
 
 class Layer(_Section):
@@ -45,6 +45,12 @@ class Model(_Section):
     segment_len: PositiveInt | None = Field(
         None, description="Feed the RNN non-overlapping segments of this many timesteps (a Dense embedding each)."
     )
+    quantiles: list[Fraction] | None = Field(
+        None,
+        min_length=1,
+        description="Forecast these quantiles (e.g. [0.025, 0.1, 0.5, 0.9, 0.975]) instead of one value, trained "
+        "with the pinball loss; they never cross. The point forecast is the median (0.5 is added when absent).",
+    )
     decoder: Literal["dense", "parallel"] = Field(
         "dense",
         description="dense: one Dense to horizon x targets; "
@@ -59,6 +65,12 @@ class Model(_Section):
             raise ValueError("decoder: parallel continues the encoder's state; it cannot be bidirectional")
         if self.channel_embedding and not (self.channel_independent and self.decoder == "parallel"):
             raise ValueError("channel_embedding needs channel_independent: true and decoder: parallel")
+        if self.quantiles is not None:
+            if len(set(self.quantiles)) != len(self.quantiles):
+                raise ValueError("quantiles: each quantile once")
+            self.quantiles = sorted({*self.quantiles, 0.5})
+            if self.cell == "naive":
+                raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
         if self.instance_norm == "none" and self.instance_norm_affine:  # None: decided with the data section
             raise ValueError("instance_norm_affine needs instance_norm: last or mean")
         return self

@@ -25,7 +25,9 @@ class EarlyStopping(_Switch):
 class Training(_Section):
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
-    loss: Literal["mse", "mae", "huber", "mape"] = "mse"
+    loss: Literal["mse", "mae", "huber", "mape", "pinball"] = Field(
+        "mse", description="pinball: the quantile loss, averaged over model.quantiles (the default with them)."
+    )
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 64
     shuffle: bool = Field(True, description="Reshuffle the training windows every epoch (never across splits).")
