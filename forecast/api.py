@@ -235,6 +235,7 @@ def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: b
     calibration = run.load_intervals()
     model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     whole = not all_origins and series.ids is None and feed is None
+    y = y if calibration is not None else None  # each window's scale, for its intervals only
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y
     )
@@ -358,7 +359,7 @@ class Validation:
     borders: tuple[int, int, int]
     windows: dict[str, int]
     input_shape: tuple[int, int]
-    output_shape: tuple[int, int]
+    output_shape: tuple[int, ...]  # (horizon, targets); a quantile model (horizon, quantiles, targets)
     parameters: int
     cudnn_blockers: list[str]
     notes: list[str]
@@ -383,7 +384,11 @@ def validate(config: cfg.Config | PathLike) -> Validation:
         borders=p.borders,
         windows={k: len(v) for k, v in p.origins.items()},
         input_shape=(spec.timesteps, p.x.shape[1]),
-        output_shape=(spec.horizon, len(s.target_names)),
+        output_shape=(
+            spec.horizon,
+            *([len(config.model.quantiles)] if config.model.quantiles else []),
+            len(s.target_names),
+        ),
         parameters=count_parameters(config.model, spec, p.x.shape[1], len(s.target_names), p.extras),
         cudnn_blockers=cudnn_blockers(config.model),
         notes=list(s.notes),

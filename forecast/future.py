@@ -345,7 +345,8 @@ class Forecaster:
         from forecast.inference import predict_batch
 
         batch = predict_batch(self.model)
-        per_window = self.spec.horizon * len(self.series.target_names)
+        outputs = 1 + (len(self.calibration.bound_quantiles) if self.calibration is not None else 0)
+        per_window = self.spec.horizon * len(self.series.target_names) * outputs  # forecasts and bounds
         return batch * max(1, CHUNK_VALUES // (batch * per_window))
 
     def chunks(self, size: int | None = None) -> Iterator[Forecasts]:

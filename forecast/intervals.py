@@ -30,8 +30,8 @@ import numpy as np
 from forecast.errors import ForecastError
 from forecast.windows import WindowSpec
 
-FLOOR = 0.1  # a window's scale is at least this fraction of the median validation window's (flat windows)
-CHUNK = 8192  # windows per step of `window_scale`: bounded temporaries on a large panel
+FLOOR = 0.1  # a window's scale is at least this fraction of the mean validation window's (flat windows)
+CHUNK_VALUES = 1 << 22  # values gathered per step of `window_scale`: ~32 MB temporaries, whatever the lookback
 
 
 def level_name(level: float) -> str:
@@ -40,8 +40,8 @@ def level_name(level: float) -> str:
 
 
 def quantile_name(q: float) -> str:
-    """0.025 -> "q0.025": a bound's column in predict's output."""
-    return f"q{q:.10g}"
+    """0.025 -> "q0.025": a bound's column in predict's output (never in exponent form)."""
+    return "q" + f"{q:.10f}".rstrip("0").rstrip(".")
 
 
 def min_windows(level: float) -> int:
@@ -62,14 +62,16 @@ def seasonal_lag(spec: WindowSpec, season: int | None) -> int:
 
 
 def window_scale(y: np.ndarray, origins: np.ndarray, spec: WindowSpec, lag: int) -> np.ndarray:
-    """(windows, targets): each window's mean |y[t] - y[t - lag]| over the rows of its lookback."""
-    span = np.arange(-spec.history, 1)
+    """(windows, targets): each window's mean |y[t] - y[t - lag]| over the rows of its lookback
+    (at least lag + 1 rows back: a one-row window has one difference)."""
+    span = np.arange(-max(spec.history, lag), 1)
     out = np.empty((len(origins), y.shape[1]))
-    for start in range(0, len(origins), CHUNK):
+    chunk = max(1, CHUNK_VALUES // (len(span) * y.shape[1]))
+    for start in range(0, len(origins), chunk):
         # clipped at row 0: a variable-length model may forecast a series shorter than its lookback
-        index = np.maximum(origins[start : start + CHUNK, None] + span, 0)
-        rows = np.take(y, index, axis=0).astype(np.float64)
-        out[start : start + CHUNK] = np.abs(rows[:, lag:] - rows[:, :-lag]).mean(axis=1)
+        index = np.maximum(origins[start : start + chunk, None] + span, 0)
+        rows = np.take(y, index, axis=0)
+        out[start : start + chunk] = np.abs(rows[:, lag:] - rows[:, :-lag], dtype=np.float64).mean(axis=1)
     return out
 
 
@@ -128,20 +130,22 @@ class Calibration:
 
     def bounds(self, pred: np.ndarray, scale: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(lower, upper) per level, (windows, horizon, targets) scaled values, from the model's raw
-        predictions and the windows' `scale`."""
+        predictions and the windows' `scale`. The bounds hold the point forecast and each level's
+        interval holds the lower levels' (CQR's per-level corrections may be negative, which could
+        otherwise cross them): every quantile column stays in order."""
         s = scale[:, None, :]
+        center = self.point(pred)
         out = []
         for k, level in enumerate(self.levels):
             if self.method == "conformal":
-                center = self.point(pred)
-                out.append((center - self.corrections[k] * s, center + self.corrections[k] * s))
-                continue
-            low = pred[:, :, self._index((1 - level) / 2), :]
-            high = pred[:, :, self._index((1 + level) / 2), :]
-            if self.method == "cqr":
-                low, high = low - self.corrections[k] * s, high + self.corrections[k] * s
-                low, high = np.minimum(low, high), np.maximum(low, high)
-            out.append((low, high))
+                low, high = center - self.corrections[k] * s, center + self.corrections[k] * s
+            else:
+                low = pred[:, :, self._index((1 - level) / 2), :]
+                high = pred[:, :, self._index((1 + level) / 2), :]
+                if self.method == "cqr":
+                    low, high = low - self.corrections[k] * s, high + self.corrections[k] * s
+            inner = out[-1] if out else (center, center)
+            out.append((np.minimum(low, inner[0]), np.maximum(high, inner[1])))
         return out
 
     def naive_bounds(self, naive: np.ndarray, scale: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -184,10 +188,14 @@ class Calibration:
         except (KeyError, TypeError, ValueError) as exc:
             raise ForecastError(f"{source}: not a forecast intervals file ({exc!r})") from None
         arrays = [out.naive] + ([] if corrections is None else [corrections])
-        if out.method not in ("quantiles", "conformal", "cqr") or any(
-            a.shape[0] != len(out.levels) or a.ndim != 3 or not np.isfinite(a).all() for a in arrays
+        shape = (len(out.levels), *out.naive.shape[1:]) if out.naive.ndim == 3 else None
+        if (
+            out.method not in ("quantiles", "conformal", "cqr")
+            or any(a.shape != shape or not np.isfinite(a).all() for a in arrays)
+            or out.floor.shape != shape[2:]
+            or not (out.floor > 0).all()
         ):
-            raise ForecastError(f"{source}: not a forecast intervals file (bad method or corrections)")
+            raise ForecastError(f"{source}: not a forecast intervals file (bad method, corrections or floor)")
         return out
 
 
@@ -213,7 +221,8 @@ def calibrate(
     """
     lag = seasonal_lag(spec, season)
     raw = window_scale(y, origins, spec, lag)
-    floor = np.maximum(FLOOR * np.median(raw, axis=0), 1e-8)
+    mean = raw.mean(axis=0)
+    floor = FLOOR * np.where(mean > 0, mean, 1.0)  # all flat: a tenth of a scaled unit
     scale = np.maximum(raw, floor)[:, None, :]
     true = spec.targets(y, origins).astype(np.float64)
     quantiles = list(quantiles or [])

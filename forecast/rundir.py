@@ -303,6 +303,8 @@ class Run:
         calibration = Calibration.from_dict(raw, str(self.intervals_file))
         if calibration.levels != config.intervals.levels or calibration.method != config.intervals.method:
             raise ForecastError(f"{self.intervals_file}: its method or levels differ from config.yaml's")
+        if calibration.naive.shape[1] != config.window.horizon:
+            raise ForecastError(f"{self.intervals_file}: calibrated for another horizon than config.yaml's")
         return calibration
 
     def load_model(self, input_shape: tuple[int | None, int], output_shape: tuple[int, int]) -> keras.Model:

@@ -176,6 +176,26 @@ def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
     return Leaderboard(sweep_dir, metric, rows, markdown)
 
 
+def check_interval_metric(metric: str, config: cfg.Config) -> None:
+    """An interval score to rank by must exist in every trial (the config has intervals at its level)
+    and be lower-is-better: coverage is not (rank by acd_L, its distance from nominal)."""
+    from forecast.intervals import level_name
+
+    parts = metric.split(".")
+    if parts[1] != "intervals":
+        return
+    name = parts[-1]
+    if config.intervals.method == "none":
+        raise ForecastError(f"--metric {metric}: the config has no intervals (set intervals.method)")
+    if name.startswith("coverage_"):
+        better = metric.replace("coverage", "acd")
+        raise ForecastError(f"--metric {metric}: higher coverage is not better; rank by {better}")
+    suffixes = [level_name(v) for v in config.intervals.levels]
+    for kind in ("width", "interval_score", "msis", "acd"):
+        if name.startswith(f"{kind}_") and name[len(kind) + 1 :] not in suffixes:
+            raise ForecastError(f"--metric {metric}: the config's intervals.levels give {', '.join(suffixes)}")
+
+
 def run(
     config_path: Path,
     grid: dict[str, list],
@@ -208,6 +228,7 @@ def run(
     base = cfg.load(config_path, base_overrides)
     if not is_metric_path(metric):
         raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
+    check_interval_metric(metric, base)
     planned = trials(grid, draws, base.seed)
     index, count = shard_of(shard)
     # every trial validates before any trains; a bad grid key or value is named as the grid's

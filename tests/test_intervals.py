@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, tiny_config
+import yaml
+from conftest import ROOT, run_cli, tiny_config
 from test_panel import panel_config, panel_frame
 
 import forecast
@@ -52,6 +53,8 @@ def test_config_adds_the_median_and_chooses_loss_and_levels():
         ({"model": {"quantiles": [0.1, 0.95]}}, "no symmetric pair"),
         ({"intervals": {"method": "conformal", "levels": [1.0]}}, "levels"),
         ({"model": {"quantiles": [0.5, 0.5]}}, "each quantile once"),
+        ({"model": {"quantiles": [0.1, 0.9]}, "intervals": {"method": "none"}}, "intervals.method=none"),
+        ({"intervals": {"method": "none", "levels": [0.9]}}, "method none has no intervals"),
     ],
 )
 def test_bad_interval_configs_name_the_key(raw, message):
@@ -62,9 +65,15 @@ def test_bad_interval_configs_name_the_key(raw, message):
 OPTION_SETS = {
     "dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="last"),
     "segrnn-affine": dict(
-        cell="gru", layers=[cfg.Layer(units=8)], instance_norm="last", instance_norm_affine=True,
-        channel_independent=True, channel_embedding=True, segment_len=6, decoder="parallel",
-    ),  # fmt: skip
+        cell="gru",
+        layers=[cfg.Layer(units=8)],
+        instance_norm="last",
+        instance_norm_affine=True,
+        channel_independent=True,
+        channel_embedding=True,
+        segment_len=6,
+        decoder="parallel",
+    ),
     "ci-dense": dict(cell="gru", layers=[cfg.Layer(units=8)], channel_independent=True, instance_norm="mean"),
     "plain": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="none", dense=[5]),
 }
@@ -213,7 +222,7 @@ def test_quantile_panel_run_trains_and_predicts_per_series(tmp_path):
 def test_missing_intervals_file_is_named(tmp_path):
     run = forecast.train(cfg.Config.model_validate(conformal_config()), tmp_path / "run")
     run.intervals_file.unlink()
-    with pytest.raises(ForecastError, match="intervals.json"):
+    with pytest.raises(ForecastError, match=r"intervals\.json"):
         forecast.predict(run)
 
 
@@ -235,3 +244,54 @@ def test_coverage_gate_and_too_few_windows_from_the_cli(write_config, tmp_path):
     output = tmp_path / "f.csv"
     assert run_cli("predict", run_dir, "--output", output).returncode == 0
     assert {"q0.025", "q0.975"} <= set(pd.read_csv(output).columns)
+
+
+def test_derived_interval_defaults_survive_a_saved_config_and_overrides():
+    levels_only = cfg.Config.model_validate({"intervals": {"levels": [0.9]}})
+    assert levels_only.intervals.method == "conformal"
+    again = cfg.Config.model_validate(yaml.safe_load(levels_only.to_yaml()))  # a run's config.yaml re-read
+    assert again.intervals == levels_only.intervals
+    example = cfg.load(ROOT / "configs" / "example.yaml", ["model.quantiles=[0.1,0.9]", "training.loss=pinball"])
+    assert example.intervals.method == "quantiles" and example.intervals.levels == [0.8]
+
+
+def test_one_row_windows_and_flat_series_get_finite_usable_scales():
+    one_row = WindowSpec(timesteps=1, step=2, delay=1, horizon=2)
+    y = synthetic(500, np.ones(500))
+    origins = np.arange(5, 400)
+    calibration = iv.calibrate("conformal", [0.9], None, y, origins, one_row, np.zeros((395, 2, 1)), None)
+    assert np.isfinite(calibration.corrections).all() and (calibration.floor > 0).all()
+    # intermittent demand: most lookbacks are all zeros, so most windows sit on the floor
+    spec = WindowSpec(timesteps=12, step=1, delay=1, horizon=2)
+    sparse = np.where(RNG.random(3000) < 0.02, RNG.integers(1, 24, 3000), 0).astype(float).reshape(-1, 1)
+    origins = np.arange(11, 2997)
+    calibration = iv.calibrate("conformal", [0.9], None, sparse, origins, spec, np.zeros((len(origins), 2, 1)), None)
+    low, high = calibration.bounds(np.zeros((len(origins), 2, 1)), calibration.scale(sparse, origins, spec))[0]
+    assert (high - low).max() < 100  # bounded by the data's own range, not 1e7 from a 1e-8 floor
+
+
+def test_cqr_bounds_stay_nested_and_around_the_point_forecast():
+    calibration = iv.Calibration(
+        "cqr", [0.8, 0.95], [0.025, 0.1, 0.5, 0.9, 0.975], 1, np.ones(1),
+        np.array([[[1.0]], [[-3.0]]]), np.zeros((2, 1, 1)), 10,
+    )  # fmt: skip
+    raw = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]).reshape(1, 1, 5, 1)
+    named = calibration.named(calibration.bounds(raw, np.ones((1, 1))))
+    values = [float(named[k][0, 0, 0]) for k in ("q0.025", "q0.1")] + [0.0]
+    values += [float(named[k][0, 0, 0]) for k in ("q0.9", "q0.975")]
+    assert values == sorted(values)  # the 95 % correction (-3) would have put it inside the 80 % one
+    assert named["q0.1"][0, 0, 0] == -2.0 and named["q0.025"][0, 0, 0] == -2.0
+
+
+def test_sweep_refuses_interval_metrics_it_cannot_rank(write_config, tmp_path):
+    from forecast.sweeps import check_interval_metric
+
+    config = cfg.Config.model_validate(conformal_config())
+    check_interval_metric("val.intervals.msis_95", config)
+    check_interval_metric("val.intervals.naive.interval_score_80", config)
+    with pytest.raises(ForecastError, match="acd_95"):
+        check_interval_metric("val.intervals.coverage_95", config)
+    with pytest.raises(ForecastError, match="levels give 80, 95"):
+        check_interval_metric("val.intervals.msis_90", config)
+    with pytest.raises(ForecastError, match="no intervals"):
+        check_interval_metric("val.intervals.pinball", cfg.Config.model_validate(tiny_config()))

@@ -228,10 +228,10 @@ def load(path: Path | str, overrides: list[str] | tuple[str, ...] = (), option: 
     defaulted = "path" not in config.data.model_fields_set and not overridden & {"data", "data.path"}
     if overrides:
         raw = config.model_dump(exclude_none=True)
-        for key in DERIVED:  # a default that depends on other keys, which overrides may change
+        for key in DERIVED:  # a default (or null) that depends on other keys, which overrides may change
             section, name = key.split(".")
             given = isinstance(document, dict) and isinstance(document.get(section), dict)
-            if not (given and name in document[section]) and not overridden & {section, key}:
+            if not (given and document[section].get(name) is not None) and not overridden & {section, key}:
                 raw.get(section, {}).pop(name, None)
         for assignment in overrides:
             apply_override(raw, assignment, option)

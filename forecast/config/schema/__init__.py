@@ -106,7 +106,11 @@ class Config(_Section):
         elif training.loss == "pinball":
             raise ValueError("training.loss=pinball needs model.quantiles")
         if intervals.method is None:
-            intervals.method = "quantiles" if quantiles is not None else "none"
+            intervals.method = "quantiles" if quantiles is not None else "conformal" if intervals.levels else "none"
+        if intervals.method == "none" and quantiles is not None:
+            raise ValueError(
+                "intervals.method=none: a quantile model's bounds are its intervals; use method quantiles (or cqr)"
+            )
         if intervals.method in ("quantiles", "cqr"):
             if quantiles is None:
                 raise ValueError(f"intervals.method={intervals.method} needs model.quantiles (or method: conformal)")

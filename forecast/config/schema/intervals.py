@@ -17,7 +17,7 @@ class Intervals(_Section):
         description="none: point forecasts only. quantiles: the bounds are a quantile model's own (model.quantiles), "
         "uncalibrated. conformal: split conformal on the validation windows around the point forecast, for any "
         "model, no retraining. cqr: conformalized quantile regression, the quantile model's bounds corrected on the "
-        "validation windows. Default: quantiles with model.quantiles, else none.",
+        "validation windows. Default: quantiles with model.quantiles, conformal when levels are given, else none.",
     )
     levels: list[Fraction] | None = Field(
         None,
