@@ -21,7 +21,7 @@ import numpy as np
 from forecast import config as cfg
 from forecast import tables
 from forecast.errors import ForecastError
-from forecast.results import PREDICTORS, SplitScores, aggregate
+from forecast.results import PREDICTORS, SplitScores, aggregate, mean_std
 from forecast.rundir import Run
 
 log = logging.getLogger("forecast")
@@ -44,7 +44,13 @@ class Fold:
             "model": s["model"],
             "naive": s["naive"],
             "scaled": s["scaled"],
+            **({"intervals": s["intervals"]} if "intervals" in s else {}),
         }
+
+    def coverages(self) -> dict[str, float]:
+        """The model's observed coverage per level ("coverage_95": ...); empty without intervals."""
+        found = self.scores.intervals or {}
+        return {k: v for k, v in found.items() if k.startswith("coverage_")}
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,14 @@ class Backtest:
                     s["naive"]["rmse"][stat],
                 ]
             )
+        coverages = [f.coverages() for f in self.folds]
+        if coverages[0]:  # the run has intervals: each fold's observed coverage per level
+            names = list(coverages[0])
+            columns += [name.replace("coverage_", "coverage ") for name in names]
+            for row, found in zip(rows, coverages, strict=False):
+                row += [found[name] for name in names]
+            for row, stat in zip(rows[len(self.folds) :], ("mean", "std"), strict=True):
+                row += [mean_std([c[name] for c in coverages])[stat] for name in names]
         return tables.text(columns, rows)
 
     def plot(self, path: Path) -> None:

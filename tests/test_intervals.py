@@ -295,3 +295,13 @@ def test_sweep_refuses_interval_metrics_it_cannot_rank(write_config, tmp_path):
         check_interval_metric("val.intervals.msis_90", config)
     with pytest.raises(ForecastError, match="no intervals"):
         check_interval_metric("val.intervals.pinball", cfg.Config.model_validate(tiny_config()))
+
+
+def test_backtest_reports_each_folds_coverage(tmp_path):
+    split = {"train_end": 500, "val_end": 700, "test_end": 1000}
+    config = cfg.Config.model_validate(tiny_config(intervals={"levels": [0.8]}, data={"split": split}))
+    result = forecast.backtest(config, folds=2, root=tmp_path / "bt")
+    coverages = [fold.to_dict()["intervals"]["coverage_80"] for fold in result.folds]
+    assert all(0 < c <= 1 for c in coverages)
+    assert "coverage 80" in result.table().splitlines()[0]
+    assert f"{np.mean(coverages):.4f}" in result.table().splitlines()[3]
