@@ -57,6 +57,7 @@ def log_run(config: cfg.Config, run: Run, metrics: Metrics) -> str:
         for path in (
             run.config_file,
             run.metrics_file,
+            run.intervals_file,
             run.history_file,
             run.report_file,
             run.loss_plot,
