@@ -241,6 +241,26 @@ def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: b
     )
 
 
+def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]:
+    """Export a run for serving without forecast: a TensorFlow SavedModel or an ONNX file whose graph
+    takes raw windows (original units) and returns forecasts in original units, scalers inside.
+
+    Args:
+        run: a completed run (or its directory).
+        format: "saved_model" or "onnx" (needs `pip install 'forecast[export]'`).
+        output: the SavedModel directory or .onnx file to write (must not exist).
+
+    Returns:
+        The signature (also written as signature.json: inside the SavedModel, beside the .onnx file).
+    """
+    from forecast import export as ex
+
+    run = _run(run)
+    ex.check(run, format, Path(output))  # before TensorFlow loads: a typo costs nothing
+    load_keras()
+    return ex.export(run.path, format, Path(output))
+
+
 def backtest(
     source: Run | PathLike,
     folds: int = 3,

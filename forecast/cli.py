@@ -142,6 +142,13 @@ def evaluate(
 
 
 @command
+def export(run_dir: o.RunArg, format: o.ExportFormatOpt = "saved_model", output: o.ExportOutputOpt = ...) -> None:
+    """Export a run as a SavedModel or ONNX file that serves without forecast (scalers inside)."""
+    signature = api.export(run_dir, format, output)
+    print(json.dumps({"output": str(output), **{k: signature[k] for k in ("format", "inputs", "outputs")}}, indent=2))
+
+
+@command
 def predict(
     run_dir: o.RunArg,
     data: o.SeriesOpt = None,

@@ -61,6 +61,10 @@ RandomOpt = opt(Optional[int], "--random", min=1, help="Run N random draws of th
 ShardOpt = opt(Optional[str], "--shard", help="Run shard I/N of the trials (default: from SLURM_ARRAY_TASK_ID/COUNT).")
 SweepDirOpt = opt(Optional[Path], "--sweep-dir", help="Default: sweeps/<name>-<time>; shards share one.")
 
+ExportFormatOpt = opt(str, "--format", help="saved_model (TensorFlow) or onnx.")
+ExportOutputOpt = opt(
+    Path, "--output", "-o", help="The SavedModel directory or .onnx file to write.", show_default=False
+)
 DebugOpt = opt(bool, "--debug", help="Show Python tracebacks on errors.")
 OptionalConfigArg = arg(Optional[Path], "YAML config file.")
 SweepDirArg = arg(Path, "A sweep directory (shards merged).")

@@ -290,3 +290,110 @@ class MonotoneQuantiles(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "quantiles": self.quantiles, "median": self.median}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class Affine(keras.layers.Layer):
+    """x * scale + shift per column, in float64, with one row of parameters per series (gathered by
+    each sample's series index) or one row for all: a run's scaler or its inverse inside an exported
+    graph. Float64 so that the exported forecast equals `forecast predict`'s, which scales in float64.
+
+    Args:
+        scale, shift: (series, columns) tables.
+        output_dtype: the dtype of the result (float32 into the network, float64 out of it).
+    """
+
+    def __init__(self, scale, shift, output_dtype: str = "float32", **kwargs):
+        super().__init__(**kwargs)
+        self.table_scale = [[float(v) for v in row] for row in scale]
+        self.table_shift = [[float(v) for v in row] for row in shift]
+        self.output_dtype = output_dtype
+
+    def call(self, x, series=None):
+        scale = ops.convert_to_tensor(self.table_scale, dtype="float64")
+        shift = ops.convert_to_tensor(self.table_shift, dtype="float64")
+        index = ops.zeros((ops.shape(x)[0],), dtype="int32") if series is None else ops.cast(series, "int32")
+        shape = (-1,) + (1,) * (len(x.shape) - 2) + (len(self.table_scale[0]),)
+        scale = ops.reshape(ops.take(scale, index, axis=0), shape)
+        shift = ops.reshape(ops.take(shift, index, axis=0), shape)
+        return ops.cast(ops.cast(x, "float64") * scale + shift, self.output_dtype)
+
+    def compute_output_spec(self, x, series=None):
+        return keras.KerasTensor(x.shape, self.output_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.table_scale, "shift": self.table_shift,
+                "output_dtype": self.output_dtype}  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class WindowBounds(keras.layers.Layer):
+    """A run's calibrated interval bounds inside an exported graph (see `forecast.intervals`):
+    each window's scale from its scaled target columns, then the method's bounds per level, nested
+    and around the median. (batch, horizon, bounds, targets), lower bounds first, scaled values.
+
+    Args:
+        method: conformal, quantiles or cqr; levels: ascending.
+        corrections: (levels, horizon, targets), or None for quantiles; floor: (targets,).
+        lag: the lag of the scale's differences; targets: the target columns' indices in the window.
+        quantiles: the model's output levels ([] for a point model).
+    """
+
+    def __init__(self, method, levels, corrections, floor, lag, targets, quantiles, **kwargs):
+        super().__init__(**kwargs)
+        self.method, self.levels, self.lag, self.targets = method, list(levels), int(lag), list(targets)
+        self.corrections = corrections if corrections is None else [[list(map(float, r)) for r in c]
+                                                                    for c in corrections]  # fmt: skip
+        self.floor, self.quantiles = [float(v) for v in floor], [float(v) for v in quantiles]
+
+    def _index(self, q):
+        return next(i for i, v in enumerate(self.quantiles) if abs(v - q) < 1e-9)
+
+    def call(self, window, pred):
+        rows = ops.take(window, ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        differences = ops.cast(rows[:, self.lag :, :] - rows[:, : -self.lag, :], "float64")  # as NumPy does
+        scale = ops.mean(ops.abs(differences), axis=1)
+        scale = ops.maximum(scale, ops.convert_to_tensor(self.floor, dtype="float64"))[:, None, :]
+        pred = ops.cast(pred, "float64")
+        center = pred[:, :, self.quantiles.index(0.5), :] if self.quantiles else pred
+        lowers, uppers, inner = [], [], (center, center)
+        for k, level in enumerate(self.levels):
+            c = None if self.corrections is None else ops.convert_to_tensor(self.corrections[k], dtype="float64")
+            if self.method == "conformal":
+                low, high = center - c * scale, center + c * scale
+            else:
+                low = pred[:, :, self._index((1 - level) / 2), :]
+                high = pred[:, :, self._index((1 + level) / 2), :]
+                if self.method == "cqr":
+                    low, high = low - c * scale, high + c * scale
+            inner = (ops.minimum(low, inner[0]), ops.maximum(high, inner[1]))
+            lowers.append(inner[0])
+            uppers.append(inner[1])
+        return ops.stack([*reversed(lowers), *uppers], axis=2)
+
+    def compute_output_spec(self, window, pred):
+        return keras.KerasTensor((window.shape[0], pred.shape[1], 2 * len(self.levels), pred.shape[-1]), "float64")
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method, "levels": self.levels, "corrections": self.corrections,
+                "floor": self.floor, "lag": self.lag, "targets": self.targets, "quantiles": self.quantiles}  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class Select(keras.layers.Layer):
+    """One index along `axis`, that axis dropped: a quantile model's median, (batch, horizon, targets)."""
+
+    def __init__(self, index: int, axis: int, **kwargs):
+        super().__init__(**kwargs)
+        self.index, self.axis = index, axis
+
+    def call(self, x):
+        return ops.take(x, self.index, axis=self.axis)
+
+    def compute_output_spec(self, x):
+        shape = list(x.shape)
+        del shape[self.axis]
+        return keras.KerasTensor(tuple(shape), x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index, "axis": self.axis}
