@@ -7,7 +7,10 @@ stored), then runs in child processes, each one's wall time and peak RSS its own
 2. validate: `forecast validate` (load, split, scale, count windows, no TensorFlow);
 3. train: `forecast train` for one epoch of --steps batches, then the full scoring of every
    series' validation and test window -> training windows/s (metrics.json), peak RSS;
-4. predict: `forecast predict` of the horizon after every series' end -> series/s.
+4. predict: `forecast predict` of the horizon after every series' end -> series/s;
+5. predict in shards: the same in --shards processes (`forecast predict --shard I/N`, Parquet
+   out), one after the other -> each shard's peak RSS, and series/s over the shards' total wall
+   time; the shards' series must be exactly the whole run's.
 
 The target: every step within 4 GB peak RSS (memory stays O(total rows): windows are gathered
 by index, never stored). Usage:
@@ -79,6 +82,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--steps", type=int, default=200, help="training batches in the one epoch")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--shards", type=int, default=4, help="processes of the sharded predict (step 5)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="forecast-panel-"))
@@ -130,6 +134,22 @@ def main() -> None:
     )  # fmt: skip
     forecasts = pd.read_csv(work / "forecasts.csv", usecols=["id"])
     results["predict"] = (seconds, peak, f"{forecasts['id'].nunique() / seconds:,.0f} series/s (wall, incl. start-up)")
+    walls, peaks, ids = [], [], set()
+    for i in range(args.shards):
+        seconds, peak, _ = child(
+            [FORECAST, "predict", str(run_dir), "--data", str(work / "with_future.parquet"), "--shard",
+             f"{i}/{args.shards}", "--output", str(work / "shard-{shard}.parquet")]
+        )  # fmt: skip
+        walls.append(seconds)
+        peaks.append(peak)
+        shard_ids = set(pd.read_parquet(work / f"shard-{i}.parquet", columns=["id"])["id"].unique())
+        assert not ids & shard_ids, "a series in two shards"
+        ids |= shard_ids
+    assert ids == set(forecasts["id"].unique()), "the shards' series differ from the whole predict's"
+    results[f"predict, {args.shards} shards"] = (
+        sum(walls), max(peaks), f"{len(ids) / sum(walls):,.0f} series/s over the shards' summed wall time; "
+        f"peak RSS per shard {', '.join(f'{p:,.0f}' for p in peaks)} MB",
+    )  # fmt: skip
 
     print(
         f"panel: {int(n_series):,} series x {args.rows} rows = {int(rows):,} rows; future covariate + calendar "

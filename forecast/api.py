@@ -192,14 +192,17 @@ def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bo
     return forecaster(run, data, all_origins).all()
 
 
-def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> Forecaster:
+def forecaster(
+    run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False, shard: tuple[int, int] | None = None
+) -> Forecaster:
     """The run loaded and the series checked and scaled, ready to forecast: `.all()` is `forecasts`,
     `.write(path, layout)` streams them to a file in chunks of bounded memory (`forecast predict`).
-    Arguments as `predict`'s."""
+    Arguments as `predict`'s; `shard` (I, N): only the series I, I + N, I + 2N, ... of the file (in
+    the order they first appear), so that N processes cover a panel between them."""
     import numpy as np
 
     from forecast import future
-    from forecast.data import load_series, release_memory
+    from forecast.data import load_series, release_memory, series_ids
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
@@ -209,10 +212,18 @@ def forecaster(run: Run | PathLike, data: PathLike | None = None, all_origins: b
     scalers = run.load_scalers(config)
     data = data if data is not None else config.data.path
     schema = run.load_schema()
-    series = load_series(config.data, data, schema, future=True)
+    only = shard_ids(config, Path(data), shard) if shard is not None and shard[1] > 1 else None
+    empty = only is not None and not only  # a shard past the last series: an empty output, same columns
+    if empty:
+        only = series_ids(Path(data), config.data.id_column)[:1]
+    series = load_series(config.data, data, schema, future=True, only=only)
     spec = WindowSpec.from_config(config.window)
     series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
-    origins, skipped = future.origins(series, spec, all_origins, str(data), any_length=not all_origins)
+    origins, skipped = future.origins(
+        series, spec, all_origins, str(data), any_length=not all_origins, part=only is not None
+    )
+    if empty:
+        origins, skipped = origins[:0], []
     if skipped:
         series.notes.append(
             f"{len(skipped)} series are too short for one window and get no forecast (first: '{skipped[0]}')"
@@ -259,6 +270,21 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
     ex.check(run, format, Path(output))  # before TensorFlow loads: a typo costs nothing
     load_keras()
     return ex.export(run.path, format, Path(output))
+
+
+def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
+    """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order."""
+    from forecast.data import series_ids
+
+    index, count = shard
+    if config.data.id_column is None:
+        raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")
+    ids = series_ids(data, config.data.id_column)
+    if any(i is None for i in ids):
+        raise ForecastError(f"{data}: the id column '{config.data.id_column}' has empty values")
+    if index >= len(ids):  # an array larger than the panel: this task has nothing to forecast
+        log.warning(f"note: --shard {index}/{count}: the file has only {len(ids)} series; this shard forecasts none")
+    return ids[index::count]
 
 
 def backtest(

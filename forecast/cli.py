@@ -155,13 +155,34 @@ def predict(
     output: o.PredictionsOpt = None,
     all_origins: o.OriginsOpt = False,
     layout: o.LayoutOpt = "long",
+    shard: o.PredictShardOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
     from forecast.future import output_format
 
+    part = _predict_shard(run_dir, shard, output)
+    if output is not None and "{shard}" in str(output):
+        output = Path(str(output).replace("{shard}", str(part[0] if part else 0)))
+    elif part is not None and part[1] > 1 and output is not None and output != STDOUT:
+        raise ForecastError(f"--output {output}: with --shard give each shard its file, e.g. preds-{{shard}}.parquet")
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
-    api.forecaster(run_dir, data, all_origins).write(output or STDOUT, layout)
+    api.forecaster(run_dir, data, all_origins, part).write(output or STDOUT, layout)
+
+
+def _predict_shard(run_dir: Path, shard: str | None, output: Path | None) -> tuple[int, int] | None:
+    """--shard I/N; else, for a panel run whose --output holds {shard}, Slurm's array variables
+    (a plain predict inside an array job forecasts everything, as it would outside one)."""
+    from forecast.sweeps import shard_of
+
+    if shard is not None:
+        return shard_of(shard)
+    if output is None or "{shard}" not in str(output) or not (run_dir / "config.yaml").is_file():
+        return None
+    part = shard_of(None) if api.Run(run_dir).config.data.id_column is not None else None
+    if part is not None and part[1] > 1:
+        log.info(f"shard {part[0]}/{part[1]} from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
+    return part
 
 
 @command

@@ -65,6 +65,11 @@ ExportFormatOpt = opt(str, "--format", help="saved_model (TensorFlow) or onnx.")
 ExportOutputOpt = opt(
     Path, "--output", "-o", help="The SavedModel directory or .onnx file to write.", show_default=False
 )
+PredictShardOpt = opt(
+    Optional[str],
+    "--shard",
+    help="Forecast series I, I+N, ... only (a panel; default: SLURM_ARRAY_TASK_ID/COUNT); --output needs {shard}.",
+)
 DebugOpt = opt(bool, "--debug", help="Show Python tracebacks on errors.")
 OptionalConfigArg = arg(Optional[Path], "YAML config file.")
 SweepDirArg = arg(Path, "A sweep directory (shards merged).")

@@ -190,16 +190,24 @@ class InputSchema:
             )
 
 
-def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning the ways it can fail into one line each.
+def parquet(path: Path) -> bool:
+    """A Parquet file, or a directory of them (a dataset written in parts)."""
+    return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
+
+
+def read_table(path: Path, categorical: list[str] = (), only: tuple[str, list] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file (or a directory of Parquet files), turning the ways it can fail
+    into one line each.
 
     `categorical` columns (a panel's ids) are read as pandas categories: a hundred thousand ids
-    repeated over fifty million rows cost codes, not fifty million Python strings.
+    repeated over fifty million rows cost codes, not fifty million Python strings. `only` (column,
+    values) keeps the rows whose column holds one of the values: a shard's series. Parquet filters
+    while it reads, so a shard holds only its own rows; a CSV is read whole, then filtered.
     """
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):
         raise ForecastError(f"data.path: file not found: {path}")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet(path):
             # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
             import pyarrow.parquet as pq
 
@@ -208,13 +216,18 @@ def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
             # instead of staying in the pool (measured: about 1 GB of peak RSS for a
             # 50-million-row panel).
             with arrow_system_pool():
-                table = pq.read_table(path)
+                filters = [(only[0], "in", only[1])] if only is not None else None
+                table = pq.read_table(path, filters=filters)
                 frame = table.to_pandas(self_destruct=True, split_blocks=True)
                 del table
         else:
             with warnings.catch_warnings():  # a categorical column absent from the header is reported below
                 warnings.simplefilter("ignore")
                 frame = pd.read_csv(path, dtype={c: "category" for c in categorical} or None)
+            if only is not None and only[0] in frame:  # by each distinct id's text, as series_ids gives it
+                codes, uniques = pd.factorize(frame[only[0]])
+                wanted = np.isin(np.array([str(u) for u in uniques], dtype=object), list(only[1]))
+                frame = frame[np.append(wanted, False)[codes]]  # code -1 (an empty id): never selected
     except pd.errors.EmptyDataError:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -226,7 +239,7 @@ def read_table(path: Path, categorical: list[str] = ()) -> pd.DataFrame:
     if frame.empty:
         raise ForecastError(f"{path}: the file has a header but no data rows")
     frame = frame.reset_index(drop=True)  # a Parquet file may carry pandas' index: rows are positions here
-    duplicated = None if path.suffix.lower() in (".parquet", ".pq") else _duplicate_header(path, frame)
+    duplicated = None if parquet(path) else _duplicate_header(path, frame)
     if duplicated:
         raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
     return frame
@@ -514,8 +527,29 @@ def _future_rows(values: np.ndarray, targets: list[int], starts: np.ndarray, whe
     return (last + 1).astype(np.int64)
 
 
+def series_ids(path: Path, id_column: str) -> list[str]:
+    """A panel file's series ids in the order they first appear, reading only the id column (as
+    stored: what a Parquet filter compares with)."""
+    try:
+        if parquet(path):
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            column = pq.read_table(path, columns=[id_column]).column(0)
+            return pc.unique(column).to_pylist()
+        column = pd.read_csv(path, usecols=[id_column], dtype={id_column: "category"})[id_column]
+        return [str(u) for u in pd.factorize(column)[1]]  # as load_series names a CSV's series
+    except (OSError, ValueError, KeyError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ForecastError(f"{path}: cannot read its id column '{id_column}' ({reason})") from None
+
+
 def load_series(
-    data: cfg.Data, path: Path | None = None, schema: InputSchema | None = None, future: bool = False
+    data: cfg.Data,
+    path: Path | None = None,
+    schema: InputSchema | None = None,
+    future: bool = False,
+    only: list | None = None,
 ) -> Series:
     """Load the columns a config asks for.
 
@@ -525,9 +559,11 @@ def load_series(
         schema: a run's recorded columns; the file's columns are then matched to them by name.
         future: `predict`: trailing rows of each series whose targets are all empty are future
             rows (they carry future covariates); they are kept, untouched by data.fill.
+        only: a panel's series to load (a shard of `predict`), by id; None: all of them.
     """
     path = Path(path or data.path)
-    frame = read_table(path, [data.id_column] if data.id_column else [])
+    selection = (data.id_column, only) if only is not None and data.id_column else None
+    frame = read_table(path, [data.id_column] if data.id_column else [], selection)
     if schema is not None:
         schema.check_columns(frame, path)
         data = schema.apply(data)

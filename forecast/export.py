@@ -48,8 +48,9 @@ def check(run: Run, fmt: str, output: Path) -> None:
         missing = [m for m in ("onnx", "tf2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
         if missing:
             raise ForecastError(f"export --format onnx needs {', '.join(missing)}: pip install 'forecast[export]'")
-    if output.exists():
-        raise ForecastError(f"--output: {output} exists; export never overwrites")
+    for path in (output, signature_path(output, fmt)):
+        if path.exists():
+            raise ForecastError(f"--output: {path} exists; export never overwrites")
     if not output.parent.is_dir():
         raise ForecastError(f"--output: {output.parent} is not a directory")
 
@@ -62,7 +63,9 @@ def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tup
     if isinstance(scalers, SeriesScalers):
         center, scale = (scalers.center, scalers.scale) if part == "features" else (
             scalers.target_center, scalers.target_scale)  # fmt: skip
-        return (scale, center) if inverse else (1 / scale, -center / scale)
+        scale, shift = (scale, center) if inverse else (1 / scale, -center / scale)
+        unfitted = ~scalers._fitted()[:, None]  # no training rows, no scaler: their forecasts come out NaN
+        return np.where(unfitted, np.nan, scale), np.where(unfitted, np.nan, shift)
     scaler = scalers.features if part == "features" else scalers.targets
     apply = scaler.inverse_transform if inverse else scaler.transform
     zero = np.asarray(apply(np.zeros((1, n))), dtype=np.float64)
@@ -147,6 +150,7 @@ def serving_model(run: Run):
                         "shape": [None],
                         "meaning": "each window's series: its index in `ids`",
                         "ids": list(scalers.ids),
+                        "unfitted": [i for i, ok in zip(scalers.ids, scalers._fitted(), strict=True) if not ok],
                     }
                 ]
                 if panel
@@ -229,16 +233,20 @@ def export(run_dir: Path, fmt: str, output: Path) -> dict:
     check(run, fmt, output)
     model, signature = serving_model(run)
     signature["format"] = fmt
-    tmp = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+    import os
+
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # this process's own
     try:
         model.export(str(tmp), format=FORMATS[fmt], verbose=False)
         if fmt == "saved_model":
             write_json(tmp / "signature.json", signature)
-            tmp.rename(output)
-        else:
-            write_json(signature_path(output, fmt), signature)
-            tmp.rename(output)
+        tmp.rename(output)
+        if fmt == "onnx":
+            try:
+                write_json(signature_path(output, fmt), signature)
+            except BaseException:
+                output.unlink(missing_ok=True)
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         raise

@@ -24,15 +24,16 @@ from forecast.windows import WindowSpec
 
 
 def origins(
-    series: Series, spec: WindowSpec, all_origins: bool, source: str, any_length: bool = False
+    series: Series, spec: WindowSpec, all_origins: bool, source: str, any_length: bool = False, part: bool = False
 ) -> tuple[np.ndarray, list[str]]:
     """The origin rows to forecast from: each series' last history row (or every row with a full
     window), and the ids of series too short for one window (skipped; a single series is an error).
-    A variable-length model forecasting from its whole history (`any_length`) takes any length."""
+    A variable-length model forecasting from its whole history (`any_length`) takes any length.
+    A `part` of a panel (a shard) may have no series long enough: it forecasts nothing."""
     starts, ends = series.offsets[:-1], series.history_ends
     minimum = 0 if any_length and spec.variable_length and series.ids is None else spec.history
     short = (ends - starts) <= minimum
-    if short.all() or (series.ids is None and short.any()):
+    if (short.all() and not part) or (series.ids is None and short.any()):  # a shard may hold only short series
         n = int((ends - starts).max(initial=0))
         raise ForecastError(f"{source}: {n} rows, fewer than the {spec.history + 1} one window needs")
     skipped = [series.ids[i] for i in np.flatnonzero(short)] if series.ids is not None else []

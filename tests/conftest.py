@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ETTH1 = ROOT / "data" / "ETTh1.csv"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`forecast ARGS` as a user runs it: its own process, exit code and streams."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`forecast ARGS` as a user runs it: its own process, exit code and streams (`env`: added variables)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "forecast", *map(str, args)],
         cwd=cwd,

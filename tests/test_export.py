@@ -114,3 +114,17 @@ def test_export_from_the_cli(write_config, tmp_path):
     assert json.loads(done.stdout)["outputs"][0]["name"] == "forecast"
     bad = run_cli("export", tmp_path / "run", "--format", "pickle", "--output", tmp_path / "x")
     assert bad.returncode == 2 and "--format" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_series_without_a_scaler_are_listed_and_come_out_nan(tmp_path):
+    path = tmp_path / "panel.csv"
+    panel_frame({"a": 60, "b": 70, "c": 14}).to_csv(path, index=False)  # c has no training rows
+    run = forecast.train(panel_config(path), tmp_path / "run")
+    signature = forecast.api.export(run, "saved_model", tmp_path / "saved")
+    series = next(i for i in signature["inputs"] if i["name"] == "series")
+    assert series["unfitted"] == ["c"]
+    window = np.ones((1, 12, 1), "float32")
+    out = run_exported(tmp_path / "saved", "saved_model", {"window": window, "series": np.array([2], "int32")})
+    assert np.isnan(out["forecast"]).all()
+    out = run_exported(tmp_path / "saved", "saved_model", {"window": window, "series": np.array([0], "int32")})
+    assert np.isfinite(out["forecast"]).all()

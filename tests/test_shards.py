@@ -1,0 +1,90 @@
+"""Batch prediction over a panel in shards (issue 19): directories of Parquet files, --shard I/N."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli
+from test_panel import panel_config, panel_frame
+
+import forecast
+from forecast.data import series_ids
+
+LENGTHS = {f"s{k:02d}": 40 + k for k in range(11)}
+
+
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("shards")
+    frame = panel_frame(LENGTHS)
+    frame.to_csv(tmp / "panel.csv", index=False)
+    parts = tmp / "parts"
+    parts.mkdir()
+    for k, (_, group) in enumerate(frame.groupby(frame["store"].str[-1])):  # series spread over files
+        group.to_parquet(parts / f"part-{k}.parquet", index=False)
+    return forecast.train(panel_config(tmp / "panel.csv"), tmp / "run"), tmp
+
+
+def test_shards_partition_the_series_exactly_and_equal_the_whole(panel_run):
+    run, tmp = panel_run
+    whole = forecast.api.forecaster(run, tmp / "panel.csv").all().frame()
+    for source in (tmp / "panel.csv", tmp / "parts"):
+        shards = [forecast.api.forecaster(run, source, shard=(i, 3)).all().frame() for i in range(3)]
+        ids = [set(s["store"]) for s in shards]
+        assert set().union(*ids) == set(whole["store"]) and sum(map(len, ids)) == len(set(whole["store"]))
+        merged = pd.concat(shards).sort_values(["store", "step"]).reset_index(drop=True)
+        expected = whole.sort_values(["store", "step"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(merged, expected, check_exact=False, rtol=1e-6)
+
+
+def test_a_directory_of_parquet_files_reads_as_one_panel(panel_run):
+    run, tmp = panel_run
+    from_parts = forecast.api.forecaster(run, tmp / "parts").all()
+    assert sorted(from_parts.ids) == sorted(LENGTHS)
+
+
+def test_shards_past_the_panel_or_of_short_series_forecast_nothing(panel_run, tmp_path):
+    run, tmp = panel_run
+    whole = forecast.api.forecaster(run, tmp / "panel.csv").all().frame()
+    past = forecast.api.forecaster(run, tmp / "panel.csv", shard=(11, 12)).all().frame()
+    assert past.empty and list(past.columns) == list(whole.columns)
+    frame = panel_frame({"a": 40, "b": 41, "c": 5})  # c is too short for one window
+    frame.to_csv(tmp_path / "short.csv", index=False)
+    assert len(forecast.api.forecaster(run, tmp_path / "short.csv").all().frame()["store"].unique()) == 2
+    assert forecast.api.forecaster(run, tmp_path / "short.csv", shard=(2, 3)).all().frame().empty
+
+
+def test_csv_shards_match_ids_as_the_whole_read_names_them(tmp_path):
+    frame = panel_frame({"007": 40, "008": 41, "010": 42})
+    frame.to_csv(tmp_path / "numeric.csv", index=False)
+    names = series_ids(tmp_path / "numeric.csv", "store")
+    run = forecast.train(panel_config(tmp_path / "numeric.csv"), tmp_path / "run")
+    whole = set(forecast.api.forecaster(run, tmp_path / "numeric.csv").all().frame()["store"])
+    assert set(names) == whole
+    parts = [set(forecast.api.forecaster(run, tmp_path / "numeric.csv", shard=(i, 2)).all().frame()["store"])
+             for i in range(2)]  # fmt: skip
+    assert parts[0] | parts[1] == whole and not parts[0] & parts[1]
+
+
+@pytest.mark.slow
+def test_shard_outputs_from_the_cli(panel_run, tmp_path):
+    run, tmp = panel_run
+    outputs = []
+    for i in range(2):
+        done = run_cli("predict", run.path, "--data", tmp / "parts", "--shard", f"{i}/2",
+                       "--output", tmp_path / "preds-{shard}.parquet")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(pd.read_parquet(tmp_path / f"preds-{i}.parquet"))
+    assert sorted(set(outputs[0]["store"]) | set(outputs[1]["store"])) == sorted(LENGTHS)
+    assert not set(outputs[0]["store"]) & set(outputs[1]["store"])
+    same = run_cli("predict", run.path, "--shard", "0/2", "--output", tmp_path / "one.csv")
+    assert same.returncode == 2 and "{shard}" in same.stderr
+    # inside a Slurm array, a predict whose --output has no {shard} forecasts every series
+    env = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"}
+    plain = run_cli("predict", run.path, "--output", tmp_path / "all.parquet", env=env)
+    assert plain.returncode == 0 and sorted(pd.read_parquet(tmp_path / "all.parquet")["store"].unique()) == sorted(
+        LENGTHS
+    )
+    slurm = run_cli("predict", run.path, "--output", tmp_path / "s-{shard}.parquet", env=env)
+    assert slurm.returncode == 0 and set(pd.read_parquet(tmp_path / "s-1.parquet")["store"]) < set(LENGTHS)
+    order = series_ids(tmp / "parts", "store")  # the files' order of first appearance
+    np.testing.assert_equal(sorted(outputs[0]["store"].unique()), sorted(order[0::2]))
