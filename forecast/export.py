@@ -40,9 +40,11 @@ def check(run: Run, fmt: str, output: Path) -> None:
     if fmt not in FORMATS:
         raise ForecastError(f"--format: expected saved_model or onnx (got '{fmt}')")
     config = run.config
-    if config.data.covariates.all or config.data.calendar:
+    covariates = config.data.covariates
+    if covariates.future or covariates.static or config.data.calendar:  # past covariates are window columns
         raise ForecastError(
-            "export: runs with covariates or calendar features cannot be exported yet; forecast predict serves them"
+            "export: runs with future or static covariates or calendar features cannot be exported yet "
+            "(the graph would need the horizon's known values); forecast predict serves them"
         )
     if fmt == "onnx":
         missing = [m for m in ("onnx", "tf2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]

@@ -83,10 +83,11 @@ def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
 def test_panel_export_scales_each_series_by_its_own_scaler(tmp_path):
     path = tmp_path / "panel.csv"
     panel_frame().to_csv(path, index=False)
-    run = forecast.train(panel_config(path), tmp_path / "run")
+    run = forecast.train(panel_config(path, covariates={"past": ["visits"]}), tmp_path / "run")  # a window column
     signature = check_parity(run, tmp_path, "onnx")
     series = next(i for i in signature["inputs"] if i["name"] == "series")
     assert series["ids"] == run.load_scalers(run.config).ids and signature["id_column"] == "store"
+    assert signature["inputs"][0]["columns"] == ["sales", "visits"]
 
 
 def test_step_over_one_leaves_bounds_out_and_says_why(tmp_path):
