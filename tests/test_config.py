@@ -119,6 +119,10 @@ EXPECTED_WINDOWS = {
     "ett/etth1_h192.yaml": {"train": 7729, "val": 2689, "test": 2689},
     "ett/etth1_h336.yaml": {"train": 7585, "val": 2545, "test": 2545},
     "ett/etth1_h720.yaml": {"train": 7201, "val": 2161, "test": 2161},
+    "ett/l96/etth1_h96.yaml": {"train": 8449, "val": 2785, "test": 2785},  # lookback 96
+    "ett/l96/etth1_h192.yaml": {"train": 8353, "val": 2689, "test": 2689},
+    "ett/l96/etth1_h336.yaml": {"train": 8209, "val": 2545, "test": 2545},
+    "ett/l96/etth1_h720.yaml": {"train": 7825, "val": 2161, "test": 2161},
 }
 
 
