@@ -16,7 +16,6 @@ backend feature.
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -253,10 +252,6 @@ def export(run_dir: Path, fmt: str, output: Path) -> dict:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         raise
     return signature
-
-
-def read_signature(path: Path, fmt: str) -> dict:
-    return json.loads(signature_path(Path(path), fmt).read_text())
 
 
 def run_exported(path: Path, fmt: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, run_cli, tiny_config
+from test_layers import SEGRNN
 from test_panel import panel_config, panel_frame
 
 import forecast
@@ -64,16 +65,7 @@ def test_bad_interval_configs_name_the_key(raw, message):
 
 OPTION_SETS = {
     "dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="last"),
-    "segrnn-affine": dict(
-        cell="gru",
-        layers=[cfg.Layer(units=8)],
-        instance_norm="last",
-        instance_norm_affine=True,
-        channel_independent=True,
-        channel_embedding=True,
-        segment_len=6,
-        decoder="parallel",
-    ),
+    "segrnn-affine": SEGRNN,  # test_layers' SegRNN option set: every long-horizon layer at once
     "ci-dense": dict(cell="gru", layers=[cfg.Layer(units=8)], channel_independent=True, instance_norm="mean"),
     "plain": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="none", dense=[5]),
 }
