@@ -7,6 +7,7 @@ from forecast.api import (
     Repeats,
     Validation,
     backtest,
+    best_config,
     build_model,
     compare,
     download,
@@ -18,10 +19,11 @@ from forecast.api import (
     resume,
     sweep,
     train,
+    tune,
     validate,
 )
 from forecast.config import Config
-from forecast.errors import Diverged, Error, ForecastError, GateFailed, Interrupted
+from forecast.errors import Diverged, Error, ForecastError, GateFailed, Interrupted, Pruned
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run
 
@@ -35,6 +37,7 @@ __all__ = [
     "GateFailed",
     "Interrupted",
     "Metrics",
+    "Pruned",
     "Repeats",
     "Run",
     "Scores",
@@ -42,6 +45,7 @@ __all__ = [
     "TrainingStats",
     "Validation",
     "backtest",
+    "best_config",
     "build_model",
     "compare",
     "download",
@@ -53,5 +57,6 @@ __all__ = [
     "resume",
     "sweep",
     "train",
+    "tune",
     "validate",
 ]

@@ -344,11 +344,69 @@ def sweep(
     return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides)
 
 
-def leaderboard(sweep_dir: PathLike, metric: str = "val.model.mae") -> Leaderboard:
-    """Rebuild leaderboard.csv/.md of a sweep directory from whatever trials completed."""
+def leaderboard(sweep_dir: PathLike, metric: str | None = None) -> Leaderboard:
+    """Rebuild leaderboard.csv/.md of a sweep directory from whatever trials completed, or of a tuning
+    directory from its study (every trial: completed ones ranked, pruned and failed ones with why).
+
+    Args:
+        metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
+    """
     from forecast import sweeps as sw
 
-    return sw.leaderboard(Path(sweep_dir), metric)
+    if (Path(sweep_dir) / "tune.json").exists():
+        from forecast import tuning
+
+        return tuning.leaderboard(Path(sweep_dir), metric)
+    return sw.leaderboard(Path(sweep_dir), metric or "val.model.mae")
+
+
+def tune(
+    config: PathLike,
+    space: PathLike | dict,
+    trials: int,
+    sweep_dir: PathLike | None = None,
+    study: str | None = None,
+    storage: str | None = None,
+    metric: str = "val.model.mae",
+    timeout: float | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    jobs: int = 1,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> Leaderboard:
+    """Search a space of config values with Optuna, each trial an ordinary run directory; needs
+    `forecast[tune]`. Workers (`jobs`, or processes anywhere) given one sweep_dir and storage share
+    the study. See `forecast.tuning` and the README's "Tuning".
+
+    Args:
+        config: the base YAML config file.
+        space: a YAML space file, or a dict of dotted keys -> distribution mappings.
+        trials: the study's size, all workers together.
+        sweep_dir: default sweeps/<name>-<time>; workers share one.
+        study: the study's name (default: the sweep directory's name).
+        storage: a database URL or journal:PATH (default: sqlite in sweep_dir).
+        metric: minimise this metrics.json path.
+        timeout: a worker starts no trial after this many seconds.
+        sampler: tpe or random.
+        pruner: median, halving or none.
+        jobs: worker processes on this machine.
+        overrides: `--set` assignments applied to the base config before each trial's values.
+    """
+    from forecast import tuning
+
+    parsed = tuning.read_space(space if isinstance(space, dict) else Path(space))
+    if sweep_dir is None:
+        sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
+    return tuning.run(
+        Path(config), parsed, Path(sweep_dir), trials, study, storage, metric, timeout, sampler, pruner, jobs, overrides
+    )
+
+
+def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
+    """The best completed trial's config of a tuned study, as YAML (also written to SWEEP_DIR/best.yaml)."""
+    from forecast import tuning
+
+    return tuning.best(Path(sweep_dir), storage)
 
 
 def compare(runs: list[Run | PathLike]) -> str:

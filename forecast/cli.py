@@ -247,8 +247,42 @@ def sweep(
 
 
 @command
-def leaderboard(sweep_dir: o.SweepDirArg, metric: o.MetricOpt = "val.model.mae") -> None:
-    """Rebuild leaderboard.csv/.md from whatever trial runs exist in a sweep directory."""
+def tune(
+    config: o.OptionalConfigArg = None,
+    space: o.SpaceOpt = None,
+    trials: o.TrialsOpt = 20,
+    study: o.StudyOpt = None,
+    storage: o.StorageOpt = None,
+    sweep_dir: o.SweepDirOpt = None,
+    metric: o.MetricOpt = "val.model.mae",
+    timeout: o.TimeoutOpt = None,
+    sampler: o.SamplerOpt = "tpe",
+    pruner: o.PrunerOpt = "median",
+    jobs: o.JobsOpt = 1,
+    set_: o.SetOpt = None,
+    best: o.BestOpt = None,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Search hyperparameters with Optuna (pruning, shared study); every trial is a run directory."""
+    _logging(quiet)
+    if best is not None:
+        if config is not None or space is not None:
+            raise ForecastError("--best reads a tuning directory: give no CONFIG or --space")
+        print(api.best_config(best, storage).rstrip())
+        log.info(f"written to {best / 'best.yaml'}")
+        return
+    if config is None or space is None:
+        raise ForecastError("tune: give a CONFIG file and --space SPACE.yaml (or --best SWEEP_DIR)")
+    board = api.tune(
+        config, space, trials, sweep_dir, study, storage, metric, timeout, sampler, pruner, jobs, set_ or ()
+    )
+    print(board.markdown.rstrip())
+    log.info(f"leaderboard: {board.directory / 'leaderboard.md'}")
+
+
+@command
+def leaderboard(sweep_dir: o.SweepDirArg, metric: o.OptionalMetricOpt = None) -> None:
+    """Rebuild leaderboard.csv/.md of a sweep directory, or of a tuned study (every trial's state)."""
     print(api.leaderboard(sweep_dir, metric).markdown.rstrip())
 
 

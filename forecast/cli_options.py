@@ -61,6 +61,20 @@ RandomOpt = opt(Optional[int], "--random", min=1, help="Run N random draws of th
 ShardOpt = opt(Optional[str], "--shard", help="Run shard I/N of the trials (default: from SLURM_ARRAY_TASK_ID/COUNT).")
 SweepDirOpt = opt(Optional[Path], "--sweep-dir", help="Default: sweeps/<name>-<time>; shards share one.")
 
+OptionalMetricOpt = opt(
+    Optional[str], "--metric", help="Rank by this metrics.json path (default: val.model.mae; a study's own metric)."
+)
+SpaceOpt = opt(Optional[Path], "--space", help="YAML mapping dotted keys to distributions (README, 'Tuning').")
+TrialsOpt = opt(int, "--trials", min=1, help="Trials in the study, all workers together.")
+StudyOpt = opt(Optional[str], "--study", help="Study name (default: the sweep directory's name).")
+StorageOpt = opt(
+    Optional[str], "--storage", help="Database URL or journal:PATH (default: sqlite:///SWEEP_DIR/study.db)."
+)
+TimeoutOpt = opt(Optional[float], "--timeout", min=0, help="Start no trial after this many seconds.")
+SamplerOpt = opt(str, "--sampler", help="tpe (Bayesian, seeded from the config's seed) or random.")
+PrunerOpt = opt(str, "--pruner", help="median, halving (successive halving) or none, on each epoch's val_loss.")
+JobsOpt = opt(int, "--jobs", "-j", min=1, help="Worker processes on this machine, sharing the study.")
+BestOpt = opt(Optional[Path], "--best", help="Print the best trial's config of this tuning directory as YAML.")
 ExportFormatOpt = opt(str, "--format", help="saved_model (TensorFlow) or onnx.")
 ExportOutputOpt = opt(
     Path, "--output", "-o", help="The SavedModel directory or .onnx file to write.", show_default=False

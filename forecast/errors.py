@@ -28,6 +28,15 @@ class GateFailed(Error):
     exit_code = 1
 
 
+class Pruned(Error):
+    """A tuning trial stopped by Optuna's pruner at an epoch end: its validation loss was not promising."""
+
+    def __init__(self, epoch: int, value: float) -> None:
+        super().__init__(f"pruned at epoch {epoch} (val_loss {value:.4g})")
+        self.epoch = epoch
+        self.value = value
+
+
 class Interrupted(Error):
     """SIGINT or SIGTERM during training; the run can be resumed from its last completed epoch."""
 

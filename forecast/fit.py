@@ -7,6 +7,7 @@ lifecycle's (`forecast.lifecycle`); the callbacks live one per file in `forecast
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -36,8 +37,11 @@ def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     return model
 
 
-def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.callbacks.Callback]:
-    """In the order they must run at each epoch's end (see Checkpoint)."""
+def callbacks(
+    config: cfg.Config, run: Run, received: list[int], extra: Sequence[keras.callbacks.Callback] = ()
+) -> list[keras.callbacks.Callback]:
+    """In the order they must run at each epoch's end (see Checkpoint); `extra` after the checkpoint,
+    so an epoch a tuner prunes at is in the history."""
     training = config.training
     plateau = stopping = None
     if training.reduce_lr_on_plateau.enabled:
@@ -56,12 +60,19 @@ def callbacks(config: cfg.Config, run: Run, received: list[int]) -> list[keras.c
         *(c for c in (plateau, stopping) if c is not None),
         Checkpoint(run, stopping, plateau),
         *([board] if config.tracking.tensorboard and (board := backend.tensorboard(run.path / "tensorboard")) else []),
+        *extra,
         StopOnSignal(received),
     ]
 
 
 def fit(
-    model: keras.Model, config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int]
+    model: keras.Model,
+    config: cfg.Config,
+    prepared: Prepared,
+    run: Run,
+    verbose: int,
+    received: list[int],
+    extra: Sequence[keras.callbacks.Callback] = (),
 ) -> None:
     """Fit `model` on the training windows, validating each epoch; resumes from the run's backup.
 
@@ -72,6 +83,7 @@ def fit(
         run: where the history, backup and TensorBoard logs go.
         verbose: Keras's verbosity (0 silent, 1 progress bar, 2 a line per epoch).
         received: the list `callbacks.signals()` fills; training stops at the next batch after a signal.
+        extra: more callbacks (a tuner's pruner), run after the checkpoint.
     """
     training = config.training
     if not model.trainable_weights:  # the naive baseline: nothing to fit, an empty history
@@ -116,7 +128,7 @@ def fit(
         shuffle=False,  # the WindowDataset shuffles, seeded by (seed, pass)
         initial_epoch=done,  # Checkpoint restores the weights and counters of epoch `done`
         epochs=done if stopped else training.epochs,
-        callbacks=callbacks(config, run, received),
+        callbacks=callbacks(config, run, received, extra),
         verbose=verbose,
     )
 

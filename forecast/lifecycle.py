@@ -17,12 +17,12 @@ import contextlib
 import logging
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from forecast import config as cfg
-from forecast.errors import Diverged, ForecastError, Interrupted
+from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
 from forecast.intervals import Calibration
 from forecast.prepare import Prepared, prepare
 from forecast.results import Metrics
@@ -145,15 +145,21 @@ def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) 
     return run
 
 
-def execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int = 0) -> Metrics:
+def execute(
+    config: cfg.Config, prepared: Prepared, run: Run, verbose: int = 0, callbacks: Sequence[object] = ()
+) -> Metrics:
     """Fit (or resume) the run, then `finish` it.
 
+    Args:
+        callbacks: Keras callbacks added to the run's own, after its checkpoint (a tuner's pruner).
+
     Raises:
+        Pruned: a callback pruned the trial; the status says "pruned", the history holds its epochs.
         Interrupted: SIGINT/SIGTERM; the status says "interrupted" and the message how to resume.
         Diverged: a NaN loss; model.keras holds the last good epoch's weights.
     """
     with run.lock(), _signals_and_status(run) as received:
-        return _execute(config, prepared, run, verbose, received)
+        return _execute(config, prepared, run, verbose, received, callbacks)
 
 
 @contextmanager
@@ -173,6 +179,9 @@ def _signals_and_status(run: Run) -> Iterator[list[int]]:
         except Diverged as exc:
             run.set_status("failed", str(exc))
             raise
+        except Pruned as exc:
+            run.set_status("pruned", str(exc))
+            raise
         except KeyboardInterrupt:
             run.set_status("interrupted", "KeyboardInterrupt")
             raise
@@ -181,7 +190,9 @@ def _signals_and_status(run: Run) -> Iterator[list[int]]:
             raise
 
 
-def _execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int]) -> Metrics:
+def _execute(
+    config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object]
+) -> Metrics:
     from forecast import backend
     from forecast.callbacks import completed_epochs, latest_weights
     from forecast.fit import compile_model, fit
@@ -196,7 +207,7 @@ def _execute(config: cfg.Config, prepared: Prepared, run: Run, verbose: int, rec
             model = compile_model(config, prepared)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras's progress is progress: stdout holds results
-            fit(model, config, prepared, run, verbose, received)
+            fit(model, config, prepared, run, verbose, received, callbacks)
     except Diverged as exc:
         latest = latest_weights(run)
         if latest is not None:

@@ -51,8 +51,9 @@ class Busy(ForecastError):
 
 
 @contextmanager
-def hold(path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed) for the duration, or fail at once.
+def hold(path: Path, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) for the duration, or fail at once
+    (`wait`: block until the holder lets go).
 
     fcntl.flock, so the kernel releases the lock when the holder dies, however it dies: a lock is
     never stale. The file names its holder (pid and host), for the message another process gets.
@@ -65,7 +66,7 @@ def hold(path: Path, what: str) -> Iterator[None]:
     handle = open(path, "a+")  # noqa: SIM115  held open for as long as the lock is
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
@@ -183,7 +184,7 @@ class Run:
     status_file = property(lambda self: self.path / "status.json")
     backup = property(lambda self: self.path / "backup")  # BackupAndRestore's folder while training
 
-    STATUSES = ("created", "running", "completed", "failed", "interrupted")
+    STATUSES = ("created", "running", "completed", "failed", "interrupted", "pruned")
 
     @property
     def status(self) -> str | None:

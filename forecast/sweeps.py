@@ -144,36 +144,49 @@ def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
         run = Run(sweep_dir / f"trial-{i:03d}")
         if run.status != "completed":
             continue
-        metrics = run.metrics
-        try:
-            value = metrics.get(metric)
-        except KeyError:
-            raise ForecastError(f"--metric {metric}: no such metric in {run.metrics_file}") from None
-        rows.append(
-            {
-                "trial": run.path.name,
-                **{k: v if isinstance(v, str | int | float | bool) else json.dumps(v) for k, v in trial.items()},
-                metric: value,
-                **({} if metric == "val.model.mae" else {"val_mae": metrics.val.model.mae}),
-                "test_mae": metrics.test.model.mae,
-                "test_rmse": metrics.test.model.rmse,
-                "test_scaled_mse": metrics.test.scaled_model.mse,
-                "naive_test_mae": metrics.test.naive.mae,
-                "epochs": metrics.training.epochs_run if metrics.training else 0,
-            }
-        )
+        rows.append({"trial": run.path.name, **cells(trial), **scores(run, metric)})
     rows.sort(key=lambda r: r[metric])
-    columns = list(rows[0]) if rows else ["trial", metric]
+    title = f"{len(rows)} of {len(plan)} trials completed, ranked by {metric}"
+    return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
+
+
+def cells(values: dict[str, object]) -> dict[str, object]:
+    """A trial's settings as table cells: scalars as they are, lists as JSON."""
+    return {k: v if isinstance(v, str | int | float | bool) else json.dumps(v) for k, v in values.items()}
+
+
+def scores(run: Run, metric: str) -> dict[str, object]:
+    """A completed trial's leaderboard columns: the ranked metric, then the test scores beside it."""
+    metrics = run.metrics
+    try:
+        value = metrics.get(metric)
+    except KeyError:
+        raise ForecastError(f"--metric {metric}: no such metric in {run.metrics_file}") from None
+    return {
+        metric: value,
+        **({} if metric == "val.model.mae" else {"val_mae": metrics.val.model.mae}),
+        "test_mae": metrics.test.model.mae,
+        "test_rmse": metrics.test.model.rmse,
+        "test_scaled_mse": metrics.test.scaled_model.mse,
+        "naive_test_mae": metrics.test.naive.mae,
+        "epochs": metrics.training.epochs_run if metrics.training else 0,
+    }
+
+
+def write_leaderboard(directory: Path, metric: str, rows: list[dict], title: str, empty: list[str]) -> Leaderboard:
+    """leaderboard.csv and leaderboard.md of rows in rank order (columns: the union, first seen first)."""
+    columns = list(dict.fromkeys(c for r in rows for c in r)) or empty
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns)
     writer.writeheader()
     writer.writerows(rows)
-    write_text(sweep_dir / "leaderboard.csv", buffer.getvalue())
-    title = f"# Leaderboard: {sweep_dir.name} ({len(rows)} of {len(plan)} trials completed, ranked by {metric})"
-    body = tables.markdown(["rank", *columns], [[rank, *(r[c] for c in columns)] for rank, r in enumerate(rows, 1)])
-    markdown = f"{title}\n\n{body}\n"
-    write_text(sweep_dir / "leaderboard.md", markdown)
-    return Leaderboard(sweep_dir, metric, rows, markdown)
+    write_text(directory / "leaderboard.csv", buffer.getvalue())
+    body = tables.markdown(
+        ["rank", *columns], [[rank, *(r.get(c, "") for c in columns)] for rank, r in enumerate(rows, 1)]
+    )
+    markdown = f"# Leaderboard: {directory.name} ({title})\n\n{body}\n"
+    write_text(directory / "leaderboard.md", markdown)
+    return Leaderboard(directory, metric, rows, markdown)
 
 
 def check_interval_metric(metric: str, config: cfg.Config) -> None:

@@ -1,0 +1,529 @@
+"""Tuning: an Optuna study over dotted config keys; every trial an ordinary run directory.
+
+The space file maps the keys `--set` takes to distributions, in the order they are drawn:
+
+    training.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}    # a float (log-uniform)
+    model.layers[0].units: {low: 16, high: 128, step: 16}             # an int: low and high are ints
+    model.decoder: {choices: [dense, parallel]}
+    model.segment_len: {choices: [12, 24], when: {model.decoder: parallel}}   # drawn only then
+
+Trial n lives in SWEEP_DIR/trial-<n:04d> (n is Optuna's trial number, unique across workers);
+each epoch's val_loss is reported to the trial and the study's pruner may stop it there. The
+study lives in a storage any number of workers share: a SQLite file in the sweep directory by
+default, any SQLAlchemy URL, or `journal:PATH` (Optuna's journal file, for shared filesystems).
+
+Workers share the sweep directory (as `forecast sweep`'s shards do): `.tune.lock` makes "count
+the trials, start one" atomic, so a study stops at exactly `--trials`, and each running trial's
+claim file (`.claims/trial-NNNN.lock`, an flock the kernel frees when its holder dies) tells a
+worker whose process died from one still training. A dead worker's trial is marked failed and
+queued once more with the same settings; a worker stopped by SIGINT/SIGTERM does the same itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from forecast import config as cfg
+from forecast.errors import Diverged, Error, ForecastError, Interrupted, Pruned
+from forecast.results import is_metric_path
+from forecast.rundir import Busy, Run, hold, write_json, write_text
+from forecast.sweeps import Leaderboard, cells, check_interval_metric, overrides, scores, write_leaderboard
+
+log = logging.getLogger("forecast")
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "halving", "none")
+# MedianPruner: no pruning until 5 trials have finished, nor before a trial's 3rd epoch (the first
+# epochs rank learning rates by how fast they start, not where they end). Steps are epochs from 1,
+# and Optuna prunes from step == n_warmup_steps on.
+MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 3}
+
+
+class Distribution(BaseModel):
+    """One key's distribution: `choices`, or `low`/`high` (ints when both are ints) with `log` or `step`."""
+
+    model_config = ConfigDict(extra="forbid")
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    step: int | float | None = None
+    choices: list[Any] | None = None
+    when: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Distribution:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or self.step is not None or self.log:
+                raise ValueError("give either choices or low/high, not both")
+            if not self.choices:
+                raise ValueError("choices is empty")
+            if not all(v is None or isinstance(v, str | int | float | bool) for v in self.choices):
+                raise ValueError("choices must be numbers, strings, booleans or null (not lists or mappings)")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (a range), or choices")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.step is not None:
+            raise ValueError("log and step cannot be combined")
+        if self.log and self.low <= 0:
+            raise ValueError("log needs low > 0")
+        if self.step is not None and self.step <= 0:
+            raise ValueError("step must be positive")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
+
+    def values(self) -> list:
+        """The values a config must accept: the choices, or both ends of the range."""
+        return list(self.choices) if self.choices is not None else [self.low, self.high]
+
+
+def read_space(source: Path | dict) -> dict[str, Distribution]:
+    """The space (a YAML file, or its mapping), checked: ForecastError (exit 2) naming the key."""
+    path = "space" if isinstance(source, dict) else source
+    raw = source if isinstance(source, dict) else cfg.read_yaml(Path(source))
+    if not isinstance(raw, dict) or not raw:
+        raise ForecastError(
+            f"{path}: a space maps dotted config keys to distributions, e.g. "
+            "'training.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}'"
+        )
+    space: dict[str, Distribution] = {}
+    for key, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise ForecastError(f"{path}: {key}: expected {{low, high[, log | step]}} or {{choices: [...]}}")
+        try:
+            dist = Distribution(**spec)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            raise ForecastError(f"{path}: {key}{'.' + where if where else ''}: {message}") from None
+        for parent, allowed in (dist.when or {}).items():
+            if parent not in space:
+                raise ForecastError(f"{path}: {key}.when: {parent} is not a key drawn before {key}")
+            choices = space[parent].values() if space[parent].choices is not None else None
+            wanted = allowed if isinstance(allowed, list) else [allowed]
+            if choices is not None and not set(map(json.dumps, wanted)) <= set(map(json.dumps, choices)):
+                raise ForecastError(f"{path}: {key}.when: {parent} never takes {allowed} (choices: {choices})")
+            dist.when[parent] = wanted  # one form: a list of the allowed values
+        space[str(key)] = dist
+    return space
+
+
+def check_space(config_path: Path, space: dict[str, Distribution], base_overrides=()) -> None:
+    """Every value at the edges of every range, and every choice, makes a valid config (the other
+    keys at their first value, where their `when` holds): a typo'd key or a bad value fails now,
+    not at trial 17."""
+    for key, dist in space.items():
+        for value in dist.values():
+            fixed = {k: value if k == key else d.values()[0] for k, d in space.items()}
+            cfg.load(config_path, [*base_overrides, *overrides(sample(FixedValues(fixed), space))], option="--space")
+
+
+class FixedValues:
+    """A stand-in trial whose every suggestion is a given value (`check_space` draws with it)."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.values = values
+
+    def _pick(self, name, *args, **kwargs):
+        return self.values[name]
+
+    suggest_categorical = suggest_int = suggest_float = _pick
+
+
+def sample(trial, space: dict[str, Distribution]) -> dict[str, object]:
+    """Draw a trial's values (define-by-run: a key whose `when` does not hold is not drawn at all)."""
+    values: dict[str, object] = {}
+    for key, dist in space.items():
+        if any(key_ not in values or values[key_] not in wanted for key_, wanted in (dist.when or {}).items()):
+            continue
+        if dist.choices is not None:
+            values[key] = trial.suggest_categorical(key, dist.choices)
+        elif dist.integer:
+            values[key] = trial.suggest_int(key, dist.low, dist.high, step=dist.step or 1, log=dist.log)
+        else:
+            values[key] = trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
+    return values
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ForecastError("forecast tune needs Optuna: pip install 'forecast[tune]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # forecast logs each trial itself
+    return optuna
+
+
+def open_storage(url: str | None, sweep_dir: Path):
+    """An Optuna storage: `sqlite:///SWEEP_DIR/study.db` by default, any SQLAlchemy URL, or `journal:PATH`."""
+    optuna = _optuna()
+    if url is None:
+        url = f"sqlite:///{(Path(sweep_dir) / 'study.db').resolve()}"
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+    if "://" not in url:
+        raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
+    import sqlalchemy.exc
+
+    # SQLite: several workers' writes queue for the file's lock instead of failing after 5 s
+    engine = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else None
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+        raise ForecastError(f"--storage {url}: {exc}") from None
+
+
+def _sampler(name: str, seed: int):
+    optuna = _optuna()
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+
+
+def _pruner(name: str):
+    optuna = _optuna()
+    if name == "median":
+        return optuna.pruners.MedianPruner(**MEDIAN)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+def record(sweep_dir: Path, plan: dict) -> None:
+    """tune.json: what the study searches. Workers started with the same plan agree; another is refused."""
+    path = sweep_dir / "tune.json"
+    if path.exists():
+        if json.loads(path.read_text()) != plan:
+            raise ForecastError(
+                f"{sweep_dir}: holds a study of another config, space or metric; pick another --sweep-dir"
+            )
+        return
+    if (sweep_dir / "sweep.json").exists():
+        raise ForecastError(f"{sweep_dir}: holds a `forecast sweep`; give tune its own --sweep-dir")
+    write_json(path, plan)
+
+
+def trial_dir(sweep_dir: Path, number: int) -> Path:
+    return Path(sweep_dir) / f"trial-{number:04d}"
+
+
+def _claim(sweep_dir: Path, number: int) -> Path:
+    return Path(sweep_dir) / ".claims" / f"trial-{number:04d}.lock"
+
+
+def _counted(study) -> int:
+    """Trials that count towards --trials: finished, pruned, running, or failed by their own settings
+    (not those lost with their worker: they are queued again)."""
+    from optuna.trial import TrialState
+
+    kept = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return sum(t.state in kept or (t.state == TrialState.FAIL and "failed" in t.user_attrs) for t in study.trials)
+
+
+def _requeue(study, trial, why: str) -> None:
+    """Mark a lost trial failed and queue its settings once more (a retry is not retried again)."""
+    from optuna.trial import TrialState
+
+    study.tell(trial.number, state=TrialState.FAIL)
+    again = "retry_of" not in trial.user_attrs
+    if again:
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+    log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
+
+
+def _reap(study, sweep_dir: Path) -> None:
+    """Running trials whose claim nobody holds lost their worker (killed, machine gone): requeue them."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        claim = _claim(sweep_dir, trial.number)
+        if not claim.exists():  # claimed elsewhere (a sweep directory that is not shared)
+            continue
+        try:
+            with hold(claim, "claim"):
+                pass
+        except Busy:
+            continue
+        _requeue(study, trial, "lost its worker")
+
+
+def worker_index() -> int:
+    """A Slurm array task's number, else 0: it offsets the sampler's seed (`-j` numbers its own workers)."""
+    with contextlib.suppress(ValueError):
+        return int(os.environ.get("SLURM_ARRAY_TASK_ID", ""))
+    return 0
+
+
+def run(
+    config_path: Path,
+    space: dict[str, Distribution],
+    sweep_dir: Path,
+    trials: int,
+    study_name: str | None = None,
+    storage: str | None = None,
+    metric: str = "val.model.mae",
+    timeout: float | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    jobs: int = 1,
+    base_overrides: list[str] | tuple[str, ...] = (),
+) -> Leaderboard:
+    """Run trials of a study until it holds `trials` of them (all workers'), then rebuild the leaderboard.
+
+    Args:
+        config_path: the base config file.
+        space: `read_space`'s distributions.
+        sweep_dir: the study's directory: trials, tune.json, study.db, leaderboard; workers share it.
+        trials: the study's size: a worker starts trials until the study holds this many.
+        study_name: default: the sweep directory's name.
+        storage: default: sqlite:///SWEEP_DIR/study.db.
+        metric: the metrics.json path minimised.
+        timeout: a worker starts no trial after this many seconds.
+        sampler: tpe (seeded from the config's seed, offset per worker) or random.
+        pruner: median, halving (successive halving) or none, on each epoch's val_loss.
+        jobs: worker processes on this machine (this one and jobs-1 more).
+        base_overrides: `--set` assignments applied before each trial's values.
+
+    Returns:
+        The leaderboard of every trial in the study.
+    """
+    if sampler not in SAMPLERS:
+        raise ForecastError(f"--sampler {sampler}: expected one of {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ForecastError(f"--pruner {pruner}: expected one of {', '.join(PRUNERS)}")
+    base = cfg.load(config_path, base_overrides)
+    if not is_metric_path(metric):
+        raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
+    check_interval_metric(metric, base)
+    check_space(config_path, space, base_overrides)
+    sweep_dir = Path(sweep_dir)
+    study_name = study_name or sweep_dir.resolve().name
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / ".claims").mkdir(exist_ok=True)
+    plan = {
+        "config": str(Path(config_path).resolve()),
+        "space": {k: v.model_dump(exclude_defaults=True) for k, v in space.items()},
+        "metric": metric,
+        "study": study_name,
+        **({"set": list(base_overrides)} if base_overrides else {}),
+    }
+    record(sweep_dir, plan)
+    args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
+    if jobs > 1:
+        # each worker a process of its own (TensorFlow, signals); cores shared out unless set
+        os.environ.setdefault("FORECAST_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        context = multiprocessing.get_context("spawn")
+        children = [
+            context.Process(target=_child, args=(i, args, tuple(base_overrides)), name=f"worker {i}")
+            for i in range(1, jobs)
+        ]
+        for child in children:
+            child.start()
+    try:
+        work(*args, base_overrides=base_overrides, worker=worker_index() if jobs == 1 else 0)
+    finally:
+        if jobs > 1:
+            for child in children:
+                child.join()
+    if jobs > 1 and (failed := [c.exitcode for c in children if c.exitcode]):
+        raise Error(f"{len(failed)} of {jobs - 1} other workers failed (exit codes {failed}); see their lines above")
+    return leaderboard(sweep_dir, metric, storage)
+
+
+def _child(worker: int, args: tuple, base_overrides: tuple) -> None:
+    """A `-j` worker process: its own logging prefix and seed offset, then the same loop."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"[worker {worker}] %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        work(*args, base_overrides=base_overrides, worker=worker)
+    except Error as exc:
+        log.error(f"error: {exc}")
+        raise SystemExit(exc.exit_code) from None
+
+
+def work(
+    config_path: Path,
+    space: dict[str, Distribution],
+    sweep_dir: Path,
+    trials: int,
+    study_name: str,
+    storage: str | None,
+    metric: str,
+    timeout: float | None,
+    sampler: str,
+    pruner: str,
+    base_overrides=(),
+    worker: int = 0,
+) -> None:
+    """One worker's loop: (under the directory's lock) requeue lost trials, stop at `trials`, start
+    one and claim it; then train it and tell the study how it ended."""
+    from forecast.startup import load_keras
+
+    optuna = _optuna()
+    start = time.monotonic()
+    base = cfg.load(config_path, base_overrides)
+    load_keras()  # quietly, before any trial: TensorFlow's start-up lines stay off stderr
+    with hold(sweep_dir / ".tune.lock", "the study", wait=True):
+        study = optuna.create_study(
+            study_name=study_name,
+            storage=open_storage(storage, sweep_dir),
+            direction="minimize",
+            load_if_exists=True,
+        )
+        # seeded, yet never the same draws twice: another worker, or the same study resumed
+        seed = base.seed + 1000 * worker + len(study.trials)
+    study.sampler, study.pruner = _sampler(sampler, seed), _pruner(pruner)
+    log.info(f"study {study_name} in {sweep_dir}: {trials} trials, {sampler} sampler, {pruner} pruner, seed {seed}")
+    while timeout is None or time.monotonic() - start < timeout:
+        with contextlib.ExitStack() as claim:
+            with hold(sweep_dir / ".tune.lock", "the study", wait=True):
+                _reap(study, sweep_dir)
+                if _counted(study) >= trials:
+                    break
+                trial = study.ask()
+                claim.enter_context(hold(_claim(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
+            _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides)
+    log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
+
+
+def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) -> None:
+    """Train one trial in its run directory and tell the study: complete, pruned or failed (with why)."""
+    import keras
+    from optuna.trial import TrialState
+
+    from forecast import lifecycle
+    from forecast.callbacks import PruneTrial
+
+    values = sample(trial, space)
+    label = " ".join(overrides(values))
+    name = trial_dir(sweep_dir, trial.number).name
+    log.info(f"{name}: {label}")
+    try:
+        config = cfg.load(config_path, [*base_overrides, *overrides(values)], option="--space")
+        path = trial_dir(sweep_dir, trial.number)
+        if path.exists():  # left by a worker that died before telling the study: start over
+            import shutil
+
+            shutil.rmtree(path)
+        prepared = lifecycle.plan(config)
+        run = lifecycle.create(config, prepared, path)
+        metrics = lifecycle.execute(config, prepared, run, callbacks=[PruneTrial(trial)])
+        value = float(metrics.get(metric))
+    except Pruned as exc:
+        trial.set_user_attr("pruned_epoch", exc.epoch)
+        study.tell(trial, state=TrialState.PRUNED)
+        log.info(f"{name}: {exc}")
+        return
+    except Interrupted as exc:
+        trial.set_user_attr("lost", str(exc))
+        _requeue(study, trial, "was interrupted")
+        raise
+    except (ForecastError, Diverged) as exc:  # these settings fail; the study goes on
+        trial.set_user_attr("failed", " ".join(str(exc).split())[:300])
+        study.tell(trial, state=TrialState.FAIL)
+        log.warning(f"warning: {name} failed, the study goes on ({exc})")
+        return
+    finally:
+        keras.backend.clear_session()
+    if not math.isfinite(value):
+        trial.set_user_attr("failed", f"{metric} is {value}")
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    study.tell(trial, value)
+    log.info(f"{name}: {metric} {value:.4f}")
+
+
+def _load(sweep_dir: Path, storage: str | None = None):
+    """tune.json and the study it names."""
+    sweep_dir = Path(sweep_dir)
+    try:
+        plan = json.loads((sweep_dir / "tune.json").read_text())
+    except (OSError, ValueError):
+        raise ForecastError(f"{sweep_dir}: not a tuning directory (no tune.json)") from None
+    optuna = _optuna()
+    try:
+        study = optuna.load_study(study_name=plan["study"], storage=open_storage(storage, sweep_dir))
+    except KeyError:
+        raise ForecastError(f"{sweep_dir}: the storage holds no study {plan['study']!r}; give its --storage") from None
+    return plan, study
+
+
+def leaderboard(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
+    """Every trial of a tuned study: completed ones ranked by `metric` (default: the one tuned), then
+    pruned (at which epoch), running and failed ones (why); writes leaderboard.csv/.md."""
+    from optuna.trial import TrialState
+
+    plan, study = _load(sweep_dir, storage)
+    metric = metric or plan["metric"]
+    done, rest = [], []
+    undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
+    for t in study.trials:
+        row = {
+            "trial": trial_dir(sweep_dir, t.number).name,
+            "state": t.state.name.lower(),
+            **undrawn,
+            **cells(t.params),
+        }
+        run = Run(trial_dir(sweep_dir, t.number))
+        if t.state == TrialState.COMPLETE and run.status == "completed":
+            done.append({**row, **scores(run, metric)})
+            continue
+        note = ""
+        if t.state == TrialState.PRUNED:
+            epoch = t.user_attrs.get("pruned_epoch", t.last_step)
+            row["epochs"] = epoch
+            note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
+        elif t.state == TrialState.FAIL:
+            note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
+        rest.append({**row, "note": note})
+    done.sort(key=lambda r: r[metric])
+    counts = {
+        s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
+    }
+    title = (
+        f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
+        f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
+    )
+    return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
+
+
+def best(sweep_dir: Path, storage: str | None = None) -> str:
+    """The best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml)."""
+    from optuna.trial import TrialState
+
+    plan, study = _load(sweep_dir, storage)
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if Run(trial_dir(sweep_dir, t.number)).status == "completed"  # a run this directory holds
+    ]
+    if not done:
+        raise ForecastError(f"{sweep_dir}: no trial of study {plan['study']!r} has completed yet")
+    trial = min(done, key=lambda t: t.value)
+    path = trial_dir(sweep_dir, trial.number)
+    header = f"# best of study {plan['study']}: {path.name}, {plan['metric']} {trial.value:.6g}\n"
+    text = header + Run(path).config_file.read_text()
+    write_text(Path(sweep_dir) / "best.yaml", text)
+    return text

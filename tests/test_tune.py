@@ -1,0 +1,277 @@
+"""Tuning (issue 18): the space file, Optuna trials as run directories, pruning, shared studies, kills."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, run_cli, tiny_config
+from typer.testing import CliRunner
+
+from forecast.cli import app
+from forecast.errors import ForecastError
+from forecast.rundir import Run
+from forecast.tuning import check_space, read_space, sample
+
+optuna = pytest.importorskip("optuna", reason="forecast[tune] is not installed")
+from optuna.trial import TrialState  # noqa: E402
+
+runner = CliRunner()
+SPACE = {
+    "training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
+    "model.layers[0].units": {"low": 4, "high": 12, "step": 4},
+    "model.decoder": {"choices": ["dense", "parallel"]},
+    "model.segment_len": {"choices": [2, 4], "when": {"model.decoder": "parallel"}},
+}
+
+
+@pytest.fixture(autouse=True)
+def _logger():
+    """The CLI points the "forecast" logger at CliRunner's stderr, closed after the call: restore it."""
+    log = logging.getLogger("forecast")
+    saved = log.handlers[:], log.level, log.propagate
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+
+
+def _study(sweep):
+    return optuna.load_study(study_name=sweep.name, storage=f"sqlite:///{sweep / 'study.db'}")
+
+
+# --- the space file -------------------------------------------------------------------------
+
+
+def test_space_kinds_and_conditional_keys():
+    space = read_space(SPACE)
+    assert space["model.layers[0].units"].integer and not space["training.learning_rate"].integer
+    assert space["model.segment_len"].when == {"model.decoder": ["parallel"]}  # one form: a list
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = []
+    for _ in range(12):
+        trial = study.ask()
+        drawn.append(sample(trial, space))
+        study.tell(trial, 0.0)
+    for values in drawn:
+        assert 1e-3 <= values["training.learning_rate"] <= 1e-2 and values["model.layers[0].units"] in (4, 8, 12)
+        assert ("model.segment_len" in values) == (values["model.decoder"] == "parallel")  # drawn only then
+    assert {v["model.decoder"] for v in drawn} == {"dense", "parallel"}
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ([1, 2], "a space maps dotted config keys to distributions"),
+        ({}, "a space maps dotted config keys"),
+        ({"training.learning_rate": 1e-3}, r"training\.learning_rate: expected \{low, high"),
+        ({"training.learning_rate": {"low": 1e-2, "high": 1e-3}}, r"training\.learning_rate: low \(0\.01\) must be"),
+        ({"training.learning_rate": {"low": 0, "high": 1, "log": True}}, "learning_rate: log needs low > 0"),
+        ({"training.learning_rate": {"low": 1e-3, "high": 1, "log": True, "step": 0.1}}, "log and step cannot"),
+        ({"training.learning_rate": {"low": 1e-3}}, "learning_rate: give low and high"),
+        ({"training.learning_rate": {"low": 1e-3, "high": 1, "lgo": True}}, r"learning_rate\.lgo: Extra inputs"),
+        ({"model.cell": {"choices": []}}, "model.cell: choices is empty"),
+        ({"model.cell": {"choices": ["lstm"], "low": 1}}, "model.cell: give either choices or low/high"),
+        ({"model.dense": {"choices": [[8], [16]]}}, "model.dense: choices must be numbers, strings"),
+        (
+            {"model.segment_len": {"choices": [2], "when": {"model.decoder": "parallel"}}},
+            r"model\.segment_len\.when: model\.decoder is not a key drawn before",
+        ),
+        (
+            {
+                "model.decoder": {"choices": ["dense"]},
+                "model.segment_len": {"choices": [2], "when": {"model.decoder": "x"}},
+            },
+            r"model\.decoder never takes x",
+        ),
+    ],
+)
+def test_bad_spaces_name_the_key(tmp_path, space, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    with pytest.raises(ForecastError, match=message) as err:
+        read_space(path)
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"training.learning_rat": {"low": 1e-3, "high": 1e-2}}, "learning_rat"),
+        ({"model.layers[3].units": {"low": 4, "high": 8}}, r"model\.layers\[3\] does not exist"),
+        ({"model.layers[0].units": {"low": 0, "high": 8}}, "units"),
+        ({"model.cell": {"choices": ["lstm", "tcn"]}}, "cell"),
+    ],
+)
+def test_spaces_the_config_refuses_name_the_key(write_config, space, message):
+    with pytest.raises(ForecastError, match=message) as err:
+        check_space(write_config(tiny_config()), read_space(space))
+    assert err.value.exit_code == 2 and "--space" in str(err.value)
+
+
+def test_cli_refuses_a_bad_space_before_anything_is_written(write_config, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("model.layers[0].units: {low: 16, high: 8}\n")
+    args = ["tune", str(write_config(tiny_config())), "--space", str(space), "--sweep-dir", str(tmp_path / "s")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "model.layers[0].units: low (16) must be below high (8)" in result.output
+    assert not (tmp_path / "s").exists()
+    result = runner.invoke(app, ["tune", str(write_config(tiny_config()))])
+    assert result.exit_code == 2 and "--space" in result.output
+
+
+def test_missing_optuna_is_exit_2(monkeypatch, tmp_path):
+    from forecast.tuning import open_storage
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` meets when it is not installed
+    with pytest.raises(ForecastError, match=r"pip install 'forecast\[tune\]'") as err:
+        open_storage(None, tmp_path)
+    assert err.value.exit_code == 2
+
+
+def test_bad_storage_is_exit_2(tmp_path):
+    from forecast.tuning import open_storage
+
+    for url, message in (("study.db", "expected a database URL"), ("nosuchdb://x/y", "nosuchdb")):
+        with pytest.raises(ForecastError, match=message):
+            open_storage(url, tmp_path)
+
+
+@pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_spaces_fit_their_config(space):
+    """configs/spaces/NAME.yaml searches configs/NAME.yaml: every edge value and choice validates."""
+    check_space(ROOT / "configs" / space.name, read_space(space))
+
+
+# --- trials in process ----------------------------------------------------------------------
+
+
+def test_trials_are_runs_pruned_ones_recorded_and_best_config(write_config, tmp_path):
+    """A study seeded with five trials whose val_loss was 0 at every epoch: the median pruner
+    stops the next one at its first epoch past warm-up, and says so in the study and the run."""
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 4}))
+    sweep = tmp_path / "study"
+    sweep.mkdir()
+    study = optuna.create_study(study_name="study", storage=f"sqlite:///{sweep / 'study.db'}")
+    for _ in range(5):  # finished trials (no run directories) the pruner compares against
+        study.add_trial(optuna.trial.create_trial(value=0.0, intermediate_values={e: 0.0 for e in range(1, 5)}))
+    space = {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}
+    board = api.tune(config, space, 6, sweep, sampler="random")
+    trial = _study(sweep).trials[5]
+    assert trial.state == TrialState.PRUNED and trial.user_attrs["pruned_epoch"] == 3
+    run = Run(sweep / "trial-0005")
+    assert run.status == "pruned" and len(pd.read_csv(run.history_file)) == 3  # the epochs it ran, no more
+    assert json.loads(run.status_file.read_text())["message"].startswith("pruned at epoch 3 (val_loss ")
+    pruned = next(r for r in board.rows if r["trial"] == "trial-0005")
+    assert pruned["state"] == "pruned" and pruned["epochs"] == 3 and pruned["note"].startswith("pruned at epoch 3")
+    assert "study study: 5 completed, 1 pruned, 0 failed, 0 running" in board.markdown
+
+    with pytest.raises(ForecastError, match="no trial of study 'study' has completed"):
+        api.best_config(sweep)  # the five finished trials have no run directories here
+    with pytest.raises(ForecastError, match=r"no tune\.json"):
+        api.best_config(tmp_path / "nowhere")
+
+
+def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    sweep = tmp_path / "sweep"
+    board = api.tune(config, SPACE, 3, sweep)
+    study = _study(sweep)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+    for t in study.trials:  # every trial an ordinary, completed run with its resolved config
+        run = Run(sweep / f"trial-{t.number:04d}")
+        assert run.status == "completed" and t.value == run.metrics.val.model.mae
+        assert run.config.training.learning_rate == t.params["training.learning_rate"]
+        assert run.config.model.decoder == t.params["model.decoder"]
+    ranked = [r["val.model.mae"] for r in board.rows]
+    assert ranked == sorted(t.value for t in study.trials) and board.rows[0]["state"] == "complete"
+    assert (sweep / "leaderboard.md").read_text() == board.markdown
+    again = api.tune(config, SPACE, 3, sweep)  # the study is full: nothing more trains
+    assert len(_study(sweep).trials) == 3 and again.rows == board.rows
+    assert api.leaderboard(sweep).rows == board.rows  # `forecast leaderboard` reads the study
+
+    best = runner.invoke(app, ["tune", "--best", str(sweep)])
+    assert best.exit_code == 0, best.output
+    chosen = board.rows[0]["trial"]
+    assert best.stdout.startswith(f"# best of study sweep: {chosen}, val.model.mae ")
+    assert yaml.safe_load(best.stdout) == yaml.safe_load((sweep / chosen / "config.yaml").read_text())
+    assert (sweep / "best.yaml").read_text().rstrip() == best.stdout.rstrip()
+
+    with pytest.raises(ForecastError, match="another config, space or metric"):
+        api.tune(config, {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}, 3, sweep)
+
+
+def test_settings_that_fail_are_recorded_with_their_reason(write_config, tmp_path):
+    """A trial whose config cannot train (here: a lookback longer than the split) fails, with why,
+    and counts towards the study: settings that always fail end the study, they do not loop."""
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    board = api.tune(config, {"window.lookback": {"choices": [900]}}, 2, tmp_path / "s")
+    assert [r["state"] for r in board.rows] == ["fail", "fail"]
+    assert "window.lookback" in board.rows[0]["note"] and not (tmp_path / "s" / "trial-0000").exists()
+    assert [t.state for t in _study(tmp_path / "s").trials] == [TrialState.FAIL] * 2
+
+
+# --- workers in processes -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sqlite_study(write_config, tmp_path):
+    config = write_config(tiny_config(training={"epochs": 2}))
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(SPACE))
+    sweep = tmp_path / "shared"
+    args = ["tune", config, "--space", space, "--trials", "4", "--sweep-dir", sweep, "--quiet"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FORECAST_THREADS": "1"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "forecast", *map(str, args)], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=600) == 0, worker.stderr.read()
+    trials = _study(sweep).trials
+    assert [t.number for t in trials] == [0, 1, 2, 3] and all(t.state == TrialState.COMPLETE for t in trials)
+    runs = sorted(p.name for p in sweep.glob("trial-*"))
+    assert runs == ["trial-0000", "trial-0001", "trial-0002", "trial-0003"]
+    pids = {json.loads((sweep / r / "status.json").read_text())["pid"] for r in runs}
+    assert len(pids) == 2  # both workers trained trials
+    assert [t.params for t in trials] != [trials[0].params] * 4
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_a_study_that_resumes(write_config, tmp_path):
+    config = write_config(tiny_config(training={"epochs": 2}))
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}}))
+    sweep = tmp_path / "killed"
+    args = ["tune", config, "--space", space, "--trials", "2", "--sweep-dir", sweep]
+    worker = subprocess.Popen([sys.executable, "-m", "forecast", *map(str, args)], stderr=subprocess.DEVNULL)
+    status = sweep / "trial-0000" / "status.json"
+    deadline = time.monotonic() + 300
+    while not (status.exists() and json.loads(status.read_text())["status"] == "running"):
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)  # no handler runs: the study still says "running"
+    worker.wait()
+    assert _study(sweep).trials[0].state == TrialState.RUNNING
+
+    out = run_cli(*args, "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "trial-0000 lost its worker: marked failed, queued again" in out.stderr
+    trials = _study(sweep).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert trials[1].user_attrs == {"retry_of": 0} and trials[1].params == trials[0].params  # the same settings
+    assert "its worker died" in out.stdout and "1 failed" in out.stdout
