@@ -344,19 +344,20 @@ def sweep(
     return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides)
 
 
-def leaderboard(sweep_dir: PathLike, metric: str | None = None) -> Leaderboard:
+def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | None = None) -> Leaderboard:
     """Rebuild leaderboard.csv/.md of a sweep directory from whatever trials completed, or of a tuning
     directory from its study (every trial: completed ones ranked, pruned and failed ones with why).
 
     Args:
         metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
+        storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
     """
     from forecast import sweeps as sw
 
     if (Path(sweep_dir) / "tune.json").exists():
         from forecast import tuning
 
-        return tuning.leaderboard(Path(sweep_dir), metric)
+        return tuning.leaderboard(Path(sweep_dir), metric, storage)
     return sw.leaderboard(Path(sweep_dir), metric or "val.model.mae")
 
 

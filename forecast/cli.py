@@ -281,9 +281,9 @@ def tune(
 
 
 @command
-def leaderboard(sweep_dir: o.SweepDirArg, metric: o.OptionalMetricOpt = None) -> None:
+def leaderboard(sweep_dir: o.SweepDirArg, metric: o.OptionalMetricOpt = None, storage: o.StorageOpt = None) -> None:
     """Rebuild leaderboard.csv/.md of a sweep directory, or of a tuned study (every trial's state)."""
-    print(api.leaderboard(sweep_dir, metric).markdown.rstrip())
+    print(api.leaderboard(sweep_dir, metric, storage).markdown.rstrip())
 
 
 @command

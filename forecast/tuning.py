@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
-from forecast.errors import Diverged, Error, ForecastError, Interrupted, Pruned
+from forecast.errors import Error, ForecastError, Interrupted, Pruned
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_json, write_text
 from forecast.sweeps import Leaderboard, cells, check_interval_metric, overrides, scores, write_leaderboard
@@ -129,8 +129,17 @@ def check_space(config_path: Path, space: dict[str, Distribution], base_override
     not at trial 17."""
     for key, dist in space.items():
         for value in dist.values():
-            fixed = {k: value if k == key else d.values()[0] for k, d in space.items()}
+            fixed = {k: d.values()[0] for k, d in space.items()}
+            fixed[key] = value
+            _enable(key, space, fixed)
             cfg.load(config_path, [*base_overrides, *overrides(sample(FixedValues(fixed), space))], option="--space")
+
+
+def _enable(key: str, space: dict[str, Distribution], fixed: dict[str, object]) -> None:
+    """Set the keys `key` depends on (and theirs) to values under which it is drawn."""
+    for parent, allowed in (space[key].when or {}).items():
+        fixed[parent] = allowed[0]
+        _enable(parent, space, fixed)
 
 
 class FixedValues:
@@ -178,8 +187,7 @@ def open_storage(url: str | None, sweep_dir: Path):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    if "://" not in url:
-        raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
+    check_storage(url)
     import sqlalchemy.exc
 
     # SQLite: several workers' writes queue for the file's lock instead of failing after 5 s
@@ -187,7 +195,34 @@ def open_storage(url: str | None, sweep_dir: Path):
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
-        raise ForecastError(f"--storage {url}: {exc}") from None
+        raise ForecastError(f"--storage {_public(url)}: {exc}") from None
+
+
+def check_storage(url: str | None) -> None:
+    """A storage URL's form and database driver, checked without connecting (exit 2 naming it)."""
+    if url is None or url.startswith("journal:"):
+        return
+    if "://" not in url:
+        raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+        raise ForecastError(f"--storage {_public(url)}: {exc}") from None
+
+
+def _public(url: str) -> str:
+    """A storage URL without its password: what tune.json records and messages show."""
+    if url.startswith("journal:") or "://" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)  # a NamedTuple
+    except Exception:  # not a URL SQLAlchemy parses: say nothing of it
+        return "(the --storage URL)"
 
 
 def _sampler(name: str, seed: int):
@@ -207,12 +242,16 @@ def _pruner(name: str):
 
 
 def record(sweep_dir: Path, plan: dict) -> None:
-    """tune.json: what the study searches. Workers started with the same plan agree; another is refused."""
+    """tune.json: what the study searches, and where it is stored unless by default (without a
+    password; `leaderboard` and `--best` find it there). Workers started with the same plan agree;
+    another (another config, space, metric, study or storage) is refused: its trial numbers would
+    collide with this study's run directories."""
     path = sweep_dir / "tune.json"
     if path.exists():
         if json.loads(path.read_text()) != plan:
             raise ForecastError(
-                f"{sweep_dir}: holds a study of another config, space or metric; pick another --sweep-dir"
+                f"{sweep_dir}: holds a study of another config, space, metric, study name or storage; "
+                "give the same ones or another --sweep-dir"
             )
         return
     if (sweep_dir / "sweep.json").exists():
@@ -238,13 +277,14 @@ def _counted(study) -> int:
 
 
 def _requeue(study, trial, why: str) -> None:
-    """Mark a lost trial failed and queue its settings once more (a retry is not retried again)."""
+    """Queue a lost trial's settings once more (a retry is not retried again), then mark it failed.
+    Called under .tune.lock, so no worker counts the study between the two."""
     from optuna.trial import TrialState
 
-    study.tell(trial.number, state=TrialState.FAIL)
     again = "retry_of" not in trial.user_attrs
     if again:
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+    study.tell(trial.number, state=TrialState.FAIL)
     log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
 
 
@@ -258,17 +298,11 @@ def _reap(study, sweep_dir: Path) -> None:
             continue
         try:
             with hold(claim, "claim"):
-                pass
+                running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if any(t.number == trial.number for t in running):  # not told finished since the list
+                    _requeue(study, trial, "lost its worker")
         except Busy:
             continue
-        _requeue(study, trial, "lost its worker")
-
-
-def worker_index() -> int:
-    """A Slurm array task's number, else 0: it offsets the sampler's seed (`-j` numbers its own workers)."""
-    with contextlib.suppress(ValueError):
-        return int(os.environ.get("SLURM_ARRAY_TASK_ID", ""))
-    return 0
 
 
 def run(
@@ -296,7 +330,7 @@ def run(
         storage: default: sqlite:///SWEEP_DIR/study.db.
         metric: the metrics.json path minimised.
         timeout: a worker starts no trial after this many seconds.
-        sampler: tpe (seeded from the config's seed, offset per worker) or random.
+        sampler: tpe or random; the study's k-th trial draws with seed `config.seed + k`.
         pruner: median, halving (successive halving) or none, on each epoch's val_loss.
         jobs: worker processes on this machine (this one and jobs-1 more).
         base_overrides: `--set` assignments applied before each trial's values.
@@ -313,6 +347,8 @@ def run(
         raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
     check_interval_metric(metric, base)
     check_space(config_path, space, base_overrides)
+    _optuna()
+    check_storage(storage)  # all before the directory exists: bad input leaves nothing behind
     sweep_dir = Path(sweep_dir)
     study_name = study_name or sweep_dir.resolve().name
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -323,44 +359,54 @@ def run(
         "metric": metric,
         "study": study_name,
         **({"set": list(base_overrides)} if base_overrides else {}),
+        **({"storage": _public(storage)} if storage else {}),
     }
     record(sweep_dir, plan)
     args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
+    children = []
     if jobs > 1:
         # each worker a process of its own (TensorFlow, signals); cores shared out unless set
         os.environ.setdefault("FORECAST_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
         context = multiprocessing.get_context("spawn")
         children = [
-            context.Process(target=_child, args=(i, args, tuple(base_overrides)), name=f"worker {i}")
+            context.Process(target=_child, args=(i, args, tuple(base_overrides), log.level), name=f"worker {i}")
             for i in range(1, jobs)
         ]
         for child in children:
             child.start()
     try:
-        work(*args, base_overrides=base_overrides, worker=worker_index() if jobs == 1 else 0)
+        work(*args, base_overrides=base_overrides)
+    except BaseException:
+        for child in children:  # SIGTERM: each requeues its trial and stops
+            child.terminate()
+        raise
     finally:
-        if jobs > 1:
-            for child in children:
-                child.join()
-    if jobs > 1 and (failed := [c.exitcode for c in children if c.exitcode]):
+        for child in children:
+            child.join()
+    if failed := [c.exitcode for c in children if c.exitcode]:
         raise Error(f"{len(failed)} of {jobs - 1} other workers failed (exit codes {failed}); see their lines above")
     return leaderboard(sweep_dir, metric, storage)
 
 
-def _child(worker: int, args: tuple, base_overrides: tuple) -> None:
-    """A `-j` worker process: its own logging prefix and seed offset, then the same loop."""
+def _child(worker: int, args: tuple, base_overrides: tuple, level: int) -> None:
+    """A `-j` worker process: the parent's log level with a prefix, the same loop, one line on error."""
     import sys
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"[worker {worker}] %(message)s"))
     log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
+    log.setLevel(level)
     log.propagate = False
     try:
-        work(*args, base_overrides=base_overrides, worker=worker)
+        work(*args, base_overrides=base_overrides)
     except Error as exc:
         log.error(f"error: {exc}")
         raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        log.error(f"error: {type(exc).__name__}: {exc}")
+        raise SystemExit(1) from None
 
 
 def work(
@@ -375,36 +421,53 @@ def work(
     sampler: str,
     pruner: str,
     base_overrides=(),
-    worker: int = 0,
 ) -> None:
     """One worker's loop: (under the directory's lock) requeue lost trials, stop at `trials`, start
-    one and claim it; then train it and tell the study how it ended."""
+    one and claim it; then train it and tell the study how it ended.
+
+    Raises:
+        Interrupted: SIGINT/SIGTERM: the running trial stops at its next batch and is queued again
+            (or, when it was already finishing, finishes); no new trial starts.
+    """
+    import signal
+
+    from forecast.callbacks import signals
     from forecast.startup import load_keras
 
     optuna = _optuna()
     start = time.monotonic()
     base = cfg.load(config_path, base_overrides)
-    load_keras()  # quietly, before any trial: TensorFlow's start-up lines stay off stderr
-    with hold(sweep_dir / ".tune.lock", "the study", wait=True):
-        study = optuna.create_study(
-            study_name=study_name,
-            storage=open_storage(storage, sweep_dir),
-            direction="minimize",
-            load_if_exists=True,
-        )
-        # seeded, yet never the same draws twice: another worker, or the same study resumed
-        seed = base.seed + 1000 * worker + len(study.trials)
-    study.sampler, study.pruner = _sampler(sampler, seed), _pruner(pruner)
-    log.info(f"study {study_name} in {sweep_dir}: {trials} trials, {sampler} sampler, {pruner} pruner, seed {seed}")
-    while timeout is None or time.monotonic() - start < timeout:
-        with contextlib.ExitStack() as claim:
-            with hold(sweep_dir / ".tune.lock", "the study", wait=True):
-                _reap(study, sweep_dir)
-                if _counted(study) >= trials:
-                    break
-                trial = study.ask()
-                claim.enter_context(hold(_claim(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
-            _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides)
+    lock = sweep_dir / ".tune.lock"
+    # one flag for the whole loop: each trial's training shares it (callbacks.signals nests)
+    with signals() as received:
+        load_keras()  # quietly, before any trial: TensorFlow's start-up lines stay off stderr
+        with hold(lock, "the study", wait=True):
+            study = optuna.create_study(
+                study_name=study_name,
+                storage=open_storage(storage, sweep_dir),
+                direction="minimize",
+                load_if_exists=True,
+            )
+        study.pruner = _pruner(pruner)
+        log.info(f"study {study_name} in {sweep_dir}: {trials} trials, {sampler} sampler, {pruner} pruner")
+        while timeout is None or time.monotonic() - start < timeout:
+            with contextlib.ExitStack() as claim:
+                with hold(lock, "the study", wait=True):
+                    if received:
+                        break
+                    _reap(study, sweep_dir)
+                    if _counted(study) >= trials:
+                        break
+                    # reseeded at each ask: the study's k-th trial draws with seed + k, whichever
+                    # worker asks (asks are serialised), so workers never draw alike and one worker
+                    # on a new study is reproducible
+                    study.sampler = _sampler(sampler, base.seed + len(study.trials))
+                    trial = study.ask()
+                    claim.enter_context(hold(_claim(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
+                _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides)
+        if received:
+            name = signal.Signals(received[0]).name
+            raise Interrupted(f"interrupted by {name}; rerun the same command to finish the study", received[0])
     log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
 
 
@@ -418,15 +481,12 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
 
     values = sample(trial, space)
     label = " ".join(overrides(values))
-    name = trial_dir(sweep_dir, trial.number).name
-    log.info(f"{name}: {label}")
+    path = trial_dir(sweep_dir, trial.number)
+    log.info(f"{path.name}: {label}")
     try:
         config = cfg.load(config_path, [*base_overrides, *overrides(values)], option="--space")
-        path = trial_dir(sweep_dir, trial.number)
-        if path.exists():  # left by a worker that died before telling the study: start over
-            import shutil
-
-            shutil.rmtree(path)
+        if path.exists():  # trial numbers are never reused: another study's run, which is kept
+            raise ForecastError(f"{path} exists (another study's trial); give this study its own --sweep-dir")
         prepared = lifecycle.plan(config)
         run = lifecycle.create(config, prepared, path)
         metrics = lifecycle.execute(config, prepared, run, callbacks=[PruneTrial(trial)])
@@ -434,16 +494,18 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
     except Pruned as exc:
         trial.set_user_attr("pruned_epoch", exc.epoch)
         study.tell(trial, state=TrialState.PRUNED)
-        log.info(f"{name}: {exc}")
+        log.info(f"{path.name}: {exc}")
         return
     except Interrupted as exc:
         trial.set_user_attr("lost", str(exc))
-        _requeue(study, trial, "was interrupted")
+        with hold(sweep_dir / ".tune.lock", "the study", wait=True):
+            _requeue(study, trial, "was interrupted")
         raise
-    except (ForecastError, Diverged) as exc:  # these settings fail; the study goes on
-        trial.set_user_attr("failed", " ".join(str(exc).split())[:300])
+    except Exception as exc:  # these settings fail (bad for the data, diverged, out of memory): the study goes on
+        reason = " ".join((str(exc) if isinstance(exc, Error) else f"{type(exc).__name__}: {exc}").split())
+        trial.set_user_attr("failed", reason[:300])
         study.tell(trial, state=TrialState.FAIL)
-        log.warning(f"warning: {name} failed, the study goes on ({exc})")
+        log.warning(f"warning: {path.name} failed, the study goes on ({reason[:300]})")
         return
     finally:
         keras.backend.clear_session()
@@ -452,11 +514,11 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
         study.tell(trial, state=TrialState.FAIL)
         return
     study.tell(trial, value)
-    log.info(f"{name}: {metric} {value:.4f}")
+    log.info(f"{path.name}: {metric} {value:.4f}")
 
 
 def _load(sweep_dir: Path, storage: str | None = None):
-    """tune.json and the study it names."""
+    """tune.json and the study it names (in `storage`, else the one tune.json records, else the default)."""
     sweep_dir = Path(sweep_dir)
     try:
         plan = json.loads((sweep_dir / "tune.json").read_text())
@@ -464,7 +526,9 @@ def _load(sweep_dir: Path, storage: str | None = None):
         raise ForecastError(f"{sweep_dir}: not a tuning directory (no tune.json)") from None
     optuna = _optuna()
     try:
-        study = optuna.load_study(study_name=plan["study"], storage=open_storage(storage, sweep_dir))
+        study = optuna.load_study(
+            study_name=plan["study"], storage=open_storage(storage or plan.get("storage"), sweep_dir)
+        )
     except KeyError:
         raise ForecastError(f"{sweep_dir}: the storage holds no study {plan['study']!r}; give its --storage") from None
     return plan, study

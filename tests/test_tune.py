@@ -107,6 +107,13 @@ def test_bad_spaces_name_the_key(tmp_path, space, message):
         ({"model.layers[3].units": {"low": 4, "high": 8}}, r"model\.layers\[3\] does not exist"),
         ({"model.layers[0].units": {"low": 0, "high": 8}}, "units"),
         ({"model.cell": {"choices": ["lstm", "tcn"]}}, "cell"),
+        (  # a conditional key's every value is checked, with what it depends on set to draw it
+            {
+                "model.decoder": {"choices": ["dense", "parallel"]},
+                "model.segment_len": {"choices": [2, 0], "when": {"model.decoder": "parallel"}},
+            },
+            "segment_len",
+        ),
     ],
 )
 def test_spaces_the_config_refuses_name_the_key(write_config, space, message):
@@ -126,21 +133,29 @@ def test_cli_refuses_a_bad_space_before_anything_is_written(write_config, tmp_pa
     assert result.exit_code == 2 and "--space" in result.output
 
 
-def test_missing_optuna_is_exit_2(monkeypatch, tmp_path):
-    from forecast.tuning import open_storage
-
+def test_missing_optuna_is_exit_2_and_writes_nothing(monkeypatch, write_config, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("training.learning_rate: {low: 1.0e-3, high: 1.0e-2}\n")
     monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` meets when it is not installed
-    with pytest.raises(ForecastError, match=r"pip install 'forecast\[tune\]'") as err:
-        open_storage(None, tmp_path)
-    assert err.value.exit_code == 2
+    args = ["tune", str(write_config(tiny_config())), "--space", str(space), "--sweep-dir", str(tmp_path / "s")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "forecast tune needs Optuna: pip install 'forecast[tune]'" in result.output
+    assert not (tmp_path / "s").exists()
 
 
-def test_bad_storage_is_exit_2(tmp_path):
-    from forecast.tuning import open_storage
+def test_bad_storage_is_exit_2_without_its_password(tmp_path):
+    from forecast.tuning import _public, check_storage
 
-    for url, message in (("study.db", "expected a database URL"), ("nosuchdb://x/y", "nosuchdb")):
-        with pytest.raises(ForecastError, match=message):
-            open_storage(url, tmp_path)
+    for url, message in (
+        ("study.db", "expected a database URL"),
+        ("nosuchdb://x/y", "nosuchdb"),
+        ("mysql+nosuchdriver://u:secret@h/db", "mysql"),
+    ):
+        with pytest.raises(ForecastError, match=message) as err:
+            check_storage(url)
+        assert err.value.exit_code == 2 and "secret" not in str(err.value)
+    assert _public("postgresql://tuner:secret@db/optuna") == "postgresql://tuner@db/optuna"
+    assert _public("journal:/shared/s.log") == "journal:/shared/s.log"
 
 
 @pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.name)
@@ -207,8 +222,21 @@ def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
     assert yaml.safe_load(best.stdout) == yaml.safe_load((sweep / chosen / "config.yaml").read_text())
     assert (sweep / "best.yaml").read_text().rstrip() == best.stdout.rstrip()
 
-    with pytest.raises(ForecastError, match="another config, space or metric"):
+    with pytest.raises(ForecastError, match="another config, space, metric, study name or storage"):
         api.tune(config, {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}, 3, sweep)
+
+
+def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path):
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    journal = f"journal:{tmp_path / 'study.log'}"
+    space = {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}
+    board = api.tune(config, space, 1, tmp_path / "j", storage=journal)
+    assert (tmp_path / "study.log").stat().st_size > 0 and not (tmp_path / "j" / "study.db").exists()
+    assert json.loads((tmp_path / "j" / "tune.json").read_text())["storage"] == journal
+    assert api.leaderboard(tmp_path / "j").rows == board.rows and board.rows[0]["state"] == "complete"
+    assert api.best_config(tmp_path / "j").startswith("# best of study j: trial-0000")
 
 
 def test_settings_that_fail_are_recorded_with_their_reason(write_config, tmp_path):
@@ -248,7 +276,8 @@ def test_two_processes_share_one_sqlite_study(write_config, tmp_path):
     assert runs == ["trial-0000", "trial-0001", "trial-0002", "trial-0003"]
     pids = {json.loads((sweep / r / "status.json").read_text())["pid"] for r in runs}
     assert len(pids) == 2  # both workers trained trials
-    assert [t.params for t in trials] != [trials[0].params] * 4
+    rates = [t.params["training.learning_rate"] for t in trials]
+    assert len(set(rates)) == 4  # each trial drew its own values (workers started together never draw alike)
 
 
 @pytest.mark.slow
@@ -275,3 +304,38 @@ def test_a_killed_worker_leaves_a_study_that_resumes(write_config, tmp_path):
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[1].user_attrs == {"retry_of": 0} and trials[1].params == trials[0].params  # the same settings
     assert "its worker died" in out.stdout and "1 failed" in out.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_j_worker_and_the_study_resumes(write_config, tmp_path):
+    """SIGTERM to a `-j 2` tune: each worker's trial stops at its next batch and is queued again,
+    the workers exit (143), and a rerun finishes the study with the same settings."""
+    config = write_config(tiny_config(training={"epochs": 40, "early_stopping": {"enabled": False}}))
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}}))
+    sweep = tmp_path / "j2"
+    args = ["tune", config, "--space", space, "--trials", "2", "--sweep-dir", sweep, "--pruner", "none", "-j", "2"]
+    parent = subprocess.Popen([sys.executable, "-m", "forecast", *map(str, args)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+
+    def running() -> int:
+        states = [json.loads(p.read_text())["status"] for p in sweep.glob("trial-*/status.json")]
+        return states.count("running")
+
+    while running() < 2:
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)  # the parent alone: it stops its children itself
+    assert parent.wait(timeout=120) == 128 + signal.SIGTERM
+    stderr = parent.stderr.read()
+    assert stderr.count("was interrupted: marked failed, queued again") == 2, stderr
+    assert "Traceback" not in stderr
+    study = _study(sweep)
+    assert sorted(t.state.name for t in study.trials) == ["FAIL", "FAIL", "WAITING", "WAITING"]
+
+    out = run_cli(*args[:-2], "--quiet", timeout=600)  # one worker finishes it
+    assert out.returncode == 0, out.stderr
+    trials = _study(sweep).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
+    assert {t.user_attrs["retry_of"] for t in trials[2:]} == {0, 1}
+    assert {json.dumps(t.params) for t in trials[2:]} == {json.dumps(t.params) for t in trials[:2]}

@@ -30,20 +30,32 @@ class StopOnSignal(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
+_active: list[list[int]] = []  # the flags of the signals() contexts open in this process
+
+
 @contextmanager
 def signals():
-    """Turn SIGINT/SIGTERM into a flag that StopOnSignal acts on between batches, never mid-save."""
+    """Turn SIGINT/SIGTERM into a flag that StopOnSignal acts on between batches, never mid-save.
+
+    Nested inside another signals() (a tuning worker's loop around each trial's), it shares the
+    outer flag: a signal the trial finished despite still stops the loop.
+    """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # the API in a worker thread
         yield received  # Python lets only the main thread install handlers; the process's own apply
+        return
+    if _active:
+        yield _active[-1]
         return
 
     def handler(signum, frame):
         received.append(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _active.append(received)
     try:
         yield received
     finally:
+        _active.pop()
         for s, h in previous.items():
             signal.signal(s, h)
