@@ -64,6 +64,12 @@ SweepDirOpt = opt(Optional[Path], "--sweep-dir", help="Default: sweeps/<name>-<t
 OptionalMetricOpt = opt(
     Optional[str], "--metric", help="Rank by this metrics.json path (default: val.model.mae; a study's own metric)."
 )
+TuneDirOpt = opt(
+    Optional[Path],
+    "--sweep-dir",
+    help="Default: sweeps/<name>-tune-<time>; workers (processes, array tasks) share one.",
+)
+TuneMetricOpt = opt(str, "--metric", help="Minimise this metrics.json path (choose on val, never test).")
 SpaceOpt = opt(Optional[Path], "--space", help="YAML mapping dotted keys to distributions (README, 'Tuning').")
 TrialsOpt = opt(int, "--trials", min=1, help="Trials in the study, all workers together.")
 StudyOpt = opt(Optional[str], "--study", help="Study name (default: the sweep directory's name).")

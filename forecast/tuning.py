@@ -431,8 +431,10 @@ def work(
     """
     import signal
 
-    from forecast.callbacks import signals
     from forecast.startup import load_keras
+
+    load_keras()  # quietly, before anything imports Keras: TensorFlow's start-up lines stay off stderr
+    from forecast.callbacks import signals
 
     optuna = _optuna()
     start = time.monotonic()
@@ -440,7 +442,6 @@ def work(
     lock = sweep_dir / ".tune.lock"
     # one flag for the whole loop: each trial's training shares it (callbacks.signals nests)
     with signals() as received:
-        load_keras()  # quietly, before any trial: TensorFlow's start-up lines stay off stderr
         with hold(lock, "the study", wait=True):
             study = optuna.create_study(
                 study_name=study_name,
