@@ -106,10 +106,19 @@ def record(sweep_dir: Path, config_path: Path, planned: list[dict], base_overrid
     plan = {"config": str(Path(config_path).resolve()), "trials": planned}
     if base_overrides:
         plan["set"] = list(base_overrides)
-    path = sweep_dir / "sweep.json"
+    keep_plan(
+        sweep_dir / "sweep.json",
+        plan,
+        f"{sweep_dir}: holds a sweep of another config or grid; pick another --sweep-dir",
+    )
+
+
+def keep_plan(path: Path, plan: dict, refusal: str) -> None:
+    """Write a directory's plan file, or check that the one there is the same: workers of one
+    sweep or study agree on it; another plan is refused with `refusal` (exit 2)."""
     if path.exists():
         if json.loads(path.read_text()) != plan:
-            raise ForecastError(f"{sweep_dir}: holds a sweep of another config or grid; pick another --sweep-dir")
+            raise ForecastError(refusal)
         return
     write_json(path, plan)
 

@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
 from forecast.results import is_metric_path
-from forecast.rundir import Busy, Run, hold, write_json, write_text
-from forecast.sweeps import Leaderboard, cells, check_interval_metric, overrides, scores, write_leaderboard
+from forecast.rundir import Busy, Run, hold, write_text
+from forecast.sweeps import Leaderboard, cells, check_interval_metric, keep_plan, overrides, scores, write_leaderboard
 
 log = logging.getLogger("forecast")
 
@@ -187,15 +187,10 @@ def open_storage(url: str | None, sweep_dir: Path):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    check_storage(url)
-    import sqlalchemy.exc
-
+    check_storage(url)  # form and driver; what is left to fail (the database itself) is a runtime error
     # SQLite: several workers' writes queue for the file's lock instead of failing after 5 s
     engine = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else None
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
-        raise ForecastError(f"--storage {_public(url)}: {exc}") from None
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
 
 
 def check_storage(url: str | None) -> None:
@@ -246,21 +241,22 @@ def record(sweep_dir: Path, plan: dict) -> None:
     password; `leaderboard` and `--best` find it there). Workers started with the same plan agree;
     another (another config, space, metric, study or storage) is refused: its trial numbers would
     collide with this study's run directories."""
-    path = sweep_dir / "tune.json"
-    if path.exists():
-        if json.loads(path.read_text()) != plan:
-            raise ForecastError(
-                f"{sweep_dir}: holds a study of another config, space, metric, study name or storage; "
-                "give the same ones or another --sweep-dir"
-            )
-        return
     if (sweep_dir / "sweep.json").exists():
         raise ForecastError(f"{sweep_dir}: holds a `forecast sweep`; give tune its own --sweep-dir")
-    write_json(path, plan)
+    refusal = (
+        f"{sweep_dir}: holds a study of another config, space, metric, study name or storage; "
+        "give the same ones or another --sweep-dir"
+    )
+    keep_plan(sweep_dir / "tune.json", plan, refusal)
 
 
 def trial_dir(sweep_dir: Path, number: int) -> Path:
     return Path(sweep_dir) / f"trial-{number:04d}"
+
+
+def _lock(sweep_dir: Path) -> Path:
+    """The study's lock: held to requeue, count and ask, so those three are one step across workers."""
+    return Path(sweep_dir) / ".tune.lock"
 
 
 def _claim(sweep_dir: Path, number: int) -> Path:
@@ -439,7 +435,7 @@ def work(
     optuna = _optuna()
     start = time.monotonic()
     base = cfg.load(config_path, base_overrides)
-    lock = sweep_dir / ".tune.lock"
+    lock = _lock(sweep_dir)
     # one flag for the whole loop: each trial's training shares it (callbacks.signals nests)
     with signals() as received:
         with hold(lock, "the study", wait=True):
@@ -499,7 +495,7 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
         return
     except Interrupted as exc:
         trial.set_user_attr("lost", str(exc))
-        with hold(sweep_dir / ".tune.lock", "the study", wait=True):
+        with hold(_lock(sweep_dir), "the study", wait=True):
             _requeue(study, trial, "was interrupted")
         raise
     except Exception as exc:  # these settings fail (bad for the data, diverged, out of memory): the study goes on
