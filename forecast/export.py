@@ -3,10 +3,13 @@
 The exported graph takes raw windows in original units, (batch, timesteps, features) in the run's
 feature order (and, for a panel, each window's series index), and returns forecasts in original
 units: the run's scalers and their inverse are inside it, in float64 as `forecast predict` does
-them, so both give the same numbers. A quantile model adds its quantiles, a run with intervals its
-calibrated bounds (where the window holds what their scale needs). `signature.json` names every
-input and output, its shape and columns, the window arithmetic and the forecast version: the
-contract a consumer in Java, C# or C++ codes against.
+them, so both give the same numbers. A run that reads more than the window takes it as further
+inputs, raw as well: time stamps (window_time, future_time) from which the graph computes the
+calendar features, the horizon's future covariates (future), and a panel's static covariates
+(static: numbers, standardized inside; categories: the run's integer codes). A quantile model adds
+its quantiles, a run with intervals its calibrated bounds (where the window holds what their scale
+needs). `signature.json` names every input and output, its shape and columns, the window
+arithmetic and the forecast version: the contract a consumer in Java, C# or C++ codes against.
 
 Keras builds the artifact (`Model.export`: tf_saved_model, or onnx through tf2onnx); this module
 only assembles the graph around the trained network. TensorFlow-only: export is a TensorFlow
@@ -38,13 +41,6 @@ def check(run: Run, fmt: str, output: Path) -> None:
     """Everything that can be refused before Keras loads: format, extras, dependencies, output path."""
     if fmt not in FORMATS:
         raise ForecastError(f"--format: expected saved_model or onnx (got '{fmt}')")
-    config = run.config
-    covariates = config.data.covariates
-    if covariates.future or covariates.static or config.data.calendar:  # past covariates are window columns
-        raise ForecastError(
-            "export: runs with future or static covariates or calendar features cannot be exported yet "
-            "(the graph would need the horizon's known values); forecast predict serves them"
-        )
     if fmt == "onnx":
         missing = [m for m in ("onnx", "tf2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
         if missing:
@@ -74,8 +70,36 @@ def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tup
     return one - zero, zero
 
 
+STAMPS = (
+    "whole seconds since 1970-01-01T00:00 of the wall-clock time the time column shows (a zoned column: its "
+    "local time, not UTC), rounded down; pandas: times.tz_localize(None).as_unit('ns').asi8 // 10**9 (a naive "
+    "column without tz_localize). Seconds within a minute do not change the calendar features"
+)
+
+
+def stamps(times) -> np.ndarray:
+    """What `window_time` and `future_time` take for `times` (a pandas DatetimeIndex, naive or
+    zoned): int64 whole seconds since 1970-01-01T00:00 of each stamp's wall-clock time, the time
+    the calendar features describe (a zoned index's local time, as pandas' .hour gives it)."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex(times)
+    naive = times.tz_localize(None) if times.tz is not None else times
+    return naive.as_unit("ns").asi8 // 10**9  # floor: a stamp before 1970 keeps its own second
+
+
+def _columns(tables: tuple[np.ndarray, np.ndarray], columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The (scale, shift) tables of some of the columns (future covariates among the features)."""
+    return tables[0][:, columns], tables[1][:, columns]
+
+
 def serving_model(run: Run):
     """The run's network wrapped with its scalers (and intervals): raw windows in, original units out.
+
+    Beside the window, the graph takes what the network reads beside it, in original units too:
+    time stamps for the calendar features (computed inside: `layers.Calendar`), the horizon's
+    future covariates (scaled inside with the feature scaler's columns), and a panel's static
+    covariates (numeric ones standardized inside, categorical ones as the run's codes).
 
     Returns:
         (keras.Model, signature dict).
@@ -83,6 +107,7 @@ def serving_model(run: Run):
     import keras
 
     from forecast import __version__
+    from forecast import calendar as cal
     from forecast import layers as fl
     from forecast.model import target_index
     from forecast.scalers import SeriesScalers
@@ -95,9 +120,13 @@ def serving_model(run: Run):
     scalers = run.load_scalers(config)
     calibration = run.load_intervals()
     features, targets = list(schema.features), list(schema.targets)
+    calendar, covariates = list(config.data.calendar), list(config.data.covariates.future)
     spec = WindowSpec.from_config(config.window)
     timesteps = None if spec.variable_length else spec.timesteps
-    network = run.load_model((timesteps, len(features)), (spec.horizon, len(targets)))
+    width = len(features) + 2 * len(calendar)  # the network's window: scaled features, then calendar columns
+    network = run.load_model((timesteps, width), (spec.horizon, len(targets)))
+    takes = {i.name for i in network.inputs}  # "window", and a panel model's "future", "static", "categories"
+    encoder = scalers.static
 
     window = keras.Input((timesteps, len(features)), name="window")
     inputs, series = {"window": window}, None
@@ -105,10 +134,39 @@ def serving_model(run: Run):
     if panel:
         series = keras.Input((), dtype="int32", name="series")
         inputs["series"] = series
-    scaled = fl.Affine(*affine_tables(scalers, "features", len(features)), "float32", name="scale_window")(
-        window, series
-    )
-    raw = network(scaled)
+    tables = affine_tables(scalers, "features", len(features))
+    scaled = fl.Affine(*tables, "float32", name="scale_window")(window, series)
+    if calendar:
+        inputs["window_time"] = keras.Input((timesteps,), dtype="int64", name="window_time")
+        days = fl.Calendar(calendar, name="window_calendar")(inputs["window_time"])
+        scaled = keras.layers.Concatenate(axis=-1, name="window_with_calendar")([scaled, days])
+    fed = {"window": scaled}
+    if "future" in takes:
+        known = []
+        if covariates:
+            inputs["future"] = keras.Input((spec.horizon, len(covariates)), name="future")
+            own = _columns(tables, [features.index(c) for c in covariates])
+            known.append(fl.Affine(*own, "float32", name="scale_future")(inputs["future"], series))
+        if calendar:
+            inputs["future_time"] = keras.Input((spec.horizon,), dtype="int64", name="future_time")
+            known.append(fl.Calendar(calendar, name="future_calendar")(inputs["future_time"]))
+        fed["future"] = (
+            known[0] if len(known) == 1 else keras.layers.Concatenate(axis=-1, name="future_with_calendar")(known)
+        )
+    if "static" in takes:
+        numeric = list(encoder.numeric.values())
+        mean, std = np.array([[m for m, _ in numeric]]), np.array([[s for _, s in numeric]])
+        inputs["static"] = keras.Input((len(numeric),), name="static")
+        fed["static"] = fl.Affine(1 / std, -mean / std, "float32", name="scale_static")(inputs["static"])
+    if "categories" in takes:
+        inputs["categories"] = keras.Input((len(encoder.categorical),), dtype="int32", name="categories")
+        fed["categories"] = inputs["categories"]
+    if set(fed) != takes:
+        raise ForecastError(
+            f"{run.model_file}: the model takes {sorted(takes)} but the run's config gives {sorted(fed)}"
+        )
+    scaled = fed["window"]
+    raw = network(fed if len(fed) > 1 else scaled)
     unscale = fl.Affine(*affine_tables(scalers, "targets", len(targets), inverse=True), "float64", name="unscale")
     quantiles = config.model.quantiles
     outputs = {}
@@ -118,7 +176,7 @@ def serving_model(run: Run):
         outputs["quantiles"] = unscale(raw, series)
     bounds, reason = None, _bounds_blocker(config, spec, features, targets, calibration)
     if calibration is not None and reason is None:
-        index = target_index(config.model, features, targets)
+        index = target_index(config.model, features, targets)  # into the features: the calendar comes after them
         layer = fl.WindowBounds(
             calibration.method, calibration.levels, None if calibration.corrections is None
             else calibration.corrections.tolist(), calibration.floor.tolist(), calibration.lag, index,
@@ -127,37 +185,67 @@ def serving_model(run: Run):
         bounds = calibration.bound_quantiles
         outputs["bounds"] = unscale(layer(scaled, raw), series)
     model = keras.Model(inputs, outputs, name="forecast_serving")
-    batch = {"window": np.zeros((2, timesteps or spec.history + 1, len(features)), "float32")}
-    if panel:
-        batch["series"] = np.zeros((2,), "int32")
-    model(batch)  # built and called once: Keras exports only a model that has run
+    model(_example_batch(inputs, timesteps or spec.history + 1))  # Keras exports only a model that has run
 
+    time_input = {"units": STAMPS, "calendar": calendar, "columns": cal.names(calendar)}
+    described = {
+        "window": {
+            "dtype": "float32",
+            "shape": [None, timesteps, len(features)],
+            "columns": features,
+            "units": "original: the rows of each window, oldest first, every `step` rows",
+        },
+        "series": {
+            "dtype": "int32",
+            "shape": [None],
+            "meaning": "each window's series: its index in `ids`",
+            "ids": list(scalers.ids),
+            "unfitted": [i for i, ok in zip(scalers.ids, scalers._fitted(), strict=True) if not ok],
+        }
+        if panel
+        else None,
+        "window_time": {
+            "dtype": "int64",
+            "shape": [None, timesteps],
+            "meaning": "each window row's time stamp: the graph computes the calendar features from it",
+            **time_input,
+        },
+        "future": {
+            "dtype": "float32",
+            "shape": [None, spec.horizon, len(covariates)],
+            "columns": covariates,
+            "units": "original: each future covariate's known value at the forecast's target rows (origin + "
+            "delay, ..., origin + delay + horizon - 1), the rows of the `forecast` output",
+        },
+        "future_time": {
+            "dtype": "int64",
+            "shape": [None, spec.horizon],
+            "meaning": "the time stamps of the forecast's target rows, for their calendar features",
+            **time_input,
+        },
+        "static": {
+            "dtype": "float32",
+            "shape": [None, len(encoder.numeric)],
+            "columns": list(encoder.numeric),
+            "units": "original: each window's series' numeric static covariates (standardized inside)",
+        }
+        if encoder is not None
+        else None,
+        "categories": {
+            "dtype": "int32",
+            "shape": [None, len(encoder.categorical)],
+            "columns": list(encoder.categorical),
+            "meaning": "each window's series' categorical static covariates as codes: 0 is a value the run never "
+            "saw; k >= 1 is vocabularies[column][k - 1] (the value's 1-based position in its vocabulary)",
+            "vocabularies": encoder.categorical,
+        }
+        if encoder is not None
+        else None,
+    }
     signature = {
         "forecast_version": __version__,
         "run": run.path.name,
-        "inputs": [
-            {
-                "name": "window",
-                "dtype": "float32",
-                "shape": [None, timesteps, len(features)],
-                "columns": features,
-                "units": "original: the rows of each window, oldest first, every `step` rows",
-            },
-            *(
-                [
-                    {
-                        "name": "series",
-                        "dtype": "int32",
-                        "shape": [None],
-                        "meaning": "each window's series: its index in `ids`",
-                        "ids": list(scalers.ids),
-                        "unfitted": [i for i, ok in zip(scalers.ids, scalers._fitted(), strict=True) if not ok],
-                    }
-                ]
-                if panel
-                else []
-            ),
-        ],
+        "inputs": [{"name": name, **described[name]} for name in inputs],
         "outputs": [
             {
                 "name": "forecast",
@@ -209,6 +297,11 @@ def serving_model(run: Run):
     if calibration is not None and reason is not None:
         signature["bounds_left_out"] = reason
     return model, signature
+
+
+def _example_batch(inputs: dict, steps: int) -> dict[str, np.ndarray]:
+    """Two rows of zeros for every input (a variable-length window and its stamps: `steps` long)."""
+    return {name: np.zeros((2, *(d or steps for d in i.shape[1:])), i.dtype) for name, i in inputs.items()}
 
 
 def _bounds_blocker(config, spec, features, targets, calibration) -> str | None:

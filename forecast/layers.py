@@ -7,6 +7,8 @@ Python lambdas, so runs load with safe_mode=True.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -397,3 +399,108 @@ class Select(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "index": self.index, "axis": self.axis}
+
+
+def _floor_div(a, b):
+    """floor(a / b) of integer-valued float64 tensors: exact while |a| < 2**53 and the quotient is
+    far from the next integer relative to float64's precision (true of every stamp here). Plain
+    numbers (a constant month or day) stay plain: a float32 constant tensor would not mix with float64."""
+    return math.floor(a / b) if isinstance(a, float) else ops.floor(a / b)
+
+
+def _civil(days):
+    """(year, month, day) of each day counted from 1970-01-01, proleptic Gregorian: Howard
+    Hinnant's civil_from_days (a year from March, so that February's leap day comes last), with
+    floor divisions so that days before 1970 work too."""
+    z = days + 719468.0  # days from 0000-03-01
+    era = _floor_div(z, 146097.0)  # 400-year eras
+    doe = z - era * 146097.0  # day of era, [0, 146096]
+    yoe = _floor_div(doe - _floor_div(doe, 1460.0) + _floor_div(doe, 36524.0) - _floor_div(doe, 146096.0), 365.0)
+    doy = doe - (365.0 * yoe + _floor_div(yoe, 4.0) - _floor_div(yoe, 100.0))  # day of the March-based year
+    mp = _floor_div(5.0 * doy + 2.0, 153.0)  # month from March = 0
+    day = doy - _floor_div(153.0 * mp + 2.0, 5.0) + 1.0
+    january_or_february = _floor_div(mp, 10.0)  # 1 for mp 10 and 11: they belong to the next civil year
+    return yoe + era * 400.0 + january_or_february, mp + 3.0 - 12.0 * january_or_february, day
+
+
+def _days(year, month, day):
+    """Days from 1970-01-01 of a civil date (month 1..12): Hinnant's days_from_civil, the inverse of `_civil`."""
+    y = year - _floor_div(12.0 - month, 10.0)  # January and February count in the previous March-based year
+    era = _floor_div(y, 400.0)
+    yoe = y - era * 400.0
+    mp = month + 9.0 - 12.0 * _floor_div(month + 9.0, 12.0)  # March = 0
+    doy = _floor_div(153.0 * mp + 2.0, 5.0) + day - 1.0
+    doe = yoe * 365.0 + _floor_div(yoe, 4.0) - _floor_div(yoe, 100.0) + doy
+    return era * 146097.0 + doe - 719468.0
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class Calendar(keras.layers.Layer):
+    """`forecast.calendar.features` inside an exported graph: (batch, steps) int64 time stamps ->
+    (batch, steps, 2 * features) float32, the sin and cos of each cycle's phase, the columns that
+    `calendar.names` lists.
+
+    A stamp is whole seconds since 1970-01-01T00:00 of the wall-clock time the data's time column
+    shows (a zoned column's local time), so that the graph needs no time-zone database. The civil
+    date comes from floor arithmetic in float64 (Hinnant's days -> civil algorithm), not from date
+    ops, which neither TensorFlow nor ONNX has: the phases equal pandas' to the last bit (each is
+    integers and one or two divisions, as `calendar._phase` computes them), so a forecast from the
+    graph equals `forecast predict`'s. The ISO week is that of the week's Thursday, whose year is
+    the ISO year: (its day of that year) // 7 + 1, 52 or 53 weeks without a branch.
+
+    Args:
+        features: data.calendar's names (hour, day_of_week, day_of_month, month, day_of_year,
+            week_of_year) in the run's order: the output's column order.
+    """
+
+    def __init__(self, features: list[str], **kwargs):
+        from forecast.config.schema.data import CALENDAR
+
+        super().__init__(**kwargs)
+        unknown = [name for name in features if name not in CALENDAR]
+        if unknown:
+            raise ValueError(f"unknown calendar feature {unknown[0]!r} (known: {', '.join(CALENDAR)})")
+        self.features = list(features)
+
+    def phases(self, stamps):
+        """Each wanted cycle's position in [0, 1), float64, (batch, steps) each."""
+        seconds = ops.cast(stamps, "float64")
+        days = _floor_div(seconds, 86400.0)
+        return [self._phase(name, seconds, days) for name in self.features]
+
+    @staticmethod
+    def _phase(name: str, seconds, days):
+        """`calendar._phase` of one cycle, from the stamps' seconds and days since 1970-01-01."""
+        if name == "hour":
+            of_day = seconds - days * 86400.0
+            hour = _floor_div(of_day, 3600.0)
+            minute = _floor_div(of_day - hour * 3600.0, 60.0)  # seconds are ignored, as calendar._phase does
+            return (hour + minute / 60.0) / 24.0
+        weekday = days + 3.0 - 7.0 * _floor_div(days + 3.0, 7.0)  # Monday = 0: 1970-01-01 was a Thursday
+        if name == "day_of_week":
+            return weekday / 7.0
+        if name == "week_of_year":  # ISO: the week of its Thursday, whose year is the ISO year
+            thursday = days - weekday + 3.0
+            return _floor_div(thursday - _days(_civil(thursday)[0], 1.0, 1.0), 7.0) / 53.0
+        year, month, day = _civil(days)
+        if name == "day_of_month":
+            december = _floor_div(month, 12.0)
+            next_first = _days(year + december, month + 1.0 - 12.0 * december, 1.0)
+            return (day - 1.0) / (next_first - (days - (day - 1.0)))
+        if name == "month":
+            return (month - 1.0) / 12.0
+        first = _days(year, 1.0, 1.0)  # day_of_year: 365 or 366 days to the next January 1
+        return (days - first) / (_days(year + 1.0, 1.0, 1.0) - first)
+
+    def call(self, stamps):
+        columns = []
+        for phase in self.phases(stamps):
+            angle = phase * (2 * math.pi)  # as calendar.features: 2 * pi * phase in float64, then float32
+            columns += [ops.sin(angle), ops.cos(angle)]
+        return ops.cast(ops.stack(columns, axis=-1), "float32")
+
+    def compute_output_spec(self, stamps):
+        return keras.KerasTensor((*stamps.shape, 2 * len(self.features)), "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "features": self.features}

@@ -3,40 +3,58 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import run_cli, tiny_config
 from test_panel import panel_config, panel_frame
 
 import forecast
 from forecast import config as cfg
-from forecast.data import load_series
 from forecast.errors import ForecastError
-from forecast.export import run_exported
-from forecast.windows import WindowSpec
+from forecast.export import run_exported, stamps
 
 PARITY = 1e-4  # absolute, original units (issue 19)
 
 
-def every_window(run) -> tuple[dict, object]:
-    """Raw windows at every origin of the run's data, and `forecast predict --all-origins` for them."""
+def every_window(run, data=None) -> tuple[dict, object]:
+    """Raw inputs at every origin of the run's data, and `forecast predict --all-origins` for them.
+
+    The inputs come from the series predict itself forecasts from (`api.forecaster`: read with its
+    future rows and extended past each series' end, the appended rows stamped on the series' grid),
+    so that the last origins' horizons, which reach past the end, get the same stamps and values.
+    """
     config = run.config
-    spec = WindowSpec.from_config(config.window)
-    series = load_series(config.data, None, run.load_schema())
-    found = forecast.api.forecasts(run, all_origins=True)
-    starts = series.offsets[:-1]
-    origins = np.concatenate([np.arange(s + spec.history, e) for s, e in zip(starts, series.offsets[1:], strict=True)])
-    inputs = {"window": spec.inputs(series.features, origins).astype("float32")}
+    found = forecast.api.forecasts(run, data, all_origins=True)
+    forecaster = forecast.api.forecaster(run, data, all_origins=True)
+    series, spec, origins = forecaster.series, forecaster.spec, forecaster.origins
+    rows, horizon = origins[:, None] + spec.input_offsets(), origins[:, None] + spec.target_offsets()
+    inputs = {"window": np.take(series.features, rows, axis=0).astype("float32")}
+    which = series.series_of(origins)
     if series.ids is not None:
         ids = run.load_scalers(config).ids
-        inputs["series"] = np.array([ids.index(series.ids[i]) for i in series.series_of(origins)], dtype="int32")
+        inputs["series"] = np.array([ids.index(series.ids[i]) for i in which], dtype="int32")
+    if config.data.calendar:
+        seconds = stamps(series.times)
+        inputs["window_time"], inputs["future_time"] = seconds[rows], seconds[horizon]
+    if config.data.covariates.future:
+        columns = [series.feature_names.index(c) for c in config.data.covariates.future]
+        inputs["future"] = np.take(series.features, horizon, axis=0)[..., columns].astype("float32")
+    encoder = run.load_scalers(config).static
+    if encoder is not None and encoder.numeric:
+        inputs["static"] = series.static[list(encoder.numeric)].to_numpy("float32")[which]
+    if encoder is not None and encoder.categorical:  # the signature's codes: 0 unseen, k vocabulary[k - 1]
+        codes = [[vocabulary.index(str(v)) + 1 if str(v) in vocabulary else 0 for v in series.static[column]]
+                 for column, vocabulary in encoder.categorical.items()]  # fmt: skip
+        inputs["categories"] = np.array(codes, dtype="int32").T[which]
     assert len(origins) == len(found.values)
     return inputs, found
 
 
-def check_parity(run, tmp_path, fmt: str) -> dict:
+def check_parity(run, tmp_path, fmt: str, data=None) -> dict:
     output = tmp_path / ("model.onnx" if fmt == "onnx" else "saved")
     signature = forecast.api.export(run, fmt, output)
-    inputs, found = every_window(run)
+    inputs, found = every_window(run, data)
+    assert sorted(i["name"] for i in signature["inputs"]) == sorted(inputs)
     outputs = run_exported(output, fmt, inputs)
     assert np.abs(outputs["forecast"] - found.values).max() < PARITY
     if "bounds" in outputs:
@@ -129,3 +147,88 @@ def test_series_without_a_scaler_are_listed_and_come_out_nan(tmp_path):
     assert np.isnan(out["forecast"]).all()
     out = run_exported(tmp_path / "saved", "saved_model", {"window": window, "series": np.array([0], "int32")})
     assert np.isfinite(out["forecast"]).all()
+
+
+CALENDAR = ["hour", "day_of_week", "day_of_month", "month", "day_of_year", "week_of_year"]
+
+
+@pytest.fixture(scope="module")
+def panel_with_extras(tmp_path_factory):
+    """A panel run that reads every extra input: a future covariate (promo), all six calendar
+    features, a numeric (size) and a categorical (region) static covariate, with intervals; and
+    a file with each series' next 4 rows (promo known, sales empty) for predict."""
+    root = tmp_path_factory.mktemp("extras")
+    frame = panel_frame()
+    frame.to_csv(root / "panel.csv", index=False)
+    later = []
+    for _, group in frame.groupby("store"):
+        last = group.iloc[-1]
+        for k in range(1, 5):
+            later.append({**last.to_dict(), "time": last["time"] + pd.Timedelta(hours=k), "sales": np.nan,
+                          "visits": np.nan, "promo": float(k % 2)})  # fmt: skip
+    pd.concat([frame, pd.DataFrame(later)]).to_csv(root / "with_future.csv", index=False)
+    config = panel_config(
+        root / "panel.csv", covariates={"future": ["promo"], "static": ["region", "size"]}, calendar=CALENDAR,
+        frequency="h",
+    )  # fmt: skip
+    config = cfg.Config.model_validate({**config.model_dump(), "intervals": {"method": "conformal", "levels": [0.8]}})
+    return forecast.train(config, root / "run"), root / "with_future.csv"
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx"])
+def test_future_static_and_calendar_inputs_export_with_parity(panel_with_extras, fmt, tmp_path):
+    run, data = panel_with_extras
+    signature = check_parity(run, tmp_path, fmt, data)
+    inputs = {i["name"]: i for i in signature["inputs"]}
+    assert list(inputs) == ["window", "series", "window_time", "future", "future_time", "static", "categories"]
+    assert inputs["window"]["columns"] == ["sales", "promo"] and inputs["window"]["shape"] == [None, 12, 2]
+    assert inputs["window_time"] == {**inputs["window_time"], "dtype": "int64", "shape": [None, 12]}
+    assert inputs["future_time"]["shape"] == [None, 4] and inputs["future_time"]["calendar"] == CALENDAR
+    assert inputs["window_time"]["columns"][:3] == ["hour_sin", "hour_cos", "day_of_week_sin"]
+    assert "1970-01-01T00:00" in inputs["window_time"]["units"]
+    assert inputs["future"] == {**inputs["future"], "shape": [None, 4, 1], "columns": ["promo"], "dtype": "float32"}
+    assert inputs["static"]["columns"] == ["size"] and inputs["static"]["shape"] == [None, 1]
+    categories = inputs["categories"]
+    assert categories["columns"] == ["region"] and categories["vocabularies"] == {"region": ["north", "south"]}
+    assert categories["dtype"] == "int32" and "0 is a value the run never saw" in categories["meaning"]
+    assert [o["name"] for o in signature["outputs"]] == ["forecast", "bounds"]
+
+
+def test_calendar_layer_equals_forecast_calendar(tmp_path):
+    import keras
+    import onnxruntime as ort
+
+    from forecast.calendar import features
+    from forecast.layers import Calendar
+
+    edges = pd.DatetimeIndex(
+        ["2020-12-31 23:59:59", "2021-01-01", "2021-01-03 12:30", "2021-01-04", "2024-12-29 23:00",
+         "2024-12-30", "2026-01-01", "2027-01-03", "2016-02-29 18:45", "2100-02-28", "2100-03-01", "2000-02-29",
+         "2000-12-31", "1969-12-31 23:30", "1970-01-01", "1900-03-01 07:07", "1960-01-03"]
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    spread = pd.Timestamp("1955-01-01") + pd.to_timedelta(rng.integers(0, 80 * 366 * 86400, 5000), unit="s")
+    times = edges.append(pd.DatetimeIndex(spread))
+    expected = features(times, CALENDAR)
+    seconds = stamps(times)[None]
+    layer = Calendar(CALENDAR)
+    assert np.abs(np.asarray(layer(seconds))[0] - expected).max() <= 1e-6
+    zoned = pd.date_range("2021-03-27", periods=60, freq="h", tz="Europe/Berlin")  # across a clock change
+    assert np.abs(np.asarray(layer(stamps(zoned)[None]))[0] - features(zoned, CALENDAR)).max() <= 1e-6
+    assert stamps(pd.DatetimeIndex(["1969-12-31 23:59:59.5"]))[0] == -1  # floor, not towards zero
+
+    stamp = keras.Input((None,), dtype="int64", name="stamps")
+    model = keras.Model({"stamps": stamp}, {"calendar": Calendar(CALENDAR)(stamp)})
+    model({"stamps": seconds[:, :2]})
+    model.export(str(tmp_path / "calendar.onnx"), format="onnx", verbose=False)
+    onnx = ort.InferenceSession(str(tmp_path / "calendar.onnx")).run(None, {"stamps": seconds})[0]
+    assert np.abs(onnx[0] - expected).max() <= 1e-6
+
+
+def test_calendar_only_run_gets_the_stamps_predict_appends_past_the_end(tmp_path):
+    path = tmp_path / "panel.csv"
+    panel_frame().to_csv(path, index=False)  # no future rows: predict appends them, stamped on the hourly grid
+    run = forecast.train(panel_config(path, calendar=["day_of_week", "hour"]), tmp_path / "run")
+    signature = check_parity(run, tmp_path, "onnx")
+    assert [i["name"] for i in signature["inputs"]] == ["window", "series", "window_time", "future_time"]
+    assert signature["inputs"][2]["columns"] == ["day_of_week_sin", "day_of_week_cos", "hour_sin", "hour_cos"]
