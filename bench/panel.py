@@ -7,14 +7,17 @@ stored), then runs in child processes, each one's wall time and peak RSS its own
 2. validate: `forecast validate` (load, split, scale, count windows, no TensorFlow);
 3. train: `forecast train` for one epoch of --steps batches, then the full scoring of every
    series' validation and test window -> training windows/s (metrics.json), peak RSS;
-4. predict: `forecast predict` of the horizon after every series' end -> series/s;
+4. predict: `forecast predict` of the horizon after every series' end -> series/s (one process: the
+   panel is read and forecast a group of series at a time, api.GROUP_ROWS rows each);
+4b. the same on a panel --larger times the series -> peak RSS must not grow with the panel;
+4c. predict --all-origins on one 50th of the series -> windows/s;
 5. predict in shards: the same in --shards processes (`forecast predict --shard I/N`, Parquet
    out), one after the other -> each shard's peak RSS, and series/s over the shards' total wall
    time; the shards' series must be exactly the whole run's.
 
-The target: every step within 4 GB peak RSS (memory stays O(total rows): windows are gathered
-by index, never stored). Usage:
-  .venv/bin/python bench/panel.py [--series 100000] [--rows 500] [--steps 200] [--keep]
+The targets: every step within 4 GB peak RSS (memory stays O(total rows): windows are gathered
+by index, never stored), and predict within 2 GB whatever the panel's size (issue 19). Usage:
+  .venv/bin/python bench/panel.py [--series 100000] [--rows 500] [--steps 200] [--larger 2] [--keep]
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="training batches in the one epoch")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--shards", type=int, default=4, help="processes of the sharded predict (step 5)")
+    parser.add_argument("--larger", type=int, default=2, help="step 4b's panel, in times the series (0: skip)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="forecast-panel-"))
@@ -134,6 +138,23 @@ def main() -> None:
     )  # fmt: skip
     forecasts = pd.read_csv(work / "forecasts.csv", usecols=["id"])
     results["predict"] = (seconds, peak, f"{forecasts['id'].nunique() / seconds:,.0f} series/s (wall, incl. start-up)")
+    if args.larger:
+        larger = work / "larger.parquet"
+        write_panel(larger, args.series * args.larger, args.rows, future=HORIZON, seed=1)
+        seconds, peak, _ = child(
+            [FORECAST, "predict", str(run_dir), "--data", str(larger), "--output", str(work / "larger.parquet.csv")]
+        )
+        done = pd.read_csv(work / "larger.parquet.csv", usecols=["id"])["id"].nunique()
+        results[f"predict, one process, {args.larger}x the series"] = (
+            seconds, peak, f"{done / seconds:,.0f} series/s ({done:,} series)")  # fmt: skip
+        larger.unlink()
+    seconds, peak, _ = child(
+        [FORECAST, "predict", str(run_dir), "--data", str(work / "with_future.parquet"), "--all-origins",
+         "--shard", "0/50", "--output", str(work / "origins-{shard}.parquet")]
+    )  # fmt: skip
+    windows = len(pd.read_parquet(work / "origins-0.parquet", columns=["step"])) // HORIZON  # one target
+    results["predict --all-origins, 1/50 of the series"] = (
+        seconds, peak, f"{windows / seconds:,.0f} windows/s ({windows:,} windows, wall incl. start-up)")  # fmt: skip
     walls, peaks, ids = [], [], set()
     for i in range(args.shards):
         seconds, peak, _ = child(
@@ -162,6 +183,8 @@ def main() -> None:
         print(f"| {name} | {seconds:.1f} | {peak:,.0f} | {rate} |")
     worst = max(peak for _, peak, _ in results.values())
     print(f"\nlargest peak RSS: {worst:,.0f} MB ({'within' if worst <= 4096 else 'ABOVE'} the 4 GB target)")
+    predicts = max(peak for name, (_, peak, _) in results.items() if name.startswith("predict"))
+    print(f"largest predict peak RSS: {predicts:,.0f} MB ({'within' if predicts <= 2048 else 'ABOVE'} the 2 GB target)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -196,26 +196,128 @@ def forecaster(
     run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False, shard: tuple[int, int] | None = None
 ) -> Forecaster:
     """The run loaded and the series checked and scaled, ready to forecast: `.all()` is `forecasts`,
-    `.write(path, layout)` streams them to a file in chunks of bounded memory (`forecast predict`).
+    `.write(path, layout)` streams them to a file in chunks of bounded memory.
     Arguments as `predict`'s; `shard` (I, N): only the series I, I + N, I + 2N, ... of the file (in
     the order they first appear), so that N processes cover a panel between them."""
+    from forecast.data import series_ids
+
+    run = _run(run)
+    config = run.config
+    data = Path(data if data is not None else config.data.path)
+    only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
+    if only is not None and not only:  # a shard past the last series: an empty output, same columns
+        return _forecaster(run, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True)
+    return _forecaster(run, data, all_origins, only)
+
+
+def write_predictions(
+    run: Run | PathLike,
+    output: PathLike,
+    data: PathLike | None = None,
+    all_origins: bool = False,
+    layout: str = "long",
+    shard: tuple[int, int] | None = None,
+) -> None:
+    """`forecast predict`: forecasts written to `output` (`-`: stdout) as its extension says.
+
+    A panel written to a CSV or Parquet file is forecast a group of series at a time (about
+    `GROUP_ROWS` rows each, read alone), so memory stays flat however large the panel: the run is
+    loaded once, each group's series are read, checked, scaled, forecast and written, then
+    released. Anything else is forecast in one piece and streamed in chunks (`Forecaster.write`).
+    Arguments as `predict`'s and `forecaster`'s.
+    """
+    from forecast.data import release_memory, series_rows
+    from forecast.future import output_format, write_parts
+    from forecast.rundir import STDOUT, special_file
+    from forecast.windows import WindowSpec
+
+    run = _run(run)
+    config = run.config
+    data = Path(data if data is not None else config.data.path)
+    kind = output_format(Path(output), layout)
+    streamed = kind in ("csv", "parquet") and Path(output) != STDOUT and not special_file(Path(output))
+    if config.data.id_column is None or not streamed:
+        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        return
+    ids, rows = series_rows(data, config.data.id_column)
+    if shard is not None and shard[1] > 1:
+        _check_ids(ids, config, data)
+        _shard_note(shard, len(ids))
+        ids, rows = ids[shard[0] :: shard[1]], rows[shard[0] :: shard[1]]
+    groups = row_groups(rows, GROUP_ROWS)
+    if len(groups) <= 1:
+        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        return
+    _check_ids(ids, config, data)  # a row without an id would be in no group
+    log.info(f"predict: {len(ids):,} series in {len(groups)} groups of about {GROUP_ROWS:,} rows, one at a time")
+    counts = {"origins": 0, "skipped": 0}
+
+    def parts():
+        model, witness = None, None
+        for k, (first, last) in enumerate(groups):
+            part = _forecaster(run, data, all_origins, ids[first:last], model=model, group=(k, len(groups)))
+            model = part.model
+            part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
+            witness = part.witness
+            counts["origins"] += len(part.origins)
+            counts["skipped"] += part.skipped
+            yield from part.chunks()
+            del part
+            release_memory()
+        if not counts["origins"] and shard is None:  # raised while writing: nothing is left behind
+            need = WindowSpec.from_config(config.window).history + 1
+            raise ForecastError(f"{data}: no series has the {need} rows one window needs")
+
+    write_parts(Path(output), layout, parts(), 0)
+    if counts["skipped"]:
+        log.info(f"data: {counts['skipped']:,} series in all are too short for one window and get no forecast")
+
+
+# Rows of a panel read and forecast at a time by `write_predictions`: about 270 MB of series,
+# scalers and windows' labels, so that with TensorFlow and the model a predict stays near 1.5 GB
+# whatever the panel's size (BENCHMARKS.md, "Panels at scale").
+GROUP_ROWS = 1 << 21
+
+
+def row_groups(rows, limit: int) -> list[tuple[int, int]]:
+    """Consecutive (first, last) ranges of series whose rows add up to at most `limit` (a longer
+    series is a group of its own)."""
+    import numpy as np
+
+    groups, first, total = [], 0, 0
+    for k, n in enumerate(np.asarray(rows, dtype=np.int64).tolist()):
+        if total and total + n > limit:
+            groups.append((first, k))
+            first, total = k, 0
+        total += n
+    if total or first < len(rows):
+        groups.append((first, len(rows)))
+    return groups
+
+
+def _forecaster(
+    run: Run,
+    data: Path,
+    all_origins: bool,
+    only: list | None,
+    empty: bool = False,
+    model: Any = None,
+    group: tuple[int, int] | None = None,
+) -> Forecaster:
+    """A Forecaster for the series `only` (None: all) of `data`; `empty`: none of them (a shard past
+    the panel's end); `model`: the run's network when a previous group loaded it; `group` (k, n):
+    this is group k of n of one predict (its notes say so; a group of short series forecasts none)."""
     import numpy as np
 
     from forecast import future
-    from forecast.data import load_series, release_memory, series_ids
+    from forecast.data import load_series, release_memory
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
 
-    run = _run(run)
     config = run.config
     scalers = run.load_scalers(config)
-    data = data if data is not None else config.data.path
     schema = run.load_schema()
-    only = shard_ids(config, Path(data), shard) if shard is not None and shard[1] > 1 else None
-    empty = only is not None and not only  # a shard past the last series: an empty output, same columns
-    if empty:
-        only = series_ids(Path(data), config.data.id_column)[:1]
     series = load_series(config.data, data, schema, future=True, only=only)
     spec = WindowSpec.from_config(config.window)
     series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
@@ -233,8 +335,9 @@ def forecaster(
         scale_free = config.model.instance_norm != "none"
         scalers, notes = scalers.for_series(series, config.scaler, scale_free, str(data), needed=forecast)
         series.notes.extend(notes)
+    where = f" (group {group[0] + 1} of {group[1]})" if group is not None else ""
     for note in series.notes:
-        log.info(f"data: {note}")
+        log.info(f"data{where}: {note}")
     scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
     x, y = scalers.transform(series)
     extras = extras_of(config, series, scalers)
@@ -244,12 +347,14 @@ def forecaster(
         feed = Feed(series.offsets, list(extras.future), static, categories)
     release_memory()
     calibration = run.load_intervals()
-    model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
+    if model is None:
+        model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
     return future.Forecaster(
-        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y
-    )
+        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
+        skipped=len(skipped),
+    )  # fmt: skip
 
 
 def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]:
@@ -276,15 +381,23 @@ def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
     """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order."""
     from forecast.data import series_ids
 
-    index, count = shard
     if config.data.id_column is None:
         raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")
     ids = series_ids(data, config.data.id_column)
+    _check_ids(ids, config, data)
+    _shard_note(shard, len(ids))
+    return ids[shard[0] :: shard[1]]
+
+
+def _check_ids(ids: list, config: cfg.Config, data: Path) -> None:
     if any(i is None for i in ids):
         raise ForecastError(f"{data}: the id column '{config.data.id_column}' has empty values")
-    if index >= len(ids):  # an array larger than the panel: this task has nothing to forecast
-        log.warning(f"note: --shard {index}/{count}: the file has only {len(ids)} series; this shard forecasts none")
-    return ids[index::count]
+
+
+def _shard_note(shard: tuple[int, int], series: int) -> None:
+    if shard[0] >= series:  # an array larger than the panel: this task has nothing to forecast
+        index, count = shard
+        log.warning(f"note: --shard {index}/{count}: the file has only {series} series; this shard forecasts none")
 
 
 def backtest(

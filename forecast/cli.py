@@ -167,7 +167,7 @@ def predict(
         raise ForecastError(f"--output {output}: with --shard give each shard its file, e.g. preds-{{shard}}.parquet")
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
-    api.forecaster(run_dir, data, all_origins, part).write(output or STDOUT, layout)
+    api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part)
 
 
 def _predict_shard(run_dir: Path, shard: str | None, output: Path | None) -> tuple[int, int] | None:

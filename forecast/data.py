@@ -216,18 +216,18 @@ def read_table(path: Path, categorical: list[str] = (), only: tuple[str, list] |
             # instead of staying in the pool (measured: about 1 GB of peak RSS for a
             # 50-million-row panel).
             with arrow_system_pool():
-                filters = [(only[0], "in", only[1])] if only is not None else None
-                table = pq.read_table(path, filters=filters)
+                table = _parquet_rows(path, only) if only is not None else pq.read_table(path)
                 frame = table.to_pandas(self_destruct=True, split_blocks=True)
                 del table
         else:
             with warnings.catch_warnings():  # a categorical column absent from the header is reported below
                 warnings.simplefilter("ignore")
-                frame = pd.read_csv(path, dtype={c: "category" for c in categorical} or None)
-            if only is not None and only[0] in frame:  # by each distinct id's text, as series_ids gives it
-                codes, uniques = pd.factorize(frame[only[0]])
-                wanted = np.isin(np.array([str(u) for u in uniques], dtype=object), list(only[1]))
-                frame = frame[np.append(wanted, False)[codes]]  # code -1 (an empty id): never selected
+                dtype = {c: "category" for c in categorical} or None
+                if only is None:
+                    frame = pd.read_csv(path, dtype=dtype)
+                else:  # a chunk at a time, each cut to the wanted series: never the whole file in memory
+                    with pd.read_csv(path, dtype=dtype, chunksize=ROWS_AT_A_TIME) as chunks:
+                        frame = pd.concat([_wanted(chunk, only) for chunk in chunks], ignore_index=True)
     except pd.errors.EmptyDataError:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -243,6 +243,55 @@ def read_table(path: Path, categorical: list[str] = (), only: tuple[str, list] |
     if duplicated:
         raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
     return frame
+
+
+ROWS_AT_A_TIME = 1 << 20  # rows of a file read at a time where only some of its series are wanted
+
+
+def _wanted(chunk: pd.DataFrame, only: tuple[str, list]) -> pd.DataFrame:
+    """The rows of a CSV chunk whose id is among `only`'s, matched by each distinct id's text (as
+    `series_rows` names a CSV's series)."""
+    if only[0] not in chunk:  # a missing id column is reported by the caller
+        return chunk
+    codes, uniques = pd.factorize(chunk[only[0]])
+    wanted = np.isin(np.array([str(u) for u in uniques], dtype=object), list(only[1]))
+    return chunk[np.append(wanted, False)[codes]]  # code -1 (an empty id): never selected
+
+
+def _parquet_rows(path: Path, only: tuple[str, list]):
+    """The rows of a Parquet file (or directory) whose `only[0]` column holds one of `only[1]`, read a
+    row group at a time: row groups whose statistics rule the values out are skipped (a file sorted
+    by id reads little more than its wanted rows), and only wanted rows are kept, so memory is
+    theirs plus one row group's (measured: 523 MB peak for a tenth of a 50-million-row panel, where
+    pyarrow's filtered read_table took 897). A column that is not in the files (a hive-partitioned
+    directory's key) falls back to read_table's own filter."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    column, values = only
+    files = [pq.ParquetFile(f) for f in ds.dataset(path, format="parquet").files] if path.is_dir() else [
+        pq.ParquetFile(path)]  # fmt: skip
+    if not files or any(column not in f.schema_arrow.names for f in files):
+        return pq.read_table(path, filters=[(column, "in", values)])
+    value_set = pa.array(values)
+    low, high = (min(values), max(values)) if values else (None, None)
+    batches = []
+    for file in files:
+        index = file.schema_arrow.get_field_index(column)
+        keep = []
+        for g in range(file.metadata.num_row_groups):
+            stats = file.metadata.row_group(g).column(index).statistics
+            with contextlib.suppress(TypeError):  # values and statistics of types that do not compare
+                if values and stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
+                    continue
+            keep.append(g)
+        for batch in file.iter_batches(batch_size=ROWS_AT_A_TIME, row_groups=keep, use_pandas_metadata=True):
+            wanted = batch.filter(pc.is_in(batch.column(column), value_set=value_set))
+            if wanted.num_rows:
+                batches.append(wanted)
+    return pa.Table.from_batches(batches, schema=files[0].schema_arrow)
 
 
 def _duplicate_header(path: Path, frame: pd.DataFrame) -> str | None:
@@ -527,21 +576,54 @@ def _future_rows(values: np.ndarray, targets: list[int], starts: np.ndarray, whe
     return (last + 1).astype(np.int64)
 
 
-def series_ids(path: Path, id_column: str) -> list[str]:
-    """A panel file's series ids in the order they first appear, reading only the id column (as
-    stored: what a Parquet filter compares with)."""
-    try:
-        if parquet(path):
-            import pyarrow.compute as pc
-            import pyarrow.parquet as pq
+def series_ids(path: Path, id_column: str) -> list:
+    """A panel file's series ids in the order they first appear (see `series_rows`)."""
+    return series_rows(path, id_column)[0]
 
-            column = pq.read_table(path, columns=[id_column]).column(0)
-            return pc.unique(column).to_pylist()
-        column = pd.read_csv(path, usecols=[id_column], dtype={id_column: "category"})[id_column]
-        return [str(u) for u in pd.factorize(column)[1]]  # as load_series names a CSV's series
+
+def series_rows(path: Path, id_column: str) -> tuple[list, np.ndarray]:
+    """A panel file's series ids in the order they first appear, and each one's number of rows,
+    reading only the id column a batch at a time: memory grows with the series, not the rows.
+    Ids as stored in Parquet (what a filter compares with); a CSV's as text, as load_series names
+    them. An empty id is None."""
+    order: dict = {}
+    counts: list[int] = []
+    try:
+        for values, n in _id_batches(path, id_column):
+            for value, count in zip(values, n, strict=True):
+                k = order.setdefault(value, len(order))
+                if k == len(counts):
+                    counts.append(0)
+                counts[k] += int(count)
     except (OSError, ValueError, KeyError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ForecastError(f"{path}: cannot read its id column '{id_column}' ({reason})") from None
+    return list(order), np.asarray(counts, dtype=np.int64)
+
+
+def _id_batches(path: Path, id_column: str) -> Iterator[tuple[list, np.ndarray]]:
+    """(distinct ids in order of first appearance, their rows) of each batch of a file's id column."""
+    if parquet(path):
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        with arrow_system_pool():
+            for batch in ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[id_column]):
+                column = batch.column(0)
+                if hasattr(column, "dictionary_decode"):
+                    column = column.dictionary_decode()
+                counted = pc.value_counts(column)  # in order of first appearance
+                yield counted.field("values").to_pylist(), counted.field("counts").to_numpy()
+        return
+    reader = pd.read_csv(path, usecols=[id_column], dtype={id_column: "category"}, chunksize=ROWS_AT_A_TIME)
+    with reader as chunks:
+        for chunk in chunks:
+            codes, uniques = pd.factorize(chunk[id_column])
+            names = [str(u) for u in uniques]
+            counts = np.bincount(codes[codes >= 0], minlength=len(names))
+            if (codes < 0).any():
+                names, counts = [*names, None], np.append(counts, (codes < 0).sum())
+            yield names, counts
 
 
 def load_series(

@@ -339,6 +339,13 @@ class Forecaster:
     calibration: Any = None  # the run's intervals (intervals.Calibration), or None
     y: np.ndarray | None = None  # the scaled targets: each window's scale for its intervals
     witness: pd.DatetimeIndex | None = None  # computed on the first chunk
+    skipped: int = 0  # series too short for one window (no forecast)
+
+    def witness_with(self, earlier: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
+        """This series' `_witness` with an earlier part's: the stamps that fix how CSV prints stamps,
+        carried from one group of a panel's series to the next."""
+        own = _witness(self.series.times)
+        return own if earlier is None or own is None else own.append(earlier)
 
     def chunk_size(self) -> int:
         """Origins per chunk: as many whole inference batches as fit CHUNK_VALUES values, and at

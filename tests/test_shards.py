@@ -8,6 +8,7 @@ from test_panel import panel_config, panel_frame
 
 import forecast
 from forecast.data import series_ids
+from forecast.errors import ForecastError
 
 LENGTHS = {f"s{k:02d}": 40 + k for k in range(11)}
 
@@ -88,3 +89,67 @@ def test_shard_outputs_from_the_cli(panel_run, tmp_path):
     assert slurm.returncode == 0 and set(pd.read_parquet(tmp_path / "s-1.parquet")["store"]) < set(LENGTHS)
     order = series_ids(tmp / "parts", "store")  # the files' order of first appearance
     np.testing.assert_equal(sorted(outputs[0]["store"].unique()), sorted(order[0::2]))
+
+
+@pytest.fixture(scope="module")
+def covariate_run(tmp_path_factory):
+    """A panel run with a future covariate, calendar features and statics, the file to predict from
+    (each series' next 4 rows: promo known, sales empty) and the same file as Parquet."""
+    tmp = tmp_path_factory.mktemp("grouped")
+    frame = panel_frame({**LENGTHS, "short": 6})  # 'short' is too short for one window
+    frame.to_csv(tmp / "panel.csv", index=False)
+    later = [
+        {**group.iloc[-1].to_dict(), "time": group["time"].iloc[-1] + pd.Timedelta(hours=k), "sales": np.nan,
+         "visits": np.nan, "promo": float(k % 2)}
+        for _, group in frame.groupby("store") for k in range(1, 5)
+    ]  # fmt: skip
+    future = pd.concat([frame, pd.DataFrame(later)]).sample(frac=1, random_state=2)  # series interleaved
+    future.to_csv(tmp / "future.csv", index=False)
+    future.to_parquet(tmp / "future.parquet", index=False, row_group_size=97)
+    config = panel_config(
+        tmp / "panel.csv", covariates={"future": ["promo"], "static": ["region", "size"]}, calendar=["hour"]
+    )
+    return forecast.train(config, tmp / "run"), tmp
+
+
+@pytest.mark.parametrize("source", ["future.csv", "future.parquet"])
+def test_a_panel_predicted_group_by_group_equals_the_whole(covariate_run, source, tmp_path, monkeypatch, caplog):
+    run, tmp = covariate_run
+    expected = {}
+    for origins in (False, True):
+        for suffix in (".csv", ".parquet"):
+            name = f"{origins}{suffix}"
+            forecast.api.write_predictions(run, tmp_path / f"whole-{name}", tmp / source, origins)
+            expected[name] = (tmp_path / f"whole-{name}").read_bytes()
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 100)  # two or three series a group
+    with caplog.at_level("INFO", logger="forecast"):
+        for name in expected:
+            origins, suffix = name.split(".")[0] == "True", "." + name.split(".")[1]
+            forecast.api.write_predictions(run, tmp_path / f"grouped-{name}", tmp / source, origins)
+            grouped = tmp_path / f"grouped-{name}"
+            if suffix == ".csv":  # byte for byte: the same rows, order, stamps and numbers
+                assert grouped.read_bytes() == expected[name], name
+            else:
+                pd.testing.assert_frame_equal(pd.read_parquet(grouped), pd.read_parquet(tmp_path / f"whole-{name}"))
+    assert "in 6 groups" in caplog.text and "(group 6 of 6)" in caplog.text  # 'short' is noted by its group
+    assert "1 series in all are too short" in caplog.text
+
+
+def test_grouped_shards_partition_the_series_and_a_panel_of_short_series_fails_whole(
+    covariate_run, tmp_path, monkeypatch
+):
+    run, tmp = covariate_run
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 100)
+    whole = forecast.api.forecaster(run, tmp / "future.parquet").all().frame()
+    parts = []
+    for i in range(2):
+        forecast.api.write_predictions(run, tmp_path / f"p{i}.parquet", tmp / "future.parquet", shard=(i, 2))
+        parts.append(pd.read_parquet(tmp_path / f"p{i}.parquet"))
+    assert not set(parts[0]["store"]) & set(parts[1]["store"])
+    merged = pd.concat(parts).sort_values(["store", "step"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(merged, whole.sort_values(["store", "step"]).reset_index(drop=True))
+    short = panel_frame({f"t{k}": 8 for k in range(30)})  # 240 rows: three groups, not one window among them
+    short.to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(ForecastError, match="no series has the 12 rows"):
+        forecast.api.write_predictions(run, tmp_path / "out.csv", tmp_path / "short.csv")
+    assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".out.csv*"))
