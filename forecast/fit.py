@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import keras
 import numpy as np
@@ -54,15 +55,25 @@ def callbacks(
         stopping = keras.callbacks.EarlyStopping(
             monitor=e.monitor, patience=e.patience, restore_best_weights=e.restore_best_weights
         )
+    decay = None
+    if training.lr_decay is not None:
+        decay = keras.callbacks.LearningRateScheduler(partial(decayed, training.learning_rate, training.lr_decay))
     return [
         EpochStats(),
         keras.callbacks.TerminateOnNaN(),
-        *(c for c in (plateau, stopping) if c is not None),
+        *(c for c in (decay, plateau, stopping) if c is not None),
         Checkpoint(run, stopping, plateau),
         *([board] if config.tracking.tensorboard and (board := backend.tensorboard(run.path / "tensorboard")) else []),
         *extra,
         StopOnSignal(received),
     ]
+
+
+def decayed(base: float, factor: float, epoch: int, lr: float) -> float:
+    """training.lr_decay's rate for `epoch` (from 0): base * factor**epoch, or the optimizer's current
+    rate where ReduceLROnPlateau has lowered it more. Computed from the epoch, not from the last
+    rate, so a resumed run continues the schedule where it stopped."""
+    return float(min(lr, base * factor**epoch))
 
 
 def fit(

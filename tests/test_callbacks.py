@@ -16,7 +16,10 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_config
 
+import forecast
+from forecast import config as cfg
 from forecast.callbacks import (
     Checkpoint,
     EpochStats,
@@ -28,6 +31,7 @@ from forecast.callbacks import (
 )
 from forecast.callbacks.checkpoint import records
 from forecast.errors import Diverged, Interrupted
+from forecast.fit import decayed
 from forecast.rundir import Run
 
 X = np.ones((32, 3), dtype=np.float32)
@@ -487,3 +491,18 @@ def test_epoch_stats_adds_wall_time_and_the_epochs_learning_rate():
     # EpochStats comes first, so each row has the rate the epoch trained with, not the next one's
     np.testing.assert_allclose(history["learning_rate"], [0.1, 0.05, 0.025], rtol=1e-6)
     assert all(type(v) is float for v in history["learning_rate"])  # JSON/CSV-friendly, not a tensor
+
+
+# --- training.lr_decay (Keras's LearningRateScheduler) ---
+
+
+def test_lr_decay_multiplies_the_rate_every_epoch_and_resumes_on_schedule(tmp_path):
+    training = {"epochs": 3, "lr_decay": 0.5, "learning_rate": 0.004, "early_stopping": False,
+                "reduce_lr_on_plateau": False}  # fmt: skip
+    run = forecast.train(cfg.Config.model_validate(tiny_config(training=training)), tmp_path / "run")
+    history = pd.read_csv(run.path / "history.csv")
+    np.testing.assert_allclose(history["learning_rate"], [0.004, 0.002, 0.001], rtol=1e-6)
+    assert decayed(0.004, 0.5, 2, 0.004) == pytest.approx(0.001)  # from the epoch: a resumed run at epoch 2
+    assert decayed(0.004, 0.5, 2, 0.0001) == 0.0001  # a rate ReduceLROnPlateau lowered further stays lower
+    with pytest.raises(ValueError, match="lr_decay"):
+        cfg.Config.model_validate(tiny_config(training={"lr_decay": 1.5}))

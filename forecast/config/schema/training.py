@@ -44,5 +44,11 @@ class Training(_Section):
         description="tf.distribute: mirrored = every visible GPU (or logical CPU) of this machine; multi_worker = "
         "the machines in TF_CONFIG. batch_size is the global batch, split across replicas. TensorFlow backend only.",
     )
+    lr_decay: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="Multiply the learning rate by this after every epoch: epoch k (from 0) trains at most at "
+        "learning_rate * lr_decay**k (0.5: the per-epoch halving of the long-horizon benchmarks' code); "
+        "reduce_lr_on_plateau can lower it further.",
+    )
     reduce_lr_on_plateau: ReduceLROnPlateau = Field(default_factory=ReduceLROnPlateau)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
