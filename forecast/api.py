@@ -239,38 +239,91 @@ def write_predictions(
     if config.data.id_column is None or not streamed:
         forecaster(run, data, all_origins, shard).write(Path(output), layout)
         return
-    ids, rows = series_rows(data, config.data.id_column)
-    if shard is not None and shard[1] > 1:
+    try:
+        ids, rows = series_rows(data, config.data.id_column)
+    except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
+        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        return
+    sharded = shard is not None and shard[1] > 1
+    if sharded:
         _check_ids(ids, config, data)
         _shard_note(shard, len(ids))
         ids, rows = ids[shard[0] :: shard[1]], rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1:
-        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        only = (ids or series_rows(data, config.data.id_column)[0][:1]) if sharded else None
+        _forecaster(run, data, all_origins, only, empty=sharded and not ids).write(Path(output), layout)
         return
     _check_ids(ids, config, data)  # a row without an id would be in no group
     log.info(f"predict: {len(ids):,} series in {len(groups)} groups of about {GROUP_ROWS:,} rows, one at a time")
-    counts = {"origins": 0, "skipped": 0}
+    time_format = _time_format(config.data, data)
+    witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
+    counts = {"origins": 0, "skipped": 0, "longest": 0}
 
     def parts():
-        model, witness = None, None
+        model, zone = None, None
         for k, (first, last) in enumerate(groups):
-            part = _forecaster(run, data, all_origins, ids[first:last], model=model, group=(k, len(groups)))
+            try:
+                part = _forecaster(run, data, all_origins, ids[first:last], model=model, group=(k, len(groups)),
+                                   time_format=time_format)  # fmt: skip
+            except ForecastError as error:
+                if " row " not in str(error):
+                    raise
+                raise ForecastError(
+                    f"{error} (series group {k + 1} of {len(groups)}, '{ids[first]}' to '{ids[last - 1]}': row "
+                    "numbers count that group's rows in file order)"
+                ) from None
             model = part.model
+            if part.series.times is not None:  # one zone for the panel, as a whole read requires
+                zone = _same_zone(zone, part.series.times, config.data.time_column, data)
             part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
-            witness = part.witness
             counts["origins"] += len(part.origins)
             counts["skipped"] += part.skipped
+            history = part.series.history_ends - part.series.offsets[:-1]
+            counts["longest"] = max(counts["longest"], int(history.max(initial=0)))
             yield from part.chunks()
             del part
             release_memory()
-        if not counts["origins"] and shard is None:  # raised while writing: nothing is left behind
+        if not counts["origins"] and not sharded:  # raised while writing: nothing is left behind
             need = WindowSpec.from_config(config.window).history + 1
-            raise ForecastError(f"{data}: no series has the {need} rows one window needs")
+            raise ForecastError(f"{data}: {counts['longest']} rows, fewer than the {need} one window needs")
 
     write_parts(Path(output), layout, parts(), 0)
     if counts["skipped"]:
         log.info(f"data: {counts['skipped']:,} series in all are too short for one window and get no forecast")
+
+
+def _time_format(data: cfg.Data, path: Path) -> str | None:
+    """data.time_format, or the format a whole read of the file would infer (see `time_format_of`)."""
+    from forecast.data import time_format_of
+
+    if data.time_column is None or data.time_format is not None:
+        return data.time_format
+    return time_format_of(path, data.time_column)
+
+
+def _file_witness(data: cfg.Data, path: Path, time_format: str | None):
+    """The stamps that decide how a CSV prints the whole file's stamps (`future._witness`), read a
+    batch at a time: every group's rows then print their stamps as a predict in one piece does."""
+    import pandas as pd
+
+    from forecast.data import time_batches
+    from forecast.future import _witness
+
+    if data.time_column is None:
+        return None
+    found = None
+    for times in time_batches(path, data.time_column, time_format):
+        own = _witness(times)
+        found = own if found is None else _witness(found.append(own))
+    return found if found is None else pd.DatetimeIndex(found)
+
+
+def _same_zone(zone, times, column: str, path: Path):
+    """The panel's time zone, checked against one more group's stamps."""
+    if zone is not None and str(times.tz) != str(zone):
+        raise ForecastError(f"{path.name}: column '{column}': time zones differ between series ({zone} and {times.tz})")
+    return times.tz if zone is None else zone
 
 
 # Rows of a panel read and forecast at a time by `write_predictions`: about 270 MB of series,
@@ -303,10 +356,12 @@ def _forecaster(
     empty: bool = False,
     model: Any = None,
     group: tuple[int, int] | None = None,
+    time_format: str | None = None,
 ) -> Forecaster:
     """A Forecaster for the series `only` (None: all) of `data`; `empty`: none of them (a shard past
     the panel's end); `model`: the run's network when a previous group loaded it; `group` (k, n):
-    this is group k of n of one predict (its notes say so; a group of short series forecasts none)."""
+    this is group k of n of one predict (its notes say so; a group of short series forecasts none);
+    `time_format`: the whole file's, for a group's text stamps."""
     import numpy as np
 
     from forecast import future
@@ -318,7 +373,8 @@ def _forecaster(
     config = run.config
     scalers = run.load_scalers(config)
     schema = run.load_schema()
-    series = load_series(config.data, data, schema, future=True, only=only)
+    section = config.data if time_format is None else config.data.model_copy(update={"time_format": time_format})
+    series = load_series(section, data, schema, future=True, only=only)
     spec = WindowSpec.from_config(config.window)
     series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
     origins, skipped = future.origins(

@@ -187,7 +187,7 @@ def serving_model(run: Run):
     model = keras.Model(inputs, outputs, name="forecast_serving")
     model(_example_batch(inputs, timesteps or spec.history + 1))  # Keras exports only a model that has run
 
-    time_input = {"units": STAMPS, "calendar": calendar, "columns": cal.names(calendar)}
+    time_input = {"units": STAMPS, "calendar": calendar, "calendar_columns": cal.names(calendar)}
     described = {
         "window": {
             "dtype": "float32",

@@ -184,7 +184,7 @@ def test_future_static_and_calendar_inputs_export_with_parity(panel_with_extras,
     assert inputs["window"]["columns"] == ["sales", "promo"] and inputs["window"]["shape"] == [None, 12, 2]
     assert inputs["window_time"] == {**inputs["window_time"], "dtype": "int64", "shape": [None, 12]}
     assert inputs["future_time"]["shape"] == [None, 4] and inputs["future_time"]["calendar"] == CALENDAR
-    assert inputs["window_time"]["columns"][:3] == ["hour_sin", "hour_cos", "day_of_week_sin"]
+    assert inputs["window_time"]["calendar_columns"][:3] == ["hour_sin", "hour_cos", "day_of_week_sin"]
     assert "1970-01-01T00:00" in inputs["window_time"]["units"]
     assert inputs["future"] == {**inputs["future"], "shape": [None, 4, 1], "columns": ["promo"], "dtype": "float32"}
     assert inputs["static"]["columns"] == ["size"] and inputs["static"]["shape"] == [None, 1]
@@ -231,4 +231,4 @@ def test_calendar_only_run_gets_the_stamps_predict_appends_past_the_end(tmp_path
     run = forecast.train(panel_config(path, calendar=["day_of_week", "hour"]), tmp_path / "run")
     signature = check_parity(run, tmp_path, "onnx")
     assert [i["name"] for i in signature["inputs"]] == ["window", "series", "window_time", "future_time"]
-    assert signature["inputs"][2]["columns"] == ["day_of_week_sin", "day_of_week_cos", "hour_sin", "hour_cos"]
+    assert signature["inputs"][2]["calendar_columns"] == ["day_of_week_sin", "day_of_week_cos", "hour_sin", "hour_cos"]

@@ -150,6 +150,93 @@ def test_grouped_shards_partition_the_series_and_a_panel_of_short_series_fails_w
     pd.testing.assert_frame_equal(merged, whole.sort_values(["store", "step"]).reset_index(drop=True))
     short = panel_frame({f"t{k}": 8 for k in range(30)})  # 240 rows: three groups, not one window among them
     short.to_csv(tmp_path / "short.csv", index=False)
-    with pytest.raises(ForecastError, match="no series has the 12 rows"):
+    with pytest.raises(ForecastError) as grouped:
         forecast.api.write_predictions(run, tmp_path / "out.csv", tmp_path / "short.csv")
     assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".out.csv*"))
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 1 << 21)
+    with pytest.raises(ForecastError) as whole:
+        forecast.api.write_predictions(run, tmp_path / "out.csv", tmp_path / "short.csv")
+    assert str(grouped.value) == str(whole.value) and "8 rows, fewer than the 12" in str(whole.value)
+
+
+def daily_frame(stores: int = 8, days: int = 40) -> pd.DataFrame:
+    """Daily series: the first six at midnight, the last two at 06:00 (how a CSV prints stamps
+    depends on every stamp of the file)."""
+    rng = np.random.default_rng(4)
+    parts = []
+    for k in range(stores):
+        start = pd.Timestamp("2021-03-13") + pd.Timedelta(days=k, hours=6 if k >= stores - 2 else 0)
+        times = start + pd.to_timedelta(np.arange(days), unit="D")
+        sales = 50 + 5 * k + 3 * np.sin(np.arange(days) / 3) + rng.normal(0, 0.5, days)
+        parts.append(pd.DataFrame({"store": f"s{k}", "time": times, "sales": sales}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def daily_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("daily")
+    daily_frame().to_csv(tmp / "daily.csv", index=False)
+    return forecast.train(panel_config(tmp / "daily.csv"), tmp / "run"), tmp
+
+
+def grouped_and_whole(run, data, output, monkeypatch, **kwargs):
+    """write_predictions' file in one piece, then in groups of two series: (whole, grouped) paths."""
+    whole, grouped = output.with_name("whole" + output.suffix), output.with_name("grouped" + output.suffix)
+    forecast.api.write_predictions(run, whole, data, **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(forecast.api, "GROUP_ROWS", 80)
+        forecast.api.write_predictions(run, grouped, data, **kwargs)
+    return whole, grouped
+
+
+def test_groups_print_stamps_and_read_day_first_dates_as_the_whole_file_does(daily_run, tmp_path, monkeypatch):
+    run, tmp = daily_run
+    whole, grouped = grouped_and_whole(run, tmp / "daily.csv", tmp_path / "p.csv", monkeypatch, all_origins=True)
+    assert "2021-03-24 00:00:00" in whole.read_text() and grouped.read_bytes() == whole.read_bytes()
+    frame = daily_frame()
+    frame["time"] = frame["time"].dt.strftime("%d/%m/%Y %H:%M")  # day first: 13/03 says so, 01/04 does not
+    frame = pd.concat([frame[frame["store"] != "s0"], frame[frame["store"] == "s0"]])  # s1 first: 14/03
+    later = frame["store"].isin(["s6", "s7"])
+    frame.loc[later, "time"] = (pd.Timestamp("2021-04-01") + pd.to_timedelta(np.arange(later.sum()) % 40, unit="D")
+                                ).strftime("%d/%m/%Y %H:%M")  # fmt: skip
+    frame.to_csv(tmp_path / "dayfirst.csv", index=False)
+    whole, grouped = grouped_and_whole(run, tmp_path / "dayfirst.csv", tmp_path / "d.csv", monkeypatch)
+    assert "2021-05-10" in whole.read_text() and grouped.read_bytes() == whole.read_bytes()
+
+
+def test_groups_refuse_mixed_zones_and_read_parquet_parts_of_differing_types(daily_run, tmp_path, monkeypatch):
+    run, _ = daily_run
+    frame = daily_frame()
+    zoned = frame.copy()
+    zoned["time"] = [f"{t:%Y-%m-%dT%H:%M:%S}{'+01:00' if s < 's4' else '+02:00'}" for t, s in
+                     zip(frame["time"], frame["store"], strict=True)]  # fmt: skip
+    zoned.to_csv(tmp_path / "zoned.csv", index=False)
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 80)
+    for suffix in (".csv", ".parquet"):
+        with pytest.raises(ForecastError, match="time"):
+            forecast.api.write_predictions(run, tmp_path / f"z{suffix}", tmp_path / "zoned.csv")
+        assert not (tmp_path / f"z{suffix}").exists()
+    monkeypatch.undo()
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame[frame["store"] < "s4"].to_parquet(parts / "a.parquet", index=False)
+    later = frame[frame["store"] >= "s4"].astype({"sales": "float32"})
+    later.to_parquet(parts / "b.parquet")  # float32, and its pandas index kept
+    whole, grouped = grouped_and_whole(run, parts, tmp_path / "p.parquet", monkeypatch)
+    pd.testing.assert_frame_equal(pd.read_parquet(grouped), pd.read_parquet(whole))
+
+
+def test_grouped_errors_name_the_file_the_column_and_the_right_series(daily_run, tmp_path, monkeypatch):
+    run, _ = daily_run
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 80)
+    with pytest.raises(ForecastError, match="file not found"):
+        forecast.api.write_predictions(run, tmp_path / "o.csv", tmp_path / "missing.csv")
+    daily_frame().drop(columns="store").to_csv(tmp_path / "noid.csv", index=False)
+    with pytest.raises(ForecastError, match="column 'store' is missing"):
+        forecast.api.write_predictions(run, tmp_path / "o.csv", tmp_path / "noid.csv")
+    frame = daily_frame().astype({"sales": object})
+    frame.loc[frame.index[frame["store"] == "s6"][5], "sales"] = "abc"
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ForecastError, match=r"'abc'.*group 4 of 4, 's6' to 's7'"):
+        forecast.api.write_predictions(run, tmp_path / "o.csv", tmp_path / "bad.csv")
+    assert not (tmp_path / "o.csv").exists()
