@@ -205,9 +205,12 @@ def forecaster(
     config = run.config
     data = Path(data if data is not None else config.data.path)
     only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
-    if only is not None and not only:  # a shard past the last series: an empty output, same columns
+    if only is None:
+        return _forecaster(run, data, all_origins, None)
+    time_format = _time_format(config.data, data)  # a shard reads its stamps as the whole file would
+    if not only:  # a shard past the last series: an empty output, same columns
         return _forecaster(run, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True)
-    return _forecaster(run, data, all_origins, only)
+    return _forecaster(run, data, all_origins, only, time_format=time_format)
 
 
 def write_predictions(
@@ -250,18 +253,24 @@ def write_predictions(
         _shard_note(shard, len(ids))
         ids, rows = ids[shard[0] :: shard[1]], rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
+    if len(groups) <= 1 and not sharded:
+        forecaster(run, data, all_origins).write(Path(output), layout)
+        return
+    # read in groups, or a shard: stamps parsed and printed as the whole file's are (see _file_witness)
+    time_format = _time_format(config.data, data)
+    witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
     if len(groups) <= 1:
-        only = (ids or series_rows(data, config.data.id_column)[0][:1]) if sharded else None
-        _forecaster(run, data, all_origins, only, empty=sharded and not ids).write(Path(output), layout)
+        only = ids or series_rows(data, config.data.id_column)[0][:1]
+        part = _forecaster(run, data, all_origins, only, empty=not ids, time_format=time_format)
+        part.witness = part.witness_with(witness)
+        part.write(Path(output), layout)
         return
     _check_ids(ids, config, data)  # a row without an id would be in no group
     log.info(f"predict: {len(ids):,} series in {len(groups)} groups of about {GROUP_ROWS:,} rows, one at a time")
-    time_format = _time_format(config.data, data)
-    witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
     counts = {"origins": 0, "skipped": 0, "longest": 0}
 
     def parts():
-        model, zone = None, None
+        model, zone = None, _UNSEEN
         for k, (first, last) in enumerate(groups):
             try:
                 part = _forecaster(run, data, all_origins, ids[first:last], model=model, group=(k, len(groups)),
@@ -304,26 +313,36 @@ def _time_format(data: cfg.Data, path: Path) -> str | None:
 
 def _file_witness(data: cfg.Data, path: Path, time_format: str | None):
     """The stamps that decide how a CSV prints the whole file's stamps (`future._witness`), read a
-    batch at a time: every group's rows then print their stamps as a predict in one piece does."""
-    import pandas as pd
-
+    batch at a time: every group's (and every shard's) rows then print their stamps as a predict of
+    the whole file in one piece does. None where the time column cannot be read this way (missing,
+    a bad stamp, zones that differ): the read of a group reports it, naming the row."""
     from forecast.data import time_batches
     from forecast.future import _witness
 
     if data.time_column is None:
         return None
     found = None
-    for times in time_batches(path, data.time_column, time_format):
-        own = _witness(times)
-        found = own if found is None else _witness(found.append(own))
-    return found if found is None else pd.DatetimeIndex(found)
+    try:
+        for times in time_batches(path, data.time_column, time_format):
+            own = _witness(times)
+            if own is None:
+                continue
+            if found is not None and str(found.tz) != str(own.tz):
+                return None
+            found = own if found is None else _witness(found.append(own))
+    except Exception:  # only a formatting aid: the groups' reads check the column
+        return None
+    return found
+
+
+_UNSEEN = object()  # no group read yet: its zone (None for naive stamps) is not known
 
 
 def _same_zone(zone, times, column: str, path: Path):
-    """The panel's time zone, checked against one more group's stamps."""
-    if zone is not None and str(times.tz) != str(zone):
+    """The panel's time zone (None: naive), checked against one more group's stamps."""
+    if zone is not _UNSEEN and str(times.tz) != str(zone):
         raise ForecastError(f"{path.name}: column '{column}': time zones differ between series ({zone} and {times.tz})")
-    return times.tz if zone is None else zone
+    return times.tz
 
 
 # Rows of a panel read and forecast at a time by `write_predictions`: about 270 MB of series,

@@ -229,7 +229,6 @@ def read_table(path: Path, categorical: list[str] = (), only: tuple[str, list] |
                 else:  # a chunk at a time, each cut to the wanted series: never the whole file in memory
                     with pd.read_csv(path, dtype=dtype, chunksize=ROWS_AT_A_TIME) as chunks:
                         frame = pd.concat([_wanted(c, only) for c in chunks], ignore_index=True)
-                    frame = _numbers_again(frame, keep=[*categorical, only[0]])
     except pd.errors.EmptyDataError:
         raise ForecastError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -260,11 +259,12 @@ def _wanted(chunk: pd.DataFrame, only: tuple[str, list]) -> pd.DataFrame:
     return chunk[np.append(wanted, False)[codes]]  # code -1 (an empty id): never selected
 
 
-def _numbers_again(frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
-    """Text columns of a CSV subset that are numbers throughout, as numbers (but not `keep`, the
-    ids: `007` stays text): a chunk with one bad cell reads its whole column as text, and the rows
-    kept from it must not be blamed for a cell of a series that is not among them."""
-    for column in frame.select_dtypes(include="object").columns:
+def _numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
+    """Text columns of some series of a CSV (read a chunk at a time) that are numbers throughout, as
+    numbers, but not `keep` (ids, times, static covariates: `07` stays text): a chunk with one bad
+    cell reads its whole column as text, and the series kept from it must not be blamed for a cell
+    of a series that is not among them. Only the columns that must be numbers are converted."""
+    for column in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
         if column in keep:
             continue
         with contextlib.suppress(ValueError, TypeError):
@@ -614,7 +614,8 @@ def time_format_of(path: Path, column: str) -> str | None:
         if parquet(path):
             import pyarrow.dataset as ds
 
-            batch = next(ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[column]), None)
+            batches = ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[column])
+            batch = next((b for b in batches if b.column(0).null_count < b.num_rows), None)  # empty parts skipped
             values = batch.column(0).to_pandas() if batch is not None else pd.Series([], dtype=object)
         else:
             values = pd.read_csv(path, usecols=[column], nrows=1000, dtype=str)[column]
@@ -699,6 +700,8 @@ def load_series(
     order, starts, ids = _panel_order(frame, data, path, times) if panel else (None, None, None)
     covariates = data.covariates
     not_inputs = {data.time_column, data.id_column, *covariates.static}
+    if only is not None and not parquet(path):
+        frame = _numbers_again(frame, keep=not_inputs)
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column
         features = [str(c) for c in frame.columns if c not in not_inputs]

@@ -240,3 +240,20 @@ def test_grouped_errors_name_the_file_the_column_and_the_right_series(daily_run,
     with pytest.raises(ForecastError, match=r"'abc'.*group 4 of 4, 's6' to 's7'"):
         forecast.api.write_predictions(run, tmp_path / "o.csv", tmp_path / "bad.csv")
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_shards_print_stamps_as_the_whole_file_and_groups_keep_static_text(daily_run, tmp_path, monkeypatch):
+    run, tmp = daily_run
+    forecast.api.write_predictions(run, tmp_path / "whole.csv", tmp / "daily.csv")
+    lines = []
+    for i in range(4):  # shard 0 is s0 and s4, both at midnight: its stamps still print with their time
+        forecast.api.write_predictions(run, tmp_path / f"s{i}.csv", tmp / "daily.csv", shard=(i, 4))
+        lines += (tmp_path / f"s{i}.csv").read_text().splitlines()[1:]
+    assert sorted(lines) == sorted((tmp_path / "whole.csv").read_text().splitlines()[1:])
+    frame = daily_frame()
+    frame["region"] = np.where(frame["store"] < "s6", "01", "N3")  # text, and numbers-like in most groups
+    frame.to_csv(tmp_path / "static.csv", index=False)
+    config = panel_config(tmp_path / "static.csv", covariates={"static": ["region"]})
+    static_run = forecast.train(config, tmp_path / "run")
+    whole, grouped = grouped_and_whole(static_run, tmp_path / "static.csv", tmp_path / "g.csv", monkeypatch)
+    assert grouped.read_bytes() == whole.read_bytes()
