@@ -249,9 +249,7 @@ def write_predictions(
         return
     sharded = shard is not None and shard[1] > 1
     if sharded:
-        _check_ids(ids, config, data)
-        _shard_note(shard, len(ids))
-        ids, rows = ids[shard[0] :: shard[1]], rows[shard[0] :: shard[1]]
+        ids, rows = _shard(ids, config, data, shard), rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1 and not sharded:
         forecaster(run, data, all_origins).write(Path(output), layout)
@@ -458,21 +456,21 @@ def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
 
     if config.data.id_column is None:
         raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")
-    ids = series_ids(data, config.data.id_column)
+    return _shard(series_ids(data, config.data.id_column), config, data, shard)
+
+
+def _shard(ids: list, config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
+    """Every N-th of a panel's `ids` from the I-th (checked; a shard past the end is noted)."""
     _check_ids(ids, config, data)
-    _shard_note(shard, len(ids))
-    return ids[shard[0] :: shard[1]]
+    index, count = shard
+    if index >= len(ids):  # an array larger than the panel: this task has nothing to forecast
+        log.warning(f"note: --shard {index}/{count}: the file has only {len(ids)} series; this shard forecasts none")
+    return ids[index::count]
 
 
 def _check_ids(ids: list, config: cfg.Config, data: Path) -> None:
     if any(i is None for i in ids):
         raise ForecastError(f"{data}: the id column '{config.data.id_column}' has empty values")
-
-
-def _shard_note(shard: tuple[int, int], series: int) -> None:
-    if shard[0] >= series:  # an array larger than the panel: this task has nothing to forecast
-        index, count = shard
-        log.warning(f"note: --shard {index}/{count}: the file has only {series} series; this shard forecasts none")
 
 
 def backtest(

@@ -272,6 +272,14 @@ def _numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
     return frame
 
 
+def parquet_dataset(path: Path):
+    """A Parquet file or directory as pyarrow's dataset, read as `pq.read_table` reads it (hive
+    partitions; the first file's schema, the others cast to it)."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(path, format="parquet", partitioning="hive")
+
+
 def _parquet_rows(path: Path, only: tuple[str, list]):
     """The rows of a Parquet file (or directory) whose `only[0]` column holds one of `only[1]`.
 
@@ -284,7 +292,7 @@ def _parquet_rows(path: Path, only: tuple[str, list]):
     import pyarrow.dataset as ds
 
     column, values = only
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    dataset = parquet_dataset(path)
     low, high = (min(values), max(values)) if values else (None, None)
     kept = []
     for fragment in dataset.get_fragments():
@@ -612,9 +620,7 @@ def time_format_of(path: Path, column: str) -> str | None:
     would (a group whose first stamp is 03/04 must not read day-first dates month-first)."""
     try:
         if parquet(path):
-            import pyarrow.dataset as ds
-
-            batches = ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[column])
+            batches = parquet_dataset(path).to_batches(columns=[column])
             batch = next((b for b in batches if b.column(0).null_count < b.num_rows), None)  # empty parts skipped
             values = batch.column(0).to_pandas() if batch is not None else pd.Series([], dtype=object)
         else:
@@ -635,9 +641,7 @@ def time_format_of(path: Path, column: str) -> str | None:
 def time_batches(path: Path, column: str, time_format: str | None) -> Iterator[pd.DatetimeIndex]:
     """A file's time column, parsed a batch at a time (each as `load_series` parses a panel's)."""
     if parquet(path):
-        import pyarrow.dataset as ds
-
-        for batch in ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[column]):
+        for batch in parquet_dataset(path).to_batches(columns=[column]):
             yield _parse_times(batch.to_pandas(), column, path, time_format, ordered=False)
         return
     with pd.read_csv(path, usecols=[column], chunksize=ROWS_AT_A_TIME) as chunks:
@@ -649,10 +653,9 @@ def _id_batches(path: Path, id_column: str) -> Iterator[tuple[list, np.ndarray]]
     """(distinct ids in order of first appearance, their rows) of each batch of a file's id column."""
     if parquet(path):
         import pyarrow.compute as pc
-        import pyarrow.dataset as ds
 
         with arrow_system_pool():
-            for batch in ds.dataset(path, format="parquet", partitioning="hive").to_batches(columns=[id_column]):
+            for batch in parquet_dataset(path).to_batches(columns=[id_column]):
                 column = batch.column(0)
                 if hasattr(column, "dictionary_decode"):
                     column = column.dictionary_decode()
