@@ -70,6 +70,21 @@ def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tup
     return one - zero, zero
 
 
+def clip_tables(scalers: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(low, high) tables in original units, one row per series (or one row), of scaler.clip's range
+    (None: that side is open); a series without training rows gets NaN, as its forecast does."""
+    from forecast.scalers import SeriesScalers, clip_bounds
+
+    tables = []
+    for bound in clip_bounds(scalers):
+        if bound is not None:
+            bound = np.atleast_2d(bound).astype(np.float64)
+            if isinstance(scalers, SeriesScalers):
+                bound = np.where(~scalers._fitted()[:, None], np.nan, bound)
+        tables.append(bound)
+    return tables[0], tables[1]
+
+
 STAMPS = (
     "whole seconds since 1970-01-01T00:00 of the wall-clock time the time column shows (a zoned column: its "
     "local time, not UTC), rounded down; pandas: times.tz_localize(None).as_unit('ns').asi8 // 10**9 (a naive "
@@ -167,7 +182,8 @@ def serving_model(run: Run):
         )
     scaled = fed["window"]
     raw = network(fed if len(fed) > 1 else scaled)
-    unscale = fl.Affine(*affine_tables(scalers, "targets", len(targets), inverse=True), "float64", name="unscale")
+    unscale = fl.Affine(*affine_tables(scalers, "targets", len(targets), inverse=True), "float64",
+                        *clip_tables(scalers), name="unscale")  # fmt: skip
     quantiles = config.model.quantiles
     outputs = {}
     point = fl.Select(quantiles.index(0.5), axis=2, name="median")(raw) if quantiles else raw

@@ -375,12 +375,16 @@ class Forecaster:
         bounds, calibration = None, self.calibration
         if calibration is not None:
             named = calibration.named(calibration.bounds(raw, calibration.scale(self.y, origins, self.spec)))
-            bounds = {name: finite(self.scalers.inverse_targets(v, which), "bounds") for name, v in named.items()}
+            bounds = {name: finite(self.units(v, which), "bounds") for name, v in named.items()}
             raw = calibration.point(raw)
-        values = finite(self.scalers.inverse_targets(raw, which))
+        values = finite(self.units(raw, which))
         if self.witness is None:
             self.witness = _witness(self.series.times)  # once: it scans the whole series
         return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness, bounds)
+
+    def units(self, scaled: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """Scaled forecasts of the windows of series `which` in original units, within scaler.clip's range."""
+        return self.scalers.inverse_targets(self.scalers.clip_scaled(scaled, which), which)
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and

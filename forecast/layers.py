@@ -303,13 +303,16 @@ class Affine(keras.layers.Layer):
     Args:
         scale, shift: (series, columns) tables.
         output_dtype: the dtype of the result (float32 into the network, float64 out of it).
+        low, high: optional (series, columns) tables the result is kept within (scaler.clip).
     """
 
-    def __init__(self, scale, shift, output_dtype: str = "float32", **kwargs):
+    def __init__(self, scale, shift, output_dtype: str = "float32", low=None, high=None, **kwargs):
         super().__init__(**kwargs)
         self.table_scale = [[float(v) for v in row] for row in scale]
         self.table_shift = [[float(v) for v in row] for row in shift]
         self.output_dtype = output_dtype
+        self.table_low = None if low is None else [[float(v) for v in row] for row in low]
+        self.table_high = None if high is None else [[float(v) for v in row] for row in high]
 
     def call(self, x, series=None):
         scale = ops.convert_to_tensor(self.table_scale, dtype="float64")
@@ -318,14 +321,19 @@ class Affine(keras.layers.Layer):
         shape = (-1,) + (1,) * (len(x.shape) - 2) + (len(self.table_scale[0]),)
         scale = ops.reshape(ops.take(scale, index, axis=0), shape)
         shift = ops.reshape(ops.take(shift, index, axis=0), shape)
-        return ops.cast(ops.cast(x, "float64") * scale + shift, self.output_dtype)
+        out = ops.cast(x, "float64") * scale + shift
+        for table, keep in ((self.table_low, ops.maximum), (self.table_high, ops.minimum)):
+            if table is not None:
+                bound = ops.take(ops.convert_to_tensor(table, dtype="float64"), index, axis=0)
+                out = keep(out, ops.reshape(bound, shape))
+        return ops.cast(out, self.output_dtype)
 
     def compute_output_spec(self, x, series=None):
         return keras.KerasTensor(x.shape, self.output_dtype)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.table_scale, "shift": self.table_shift,
-                "output_dtype": self.output_dtype}  # fmt: skip
+                "output_dtype": self.output_dtype, "low": self.table_low, "high": self.table_high}  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

@@ -112,7 +112,8 @@ def split_scores(
     naive = spec.last_values(y, origins)
     which = prepared.series.series_of(origins)
     scale = prepared.mase_scale[split][which] if split in prepared.mase_scale else None
-    scaled_pred = point(raw, calibration.quantiles if calibration else None)
+    clip = prepared.scalers.clip_scaled  # scaler.clip: the model's forecasts only, never the actuals or baselines
+    scaled_pred = clip(point(raw, calibration.quantiles if calibration else None), which)
 
     def inverse(values: np.ndarray) -> np.ndarray:
         return prepared.scalers.inverse_targets(values, which)
@@ -128,7 +129,7 @@ def split_scores(
     bands = None
     if calibration is not None:
         width = calibration.scale(y, origins, spec)
-        model_bounds = [tuple(map(inverse, b)) for b in calibration.bounds(raw, width)]
+        model_bounds = [tuple(inverse(clip(v, which)) for v in b) for b in calibration.bounds(raw, width)]
         naive_bounds = [tuple(map(inverse, b)) for b in calibration.naive_bounds(naive, width)]
         bands = {
             **interval_scores(true_units, model_units, model_bounds, calibration.levels, scale),
@@ -168,7 +169,7 @@ def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_colum
     which = prepared.series.series_of(origins)
     inverse = prepared.scalers.inverse_targets
     true = inverse(spec.targets(y, origins), which)
-    predictors = {"model": scaled_pred, "naive": spec.last_values(y, origins)}
+    predictors = {"model": prepared.scalers.clip_scaled(scaled_pred, which), "naive": spec.last_values(y, origins)}
     if prepared.seasonality is not None:
         predictors["seasonal_naive"] = spec.seasonal_values(y, origins, prepared.seasonality)
     present, windows = np.unique(which, return_counts=True)

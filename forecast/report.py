@@ -248,16 +248,18 @@ def write(
         title = f"{run.path.name}: test split of series '{prepared.series.ids[which[0]]}'"
     which = prepared.series.series_of(test)
 
-    def inverse(values):
+    def inverse(values, forecast=False):  # forecasts within scaler.clip's range, as predict writes them
+        values = prepared.scalers.clip_scaled(values, which) if forecast else values
         return prepared.scalers.inverse_targets(values, which)
 
     point = calibration.point(test_pred) if calibration is not None else test_pred
-    arrays = [inverse(spec.targets(prepared.y, test)), inverse(point), inverse(spec.last_values(prepared.y, test))]
+    true, naive = inverse(spec.targets(prepared.y, test)), inverse(spec.last_values(prepared.y, test))
+    arrays = [true, inverse(point, True), naive]
     bands = []
     if calibration is not None:
         scale = calibration.scale(prepared.y, test, spec)
         for level, (low, high) in zip(calibration.levels, calibration.bounds(test_pred, scale), strict=True):
-            bands.append((level, inverse(low), inverse(high)))
+            bands.append((level, inverse(low, True), inverse(high, True)))
     rows = test + spec.delay  # the row each window's 1-step forecast is for
     if len(test) == 1:  # one window (M4's protocol): its whole horizon instead of one point
         arrays = [a.transpose(1, 0, 2) for a in arrays]

@@ -120,14 +120,22 @@ class Scalers:
     features: TransformerMixin
     targets: TransformerMixin
     static: StaticEncoder | None = None
+    low: np.ndarray | None = None  # (targets,): the lowest and highest training value (scaler.clip)
+    high: np.ndarray | None = None
+    clip: str = "none"  # scaler.clip
 
     @classmethod
     def fit(cls, scaler: cfg.Scaler, series: Series, train: int | np.ndarray) -> Scalers:
         """Fit on the training rows: the first `train` rows, or the rows a boolean mask selects."""
         rows = slice(0, train) if isinstance(train, int) else train
+        targets = series.targets[rows]
+        low, high = _extremes(targets)
         return cls(
             features=make_scaler(scaler).fit(series.features[rows]),
-            targets=make_scaler(scaler).fit(series.targets[rows]),
+            targets=make_scaler(scaler).fit(targets),
+            low=low,
+            high=high,
+            clip=scaler.clip,
         )
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +146,24 @@ class Scalers:
         return x, np.asarray(self.targets.transform(series.targets), dtype=np.float32)
 
     def to_dict(self) -> dict:
-        return {"features": _scaler_state(self.features), "targets": _scaler_state(self.targets)}
+        state = {"features": _scaler_state(self.features), "targets": _scaler_state(self.targets)}
+        if self.low is not None:
+            state["target_range"] = {"low": self.low.tolist(), "high": self.high.tolist()}
+        return state
 
     @classmethod
     def from_dict(cls, state: dict, scaler: cfg.Scaler) -> Scalers:
-        return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler))
+        low, high = _range_from(state.get("target_range"), None)
+        return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler), low=low, high=high)
+
+    def clip_scaled(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Scaled forecasts (..., targets) kept within the training range that scaler.clip names
+        (the scalers are increasing, so a bound in original units is a bound in scaled ones)."""
+        if self.clip == "none":
+            return values
+        low, high = (None if b is None else np.asarray(self.targets.transform(b[None]), np.float64)[0]
+                     for b in clip_bounds(self))  # fmt: skip
+        return _clip(values, low, high)
 
     def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
         """A stored pair of scalers fits the data's columns: every per-column array has one value per column.
@@ -245,6 +266,9 @@ class SeriesScalers:
     target_scale: np.ndarray
     static: StaticEncoder | None = None
     fitted: np.ndarray | None = None  # series that had training rows (None: all); the others hold no scaler
+    low: np.ndarray | None = None  # (series, targets): each series' lowest and highest training value
+    high: np.ndarray | None = None
+    clip: str = "none"  # scaler.clip
 
     @classmethod
     def fit(cls, scaler: cfg.Scaler, series: Series, train: np.ndarray) -> SeriesScalers:
@@ -258,6 +282,10 @@ class SeriesScalers:
         groups[change] = 1
         np.cumsum(groups, out=groups)
         parts = []
+        frame = pd.DataFrame(series.targets[train])
+        low, high = np.zeros((n, frame.shape[1])), np.zeros((n, frame.shape[1]))  # 0: no training rows, unused
+        low[present], high[present] = frame.groupby(groups).min().to_numpy(), frame.groupby(groups).max().to_numpy()
+        del frame
         for values in (series.features, series.targets):
             full_center, full_scale = np.zeros((n, values.shape[1])), np.ones((n, values.shape[1]))
             for k in range(values.shape[1]):  # column by column: the temporaries of one column at a time
@@ -266,7 +294,7 @@ class SeriesScalers:
             parts += [full_center, full_scale]
         fitted = np.zeros(n, dtype=bool)
         fitted[present] = True
-        return cls(list(series.ids), *parts, fitted=fitted)
+        return cls(list(series.ids), *parts, fitted=fitted, low=low, high=high, clip=scaler.clip)
 
     def transform(self, series: Series) -> tuple[np.ndarray, np.ndarray]:
         """The model's window columns (scaled features, then the series' calendar features) and the
@@ -293,12 +321,25 @@ class SeriesScalers:
         scale, center = self.target_scale[series].reshape(shape), self.target_center[series].reshape(shape)
         return values.astype(np.float64) * scale + center
 
+    def clip_scaled(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Scaled forecasts (windows, ..., targets) of the windows' `series` kept within each series'
+        training range as scaler.clip says (see `Scalers.clip_scaled`)."""
+        if self.clip == "none":
+            return values
+        shape = (len(series),) + (1,) * (values.ndim - 2) + (values.shape[-1],)
+        center, scale = self.target_center[series].reshape(shape), self.target_scale[series].reshape(shape)
+        low, high = (None if b is None else (b[series].reshape(shape) - center) / scale for b in clip_bounds(self))
+        return _clip(values, low, high)
+
     def to_dict(self) -> dict:
+        targets = {"center": self.target_center.tolist(), "scale": self.target_scale.tolist()}
+        if self.low is not None:
+            targets.update(low=self.low.tolist(), high=self.high.tolist())
         return {
             "per_series": {
                 "ids": self.ids,
                 "features": {"center": self.center.tolist(), "scale": self.scale.tolist()},
-                "targets": {"center": self.target_center.tolist(), "scale": self.target_scale.tolist()},
+                "targets": targets,
                 "unfitted": [i for i, ok in zip(self.ids, self._fitted(), strict=True) if not ok],
             }
         }
@@ -316,7 +357,8 @@ class SeriesScalers:
                 raise ValueError("per-series scaler arrays must be finite, one row per id")
         ids = [str(i) for i in per["ids"]]
         fitted = ~np.isin(np.asarray(ids, dtype=object), [str(i) for i in per.get("unfitted", [])])
-        return cls(ids, *arrays, fitted=fitted)
+        low, high = _range_from(per["targets"] if "low" in per["targets"] else None, len(ids))
+        return cls(ids, *arrays, fitted=fitted, low=low, high=high)
 
     def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
         if self.center.shape[1] != n_features or self.target_center.shape[1] != n_targets:
@@ -364,15 +406,21 @@ class SeriesScalers:
             )
         index = np.array([known.get(name, -1) for name in series.ids], dtype=np.int64)
         missing = index < 0
-        arrays = []
-        for k, array in enumerate((self.center, self.scale, self.target_center, self.target_scale)):
+        arrays, tables = [], (self.center, self.scale, self.target_center, self.target_scale, self.low, self.high)
+        for k, array in enumerate(tables):
+            if array is None:  # a run from before scaler.clip: no training range
+                arrays.append(None)
+                continue
             picked = array[np.maximum(index, 0)].copy()
             if own is not None:
-                mine = (own.center, own.scale, own.target_center, own.target_scale)[k]
+                mine = (own.center, own.scale, own.target_center, own.target_scale, own.low, own.high)[k]
                 picked[missing] = mine[missing]
             arrays.append(picked)
         fitted = ~missing | (own._fitted() if own is not None else False)
-        return SeriesScalers(list(series.ids), *arrays, static=self.static, fitted=fitted), notes
+        low, high = arrays[4:]
+        arranged = SeriesScalers(list(series.ids), *arrays[:4], static=self.static, fitted=fitted, low=low, high=high,
+                                 clip=self.clip)  # fmt: skip
+        return arranged, notes
 
 
 def from_state(state: dict, scaler: cfg.Scaler) -> Scalers | SeriesScalers:
@@ -381,7 +429,41 @@ def from_state(state: dict, scaler: cfg.Scaler) -> Scalers | SeriesScalers:
     static = state.pop("static", None)
     scalers = SeriesScalers.from_dict(state) if "per_series" in state else Scalers.from_dict(state, scaler)
     scalers.static = StaticEncoder.from_dict(static) if static is not None else None
+    scalers.clip = scaler.clip
+    if scaler.clip != "none" and scalers.low is None:
+        raise ValueError(f"scaler.clip is {scaler.clip} but the file holds no training range (a run from before it)")
     return scalers
+
+
+def _extremes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest value of each column (0 for a column without one: never used then)."""
+    if not len(values) or np.isnan(values).all():
+        return np.zeros(values.shape[1]), np.zeros(values.shape[1])
+    return np.nanmin(values, axis=0).astype(np.float64), np.nanmax(values, axis=0).astype(np.float64)
+
+
+def _range_from(state: dict | None, rows: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A stored training range (low, high), checked: finite numbers, one per target, and per series
+    one row per id (`rows`; None: one scaler for all)."""
+    if state is None:
+        return None, None
+    low, high = np.asarray(state["low"], dtype=np.float64), np.asarray(state["high"], dtype=np.float64)
+    if low.shape != high.shape or low.ndim != (1 if rows is None else 2) or (rows is not None and len(low) != rows):
+        raise ValueError("the training range must hold low and high of one shape, one row per id")
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValueError("the training range must be finite")
+    return low, high
+
+
+def clip_bounds(scalers: Scalers | SeriesScalers) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The (low, high) bounds scaler.clip applies (None: that side is open)."""
+    return (scalers.low if scalers.clip in ("lower", "range") else None,
+            scalers.high if scalers.clip in ("upper", "range") else None)  # fmt: skip
+
+
+def _clip(values: np.ndarray, low: np.ndarray | None, high: np.ndarray | None) -> np.ndarray:
+    out = values if low is None else np.maximum(values, low)
+    return out if high is None else np.minimum(out, high)
 
 
 def to_state(scalers: Scalers | SeriesScalers) -> dict:

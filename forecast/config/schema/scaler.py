@@ -22,6 +22,13 @@ class Scaler(_Section):
         description="With data.id_column: fit one scaler per series on its own training rows (default true); "
         "false fits one over every series' training rows.",
     )
+    clip: Literal["none", "lower", "upper", "range"] = Field(
+        "none",
+        description="Keep forecasts (and interval bounds) within what the training rows showed, per series with "
+        "per-series scaling: lower never below the lowest training value of each target (for quantities that "
+        "cannot fall below a floor: demand, load, counts); upper never above the highest; range both. Applied "
+        "to every forecast (predict, the reports' metrics, per_series.csv, export); actuals are never clipped.",
+    )
     feature_range: list[float] = Field(
         [0.0, 1.0], min_length=2, max_length=2, description="Output range of the minmax scaler."
     )

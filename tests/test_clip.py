@@ -1,0 +1,86 @@
+"""scaler.clip: forecasts kept within each series' training range (issue 15: M4's series never fall
+below their floor, and a forecast under it costs sMAPE); actuals and baselines are never clipped."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import StandardScaler
+from test_export import check_parity
+from test_panel import panel_config, panel_frame
+
+import forecast
+from forecast import config as cfg
+from forecast.errors import ForecastError
+from forecast.scalers import Scalers, from_state, to_state
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same panel trained twice with the same seed, without and with scaler.clip: range. One
+    store trends upwards, so its forecasts go above its training rows' highest value."""
+    root = tmp_path_factory.mktemp("clip")
+    frame = panel_frame()
+    trend = frame["store"] == frame["store"].iloc[0]
+    frame.loc[trend, "sales"] += 3.0 * frame.groupby("store").cumcount()[trend]
+    path = root / "panel.csv"
+    frame.to_csv(path, index=False)
+    plain = forecast.train(panel_config(path), root / "plain")
+    config = panel_config(path).model_copy(deep=True)
+    config.scaler.clip = "range"
+    return frame, path, plain, forecast.train(config, root / "clipped")
+
+
+def training_range(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each store's lowest and highest sales in its training rows (all but its last 8 + 8)."""
+    train = frame.groupby("store").cumcount(ascending=False) >= 16
+    return frame[train].groupby("store")["sales"].agg(["min", "max"])
+
+
+def test_forecasts_are_the_unclipped_ones_clipped_to_each_series_training_range(runs):
+    frame, path, plain, clipped = runs
+    before, after = forecast.predict(plain, path), forecast.predict(clipped, path)
+    bounds = training_range(frame).loc[before["store"]]
+    expected = np.clip(before["prediction"].to_numpy(), bounds["min"].to_numpy(), bounds["max"].to_numpy())
+    assert (expected != before["prediction"].to_numpy()).any()  # the clip had something to do
+    np.testing.assert_allclose(after["prediction"].to_numpy(), expected, rtol=1e-7)  # the range: float32 data
+    assert after.drop(columns="prediction").equals(before.drop(columns="prediction"))
+
+
+def test_metrics_score_the_clipped_forecasts_and_leave_the_baseline_alone(runs):
+    _, _, plain, clipped = runs
+    a, b = (json.loads(r.metrics_file.read_text())["test"] for r in (plain, clipped))
+    assert a["naive"] == b["naive"] and a["scaled"]["naive"] == b["scaled"]["naive"]
+    assert a["model"]["mae"] != b["model"]["mae"] and a["scaled"]["model"]["mae"] != b["scaled"]["model"]["mae"]
+    table = pd.read_csv(clipped.per_series_file)
+    assert np.isclose(table["model_mae"].mean(), b["model"]["mae"])  # one window per series: equal weights
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx"])
+def test_a_clipped_run_exports_with_parity(runs, fmt, tmp_path):
+    check_parity(runs[3], tmp_path, fmt)
+
+
+def test_a_run_stored_without_its_training_range_cannot_clip(runs, tmp_path):
+    _, path, _, clipped = runs
+    copy = shutil.copytree(clipped.path, tmp_path / "old")
+    state = json.loads((copy / "scaler.json").read_text())
+    for key in ("low", "high"):
+        del state["per_series"]["targets"][key]
+    (copy / "scaler.json").write_text(json.dumps(state))
+    with pytest.raises(ForecastError, match=r"scaler\.json.*no training range"):
+        forecast.predict(copy, path)
+
+
+def test_one_scaler_for_all_clips_in_original_units_and_round_trips():
+    rng = np.random.default_rng(0)
+    y = rng.normal(50, 10, (200, 2))
+    scalers = Scalers(StandardScaler().fit(y), StandardScaler().fit(y), low=y.min(0), high=y.max(0), clip="lower")
+    again = from_state(json.loads(json.dumps(to_state(scalers))), cfg.Scaler(type="standard", clip="lower"))
+    np.testing.assert_array_equal(again.low, y.min(0))
+    values = rng.normal(0, 5, (30, 4, 2))  # scaled forecasts, many far below the lowest value
+    units = again.inverse_targets(again.clip_scaled(values))
+    np.testing.assert_allclose(units, np.maximum(again.inverse_targets(values), y.min(0)), atol=1e-9)
+    assert (units > y.max(0)).any()  # lower leaves the top open
