@@ -16,12 +16,15 @@ competition scored prediction intervals:
     coverage = share of the test values inside [L, U];  ACD = |coverage - 0.95|
 
 The seasonal-naive forecast is scored by the same code as a check of the scorer: it must give
-M4's published 13.912 / 1.193. Settings were chosen on the validation rows (the last 48 training
-rows of each series; `val` in each run's metrics.json), never on the test rows.
+M4's published 13.912 / 1.193. With `--ensemble K`, every K consecutive seeds also forecast together
+(`forecast predict RUN RUN ...`: the members' mean), and each ensemble is scored on the test rows and
+on the validation rows (forecast from the series without their last 96 rows) the same way.
+Settings were chosen on the validation rows (the last 48 training rows of each series; `val` in
+each run's metrics.json), never on the test rows.
 
 Usage:
   .venv/bin/python bench/m4.py [--source ../shared/data/m4] [--config configs/m4/hourly.yaml]
-      [--seeds 1] [--set KEY=VALUE ...] [--runs DIR]
+      [--seeds 1] [--ensemble K] [--set KEY=VALUE ...] [--runs DIR] [--score RUN ...]
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--runs", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--score", type=Path, nargs="*", default=[], help="score these trained runs instead")
+    parser.add_argument("--ensemble", type=int, default=1, help="also score every K consecutive seeds together")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="forecast-m4-"))
@@ -140,6 +144,8 @@ def main() -> None:
     last = data.groupby("unique_id", sort=False).cumcount(ascending=False) < HORIZON
     history, actual = data[~last], data[last]
     history.to_csv(work / "history.csv", index=False)
+    before = history.groupby("unique_id", sort=False).cumcount(ascending=False) < HORIZON  # the validation rows
+    history[~before].to_csv(work / "before-val.csv", index=False)
 
     naive = score(history, actual, seasonal_naive(history))
     rows = []
@@ -163,17 +169,23 @@ def main() -> None:
                          "coverage_80": found.get("coverage_80")})  # fmt: skip
         else:
             rows.append({})
+        val_smape, val_mase = metrics["val"]["model"].get("smape"), metrics["val"]["model"].get("mase")
         rows[-1].update(
             {
                 "smape": smape, "mase": mase, "owa": owa(smape, mase), "train_s": seconds, "train_peak_mb": peak,
                 "predict_s": predict_seconds, "predict_peak_mb": predict_peak, "epochs": metrics["epochs_run"],
-                "val_smape": metrics["val"]["model"].get("smape"), "val_mase": metrics["val"]["model"].get("mase"),
+                "val_smape": val_smape, "val_mase": val_mase, "val_owa": owa(val_smape, val_mase),
                 "test_smape_metrics_json": metrics["test"]["model"]["smape"],
             }
         )  # fmt: skip
         print(json.dumps(rows[-1]), file=sys.stderr)
 
     table = pd.DataFrame(rows)
+    ensembles = pd.DataFrame(
+        [ensemble(work, history, actual, before, [Path(r) for r, _, _ in scored[k : k + args.ensemble]],
+                  rows[k : k + args.ensemble]) for k in range(0, len(scored), args.ensemble)]
+        if args.ensemble > 1 else []
+    )  # fmt: skip
     settings = f" with {' '.join(args.overrides)}" if args.overrides else ""
     series = data["unique_id"].nunique()
     print(f"M4 Hourly: {series} series, horizon {HORIZON}, {len(rows)} seed(s); {args.config}{settings}")
@@ -195,6 +207,25 @@ def main() -> None:
         print(f"train: wall s {cell('train_s')}, epochs {cell('epochs')}, peak RSS MB {cell('train_peak_mb')}")
     print(f"predict (48 hours of 414 series): wall s {cell('predict_s')}, peak RSS MB {cell('predict_peak_mb')}")
     print(f"test sMAPE from metrics.json (the run's own test windows): {cell('test_smape_metrics_json')}")
+    if len(ensembles):
+
+        def together(column: str) -> str:
+            values = ensembles[column]
+            return f"{values.mean():.3f}" + (f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else "")
+
+        print()
+        print(f"{len(ensembles)} ensemble(s) of {args.ensemble} seeds (`forecast predict` with the seeds together):")
+        print()
+        print("| method | sMAPE | MASE | OWA | val sMAPE | val MASE | val OWA |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"| **ensemble of {args.ensemble}** | {together('smape')} | {together('mase')} | {together('owa')} | "
+              f"{together('val_smape')} | {together('val_mase')} | {together('val_owa')} |")  # fmt: skip
+        print(f"| one seed | {cell('smape')} | {cell('mase')} | {cell('owa')} | {cell('val_smape')} | "
+              f"{cell('val_mase')} | {cell('val_owa')} |")  # fmt: skip
+        print()
+        print(f"per ensemble: OWA {', '.join(f'{v:.4f}' for v in ensembles['owa'])}; val OWA "
+              f"{', '.join(f'{v:.4f}' for v in ensembles['val_owa'])}; train wall s (members together) "
+              f"{together('train_s')}; predict wall s {together('predict_s')}")  # fmt: skip
     if "msis" in table:
         print()
         print(f"95 % prediction intervals ({method(args)}):")
@@ -208,6 +239,23 @@ def main() -> None:
         print()
         print(f"validation: MSIS {cell('val_msis')}, coverage {cell('val_coverage')}; test coverage of the 80 % "
               f"interval {cell('coverage_80')}")  # fmt: skip
+
+
+def ensemble(work: Path, history: pd.DataFrame, actual: pd.DataFrame, before: pd.Series, runs: list[Path],
+             rows: list[dict]) -> dict:  # fmt: skip
+    """The runs' ensemble (`forecast predict RUN RUN ...`) scored on the test rows and, forecast from
+    the series without their validation rows, on those."""
+    scores = {"train_s": sum(row["train_s"] or 0 for row in rows)}
+    for split, data, truth, known in (("val", "before-val.csv", history[before], history[~before]),
+                                      ("test", "history.csv", actual, history)):  # fmt: skip
+        seconds, _, _ = child([FORECAST, "predict", *map(str, runs), "--data", str(work / data),
+                               "--output", str(work / "e.csv")])  # fmt: skip
+        smape, mase = score(known, truth, pd.read_csv(work / "e.csv"))
+        prefix = "val_" if split == "val" else ""
+        scores.update({f"{prefix}smape": smape, f"{prefix}mase": mase, f"{prefix}owa": owa(smape, mase)})
+        scores["predict_s"] = seconds
+    print(json.dumps({"ensemble": [str(r) for r in runs], **scores}), file=sys.stderr)
+    return scores
 
 
 def method(args: argparse.Namespace) -> str:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("forecast")
 
 PathLike = str | Path
+Runs = Run | PathLike | list[Run | PathLike]  # a run, or an ensemble: several, or a --repeats directory
 
 
 def load_config(path: PathLike, overrides: list[str] | tuple[str, ...] = ()) -> cfg.Config:
@@ -160,13 +161,12 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     return Metrics(score(prepared, predictions, calibration), **panel_counts(prepared))
 
 
-def predict(
-    run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False, layout: str = "long"
-) -> pd.DataFrame:
+def predict(run: Runs, data: PathLike | None = None, all_origins: bool = False, layout: str = "long") -> pd.DataFrame:
     """Forecast the horizon after the end of each series (or from every origin), in original units.
 
     Args:
-        run: a completed run (or its directory).
+        run: a completed run (or its directory); several, or a `--repeats` directory, forecast as an
+            ensemble: the members' forecasts and interval bounds averaged (see `forecast.ensemble`).
         data: a CSV/Parquet file with the run's columns (default: the run's own data.path). For a
             model with future covariates, each series' rows after its last target value carry them.
         all_origins: forecast from every row that has a full window, not only the last.
@@ -183,7 +183,7 @@ def predict(
     return forecasts(run, data, all_origins).frame(layout)
 
 
-def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False) -> Forecasts:
+def forecasts(run: Runs, data: PathLike | None = None, all_origins: bool = False) -> Forecasts:
     """What `predict` returns, before it becomes a table: the (origins, horizon, targets) array with
     its labels, which `predict` and `forecast predict` turn into a long or wide DataFrame, CSV,
     Parquet or NumPy file (`.values`, `.origin`, `.targets`, `.frame(layout)`, `.arrays()`,
@@ -193,28 +193,29 @@ def forecasts(run: Run | PathLike, data: PathLike | None = None, all_origins: bo
 
 
 def forecaster(
-    run: Run | PathLike, data: PathLike | None = None, all_origins: bool = False, shard: tuple[int, int] | None = None
+    run: Runs, data: PathLike | None = None, all_origins: bool = False, shard: tuple[int, int] | None = None
 ) -> Forecaster:
     """The run loaded and the series checked and scaled, ready to forecast: `.all()` is `forecasts`,
     `.write(path, layout)` streams them to a file in chunks of bounded memory.
     Arguments as `predict`'s; `shard` (I, N): only the series I, I + N, I + 2N, ... of the file (in
     the order they first appear), so that N processes cover a panel between them."""
     from forecast.data import series_ids
+    from forecast.ensemble import members
 
-    run = _run(run)
-    config = run.config
+    runs = members(run)
+    config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
     if only is None:
-        return _forecaster(run, data, all_origins, None)
+        return _forecaster(runs, data, all_origins, None)
     time_format = _time_format(config.data, data)  # a shard reads its stamps as the whole file would
     if not only:  # a shard past the last series: an empty output, same columns
-        return _forecaster(run, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True)
-    return _forecaster(run, data, all_origins, only, time_format=time_format)
+        return _forecaster(runs, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True)
+    return _forecaster(runs, data, all_origins, only, time_format=time_format)
 
 
 def write_predictions(
-    run: Run | PathLike,
+    run: Runs,
     output: PathLike,
     data: PathLike | None = None,
     all_origins: bool = False,
@@ -230,36 +231,37 @@ def write_predictions(
     Arguments as `predict`'s and `forecaster`'s.
     """
     from forecast.data import release_memory, series_rows
+    from forecast.ensemble import members
     from forecast.future import output_format, write_parts
     from forecast.rundir import STDOUT, special_file
     from forecast.windows import WindowSpec
 
-    run = _run(run)
-    config = run.config
+    runs = members(run)
+    config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     kind = output_format(Path(output), layout)
     streamed = kind in ("csv", "parquet") and Path(output) != STDOUT and not special_file(Path(output))
     if config.data.id_column is None or not streamed:
-        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        forecaster(runs, data, all_origins, shard).write(Path(output), layout)
         return
     try:
         ids, rows = series_rows(data, config.data.id_column)
     except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
-        forecaster(run, data, all_origins, shard).write(Path(output), layout)
+        forecaster(runs, data, all_origins, shard).write(Path(output), layout)
         return
     sharded = shard is not None and shard[1] > 1
     if sharded:
         ids, rows = _shard(ids, config, data, shard), rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1 and not sharded:
-        forecaster(run, data, all_origins).write(Path(output), layout)
+        forecaster(runs, data, all_origins).write(Path(output), layout)
         return
     # read in groups, or a shard: stamps parsed and printed as the whole file's are (see _file_witness)
     time_format = _time_format(config.data, data)
     witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
     if len(groups) <= 1:
         only = ids or series_rows(data, config.data.id_column)[0][:1]
-        part = _forecaster(run, data, all_origins, only, empty=not ids, time_format=time_format)
+        part = _forecaster(runs, data, all_origins, only, empty=not ids, time_format=time_format)
         part.witness = part.witness_with(witness)
         part.write(Path(output), layout)
         return
@@ -268,10 +270,10 @@ def write_predictions(
     counts = {"origins": 0, "skipped": 0, "longest": 0}
 
     def parts():
-        model, zone = None, _UNSEEN
+        models, zone = None, _UNSEEN
         for k, (first, last) in enumerate(groups):
             try:
-                part = _forecaster(run, data, all_origins, ids[first:last], model=model, group=(k, len(groups)),
+                part = _forecaster(runs, data, all_origins, ids[first:last], models=models, group=(k, len(groups)),
                                    time_format=time_format)  # fmt: skip
             except ForecastError as error:
                 if " row " not in str(error):
@@ -280,7 +282,7 @@ def write_predictions(
                     f"{error} (series group {k + 1} of {len(groups)}, '{ids[first]}' to '{ids[last - 1]}': row "
                     "numbers count that group's rows in file order)"
                 ) from None
-            model = part.model
+            models = [part.model, *(model for model, _ in part.others)]
             if part.series.times is not None:  # one zone for the panel, as a whole read requires
                 zone = _same_zone(zone, part.series.times, config.data.time_column, data)
             part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
@@ -366,17 +368,19 @@ def row_groups(rows, limit: int) -> list[tuple[int, int]]:
 
 
 def _forecaster(
-    run: Run,
+    runs: list[Run],
     data: Path,
     all_origins: bool,
     only: list | None,
     empty: bool = False,
-    model: Any = None,
+    models: list | None = None,
     group: tuple[int, int] | None = None,
     time_format: str | None = None,
 ) -> Forecaster:
-    """A Forecaster for the series `only` (None: all) of `data`; `empty`: none of them (a shard past
-    the panel's end); `model`: the run's network when a previous group loaded it; `group` (k, n):
+    """A Forecaster for the series `only` (None: all) of `data` with the run `runs[0]` (and an
+    ensemble's other members, `runs[1:]`: same data, scalers and intervals, see `forecast.ensemble`);
+    `empty`: none of them (a shard past the panel's end); `models`: the members' networks when a
+    previous group loaded them; `group` (k, n):
     this is group k of n of one predict (its notes say so; a group of short series forecasts none);
     `time_format`: the whole file's, for a group's text stamps."""
     import numpy as np
@@ -387,6 +391,7 @@ def _forecaster(
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
 
+    run = runs[0]
     config = run.config
     scalers = run.load_scalers(config)
     schema = run.load_schema()
@@ -419,14 +424,14 @@ def _forecaster(
         static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
         feed = Feed(series.offsets, list(extras.future), static, categories)
     release_memory()
-    calibration = run.load_intervals()
-    if model is None:
-        model = run.load_model(*model_shapes(spec, series))  # Keras loads here, after the data checks
+    calibrations = [member.load_intervals() for member in runs]
+    if models is None:  # Keras loads here, after the data checks
+        models = [member.load_model(*model_shapes(spec, series)) for member in runs]
     whole = not all_origins and series.ids is None and feed is None
-    y = y if calibration is not None else None  # each window's scale, for its intervals only
+    y = y if calibrations[0] is not None else None  # each window's scale, for its intervals only
     return future.Forecaster(
-        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
-        skipped=len(skipped),
+        models[0], x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibrations[0], y,
+        skipped=len(skipped), others=list(zip(models[1:], calibrations[1:], strict=True)),
     )  # fmt: skip
 
 

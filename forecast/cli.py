@@ -150,7 +150,7 @@ def export(run_dir: o.RunArg, format: o.ExportFormatOpt = "saved_model", output:
 
 @command
 def predict(
-    run_dir: o.RunArg,
+    run_dir: o.RunsArg,
     data: o.SeriesOpt = None,
     output: o.PredictionsOpt = None,
     all_origins: o.OriginsOpt = False,
@@ -170,16 +170,18 @@ def predict(
     api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part)
 
 
-def _predict_shard(run_dir: Path, shard: str | None, output: Path | None) -> tuple[int, int] | None:
+def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:
     """--shard I/N; else, for a panel run whose --output holds {shard}, Slurm's array variables
     (a plain predict inside an array job forecasts everything, as it would outside one)."""
     from forecast.sweeps import shard_of
 
     if shard is not None:
         return shard_of(shard)
-    if output is None or "{shard}" not in str(output) or not (run_dir / "config.yaml").is_file():
+    if output is None or "{shard}" not in str(output):
         return None
-    part = shard_of(None) if api.Run(run_dir).config.data.id_column is not None else None
+    from forecast.ensemble import members
+
+    part = shard_of(None) if members(runs)[0].config.data.id_column is not None else None
     if part is not None and part[1] > 1:
         log.info(f"shard {part[0]}/{part[1]} from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
     return part

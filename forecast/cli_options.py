@@ -24,6 +24,11 @@ def opt(kind, *names: str, help: str, **kwargs):
 
 ConfigArg = arg(Path, "YAML config file.")
 RunArg = arg(Path, "Run directory written by `forecast train`.")
+RunsArg = arg(
+    list[Path],
+    "Run directory written by `forecast train`; several, or a `--repeats` directory, forecast as an ensemble "
+    "(their forecasts averaged).",
+)
 SetOpt = opt(
     Optional[list[str]], "--set", help="Override a config key, e.g. --set model.layers[0].units=32 (repeatable)."
 )

@@ -1,0 +1,72 @@
+"""Ensembles (forecast.ensemble): `forecast predict` on several runs, or on a `--repeats` directory,
+averages the members' forecasts and interval bounds."""
+
+import numpy as np
+import pytest
+from test_panel import panel_config, panel_frame
+from typer.testing import CliRunner
+
+import forecast
+from forecast import config as cfg
+from forecast.cli import app
+from forecast.errors import ForecastError
+
+runner = CliRunner()
+
+
+def with_intervals(config: cfg.Config) -> cfg.Config:
+    intervals = {"method": "conformal", "levels": [0.5, 0.8]}
+    return cfg.Config.model_validate({**config.model_dump(), "intervals": intervals})
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory):
+    """Two seeds of one panel config with conformal intervals, trained by `repeat` (seed-3, seed-4)."""
+    root = tmp_path_factory.mktemp("ensemble")
+    path = root / "panel.csv"
+    panel_frame().to_csv(path, index=False)
+    forecast.api.repeat(with_intervals(panel_config(path)), 2, root / "repeats")
+    return root, path
+
+
+def test_the_ensemble_forecast_is_the_members_mean_and_so_are_its_bounds(ensemble):
+    root, path = ensemble
+    members = [forecast.api.forecasts(root / "repeats" / f"seed-{s}", path) for s in (3, 4)]
+    both = forecast.api.forecasts(root / "repeats", path)
+    assert not np.allclose(members[0].values, members[1].values)  # the seeds differ
+    np.testing.assert_allclose(both.values, (members[0].values + members[1].values) / 2, rtol=1e-12)
+    assert list(both.bounds) == ["q0.1", "q0.25", "q0.75", "q0.9"]
+    for name, bound in both.bounds.items():
+        np.testing.assert_allclose(bound, (members[0].bounds[name] + members[1].bounds[name]) / 2, rtol=1e-12)
+    listed = forecast.predict([root / "repeats" / "seed-3", root / "repeats" / "seed-4"], path)
+    assert listed.equals(forecast.predict(root / "repeats", path))
+
+
+def test_a_panel_ensemble_predicted_group_by_group_equals_the_whole(ensemble, tmp_path, monkeypatch, caplog):
+    root, path = ensemble
+    forecast.api.write_predictions(root / "repeats", tmp_path / "whole.csv", path)
+    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 50)  # a series a group
+    with caplog.at_level("INFO", logger="forecast"):
+        forecast.api.write_predictions(root / "repeats", tmp_path / "groups.csv", path)
+    assert "in 4 groups" in caplog.text
+    assert (tmp_path / "groups.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_the_cli_forecasts_with_several_runs(ensemble, tmp_path):
+    root, path = ensemble
+    seeds = [str(root / "repeats" / f"seed-{s}") for s in (3, 4)]
+    result = runner.invoke(app, ["predict", *seeds, "--data", str(path), "--output", str(tmp_path / "f.csv")])
+    assert result.exit_code == 0, result.output
+    forecast.api.write_predictions(root / "repeats", tmp_path / "expected.csv", path)
+    assert (tmp_path / "f.csv").read_bytes() == (tmp_path / "expected.csv").read_bytes()
+
+
+def test_members_must_read_the_same_data_the_same_way(ensemble):
+    root, path = ensemble
+    config = panel_config(path).model_dump()
+    config["window"]["lookback"] = 8
+    other = forecast.train(with_intervals(cfg.Config.model_validate(config)), root / "lookback8")
+    with pytest.raises(ForecastError, match="window section differs"):
+        forecast.predict([root / "repeats" / "seed-3", other.path], path)
+    result = runner.invoke(app, ["predict", str(root / "repeats" / "seed-3"), str(other.path), "--data", str(path)])
+    assert result.exit_code == 2 and "window section differs" in result.output
