@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--score", type=Path, nargs="*", default=[], help="score these trained runs instead")
     parser.add_argument("--ensemble", type=int, default=1, help="also score every K consecutive seeds together")
     args = parser.parse_args()
+    if (len(args.score) or args.seeds) % args.ensemble:
+        parser.error(f"--ensemble {args.ensemble} must divide the number of runs")
 
     work = Path(tempfile.mkdtemp(prefix="forecast-m4-"))
     runs = args.runs or work / "runs"
@@ -193,8 +195,8 @@ def main() -> None:
     print("| method | sMAPE | MASE | OWA |")
     print("|---|---:|---:|---:|")
 
-    def cell(column: str) -> str:
-        values = table[column]
+    def cell(column: str, frame: pd.DataFrame = table) -> str:
+        values = frame[column]
         return f"{values.mean():.3f}" + (f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else "")
 
     print(f"| **forecast** ({args.config.name}) | {cell('smape')} | {cell('mase')} | {cell('owa')} |")
@@ -210,8 +212,7 @@ def main() -> None:
     if len(ensembles):
 
         def together(column: str) -> str:
-            values = ensembles[column]
-            return f"{values.mean():.3f}" + (f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else "")
+            return cell(column, ensembles)
 
         print()
         print(f"{len(ensembles)} ensemble(s) of {args.ensemble} seeds (`forecast predict` with the seeds together):")
@@ -225,7 +226,7 @@ def main() -> None:
         print()
         print(f"per ensemble: OWA {', '.join(f'{v:.4f}' for v in ensembles['owa'])}; val OWA "
               f"{', '.join(f'{v:.4f}' for v in ensembles['val_owa'])}; train wall s (members together) "
-              f"{together('train_s')}; predict wall s {together('predict_s')}")  # fmt: skip
+              f"{together('train_s')}; test predict wall s {together('predict_s')}")  # fmt: skip
     if "msis" in table:
         print()
         print(f"95 % prediction intervals ({method(args)}):")

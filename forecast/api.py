@@ -199,10 +199,15 @@ def forecaster(
     `.write(path, layout)` streams them to a file in chunks of bounded memory.
     Arguments as `predict`'s; `shard` (I, N): only the series I, I + N, I + 2N, ... of the file (in
     the order they first appear), so that N processes cover a panel between them."""
-    from forecast.data import series_ids
     from forecast.ensemble import members
 
-    runs = members(run)
+    return _open(members(run), Path(data) if data is not None else None, all_origins, shard)
+
+
+def _open(runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[int, int] | None) -> Forecaster:
+    """`forecaster` for members already resolved (`forecast.ensemble.members`)."""
+    from forecast.data import series_ids
+
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
@@ -242,19 +247,19 @@ def write_predictions(
     kind = output_format(Path(output), layout)
     streamed = kind in ("csv", "parquet") and Path(output) != STDOUT and not special_file(Path(output))
     if config.data.id_column is None or not streamed:
-        forecaster(runs, data, all_origins, shard).write(Path(output), layout)
+        _open(runs, data, all_origins, shard).write(Path(output), layout)
         return
     try:
         ids, rows = series_rows(data, config.data.id_column)
     except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
-        forecaster(runs, data, all_origins, shard).write(Path(output), layout)
+        _open(runs, data, all_origins, shard).write(Path(output), layout)
         return
     sharded = shard is not None and shard[1] > 1
     if sharded:
         ids, rows = _shard(ids, config, data, shard), rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1 and not sharded:
-        forecaster(runs, data, all_origins).write(Path(output), layout)
+        _open(runs, data, all_origins, None).write(Path(output), layout)
         return
     # read in groups, or a shard: stamps parsed and printed as the whole file's are (see _file_witness)
     time_format = _time_format(config.data, data)
@@ -270,10 +275,10 @@ def write_predictions(
     counts = {"origins": 0, "skipped": 0, "longest": 0}
 
     def parts():
-        models, zone = None, _UNSEEN
+        loaded, zone = None, _UNSEEN
         for k, (first, last) in enumerate(groups):
             try:
-                part = _forecaster(runs, data, all_origins, ids[first:last], models=models, group=(k, len(groups)),
+                part = _forecaster(runs, data, all_origins, ids[first:last], loaded=loaded, group=(k, len(groups)),
                                    time_format=time_format)  # fmt: skip
             except ForecastError as error:
                 if " row " not in str(error):
@@ -282,7 +287,7 @@ def write_predictions(
                     f"{error} (series group {k + 1} of {len(groups)}, '{ids[first]}' to '{ids[last - 1]}': row "
                     "numbers count that group's rows in file order)"
                 ) from None
-            models = [part.model, *(model for model, _ in part.others)]
+            loaded = part.members
             if part.series.times is not None:  # one zone for the panel, as a whole read requires
                 zone = _same_zone(zone, part.series.times, config.data.time_column, data)
             part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
@@ -373,14 +378,14 @@ def _forecaster(
     all_origins: bool,
     only: list | None,
     empty: bool = False,
-    models: list | None = None,
+    loaded: list | None = None,
     group: tuple[int, int] | None = None,
     time_format: str | None = None,
 ) -> Forecaster:
     """A Forecaster for the series `only` (None: all) of `data` with the run `runs[0]` (and an
     ensemble's other members, `runs[1:]`: same data, scalers and intervals, see `forecast.ensemble`);
-    `empty`: none of them (a shard past the panel's end); `models`: the members' networks when a
-    previous group loaded them; `group` (k, n):
+    `empty`: none of them (a shard past the panel's end); `loaded`: the members' (network,
+    intervals) when a previous group loaded them; `group` (k, n):
     this is group k of n of one predict (its notes say so; a group of short series forecasts none);
     `time_format`: the whole file's, for a group's text stamps."""
     import numpy as np
@@ -410,7 +415,7 @@ def _forecaster(
         )
     if isinstance(scalers, SeriesScalers):
         forecast = ~np.isin(np.asarray(series.ids, dtype=object), skipped)  # a skipped series needs no scaler
-        scale_free = config.model.instance_norm != "none"
+        scale_free = all(member.config.model.instance_norm != "none" for member in runs)  # every member's
         scalers, notes = scalers.for_series(series, config.scaler, scale_free, str(data), needed=forecast)
         series.notes.extend(notes)
     where = f" (group {group[0] + 1} of {group[1]})" if group is not None else ""
@@ -424,14 +429,14 @@ def _forecaster(
         static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
         feed = Feed(series.offsets, list(extras.future), static, categories)
     release_memory()
-    calibrations = [member.load_intervals() for member in runs]
-    if models is None:  # Keras loads here, after the data checks
-        models = [member.load_model(*model_shapes(spec, series)) for member in runs]
+    if loaded is None:  # Keras loads here, after the data checks
+        loaded = [(member.load_model(*model_shapes(spec, series)), member.load_intervals()) for member in runs]
+    (model, calibration), *others = loaded
     whole = not all_origins and series.ids is None and feed is None
-    y = y if calibrations[0] is not None else None  # each window's scale, for its intervals only
+    y = y if calibration is not None else None  # each window's scale, for its intervals only
     return future.Forecaster(
-        models[0], x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibrations[0], y,
-        skipped=len(skipped), others=list(zip(models[1:], calibrations[1:], strict=True)),
+        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
+        skipped=len(skipped), others=others,
     )  # fmt: skip
 
 

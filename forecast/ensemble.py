@@ -12,9 +12,8 @@ networks and training may differ.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from forecast.errors import ForecastError
 from forecast.rundir import Run
@@ -22,12 +21,15 @@ from forecast.rundir import Run
 SHARED = ("data", "window", "scaler", "intervals", "metrics")  # config sections members must share
 
 
-def members(runs: Run | PathLike | str | Sequence[Run | PathLike | str]) -> list[Run]:
-    """The completed runs to forecast with: a run, several, or each seed of a `--repeats` directory.
+def members(runs: Any) -> list[Run]:
+    """The completed runs to forecast with: a run (or its directory), several, each seed of a
+    `--repeats` directory, or what `forecast.repeat` returned.
 
     Raises:
-        ForecastError: exit 2, naming a directory that is not a run or members that do not match.
+        ForecastError: exit 2, naming a directory that is not a run, a run named twice, or members
+            that do not match.
     """
+    runs = getattr(runs, "runs", runs)  # a Repeats
     items = list(runs) if isinstance(runs, (list, tuple)) else [runs]
     found: list[Run] = []
     for item in items:
@@ -35,6 +37,12 @@ def members(runs: Run | PathLike | str | Sequence[Run | PathLike | str]) -> list
         found += _repeats(path) if (path / "repeats.json").is_file() else [Run.open(path)]
     if not found:
         raise ForecastError("no run directory given")
+    seen: dict[Path, Run] = {}
+    for run in found:
+        twice = seen.get(run.path.resolve())
+        if twice is not None:
+            raise ForecastError(f"{run.path}: named twice in the ensemble (as {twice.path}); it would count double")
+        seen[run.path.resolve()] = run
     for run in found[1:]:
         _check_member(found[0], run)
     return found
@@ -44,8 +52,12 @@ def _repeats(path: Path) -> list[Run]:
     """The seeds of a `forecast train --repeats` directory, as repeats.json lists them."""
     try:
         seeds = json.loads((path / "repeats.json").read_text())["seeds"]
+        if not (isinstance(seeds, list) and seeds and all(type(seed) is int for seed in seeds)):
+            raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
-        raise ForecastError(f"{path / 'repeats.json'}: unreadable (not a `forecast train --repeats` result)") from None
+        raise ForecastError(
+            f"{path / 'repeats.json'}: no list of seeds (not a `forecast train --repeats` result)"
+        ) from None
     return [Run.open(path / f"seed-{seed}") for seed in seeds]
 
 
@@ -60,7 +72,18 @@ def _check_member(first: Run, run: Run) -> None:
                 f"{run.path}: its config's {section} section differs from {first.path}'s; ensemble members "
                 "must read the same data the same way (only model and training may differ)"
             )
-    if json.loads(first.scaler_file.read_text()) != json.loads(run.scaler_file.read_text()):
+    if _scalers(first) != _scalers(run):
         raise ForecastError(
             f"{run.scaler_file}: differs from {first.scaler_file}; ensemble members must be trained on the same rows"
         )
+
+
+def _scalers(run: Run) -> dict:
+    """A member's scaler.json, without the training range where the runs do not clip (runs from
+    before scaler.clip stored none)."""
+    state = json.loads(run.scaler_file.read_text())
+    if run.config.scaler.clip == "none":
+        state.pop("target_range", None)
+        for key in ("low", "high"):
+            state.get("per_series", {}).get("targets", {}).pop(key, None)
+    return state

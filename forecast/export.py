@@ -309,6 +309,7 @@ def serving_model(run: Run):
         "time_column": schema.time_column,
         "frequency": config.data.frequency or schema.frequency,
         "id_column": config.data.id_column,
+        "clip": config.scaler.clip,  # the outputs are kept within each series' training range (scaler.clip)
     }
     if calibration is not None and reason is not None:
         signature["bounds_left_out"] = reason

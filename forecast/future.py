@@ -353,14 +353,23 @@ class Forecaster:
         own = _witness(self.series.times)
         return own if earlier is None or own is None else own.append(earlier)
 
+    @property
+    def members(self) -> list[tuple[Any, Any]]:
+        """(model, calibration) of each member: this run's, then an ensemble's others."""
+        return [(self.model, self.calibration), *self.others]
+
     def chunk_size(self) -> int:
-        """Origins per chunk: as many whole inference batches as fit CHUNK_VALUES values, and at
-        least one batch (a wide, long-horizon model's chunk is one batch, however large)."""
+        """Origins per chunk: as many whole inference batches (of every member) as fit CHUNK_VALUES
+        values, counting each member's forecasts and bounds, and at least one batch (a wide,
+        long-horizon model's chunk is one batch, however large)."""
+        import math
+
         from forecast.inference import predict_batch
 
-        batch = predict_batch(self.model)
+        batch = math.lcm(*(predict_batch(model) for model, _ in self.members))
         outputs = 1 + (len(self.calibration.bound_quantiles) if self.calibration is not None else 0)
-        per_window = self.spec.horizon * len(self.series.target_names) * outputs  # forecasts and bounds
+        copies = 1 if not self.others else len(self.members) + 1  # an ensemble holds each member's and the mean
+        per_window = self.spec.horizon * len(self.series.target_names) * outputs * copies
         return batch * max(1, CHUNK_VALUES // (batch * per_window))
 
     def chunks(self, size: int | None = None) -> Iterator[Forecasts]:
@@ -377,7 +386,7 @@ class Forecaster:
 
         history = self.x[: int(self.series.history_ends[0])] if self.whole else self.x  # not the appended rows
         points, bands = [], []
-        for model, calibration in [(self.model, self.calibration), *self.others]:
+        for model, calibration in self.members:
             raw = forecast_origins(model, history, self.spec, origins, whole_history=self.whole, feed=self.feed)
             if calibration is not None:
                 bands.append(calibration.named(calibration.bounds(raw, calibration.scale(self.y, origins, self.spec))))
@@ -386,15 +395,14 @@ class Forecaster:
         # an ensemble's forecast: the members' mean, and each bound's mean (quantile averaging), in scaled units
         which, bounds = self.series.series_of(origins), None
         if bands:
-            bounds = {name: finite(self.units(_mean([b[name] for b in bands]), which), "bounds") for name in bands[0]}
-        values = finite(self.units(_mean(points), which))
+            bounds = {
+                name: finite(self.scalers.forecast_units(_mean([b[name] for b in bands]), which), "bounds")
+                for name in bands[0]
+            }
+        values = finite(self.scalers.forecast_units(_mean(points), which))
         if self.witness is None:
             self.witness = _witness(self.series.times)  # once: it scans the whole series
         return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness, bounds)
-
-    def units(self, scaled: np.ndarray, which: np.ndarray) -> np.ndarray:
-        """Scaled forecasts of the windows of series `which` in original units, within scaler.clip's range."""
-        return self.scalers.inverse_targets(self.scalers.clip_scaled(scaled, which), which)
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and

@@ -112,13 +112,14 @@ def split_scores(
     naive = spec.last_values(y, origins)
     which = prepared.series.series_of(origins)
     scale = prepared.mase_scale[split][which] if split in prepared.mase_scale else None
-    clip = prepared.scalers.clip_scaled  # scaler.clip: the model's forecasts only, never the actuals or baselines
-    scaled_pred = clip(point(raw, calibration.quantiles if calibration else None), which)
+    scalers = prepared.scalers  # scaler.clip acts on the model's forecasts only, never the actuals or baselines
+    raw_point = point(raw, calibration.quantiles if calibration else None)
+    scaled_pred = scalers.clip_scaled(raw_point, which)
 
     def inverse(values: np.ndarray) -> np.ndarray:
-        return prepared.scalers.inverse_targets(values, which)
+        return scalers.inverse_targets(values, which)
 
-    true_units, model_units, naive_units = inverse(true), inverse(scaled_pred), inverse(naive)
+    true_units, model_units, naive_units = inverse(true), scalers.forecast_units(raw_point, which), inverse(naive)
     seasonal = seasonal_scaled = None
     if prepared.seasonality is not None:
         values = spec.seasonal_values(y, origins, prepared.seasonality)
@@ -129,7 +130,7 @@ def split_scores(
     bands = None
     if calibration is not None:
         width = calibration.scale(y, origins, spec)
-        model_bounds = [tuple(inverse(clip(v, which)) for v in b) for b in calibration.bounds(raw, width)]
+        model_bounds = [tuple(scalers.forecast_units(v, which) for v in b) for b in calibration.bounds(raw, width)]
         naive_bounds = [tuple(map(inverse, b)) for b in calibration.naive_bounds(naive, width)]
         bands = {
             **interval_scores(true_units, model_units, model_bounds, calibration.levels, scale),
@@ -169,15 +170,15 @@ def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_colum
     which = prepared.series.series_of(origins)
     inverse = prepared.scalers.inverse_targets
     true = inverse(spec.targets(y, origins), which)
-    predictors = {"model": prepared.scalers.clip_scaled(scaled_pred, which), "naive": spec.last_values(y, origins)}
+    predictions = {"model": prepared.scalers.forecast_units(scaled_pred, which)}
+    predictions["naive"] = inverse(spec.last_values(y, origins), which)
     if prepared.seasonality is not None:
-        predictors["seasonal_naive"] = spec.seasonal_values(y, origins, prepared.seasonality)
+        predictions["seasonal_naive"] = inverse(spec.seasonal_values(y, origins, prepared.seasonality), which)
     present, windows = np.unique(which, return_counts=True)
     frame = {id_column: [prepared.series.ids[i] for i in present] if prepared.series.ids else present}
     frame["windows"] = windows
     scale = prepared.mase_scale.get(split, np.full((len(which), true.shape[2]), np.nan))
-    for name, values in predictors.items():
-        pred = inverse(values, which)
+    for name, pred in predictions.items():
         terms = {
             "mae": np.abs(true - pred).mean(axis=(1, 2)),
             "smape": smape_terms(true, pred).mean(axis=(1, 2)),

@@ -249,8 +249,7 @@ def write(
     which = prepared.series.series_of(test)
 
     def inverse(values, forecast=False):  # forecasts within scaler.clip's range, as predict writes them
-        values = prepared.scalers.clip_scaled(values, which) if forecast else values
-        return prepared.scalers.inverse_targets(values, which)
+        return (prepared.scalers.forecast_units if forecast else prepared.scalers.inverse_targets)(values, which)
 
     point = calibration.point(test_pred) if calibration is not None else test_pred
     true, naive = inverse(spec.targets(prepared.y, test)), inverse(spec.last_values(prepared.y, test))

@@ -109,8 +109,30 @@ class StaticEncoder:
         return cls(numeric, {str(k): [str(x) for x in v] for k, v in state["categorical"].items()})
 
 
+class _Clipped:
+    """scaler.clip for both kinds of scalers: `forecast_units` turns the model's scaled forecasts
+    into original units within the training range (clipped after the inverse, so that a bound holds
+    exactly: 0 stays 0); `clip_scaled` clips scaled forecasts for the scaled metrics (the scalers
+    are increasing, so a bound in original units is a bound in scaled ones). Actuals and baselines
+    go through `inverse_targets` alone."""
+
+    clip: str
+
+    def forecast_units(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        units = self.inverse_targets(values, series)
+        return units if self.clip == "none" else _clip(units, *self._range_for(series, values.shape))
+
+    def clip_scaled(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        if self.clip == "none":
+            return values
+        low, high = self._range_for(series, values.shape)
+        return _clip(
+            values, *(None if b is None else self._scale_targets(b, series, values.shape) for b in (low, high))
+        )
+
+
 @dataclass
-class Scalers:
+class Scalers(_Clipped):
     """One scaler for the inputs and one for the targets, both fit on the training rows only.
 
     Two scalers (rather than one over the union of columns) let reports inverse-transform the
@@ -156,14 +178,11 @@ class Scalers:
         low, high = _range_from(state.get("target_range"), None)
         return cls(_scaler_from(state["features"], scaler), _scaler_from(state["targets"], scaler), low=low, high=high)
 
-    def clip_scaled(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
-        """Scaled forecasts (..., targets) kept within the training range that scaler.clip names
-        (the scalers are increasing, so a bound in original units is a bound in scaled ones)."""
-        if self.clip == "none":
-            return values
-        low, high = (None if b is None else np.asarray(self.targets.transform(b[None]), np.float64)[0]
-                     for b in clip_bounds(self))  # fmt: skip
-        return _clip(values, low, high)
+    def _range_for(self, series: np.ndarray | None, shape: tuple) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return clip_bounds(self)  # (targets,): broadcasts over any leading shape
+
+    def _scale_targets(self, bound: np.ndarray, series: np.ndarray | None, shape: tuple) -> np.ndarray:
+        return np.asarray(self.targets.transform(bound[None]), dtype=np.float64)[0]
 
     def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
         """A stored pair of scalers fits the data's columns: every per-column array has one value per column.
@@ -171,6 +190,8 @@ class Scalers:
         Raises:
             ForecastError: exit 2, naming `source` and the scaler attribute whose length is wrong.
         """
+        if self.low is not None and len(self.low) != n_targets:
+            raise ForecastError(f"{source}: target_range has {len(self.low)} values for {n_targets} target columns")
         for name, scaler, n in (("features", self.features, n_features), ("targets", self.targets, n_targets)):
             for key, value in vars(scaler).items():
                 if key.endswith("_") and not key.startswith("_") and key != "n_samples_seen_":
@@ -251,7 +272,7 @@ def _affine(kind: cfg.Scaler, values: pd.DataFrame, groups: np.ndarray) -> tuple
 
 
 @dataclass
-class SeriesScalers:
+class SeriesScalers(_Clipped):
     """One scaler per series of a panel (scaler.per_series), each fit on its own training rows.
 
     Stored as plain JSON arrays (center and scale per series and column, by id), and applied as
@@ -282,10 +303,10 @@ class SeriesScalers:
         groups[change] = 1
         np.cumsum(groups, out=groups)
         parts = []
-        frame = pd.DataFrame(series.targets[train])
-        low, high = np.zeros((n, frame.shape[1])), np.zeros((n, frame.shape[1]))  # 0: no training rows, unused
-        low[present], high[present] = frame.groupby(groups).min().to_numpy(), frame.groupby(groups).max().to_numpy()
-        del frame
+        grouped = pd.DataFrame(series.targets[train]).groupby(groups)
+        low, high = np.zeros((n, series.targets.shape[1])), np.zeros((n, series.targets.shape[1]))  # 0: unused
+        low[present], high[present] = grouped.min().to_numpy(), grouped.max().to_numpy()
+        del grouped
         for values in (series.features, series.targets):
             full_center, full_scale = np.zeros((n, values.shape[1])), np.ones((n, values.shape[1]))
             for k in range(values.shape[1]):  # column by column: the temporaries of one column at a time
@@ -317,19 +338,17 @@ class SeriesScalers:
 
     def inverse_targets(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
         """values (windows, ..., targets) with `series` the series of each window."""
-        shape = (len(series),) + (1,) * (values.ndim - 2) + (values.shape[-1],)
-        scale, center = self.target_scale[series].reshape(shape), self.target_center[series].reshape(shape)
+        scale, center = (
+            _gather(self.target_scale, series, values.shape),
+            _gather(self.target_center, series, values.shape),
+        )
         return values.astype(np.float64) * scale + center
 
-    def clip_scaled(self, values: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
-        """Scaled forecasts (windows, ..., targets) of the windows' `series` kept within each series'
-        training range as scaler.clip says (see `Scalers.clip_scaled`)."""
-        if self.clip == "none":
-            return values
-        shape = (len(series),) + (1,) * (values.ndim - 2) + (values.shape[-1],)
-        center, scale = self.target_center[series].reshape(shape), self.target_scale[series].reshape(shape)
-        low, high = (None if b is None else (b[series].reshape(shape) - center) / scale for b in clip_bounds(self))
-        return _clip(values, low, high)
+    def _range_for(self, series: np.ndarray, shape: tuple) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return tuple(None if b is None else _gather(b, series, shape) for b in clip_bounds(self))
+
+    def _scale_targets(self, bound: np.ndarray, series: np.ndarray, shape: tuple) -> np.ndarray:
+        return (bound - _gather(self.target_center, series, shape)) / _gather(self.target_scale, series, shape)
 
     def to_dict(self) -> dict:
         targets = {"center": self.target_center.tolist(), "scale": self.target_scale.tolist()}
@@ -361,7 +380,8 @@ class SeriesScalers:
         return cls(ids, *arrays, fitted=fitted, low=low, high=high)
 
     def check(self, n_features: int, n_targets: int, source: str = "scaler.json") -> None:
-        if self.center.shape[1] != n_features or self.target_center.shape[1] != n_targets:
+        ranges = self.low.shape[1] if self.low is not None else n_targets
+        if self.center.shape[1] != n_features or self.target_center.shape[1] != n_targets or ranges != n_targets:
             raise ForecastError(
                 f"{source}: per-series scalers have {self.center.shape[1]} feature and "
                 f"{self.target_center.shape[1]} target columns, the data {n_features} and {n_targets}"
@@ -459,6 +479,12 @@ def clip_bounds(scalers: Scalers | SeriesScalers) -> tuple[np.ndarray | None, np
     """The (low, high) bounds scaler.clip applies (None: that side is open)."""
     return (scalers.low if scalers.clip in ("lower", "range") else None,
             scalers.high if scalers.clip in ("upper", "range") else None)  # fmt: skip
+
+
+def _gather(table: np.ndarray, series: np.ndarray, shape: tuple) -> np.ndarray:
+    """Rows of a (series, targets) table for windows of `series`, shaped to broadcast over `shape`
+    (windows, ..., targets)."""
+    return table[series].reshape((len(series),) + (1,) * (len(shape) - 2) + (shape[-1],))
 
 
 def _clip(values: np.ndarray, low: np.ndarray | None, high: np.ndarray | None) -> np.ndarray:

@@ -14,7 +14,7 @@ from test_panel import panel_config, panel_frame
 import forecast
 from forecast import config as cfg
 from forecast.errors import ForecastError
-from forecast.scalers import Scalers, from_state, to_state
+from forecast.scalers import Scalers, SeriesScalers, from_state, to_state
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_metrics_score_the_clipped_forecasts_and_leave_the_baseline_alone(runs):
 
 @pytest.mark.parametrize("fmt", ["saved_model", "onnx"])
 def test_a_clipped_run_exports_with_parity(runs, fmt, tmp_path):
-    check_parity(runs[3], tmp_path, fmt)
+    assert check_parity(runs[3], tmp_path, fmt)["clip"] == "range"
 
 
 def test_a_run_stored_without_its_training_range_cannot_clip(runs, tmp_path):
@@ -74,6 +74,22 @@ def test_a_run_stored_without_its_training_range_cannot_clip(runs, tmp_path):
         forecast.predict(copy, path)
 
 
+def test_a_bound_holds_exactly_in_original_units():
+    rng = np.random.default_rng(1)
+    n, windows = 50, 4000
+    scalers = SeriesScalers(
+        [str(k) for k in range(n)], np.zeros((n, 1)), np.ones((n, 1)), rng.normal(37, 20, (n, 1)),
+        rng.uniform(0.1, 30, (n, 1)), low=np.zeros((n, 1)), high=np.full((n, 1), 80.0), clip="lower",
+    )  # fmt: skip
+    which = rng.integers(0, n, windows)
+    values = rng.normal(-1, 2, (windows, 3, 1))
+    units = scalers.forecast_units(values, which)
+    assert (units >= 0).all() and (units == 0).sum() > windows // 2  # at zero, not a rounding below it
+    np.testing.assert_array_equal(units, np.maximum(scalers.inverse_targets(values, which), 0))
+    assert (units > 80).any()  # lower leaves the top open
+    assert (scalers.clip_scaled(values, which) > values).any()  # the scaled metrics' forecasts are clipped too
+
+
 def test_one_scaler_for_all_clips_in_original_units_and_round_trips():
     rng = np.random.default_rng(0)
     y = rng.normal(50, 10, (200, 2))
@@ -81,6 +97,6 @@ def test_one_scaler_for_all_clips_in_original_units_and_round_trips():
     again = from_state(json.loads(json.dumps(to_state(scalers))), cfg.Scaler(type="standard", clip="lower"))
     np.testing.assert_array_equal(again.low, y.min(0))
     values = rng.normal(0, 5, (30, 4, 2))  # scaled forecasts, many far below the lowest value
-    units = again.inverse_targets(again.clip_scaled(values))
-    np.testing.assert_allclose(units, np.maximum(again.inverse_targets(values), y.min(0)), atol=1e-9)
+    units = again.forecast_units(values)
+    np.testing.assert_array_equal(units, np.maximum(again.inverse_targets(values), y.min(0)))
     assert (units > y.max(0)).any()  # lower leaves the top open

@@ -1,7 +1,11 @@
 """Ensembles (forecast.ensemble): `forecast predict` on several runs, or on a `--repeats` directory,
 averages the members' forecasts and interval bounds."""
 
+import json
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 from test_panel import panel_config, panel_frame
 from typer.testing import CliRunner
@@ -70,3 +74,42 @@ def test_members_must_read_the_same_data_the_same_way(ensemble):
         forecast.predict([root / "repeats" / "seed-3", other.path], path)
     result = runner.invoke(app, ["predict", str(root / "repeats" / "seed-3"), str(other.path), "--data", str(path)])
     assert result.exit_code == 2 and "window section differs" in result.output
+
+
+def test_a_repeats_result_a_run_named_twice_and_a_broken_repeats_json(ensemble, tmp_path):
+    root, path = ensemble
+    seeds = forecast.api.Repeats([3, 4], [forecast.api.Run(root / "repeats" / f"seed-{s}") for s in (3, 4)], {})
+    assert forecast.predict(seeds, path).equals(forecast.predict(root / "repeats", path))
+    with pytest.raises(ForecastError, match="named twice"):
+        forecast.predict([root / "repeats", root / "repeats" / "seed-4"], path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "repeats.json").write_text('{"seeds": 3}')
+    result = runner.invoke(app, ["predict", str(broken), "--data", str(path)])
+    assert result.exit_code == 2 and "no list of seeds" in result.output
+
+
+def test_a_member_from_before_scaler_clip_joins_one_that_does_not_clip(ensemble, tmp_path):
+    root, path = ensemble
+    old = shutil.copytree(root / "repeats" / "seed-4", tmp_path / "old")
+    state = json.loads((old / "scaler.json").read_text())
+    del state["per_series"]["targets"]["low"], state["per_series"]["targets"]["high"]
+    (old / "scaler.json").write_text(json.dumps(state))
+    together = forecast.predict([root / "repeats" / "seed-3", old], path)
+    assert together.equals(forecast.predict(root / "repeats", path))
+
+
+def test_series_the_runs_never_saw_need_every_member_to_be_scale_free(ensemble, tmp_path):
+    path = ensemble[1]
+    config = panel_config(path).model_dump()
+    config["model"]["instance_norm"] = "mean"
+    normed = forecast.train(with_intervals(cfg.Config.model_validate(config)), tmp_path / "normed")
+    config["model"]["instance_norm"] = "none"
+    plain = forecast.train(with_intervals(cfg.Config.model_validate(config)), tmp_path / "plain")
+    renamed = tmp_path / "renamed.csv"
+    frame = pd.read_csv(path)
+    frame.assign(store=frame["store"] + "-new").to_csv(renamed, index=False)
+    assert len(forecast.predict(normed, renamed))  # scaled by their own rows
+    for members in ([normed.path, plain.path], [plain.path, normed.path]):
+        with pytest.raises(ForecastError, match="was not in the run's training data"):
+            forecast.predict(members, renamed)
