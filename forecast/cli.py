@@ -150,7 +150,7 @@ def export(run_dir: o.RunArg, format: o.ExportFormatOpt = "saved_model", output:
 
 @command
 def predict(
-    run_dir: o.RunsArg,
+    run_dir: o.EnsembleArg,
     data: o.SeriesOpt = None,
     output: o.PredictionsOpt = None,
     all_origins: o.OriginsOpt = False,

@@ -24,7 +24,7 @@ def opt(kind, *names: str, help: str, **kwargs):
 
 ConfigArg = arg(Path, "YAML config file.")
 RunArg = arg(Path, "Run directory written by `forecast train`.")
-RunsArg = arg(
+EnsembleArg = arg(
     list[Path],
     "Run directory written by `forecast train`; several, or a `--repeats` directory, forecast as an ensemble "
     "(their forecasts averaged).",

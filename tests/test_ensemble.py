@@ -113,3 +113,8 @@ def test_series_the_runs_never_saw_need_every_member_to_be_scale_free(ensemble, 
     for members in ([normed.path, plain.path], [plain.path, normed.path]):
         with pytest.raises(ForecastError, match="was not in the run's training data"):
             forecast.predict(members, renamed)
+
+
+def test_predict_help_says_several_runs_make_an_ensemble():
+    result = runner.invoke(app, ["predict", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "forecast as an ensemble" in " ".join(result.output.split())
