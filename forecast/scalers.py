@@ -303,10 +303,11 @@ class SeriesScalers(_Clipped):
         groups[change] = 1
         np.cumsum(groups, out=groups)
         parts = []
-        grouped = pd.DataFrame(series.targets[train]).groupby(groups)
         low, high = np.zeros((n, series.targets.shape[1])), np.zeros((n, series.targets.shape[1]))  # 0: unused
-        low[present], high[present] = grouped.min().to_numpy(), grouped.max().to_numpy()
-        del grouped
+        for k in range(series.targets.shape[1]):  # a column at a time, as the scalers below
+            grouped = pd.Series(series.targets[train, k]).groupby(groups)
+            low[present, k], high[present, k] = grouped.min().to_numpy(), grouped.max().to_numpy()
+            del grouped
         for values in (series.features, series.targets):
             full_center, full_scale = np.zeros((n, values.shape[1])), np.ones((n, values.shape[1]))
             for k in range(values.shape[1]):  # column by column: the temporaries of one column at a time
