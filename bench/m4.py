@@ -211,7 +211,7 @@ def main() -> None:
     print(f"test sMAPE from metrics.json (the run's own test windows): {cell('test_smape_metrics_json')}")
     if len(ensembles):
 
-        def together(column: str) -> str:
+        def together(column: str) -> str:  # mean ± std over the ensembles
             return cell(column, ensembles)
 
         print()
@@ -246,7 +246,8 @@ def ensemble(work: Path, history: pd.DataFrame, actual: pd.DataFrame, before: pd
              rows: list[dict]) -> dict:  # fmt: skip
     """The runs' ensemble (`forecast predict RUN RUN ...`) scored on the test rows and, forecast from
     the series without their validation rows, on those."""
-    scores = {"train_s": sum(row["train_s"] or 0 for row in rows)}
+    trained = all(row["train_s"] is not None for row in rows)  # not when scoring runs trained elsewhere
+    scores = {"train_s": sum(row["train_s"] for row in rows) if trained else float("nan")}
     for split, data, truth, known in (("val", "before-val.csv", history[before], history[~before]),
                                       ("test", "history.csv", actual, history)):  # fmt: skip
         seconds, _, _ = child([FORECAST, "predict", *map(str, runs), "--data", str(work / data),

@@ -4,9 +4,9 @@ An average of models trained from different seeds is the cheapest accuracy there
 forecasting (M4's winner and N-BEATS ensemble; on M4 Hourly three seeds' mean lowers OWA by more
 than the seeds differ: BENCHMARKS.md). `forecast train --repeats N` trains the members;
 `forecast predict` on its directory, or on several run directories, forecasts with all of them.
-Members must read the same data the same way (data, window, scaler and intervals sections, and
-the scalers fit on the training rows), so that their scaled outputs can be averaged; their
-networks and training may differ.
+Members must read the same data the same way (the `SHARED` config sections, and the scalers fit
+on the training rows), so that their scaled outputs can be averaged; their networks and training
+may differ.
 """
 
 from __future__ import annotations
