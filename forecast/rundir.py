@@ -7,12 +7,12 @@ truncated one.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import socket
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,9 +35,11 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     """Call `write(tmp)` on a temporary sibling, then rename it over `path`.
 
     The temporary name keeps the whole file name as its ending, since Keras insists on
-    `.keras` and `.weights.h5` and matplotlib picks the format from the suffix.
+    `.keras` and `.weights.h5` and matplotlib picks the format from the suffix. It is unique to
+    this writer: two processes writing one file (two `tune` workers on one sweep writing
+    tune.json) must not rename each other's temporary away; the last rename wins whole.
     """
-    tmp = path.with_name(f".partial-{path.name}")
+    tmp = path.with_name(f".partial-{uuid.uuid4().hex[:12]}-{path.name}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -205,9 +207,17 @@ class Run:
             record["message"] = message
         write_json(self.status_file, record)
 
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        """One writer per run: held while a process writes the run (create, train, resume)."""
-        return hold(self.path / ".lock", f"run {self.path}")
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer per run: held while a process writes the run (create, train, resume).
+
+        A kill inside a write leaves its uniquely named temporary; whoever next holds the lock is
+        the run's only writer, so it clears them.
+        """
+        with hold(self.path / ".lock", f"run {self.path}"):
+            for path in self.path.glob("**/.partial-*"):
+                path.unlink(missing_ok=True)
+            yield
 
     @classmethod
     def create(cls, name: str, run_dir: Path | None = None, root: Path = Path("runs")) -> Run:

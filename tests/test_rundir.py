@@ -24,7 +24,8 @@ def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
 
     assert write_atomic(path, write) == path
     assert path.read_bytes() == b"new"
-    assert seen == [tmp_path / ".partial-model.weights.h5"]  # keeps the whole name as its ending
+    assert len(seen) == 1 and seen[0].parent == tmp_path
+    assert seen[0].name.startswith(".partial-") and seen[0].name.endswith("-model.weights.h5")  # whole name as ending
     assert os.listdir(tmp_path) == ["model.weights.h5"]
 
 
@@ -40,6 +41,20 @@ def test_write_atomic_keeps_the_old_file_when_the_writer_fails(tmp_path):
         write_atomic(path, crash)
     assert path.read_text() == '{"old": true}'
     assert os.listdir(tmp_path) == ["metrics.json"]  # no .partial- file left behind
+
+
+def test_two_writers_of_one_file_do_not_take_each_others_temporary(tmp_path):
+    """Two `tune` workers on one sweep write tune.json at once; here the second writes and renames
+    while the first is between its write and its rename. Both succeed; the last rename wins whole."""
+    path = tmp_path / "tune.json"
+
+    def first(tmp):
+        tmp.write_text('{"by": "first"}')
+        write_atomic(path, lambda other: other.write_text('{"by": "second"}'))
+
+    write_atomic(path, first)
+    assert json.loads(path.read_text()) == {"by": "first"}
+    assert os.listdir(tmp_path) == ["tune.json"]
 
 
 def test_write_atomic_failing_before_anything_is_written(tmp_path):
