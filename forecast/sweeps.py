@@ -116,11 +116,13 @@ def record(sweep_dir: Path, config_path: Path, planned: list[dict], base_overrid
 def keep_plan(path: Path, plan: dict, refusal: str) -> None:
     """Write a directory's plan file, or check that the one there is the same: workers of one
     sweep or study agree on it; another plan is refused with `refusal` (exit 2)."""
-    if path.exists():
-        if json.loads(path.read_text()) != plan:
-            raise ForecastError(refusal)
-        return
-    write_json(path, plan)
+    # two workers starting at once: one writes, the other compares
+    with hold(path.with_name(f".{path.name}.lock"), path.name, wait=True):
+        if path.exists():
+            if json.loads(path.read_text()) != plan:
+                raise ForecastError(refusal)
+            return
+        write_json(path, plan)
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,22 @@ def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
         plan = json.loads((sweep_dir / "sweep.json").read_text())["trials"]
     except (OSError, ValueError, KeyError):
         raise ForecastError(f"{sweep_dir}: not a sweep directory (no sweep.json)") from None
-    rows = []
-    for i, trial in enumerate(plan):
-        run = Run(sweep_dir / f"trial-{i:03d}")
-        if run.status != "completed":
-            continue
-        rows.append({"trial": run.path.name, **cells(trial), **scores(run, metric)})
-    rows.sort(key=lambda r: r[metric])
-    title = f"{len(rows)} of {len(plan)} trials completed, ranked by {metric}"
-    return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
+    with leaderboard_lock(sweep_dir):
+        rows = []
+        for i, trial in enumerate(plan):
+            run = Run(sweep_dir / f"trial-{i:03d}")
+            if run.status != "completed":
+                continue
+            rows.append({"trial": run.path.name, **cells(trial), **scores(run, metric)})
+        rows.sort(key=lambda r: r[metric])
+        title = f"{len(rows)} of {len(plan)} trials completed, ranked by {metric}"
+        return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
+
+
+def leaderboard_lock(sweep_dir: Path):
+    """Held while a leaderboard is read and written. Workers that finish together each write one;
+    without it, one that read the trials earlier could rename its table over a later one."""
+    return hold(Path(sweep_dir) / ".leaderboard.lock", "the leaderboard", wait=True)
 
 
 def cells(values: dict[str, object]) -> dict[str, object]:

@@ -37,7 +37,16 @@ from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_text
-from forecast.sweeps import Leaderboard, cells, check_interval_metric, keep_plan, overrides, scores, write_leaderboard
+from forecast.sweeps import (
+    Leaderboard,
+    cells,
+    check_interval_metric,
+    keep_plan,
+    leaderboard_lock,
+    overrides,
+    scores,
+    write_leaderboard,
+)
 
 log = logging.getLogger("forecast")
 
@@ -538,36 +547,37 @@ def leaderboard(sweep_dir: Path, metric: str | None = None, storage: str | None 
 
     plan, study = _load(sweep_dir, storage)
     metric = metric or plan["metric"]
-    done, rest = [], []
-    undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
-    for t in study.trials:
-        row = {
-            "trial": trial_dir(sweep_dir, t.number).name,
-            "state": t.state.name.lower(),
-            **undrawn,
-            **cells(t.params),
+    with leaderboard_lock(sweep_dir):
+        done, rest = [], []
+        undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
+        for t in study.trials:
+            row = {
+                "trial": trial_dir(sweep_dir, t.number).name,
+                "state": t.state.name.lower(),
+                **undrawn,
+                **cells(t.params),
+            }
+            run = Run(trial_dir(sweep_dir, t.number))
+            if t.state == TrialState.COMPLETE and run.status == "completed":
+                done.append({**row, **scores(run, metric)})
+                continue
+            note = ""
+            if t.state == TrialState.PRUNED:
+                epoch = t.user_attrs.get("pruned_epoch", t.last_step)
+                row["epochs"] = epoch
+                note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
+            elif t.state == TrialState.FAIL:
+                note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
+            rest.append({**row, "note": note})
+        done.sort(key=lambda r: r[metric])
+        counts = {
+            s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
         }
-        run = Run(trial_dir(sweep_dir, t.number))
-        if t.state == TrialState.COMPLETE and run.status == "completed":
-            done.append({**row, **scores(run, metric)})
-            continue
-        note = ""
-        if t.state == TrialState.PRUNED:
-            epoch = t.user_attrs.get("pruned_epoch", t.last_step)
-            row["epochs"] = epoch
-            note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
-        elif t.state == TrialState.FAIL:
-            note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
-        rest.append({**row, "note": note})
-    done.sort(key=lambda r: r[metric])
-    counts = {
-        s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
-    }
-    title = (
-        f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
-        f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
-    )
-    return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
+        title = (
+            f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
+            f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
+        )
+        return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
 
 
 def best(sweep_dir: Path, storage: str | None = None) -> str:

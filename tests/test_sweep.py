@@ -1,6 +1,7 @@
 """Sweeps (issue 7): a 2 x 2 grid run as two shards into one directory, resumed, ranked."""
 
 import json
+import threading
 
 import pandas as pd
 import pytest
@@ -8,8 +9,8 @@ from conftest import run_cli, tiny_config
 
 from forecast.errors import ForecastError
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
-from forecast.rundir import Run, write_json
-from forecast.sweeps import leaderboard, overrides, read_grid, record, shard_of, trials
+from forecast.rundir import Run, hold, write_json
+from forecast.sweeps import keep_plan, leaderboard, overrides, read_grid, record, shard_of, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
@@ -157,3 +158,26 @@ def test_two_shards_fill_one_sweep_and_resume_skips_finished(tmp_path, write_con
     grid.write_text("training.epochs: [1, 2]\n")
     refused = run_cli("sweep", config, "--grid", grid, "--sweep-dir", sweep, cwd=tmp_path)
     assert refused.returncode == 2 and "another config or grid" in refused.stderr
+
+
+def test_a_worker_starting_while_another_writes_the_plan_waits_and_compares(tmp_path):
+    """Two workers of one sweep start at once: the second waits for the first's plan, then compares
+    it with its own (another plan is refused), instead of both seeing no file and both writing."""
+    path, outcome = tmp_path / "tune.json", []
+
+    def second():
+        try:
+            keep_plan(path, {"space": "b"}, "another plan")
+            outcome.append("wrote")
+        except ForecastError as exc:
+            outcome.append(str(exc))
+
+    with hold(tmp_path / ".tune.json.lock", "the first worker"):
+        worker = threading.Thread(target=second)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and not path.exists()  # waiting, not writing
+        write_json(path, {"space": "a"})
+    worker.join(10)
+    assert outcome == ["another plan"]
+    assert json.loads(path.read_text()) == {"space": "a"}
