@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_errors(path: Path, data: Path) -> np.ndarray:
     """Squared errors (windows, horizon, targets) on the scaled test windows of one run, on `data`
-    (the project's ETTh1.csv: a run made in a worktree since removed names a path that is gone)."""
+    (the project's ETTh1.csv: a run made in a worktree since removed names a path that is gone).
+    Over every window it must give the run's own metrics.json figure, or the data is not the run's."""
     from forecast.inference import predict_splits
     from forecast.prepare import prepare
 
@@ -39,7 +41,11 @@ def test_errors(path: Path, data: Path) -> np.ndarray:
     origins = prepared.origins["test"]
     raw = predict_splits(model, prepared, ("test",))["test"]
     pred = prepared.scalers.clip_scaled(raw, prepared.series.series_of(origins))
-    return (pred - prepared.spec.targets(prepared.y, origins)) ** 2
+    errors = np.subtract(pred, prepared.spec.targets(prepared.y, origins), dtype=np.float64) ** 2
+    recorded = run.metrics.test.scaled_model.mse
+    if not np.isclose(errors.mean(), recorded, rtol=1e-6):
+        sys.exit(f"{path}: test MSE {errors.mean():.6f} on {data}, but {recorded:.6f} in its metrics.json")
+    return errors
 
 
 def main() -> None:
