@@ -376,9 +376,9 @@ def test_leftovers_of_a_kill_inside_a_write_go_at_the_next_epoch_end(trained, tm
     run = _copy(trained, tmp_path)
     # a kill inside a write leaves its temporary file; one between steps 1 and 2 leaves weights
     # without a record (never trusted: resume goes by records)
-    (run.backup / ".partial-epoch-0004.weights.h5").write_bytes(b"\x89HDF half")
-    (run.backup / ".partial-epoch-0004.json").write_text('{"epoch": 4')
-    (run.backup / ".partial-epoch-0009.json").write_text("{")  # a name this resume never writes again
+    (run.backup / ".partial-0123456789ab-epoch-0004.weights.h5").write_bytes(b"\x89HDF half")
+    (run.backup / ".partial-0123456789ab-epoch-0004.json").write_text('{"epoch": 4')
+    (run.backup / ".partial-0123456789ab-epoch-0009.json").write_text("{")  # a name this resume never writes again
     (run.backup / "epoch-0004.weights.h5").write_bytes(b"not a weights file")
     assert completed_epochs(run) == 3
     stopping, plateau = _callbacks_3()

@@ -42,7 +42,7 @@ def _train(path, monkeypatch, fail_at=None):
     def write_atomic(target, write):
         count[0] += 1
         if count[0] == fail_at:
-            target.with_name(f".partial-{target.name}").write_bytes(b"\x00half")  # a write cut short
+            target.with_name(f".partial-0123456789ab-{target.name}").write_bytes(b"\x00half")  # a write cut short
             raise Killed(str(target))
         return real(target, write)
 
