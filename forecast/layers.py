@@ -113,21 +113,27 @@ class SegmentQueries(keras.layers.Layer):
     ChannelsToBatch leaves them) becomes a one-step input to the encoder's own recurrent
     cell, started from the encoder's final state. All segments go through in one batched step
     instead of a loop over the horizon: (batch, ...) -> (batch * segments, 1, width).
+
+    Args:
+        std: the embeddings' initial standard deviation (SegRNN: 1; Keras's random_normal: 0.05).
     """
 
-    def __init__(self, segments: int, width: int, channels: int = 0, **kwargs):
+    def __init__(self, segments: int, width: int, channels: int = 0, std: float = 0.05, **kwargs):
         super().__init__(**kwargs)
-        self.segments, self.width, self.channels = segments, width, channels
+        self.segments, self.width, self.channels, self.std = segments, width, channels, std
 
     def build(self, input_shape):
         position_width = self.width // 2 if self.channels else self.width
         self.position = self.add_weight(
-            shape=(self.segments, position_width), initializer="random_normal", name="position"
+            shape=(self.segments, position_width), initializer=self._initializer(), name="position"
         )
         if self.channels:
             self.channel = self.add_weight(
-                shape=(self.channels, self.width - position_width), initializer="random_normal", name="channel"
+                shape=(self.channels, self.width - position_width), initializer=self._initializer(), name="channel"
             )
+
+    def _initializer(self):
+        return keras.initializers.RandomNormal(stddev=self.std)
 
     def call(self, state):
         batch = ops.shape(state)[0]
@@ -142,7 +148,10 @@ class SegmentQueries(keras.layers.Layer):
         return (None, 1, self.width)
 
     def get_config(self):
-        return {**super().get_config(), "segments": self.segments, "width": self.width, "channels": self.channels}
+        return {
+            **super().get_config(), "segments": self.segments, "width": self.width, "channels": self.channels,
+            "std": self.std,
+        }  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
