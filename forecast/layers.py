@@ -113,27 +113,21 @@ class SegmentQueries(keras.layers.Layer):
     ChannelsToBatch leaves them) becomes a one-step input to the encoder's own recurrent
     cell, started from the encoder's final state. All segments go through in one batched step
     instead of a loop over the horizon: (batch, ...) -> (batch * segments, 1, width).
-
-    Args:
-        std: the embeddings' initial standard deviation (SegRNN: 1; Keras's random_normal: 0.05).
     """
 
-    def __init__(self, segments: int, width: int, channels: int = 0, std: float = 0.05, **kwargs):
+    def __init__(self, segments: int, width: int, channels: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.segments, self.width, self.channels, self.std = segments, width, channels, std
+        self.segments, self.width, self.channels = segments, width, channels
 
     def build(self, input_shape):
         position_width = self.width // 2 if self.channels else self.width
         self.position = self.add_weight(
-            shape=(self.segments, position_width), initializer=self._initializer(), name="position"
+            shape=(self.segments, position_width), initializer="random_normal", name="position"
         )
         if self.channels:
             self.channel = self.add_weight(
-                shape=(self.channels, self.width - position_width), initializer=self._initializer(), name="channel"
+                shape=(self.channels, self.width - position_width), initializer="random_normal", name="channel"
             )
-
-    def _initializer(self):
-        return keras.initializers.RandomNormal(stddev=self.std)
 
     def call(self, state):
         batch = ops.shape(state)[0]
@@ -148,10 +142,7 @@ class SegmentQueries(keras.layers.Layer):
         return (None, 1, self.width)
 
     def get_config(self):
-        return {
-            **super().get_config(), "segments": self.segments, "width": self.width, "channels": self.channels,
-            "std": self.std,
-        }  # fmt: skip
+        return {**super().get_config(), "segments": self.segments, "width": self.width, "channels": self.channels}
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

@@ -215,7 +215,7 @@ def build(
         # every output segment decoded at once: the encoder's own cells, one step, from its final states
         segments = -(-spec.horizon // model.segment_len)
         channels = n_features if model.channel_embedding else 0
-        x = fl.SegmentQueries(segments, query_width, channels, model.query_std, name="segment_queries")(states[-1][0])
+        x = fl.SegmentQueries(segments, query_width, channels, name="segment_queries")(states[-1][0])
         if extras.future or static is not None:
             conditions = []
             if extras.future:

@@ -42,11 +42,6 @@ class Model(_Section):
     channel_embedding: bool = Field(
         False, description="A learned embedding per channel in the parallel decoder's queries."
     )
-    query_std: Annotated[float, Field(gt=0)] = Field(
-        0.05,
-        description="Standard deviation of the parallel decoder's initial position and channel embeddings "
-        "(Keras's random_normal default); SegRNN draws them from N(0, 1).",
-    )
     segment_len: PositiveInt | None = Field(
         None, description="Feed the RNN non-overlapping segments of this many timesteps (a Dense embedding each)."
     )
