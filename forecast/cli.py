@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -322,7 +323,22 @@ def schema() -> None:
     print(json.dumps(api.cfg.Config.model_json_schema(), indent=2))
 
 
+class Terminated(BaseException):
+    """SIGTERM outside training (which stops cleanly between batches instead). A BaseException, like
+    KeyboardInterrupt, so no `except Exception` swallows it and every `finally` on the way out runs:
+    a write in progress removes its temporary, a lock is let go."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app()
+    signal.signal(signal.SIGTERM, _terminate)  # training's own handler takes over while it runs
+    try:
+        app()
+    except Terminated:
+        print("forecast: terminated", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)

@@ -7,6 +7,7 @@ truncated one.
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -46,6 +47,17 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def clear_partials(path: Path) -> None:
+    """Remove the temporaries that writers of `path` left beside it when killed mid-write (SIGKILL,
+    a lost machine; SIGINT and SIGTERM unwind through `write_atomic`'s own clean-up).
+
+    Call it only while holding the lock that every writer of `path` holds, or it could take a live
+    writer's temporary away (the race `write_atomic`'s unique names exist to avoid).
+    """
+    for tmp in path.parent.glob(f".partial-{'[0-9a-f]' * 12}-{glob.escape(path.name)}"):
+        tmp.unlink(missing_ok=True)
 
 
 class Busy(ForecastError):

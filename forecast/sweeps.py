@@ -20,6 +20,8 @@ import logging
 import math
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from forecast import config as cfg
 from forecast import tables
 from forecast.errors import Diverged, ForecastError
 from forecast.results import is_metric_path
-from forecast.rundir import Busy, Run, hold, write_json, write_text
+from forecast.rundir import Busy, Run, clear_partials, hold, write_json, write_text
 
 log = logging.getLogger("forecast")
 
@@ -118,6 +120,7 @@ def keep_plan(path: Path, plan: dict, refusal: str) -> None:
     sweep or study agree on it; another plan is refused with `refusal` (exit 2)."""
     # two workers starting at once: one writes, the other compares
     with hold(path.with_name(f".{path.name}.lock"), path.name, wait=True):
+        clear_partials(path)  # a worker killed while writing the plan
         if path.exists():
             if json.loads(path.read_text()) != plan:
                 raise ForecastError(refusal)
@@ -162,10 +165,15 @@ def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
         return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
 
 
-def leaderboard_lock(sweep_dir: Path):
+@contextmanager
+def leaderboard_lock(sweep_dir: Path) -> Iterator[None]:
     """Held while a leaderboard is read and written. Workers that finish together each write one;
-    without it, one that read the trials earlier could rename its table over a later one."""
-    return hold(Path(sweep_dir) / ".leaderboard.lock", "the leaderboard", wait=True)
+    without it, one that read the trials earlier could rename its table over a later one. The
+    holder is the leaderboard's only writer, so it clears what a killed writer left."""
+    with hold(Path(sweep_dir) / ".leaderboard.lock", "the leaderboard", wait=True):
+        for name in ("leaderboard.csv", "leaderboard.md"):
+            clear_partials(Path(sweep_dir) / name)
+        yield
 
 
 def cells(values: dict[str, object]) -> dict[str, object]:

@@ -176,3 +176,35 @@ def test_metrics_of_a_run(tmp_path):
     block = {"model": scores, "naive": scores, "scaled": {"model": scores, "naive": scores}, "windows": 5}
     write_json(run.metrics_file, {"val": block, "test": block})
     assert run.metrics == Metrics.from_dict({"val": block, "test": block}) and run.metrics.test.windows == 5
+
+
+def test_sigterm_outside_training_removes_the_temporary_and_exits_143(tmp_path, monkeypatch, capsys):
+    """`forecast predict --output` killed with SIGTERM mid-write: the CLI unwinds (its handler raises
+    past every `except Exception`), write_atomic's clean-up removes the half-written temporary, and
+    the exit code says which signal (128 + 15)."""
+    import signal
+
+    from forecast import cli
+
+    path = tmp_path / "forecast.csv"
+
+    def command():
+        def write(tmp):
+            tmp.write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered here, between the write and the rename
+
+        try:
+            write_atomic(path, write)
+        except Exception:  # as any library code on the way out might: it must not swallow the signal
+            pytest.fail("SIGTERM was caught as an ordinary exception")
+
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "app", command)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert exited.value.code == 143
+    assert os.listdir(tmp_path) == []
+    assert capsys.readouterr().err == "forecast: terminated\n"

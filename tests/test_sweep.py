@@ -181,3 +181,24 @@ def test_a_worker_starting_while_another_writes_the_plan_waits_and_compares(tmp_
     worker.join(10)
     assert outcome == ["another plan"]
     assert json.loads(path.read_text()) == {"space": "a"}
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_the_next_holder_keeps(tmp_path):
+    """SIGKILL between a write and its rename leaves `.partial-<token>-NAME` beside the file. The next
+    holder of that file's lock is its only writer, so it clears them (plan and leaderboard both);
+    another file's temporary, and anything else in the folder, stays."""
+    stale = [tmp_path / f".partial-0123456789ab-{n}" for n in ("sweep.json", "leaderboard.csv", "leaderboard.md")]
+    other = tmp_path / ".partial-0123456789ab-best.yaml"  # best.yaml is written under no lock: not ours to clear
+    for path in [*stale, other]:
+        path.write_text("half")
+    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    assert not stale[0].exists() and stale[1].exists()
+    leaderboard(tmp_path)
+    assert not any(path.exists() for path in stale)
+    assert other.read_text() == "half"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        ".partial-0123456789ab-best.yaml",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "sweep.json",
+    ]
