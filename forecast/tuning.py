@@ -377,17 +377,20 @@ def run(
             context.Process(target=_child, args=(i, args, tuple(base_overrides), log.level), name=f"worker {i}")
             for i in range(1, jobs)
         ]
+    started = []
+    try:
         for child in children:
             child.start()
-    try:
+            started.append(child)
         work(*args, base_overrides=base_overrides)
-    except BaseException:
-        for child in children:  # SIGTERM: each requeues its trial and stops
-            child.terminate()
-        raise
-    finally:
-        for child in children:
+        for child in started:  # a SIGTERM while waiting here is passed on too
             child.join()
+    except BaseException:
+        for child in started:  # SIGTERM: each requeues its trial and stops
+            child.terminate()
+        for child in started:
+            child.join()
+        raise
     if failed := [c.exitcode for c in children if c.exitcode]:
         raise Error(f"{len(failed)} of {jobs - 1} other workers failed (exit codes {failed}); see their lines above")
     return leaderboard(sweep_dir, metric, storage)

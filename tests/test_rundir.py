@@ -198,7 +198,10 @@ def test_sigterm_outside_training_removes_the_temporary_and_exits_143(tmp_path, 
         except Exception:  # as any library code on the way out might: it must not swallow the signal
             pytest.fail("SIGTERM was caught as an ordinary exception")
 
-    previous = signal.getsignal(signal.SIGTERM)
+    def unhandled(signum, frame):  # main() must replace this; if not, a failure instead of a killed pytest
+        pytest.fail("forecast's CLI installed no SIGTERM handler")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
     monkeypatch.setattr(cli, "app", command)
     try:
         with pytest.raises(SystemExit) as exited:

@@ -340,3 +340,46 @@ def test_sigterm_stops_every_j_worker_and_the_study_resumes(write_config, tmp_pa
     assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
     assert {t.user_attrs["retry_of"] for t in trials[2:]} == {0, 1}
     assert {json.dumps(t.params) for t in trials[2:]} == {json.dumps(t.params) for t in trials[:2]}
+
+
+WAITING_PARENT = """
+import multiprocessing, os, pathlib, sys, time
+import forecast.tuning as tuning
+
+def work(*args, **kwargs):  # no training: the parent's loop ends at once, the worker's takes a minute
+    if multiprocessing.parent_process() is not None:
+        pathlib.Path(os.environ["WORKER_STARTED"]).touch()
+        time.sleep(60)
+
+tuning.work = work  # a spawned worker imports this file again, so it runs this work too
+
+if __name__ == "__main__":
+    from forecast import cli
+    sys.argv = ["forecast", *sys.argv[1:]]
+    cli.main()
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_j_parent_waits_for_its_workers_stops_them(write_config, tmp_path):
+    """The `-j` parent's own trials are done and it waits for a worker's: SIGTERM there is passed
+    on too, and the parent exits 143 at once instead of waiting out the worker's trial."""
+    config = write_config(tiny_config())
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}}))
+    script, started = tmp_path / "tune_waiting.py", tmp_path / "worker-started"
+    script.write_text(WAITING_PARENT)
+    args = ["tune", config, "--space", space, "--trials", "2", "--sweep-dir", tmp_path / "j2", "-j", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKER_STARTED": str(started)}
+    parent = subprocess.Popen([sys.executable, script, *map(str, args)], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not started.exists():
+        assert time.monotonic() < deadline and parent.poll() is None, parent.stderr.read()
+        time.sleep(0.05)
+    time.sleep(0.5)  # the parent's own loop returned at once: it is in join()
+    sent = time.monotonic()
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=50) == 128 + signal.SIGTERM  # not the worker's 60 s
+    assert time.monotonic() - sent < 30
+    stderr = parent.stderr.read()
+    assert "forecast: terminated" in stderr and "Traceback" not in stderr, stderr
