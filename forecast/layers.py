@@ -20,15 +20,21 @@ class InstanceNorm(keras.layers.Layer):
     """Subtract each window's last value or mean per channel, and add it back to the forecast.
 
     Distribution shift between train and test (ETTh1's level drifts) hurts a network that sees
-    absolute levels; removing the window's own level makes it forecast changes. With `affine`,
-    a learnable per-channel scale and bias follow (RevIN, Kim et al. 2022). Called on the input
-    it returns (normalized, shift); called with `inverse=True` on a (batch, horizon, targets)
-    forecast it undoes the transform for the target channels `targets` (indices into features).
+    absolute levels; removing the window's own level makes it forecast changes. With `std`, each
+    window is also divided by its own standard deviation per channel, so calm and volatile
+    windows reach the network at one scale; with `affine`, a learnable per-channel scale and bias
+    follow (both: RevIN, Kim et al. 2022). Called on the input it returns (normalized, stats),
+    stats the level (batch, 1, channels) with the standard deviation stacked under it when `std`;
+    called with `inverse=True` on a (batch, horizon, targets) forecast it undoes the transform for
+    the target channels `targets` (indices into features).
     """
 
-    def __init__(self, mode: str, targets: list[int], affine: bool = False, channels: int | None = None, **kwargs):
+    def __init__(
+        self, mode: str, targets: list[int], affine: bool = False, channels: int | None = None, std: bool = False,
+        **kwargs,
+    ):  # fmt: skip
         super().__init__(**kwargs)
-        self.mode, self.targets, self.affine, self.channels = mode, list(targets), affine, channels
+        self.mode, self.targets, self.affine, self.channels, self.std = mode, list(targets), affine, channels, std
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -39,21 +45,31 @@ class InstanceNorm(keras.layers.Layer):
     def call(self, x, shift=None, inverse=False):
         if not inverse:
             shift = x[:, -1:, :] if self.mode == "last" else ops.mean(x, axis=1, keepdims=True)
+            mask = None
             if self.channels is not None:  # only the leading channels (a panel's calendar keeps its phase)
                 mask = ops.cast(ops.arange(ops.shape(x)[-1]) < self.channels, x.dtype)
                 shift = shift * mask
             x = x - shift
+            if self.std:  # RevIN's epsilon: a flat window is divided by about 0.003, not by zero
+                std = ops.sqrt(ops.var(x, axis=1, keepdims=True) + 1e-5)
+                if mask is not None:
+                    std = std * mask + (1 - mask)
+                x = x / std
+                shift = ops.concatenate([shift, std], axis=1)
             if self.affine:
                 x = x * self.scale + self.bias
             return x, shift
         index = ops.convert_to_tensor(self.targets, dtype="int32")
         if self.affine:
             x = (x - ops.take(self.bias, index)) / (ops.take(self.scale, index) + 1e-8)
-        return x + ops.take(shift, index, axis=2)
+        if self.std:
+            x = x * ops.take(shift[:, 1:2, :], index, axis=2)
+        return x + ops.take(shift[:, :1, :], index, axis=2)
 
     def compute_output_spec(self, x, shift=None, inverse=False):
         if not inverse:
-            return keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor((x.shape[0], 1, x.shape[2]), x.dtype)
+            stats = (x.shape[0], 2 if self.std else 1, x.shape[2])
+            return keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor(stats, x.dtype)
         return keras.KerasTensor(x.shape, x.dtype)
 
     def get_config(self):
@@ -63,6 +79,7 @@ class InstanceNorm(keras.layers.Layer):
             "targets": self.targets,
             "affine": self.affine,
             "channels": self.channels,
+            "std": self.std,
         }
 
 

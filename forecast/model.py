@@ -174,7 +174,7 @@ def build(
         # the inverse adds each target's level to every quantile of it: targets repeated per quantile
         norm = fl.InstanceNorm(
             model.instance_norm, list(targets) * n_q, model.instance_norm_affine, channels=extras.normalized,
-            name="instance_norm",
+            std=model.instance_norm_std, name="instance_norm",
         )  # fmt: skip
         x, shift = norm(x)
     if static is not None:

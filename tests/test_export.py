@@ -81,6 +81,7 @@ def test_conformal_run_exports_with_parity_and_signature(fmt, tmp_path):
 
 
 def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
+    # RevIN's scaling too: each quantile's forecast is multiplied back by its target's window std
     config = cfg.Config.model_validate(
         tiny_config(
             window={"step": 1},
@@ -88,6 +89,7 @@ def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
                 "layers": [{"units": 8}],
                 "channel_independent": True,
                 "instance_norm": "mean",
+                "instance_norm_std": True,
                 "quantiles": [0.1, 0.9],
             },
             intervals={"method": "cqr"},

@@ -20,17 +20,36 @@ X = RNG.standard_normal((6, 24, 3)).astype("float32")
 
 @pytest.mark.parametrize("mode", ["last", "mean"])
 @pytest.mark.parametrize("affine", [False, True])
-def test_instance_norm_inverts_exactly(mode, affine):
-    norm = fl.InstanceNorm(mode, targets=[0, 1, 2], affine=affine)
+@pytest.mark.parametrize("std", [False, True])
+def test_instance_norm_inverts_exactly(mode, affine, std):
+    norm = fl.InstanceNorm(mode, targets=[0, 1, 2], affine=affine, std=std)
     z, shift = norm(X)
     if affine:  # make the affine part non-trivial
         norm.scale.assign([2.0, 0.5, 3.0])
         norm.bias.assign([1.0, -1.0, 0.25])
         z, shift = norm(X)
+    shift = keras.ops.convert_to_numpy(shift)
     stat = X[:, -1:, :] if mode == "last" else X.mean(axis=1, keepdims=True)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(shift), stat, rtol=1e-6)
+    np.testing.assert_allclose(shift[:, :1], stat, rtol=1e-6)
+    if std:
+        np.testing.assert_allclose(shift[:, 1:], np.sqrt(X.var(axis=1, keepdims=True) + 1e-5), rtol=1e-5)
+    assert shift.shape == (6, 2 if std else 1, 3)
     back = keras.ops.convert_to_numpy(norm(z, shift, inverse=True))
     np.testing.assert_allclose(back, X, rtol=1e-5, atol=1e-5)
+
+
+def test_instance_norm_std_gives_every_window_one_scale():
+    # a window and the same window 10x larger, shifted, reach the network identically (RevIN's point)
+    z, _ = fl.InstanceNorm("mean", targets=[0, 1, 2], std=True)(np.concatenate([X, 10 * X + 3]))
+    z = keras.ops.convert_to_numpy(z)
+    np.testing.assert_allclose(z[6:], z[:6], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(z.std(axis=1), 1.0, rtol=1e-3)
+
+
+def test_instance_norm_std_leaves_the_unnormalized_channels_alone():
+    z, shift = fl.InstanceNorm("last", targets=[0], std=True, channels=1)(X)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(z)[:, :, 1:], X[:, :, 1:])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(shift)[:, 1, 1:], 1.0)
 
 
 def test_instance_norm_adds_back_the_targets_own_level():
@@ -85,6 +104,7 @@ OPTION_SETS = {
         "dense": [7],
     },
     "segments-dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], segment_len=4, instance_norm="mean"),
+    "segrnn-revin": {**SEGRNN, "instance_norm": "mean", "instance_norm_std": True},
     "ci-dense": dict(
         cell="gru", layers=[cfg.Layer(units=8), cfg.Layer(units=4)], channel_independent=True, bidirectional=True
     ),

@@ -134,6 +134,8 @@ def test_instance_norm_defaults_to_last_only_where_targets_are_features():
     assert cfg.validate({"model": {"instance_norm": "mean"}}).model.instance_norm == "mean"
     with pytest.raises(forecast.ForecastError, match="instance_norm_affine needs"):
         cfg.validate({"data": {"features": ["HUFL"], "targets": ["OT"]}, "model": {"instance_norm_affine": True}})
+    with pytest.raises(forecast.ForecastError, match="instance_norm_std needs"):
+        cfg.validate({"model": {"instance_norm": "none", "instance_norm_std": True}})
 
 
 def _losing_metrics():

@@ -33,6 +33,11 @@ class Model(_Section):
         "Default: last when every target is also a feature (it wins on data with a trend or level shifts: "
         "BENCHMARKS.md, 'Defaults'), else none; none suits a stationary, mean-reverting series.",
     )
+    instance_norm_std: bool = Field(
+        False,
+        description="Also divide each window by its own standard deviation per channel after instance_norm, and "
+        "multiply the forecast back (RevIN's scaling).",
+    )
     instance_norm_affine: bool = Field(
         False, description="Learnable per-channel scale and bias after instance_norm (RevIN)."
     )
@@ -71,6 +76,7 @@ class Model(_Section):
             self.quantiles = sorted({*self.quantiles, 0.5})
             if self.cell == "naive":
                 raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
-        if self.instance_norm == "none" and self.instance_norm_affine:  # None: decided with the data section
-            raise ValueError("instance_norm_affine needs instance_norm: last or mean")
+        for key in ("instance_norm_affine", "instance_norm_std"):
+            if self.instance_norm == "none" and getattr(self, key):  # None: decided with the data section
+                raise ValueError(f"{key} needs instance_norm: last or mean")
         return self
