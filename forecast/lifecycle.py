@@ -219,7 +219,7 @@ def _execute(
         raise
     metrics = finish(config, prepared, run, model, replicas=strategy.num_replicas_in_sync if strategy else 1)
     if received:
-        log.warning(f"signal {received[0]} arrived during the final writes; the run completed first")
+        log.warning(f"signal {received[0]} arrived during the final writes; the run completed first, now it stops")
     return metrics
 
 

@@ -131,13 +131,35 @@ def test_stop_on_signal_also_stops_during_validation():
     assert len(trained) == BATCHES  # the first epoch's training ran, validation was cut short
 
 
-def test_signals_turns_sigterm_into_a_flag_and_restores_the_handler():
-    before = signal.getsignal(signal.SIGTERM)
-    with signals() as received:
-        os.kill(os.getpid(), signal.SIGTERM)
-        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: only recorded
-        assert received == [signal.SIGTERM, signal.SIGINT]
-    assert signal.getsignal(signal.SIGTERM) is before
+def test_signals_defers_sigterm_to_the_block_end_and_restores_the_handler():
+    delivered = []
+
+    def guard(signum, frame):  # the handler before (the CLI's raises Terminated; pytest's would die)
+        delivered.append(signum)
+
+    before = signal.signal(signal.SIGTERM, guard)
+    try:
+        with signals() as received:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt: only recorded
+            assert received == [signal.SIGTERM, signal.SIGINT]
+            assert delivered == []  # nothing reaches the outer handler while the block runs
+        assert signal.getsignal(signal.SIGTERM) is guard
+        assert delivered == [signal.SIGTERM]  # the first signal, delivered again once the block ended
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_signals_does_not_deliver_again_when_the_block_raised():
+    delivered = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: delivered.append(signum))
+    try:
+        with pytest.raises(Interrupted), signals() as received:
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise Interrupted("interrupted by SIGTERM", received[0])
+        assert delivered == []  # the Interrupted already tells the caller; no second stop on top
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 # --- Checkpoint ---

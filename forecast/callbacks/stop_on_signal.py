@@ -38,7 +38,10 @@ def signals():
     """Turn SIGINT/SIGTERM into a flag that StopOnSignal acts on between batches, never mid-save.
 
     Nested inside another signals() (a tuning worker's loop around each trial's), it shares the
-    outer flag: a signal the trial finished despite still stops the loop.
+    outer flag: a signal the trial finished despite still stops the loop. A signal that arrived
+    after training (during the final writes) is deferred, not dropped: when the block ends without
+    an error it is raised again under the handler that was there before, so `forecast sweep` or a
+    user's loop stops instead of starting its next run.
     """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # the API in a worker thread
@@ -59,3 +62,5 @@ def signals():
         _active.pop()
         for s, h in previous.items():
             signal.signal(s, h)
+    if received:  # only on a clean exit: an Interrupted (or any error) already says why it stopped
+        signal.raise_signal(received[0])
