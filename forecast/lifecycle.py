@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -219,7 +220,8 @@ def _execute(
         raise
     metrics = finish(config, prepared, run, model, replicas=strategy.num_replicas_in_sync if strategy else 1)
     if received:
-        log.warning(f"signal {received[0]} arrived during the final writes; the run completed first, now it stops")
+        name = signal.Signals(received[0]).name
+        log.warning(f"{name} arrived during the final writes; the run completed first, now it stops")
     return metrics
 
 

@@ -150,7 +150,7 @@ def test_signals_defers_sigterm_to_the_block_end_and_restores_the_handler():
         signal.signal(signal.SIGTERM, before)
 
 
-def test_signals_does_not_deliver_again_when_the_block_raised():
+def test_signals_delivers_again_over_an_error_but_not_over_interrupted():
     delivered = []
     before = signal.signal(signal.SIGTERM, lambda signum, frame: delivered.append(signum))
     try:
@@ -158,6 +158,11 @@ def test_signals_does_not_deliver_again_when_the_block_raised():
             os.kill(os.getpid(), signal.SIGTERM)
             raise Interrupted("interrupted by SIGTERM", received[0])
         assert delivered == []  # the Interrupted already tells the caller; no second stop on top
+        # a diverged run saving its last good weights: a sweep would catch Diverged and go on
+        with pytest.raises(Diverged), signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise Diverged("loss is nan")
+        assert delivered == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, before)
 

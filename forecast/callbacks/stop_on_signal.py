@@ -39,9 +39,11 @@ def signals():
 
     Nested inside another signals() (a tuning worker's loop around each trial's), it shares the
     outer flag: a signal the trial finished despite still stops the loop. A signal that arrived
-    after training (during the final writes) is deferred, not dropped: when the block ends without
-    an error it is raised again under the handler that was there before, so `forecast sweep` or a
-    user's loop stops instead of starting its next run.
+    after training (during the final writes, or while a diverged run saves its last good weights)
+    is deferred, not dropped: when the block ends it is raised again under the handler that was
+    there before (the CLI's exits 143 or 130; Python's default for SIGTERM ends the process), so
+    `forecast sweep` or a user's loop stops instead of starting its next run. Only an `Interrupted`
+    (or KeyboardInterrupt) leaving the block already says that it stopped on the signal.
     """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # the API in a worker thread
@@ -56,11 +58,15 @@ def signals():
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     _active.append(received)
+    deliver = True
     try:
         yield received
+    except (Interrupted, KeyboardInterrupt):
+        deliver = False
+        raise
     finally:
         _active.pop()
         for s, h in previous.items():
             signal.signal(s, h)
-    if received:  # only on a clean exit: an Interrupted (or any error) already says why it stopped
-        signal.raise_signal(received[0])
+        if deliver and received:  # over an error on its way out too: the user's stop comes first
+            signal.raise_signal(received[0])
