@@ -76,9 +76,11 @@ def advice(config: cfg.Config, metrics: Metrics) -> str | None:
             "(each window is forecast relative to its last value)"
         )
     else:
+        extras = [k for k in ("instance_norm_std", "instance_norm_affine") if getattr(config.model, k)]
+        off = "".join(f" and model.{k}: false" for k in extras)  # they need an instance_norm to act after
         fix = (
             "try more training.epochs or a longer window.lookback; on a stationary, mean-reverting series "
-            "try model.instance_norm: none"
+            f"try model.instance_norm: none{off}"
         )
     return f"{lost}; {fix}"
 

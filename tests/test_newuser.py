@@ -127,6 +127,16 @@ def test_the_advice_without_instance_norm_names_it():
     assert "set model.instance_norm: last" in advice(config, lost)
 
 
+def test_the_advice_to_turn_instance_norm_off_gives_a_config_that_validates():
+    from forecast.report import advice
+
+    config = cfg.validate(tiny_config(model={"instance_norm": "mean", "instance_norm_std": True}))
+    lost = forecast.Metrics.from_dict(json.loads(json.dumps(_losing_metrics())))
+    text = advice(config, lost)
+    assert text.endswith("try model.instance_norm: none and model.instance_norm_std: false")
+    cfg.validate(tiny_config(model={"instance_norm": "none", "instance_norm_std": False}))  # what it says works
+
+
 def test_instance_norm_defaults_to_last_only_where_targets_are_features():
     assert cfg.validate({}).model.instance_norm == "last"
     assert cfg.validate({"data": {"features": ["HUFL"], "targets": ["HUFL"]}}).model.instance_norm == "last"
