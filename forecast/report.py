@@ -76,8 +76,7 @@ def advice(config: cfg.Config, metrics: Metrics) -> str | None:
             "(each window is forecast relative to its last value)"
         )
     else:
-        extras = [k for k in ("instance_norm_std", "instance_norm_affine") if getattr(config.model, k)]
-        off = "".join(f" and model.{k}: false" for k in extras)  # they need an instance_norm to act after
+        off = "".join(f" and model.{k}: false" for k in config.model.instance_norm_options())
         fix = (
             "try more training.epochs or a longer window.lookback; on a stationary, mean-reverting series "
             f"try model.instance_norm: none{off}"

@@ -71,9 +71,8 @@ class Config(_Section):
             data = self.data
             last = data.features is None or data.targets is None or set(data.targets) <= set(data.features)
             self.model.instance_norm = "last" if last else "none"
-        for key in ("instance_norm_affine", "instance_norm_std"):
-            if self.model.instance_norm == "none" and getattr(self.model, key):
-                raise ValueError(f"model.{key} needs model.instance_norm: last or mean")
+        if self.model.instance_norm == "none" and self.model.instance_norm_options():
+            raise ValueError(f"model.{self.model.instance_norm_options()[0]} needs model.instance_norm: last or mean")
         return self
 
     @model_validator(mode="after")

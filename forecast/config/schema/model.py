@@ -76,7 +76,10 @@ class Model(_Section):
             self.quantiles = sorted({*self.quantiles, 0.5})
             if self.cell == "naive":
                 raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
-        for key in ("instance_norm_affine", "instance_norm_std"):
-            if self.instance_norm == "none" and getattr(self, key):  # None: decided with the data section
-                raise ValueError(f"{key} needs instance_norm: last or mean")
+        if self.instance_norm == "none" and self.instance_norm_options():  # None: decided with the data section
+            raise ValueError(f"{self.instance_norm_options()[0]} needs instance_norm: last or mean")
         return self
+
+    def instance_norm_options(self) -> list[str]:
+        """The instance_norm_* keys that are on: they act after instance_norm, so they need one."""
+        return [k for k in ("instance_norm_affine", "instance_norm_std") if getattr(self, k)]
