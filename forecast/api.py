@@ -715,7 +715,7 @@ def build_model(config: cfg.Config | PathLike) -> keras.Model:
 
     config = shape_only(_config(config))
     p = prepare(config)
-    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras)
+    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
 
 
 def shape_only(config: cfg.Config) -> cfg.Config:

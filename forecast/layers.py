@@ -1,5 +1,5 @@
-"""Keras layers for the long-horizon options: instance normalization, channel independence and
-SegRNN's parallel decoding.
+"""Keras layers for the long-horizon options: instance normalization, channel independence,
+SegRNN's parallel decoding, and the base forecasts a network can learn the residual of.
 
 Written with `keras.ops` only (every backend), registered for `.keras` files, and free of
 Python lambdas, so runs load with safe_mode=True.
@@ -201,26 +201,86 @@ class MergeSegments(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
-class RepeatLast(keras.layers.Layer):
-    """The common-sense baseline as a model: each target's last input value over the horizon.
+class SeasonalNaive(keras.layers.Layer):
+    """A base forecast (`model.base: seasonal_naive`): each horizon row's target value one season
+    earlier, read from the window itself, so it never sees past the origin.
+
+    Args:
+        targets: the target columns' indices in the window.
+        lags: per horizon row, how many timesteps before the window's last one its value sits
+            (`model.seasonal_lags`). A shorter window (variable_length) reads its oldest row instead
+            of one it does not have.
+    """
+
+    def __init__(self, targets: list[int], lags: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.targets, self.lags = list(targets), list(lags)
+
+    def call(self, x):
+        rows = ops.maximum(ops.shape(x)[1] - 1 - ops.convert_to_tensor(self.lags, dtype="int32"), 0)
+        return ops.take(ops.take(x, rows, axis=1), ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.lags), len(self.targets))
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets, "lags": self.lags}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class RepeatLast(SeasonalNaive):
+    """The common-sense baseline as a model: each target's last input value over the horizon (a
+    season of one row).
 
     `model.cell: naive` builds only this, so the baseline is trained (not at all), evaluated,
     reported and used for prediction exactly like a network.
     """
 
     def __init__(self, targets: list[int], horizon: int, **kwargs):
+        super().__init__(targets, [0] * horizon, **kwargs)
+        self.horizon = horizon
+
+    def get_config(self):
+        config = super().get_config()
+        del config["lags"]
+        return {**config, "horizon": self.horizon}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class LinearBase(keras.layers.Layer):
+    """A base forecast (`model.base: linear`): a learned linear map from the window's timesteps to
+    the horizon, per target channel (DLinear's linear layer over the time axis; after
+    instance_norm: last, NLinear's). Zero-initialised, so training starts from the network alone.
+
+    Args:
+        targets: the target columns' indices in the window.
+        horizon: forecast rows.
+        shared: one map for every channel (DLinear's default), else one per target channel.
+    """
+
+    def __init__(self, targets: list[int], horizon: int, shared: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.targets, self.horizon = list(targets), horizon
+        self.targets, self.horizon, self.shared = list(targets), horizon, shared
+
+    def build(self, input_shape):
+        channels = () if self.shared else (len(self.targets),)
+        shape = (*channels, input_shape[1], self.horizon)
+        self.kernel = self.add_weight(shape=shape, initializer="zeros", name="kernel")
+        self.bias = self.add_weight(shape=(*channels, self.horizon), initializer="zeros", name="bias")
 
     def call(self, x):
-        last = ops.take(x[:, -1, :], ops.convert_to_tensor(self.targets, dtype="int32"), axis=1)
-        return ops.repeat(last[:, None, :], self.horizon, axis=1)
+        series = ops.take(x, ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        if self.shared:  # (batch, channels, timesteps) @ (timesteps, horizon)
+            return ops.transpose(ops.matmul(ops.transpose(series, (0, 2, 1)), self.kernel) + self.bias, (0, 2, 1))
+        # each channel its own map: (channels, batch, timesteps) @ (channels, timesteps, horizon)
+        out = ops.matmul(ops.transpose(series, (2, 0, 1)), self.kernel) + self.bias[:, None, :]
+        return ops.transpose(out, (1, 2, 0))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.horizon, len(self.targets))
 
     def get_config(self):
-        return {**super().get_config(), "targets": self.targets, "horizon": self.horizon}
+        return {**super().get_config(), "targets": self.targets, "horizon": self.horizon, "shared": self.shared}
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
-from forecast.windows import WindowSpec
+from forecast.windows import WindowSpec, seasonal_offsets
 
 if TYPE_CHECKING:
     import keras
@@ -63,6 +63,8 @@ def count_parameters(
     total += sum(v * embedding_size(v) for v in extras.categories)
     width = (1 if model.channel_independent else n_features) + static_width
     outputs = (1 if model.channel_independent else n_targets) * len(model.quantiles or [None])
+    if model.base == "linear":
+        total += (spec.timesteps + 1) * spec.horizon * (1 if model.base_shared else n_targets)
     if model.segment_len:
         embedding = model.layers[0].units
         total += (model.segment_len * width + 1) * embedding
@@ -94,14 +96,37 @@ def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> l
         raise ForecastError(
             "model.channel_independent: every channel forecasts itself, so data.targets must equal data.features"
         )
-    if model.instance_norm != "none" or model.cell == "naive":
+    if model.instance_norm != "none" or model.cell == "naive" or model.base != "none":
         missing = [t for t in targets if t not in features]
         if missing:
             key = "model.cell=naive" if model.cell == "naive" else "model.instance_norm"
+            key = f"model.base={model.base}" if model.base != "none" else key
             raise ForecastError(
                 f"{key}: target '{missing[0]}' is not among data.features, so there is no last value to use"
             )
     return [features.index(t) if t in features else 0 for t in targets]
+
+
+def seasonal_lags(spec: WindowSpec, season: int | None) -> list[int]:
+    """Per horizon row, how many timesteps before the window's last one `base: seasonal_naive`
+    reads: the row one (or more) whole seasons before the target, as the seasonal-naive baseline
+    scores it (`windows.seasonal_offsets`), or with step > 1 the sampled row at or after it.
+
+    Raises:
+        ForecastError: no season, or a season longer than the window (exit 2, naming the keys).
+    """
+    if season is None:
+        raise ForecastError(
+            "model.base=seasonal_naive needs a season: set model.base_season (rows per season) or "
+            "metrics.seasonality; the data has no regular time column to infer one from"
+        )
+    lags = [int(v) for v in -seasonal_offsets(spec, season) // spec.step]
+    if max(lags) >= spec.timesteps:
+        raise ForecastError(
+            f"model.base=seasonal_naive: a season of {season} rows needs window.lookback // window.step >= "
+            f"{max(lags) + 1} timesteps (it is {spec.timesteps}); raise window.lookback or set model.base_season"
+        )
+    return lags
 
 
 def cudnn_blockers(model: cfg.Model) -> list[str]:
@@ -137,8 +162,22 @@ def _static_vector(extras: Extras, inputs: dict):
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="static_vector")(parts)
 
 
+def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | None) -> keras.layers.Layer:
+    """model.base's layer: (batch, timesteps, features) -> (batch, horizon, targets)."""
+    from forecast import layers as fl
+
+    if model.base == "linear":
+        return fl.LinearBase(targets, spec.horizon, model.base_shared, name="base")
+    return fl.SeasonalNaive(targets, seasonal_lags(spec, season), name="base")
+
+
 def build(
-    model: cfg.Model, spec: WindowSpec, n_features: int, targets: list[int], extras: Extras | None = None
+    model: cfg.Model,
+    spec: WindowSpec,
+    n_features: int,
+    targets: list[int],
+    extras: Extras | None = None,
+    season: int | None = None,
 ) -> keras.Model:
     """Input (batch, timesteps, features) -> output (batch, horizon, targets), direct multi-output;
     with model.quantiles (batch, horizon, quantiles, targets).
@@ -146,7 +185,12 @@ def build(
     `targets` are the target columns' indices among the features (see `target_index`). A panel's
     `extras` add inputs named "future" (batch, horizon, future columns), "static" (batch, numeric
     static covariates) and "categories" (batch, categorical ones as integer codes): future values
-    reach the decoder, static ones every encoder step and the decoder.
+    reach the decoder, static ones every encoder step and the decoder. `season`: rows per season
+    of `model.base: seasonal_naive` (`Prepared.base_season`).
+
+    With model.base, the base forecast is computed from the window the network sees (after
+    instance_norm, so its inverse restores the level) and added to the network's output, to every
+    quantile: the network learns the residual, and everything downstream sees one model.
     """
     import keras
 
@@ -177,6 +221,7 @@ def build(
             std=model.instance_norm_std, name="instance_norm",
         )  # fmt: skip
         x, shift = norm(x)
+    base = None if model.base == "none" else _base(model, spec, targets, season)(x)
     if static is not None:
         x = fl.AppendToSteps(name="static_to_steps")([x, static])
     if model.channel_independent:
@@ -248,6 +293,9 @@ def build(
         if n_q == 1:
             x = keras.layers.Reshape((spec.horizon,), name="per_channel")(x)
         x = fl.BatchToChannels(n_features, name="batch_to_channels")(x)
+    if base is not None:  # quantile-major, as the head's outputs: the base under every quantile
+        copies = keras.layers.Concatenate(name="base_per_quantile")([base] * n_q) if n_q > 1 else base
+        x = keras.layers.Add(name="base_plus_residual")([x, copies])
     if model.instance_norm != "none":
         x = norm(x, shift, inverse=True)
     if model.quantiles:  # (batch, horizon, quantiles, targets), never crossing

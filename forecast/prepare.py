@@ -15,7 +15,7 @@ import numpy as np
 from forecast import config as cfg
 from forecast.data import InputSchema, Series, frequency, leading_rows, load_series, release_memory
 from forecast.errors import ForecastError
-from forecast.model import Extras, target_index
+from forecast.model import Extras, seasonal_lags, target_index
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
 from forecast.scalers import fit as fit_scalers
@@ -36,6 +36,8 @@ class Prepared:
         origins: the windows of each split, by origin row (never crossing a series).
         target_index: where each target sits among the features (for instance norm).
         seasonality: rows per season of the seasonal-naive baseline; None when there is none.
+        base_season: rows per season of `model.base: seasonal_naive` (None for another base): its
+            model.base_season, else the data's season, even where the baseline cannot be scored.
         extras: a panel model's inputs beside the window (future columns, static covariates).
         static: (series, numeric static) and categories: (series, categorical static codes).
         skipped: ids of the series too short for one window (they get none).
@@ -57,6 +59,7 @@ class Prepared:
     categories: np.ndarray | None = None
     skipped: list[str] = field(default_factory=list)
     mase_scale: dict[str, np.ndarray] = field(default_factory=dict)
+    base_season: int | None = None
 
     @property
     def borders(self) -> tuple[int, int, int]:
@@ -250,6 +253,10 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     if series.static is not None and scalers.static is not None:
         static, categories = scalers.static.encode(series.static)
     season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
+    base_season = None
+    if config.model.base == "seasonal_naive":
+        base_season = config.model.base_season or season
+        seasonal_lags(spec, base_season)  # refused here, before anything is trained
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}
@@ -258,7 +265,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
         season = None
     return Prepared(
         series, scalers, x, y, spec, ends, origins, targets, season,
-        extras_of(config, series, scalers), static, categories, skipped, mase,
+        extras_of(config, series, scalers), static, categories, skipped, mase, base_season,
     )  # fmt: skip
 
 

@@ -109,6 +109,10 @@ OPTION_SETS = {
         cell="gru", layers=[cfg.Layer(units=8), cfg.Layer(units=4)], channel_independent=True, bidirectional=True
     ),
     "parallel-multivariate": dict(cell="gru", layers=[cfg.Layer(units=8)], segment_len=8, decoder="parallel"),
+    "segrnn-seasonal-naive-base": {**SEGRNN, "base": "seasonal_naive", "base_season": 5},
+    "linear-base-per-channel": dict(
+        layers=[cfg.Layer(units=8)], instance_norm="mean", base="linear", base_shared=False
+    ),
 }
 
 
@@ -116,7 +120,9 @@ OPTION_SETS = {
 def test_options_save_load_and_count(name, tmp_path):
     model_cfg = cfg.Model(**OPTION_SETS[name])
     targets = [0, 1, 2] if model_cfg.channel_independent else [2, 0]
-    model = build(model_cfg, SPEC, 3, targets)
+    model = build(model_cfg, SPEC, 3, targets, season=model_cfg.base_season)
+    if model_cfg.base == "linear":  # a base that is not zero, so that loading must restore it
+        model.get_layer("base").set_weights([RNG.standard_normal(w.shape) for w in model.get_layer("base").weights])
     assert model.output_shape == (None, 10, len(targets))
     assert model.count_params() == count_parameters(model_cfg, SPEC, 3, len(targets))
     before = keras.ops.convert_to_numpy(model(X, training=False))
@@ -132,6 +138,10 @@ def test_options_save_load_and_count(name, tmp_path):
         ({"model": {"segment_len": 5}}, "model.segment_len (5) must divide the input timesteps"),
         ({"model": {"channel_embedding": True}}, "channel_embedding needs channel_independent"),
         ({"model": {"segment_len": 4, "decoder": "parallel", "bidirectional": True}}, "cannot be bidirectional"),
+        ({"model": {"cell": "naive", "base": "linear"}}, "base: cell naive has no network"),
+        ({"model": {"base_season": 24}}, "base_season needs base: seasonal_naive"),
+        ({"model": {"base": "seasonal_naive", "base_shared": False}}, "base_shared: false needs base: linear"),
+        ({"model": {"base": "linear"}, "window": {"variable_length": True}}, "model.base=linear maps a fixed"),
     ],
 )
 def test_option_conflicts_are_config_errors(raw, message):

@@ -1,8 +1,12 @@
 import keras
+import numpy as np
 import pytest
+from conftest import tiny_config
 
 from forecast import config as cfg
-from forecast.model import build, count_parameters, cudnn_blockers
+from forecast.errors import ForecastError
+from forecast.model import Extras, build, count_parameters, cudnn_blockers, seasonal_lags
+from forecast.prepare import prepare
 from forecast.windows import WindowSpec
 
 SPEC = WindowSpec(timesteps=12, step=1, delay=1, horizon=3)
@@ -41,3 +45,98 @@ def test_cudnn_blockers_name_the_setting():
         "model.layers[1].recurrent_dropout=0.2 > 0"
     ]
     assert "simple_rnn" in cudnn_blockers(cfg.Model(cell="simple_rnn"))[0]
+
+
+# model.base (issue 33): the network learns the residual of a base forecast from the window itself
+STEP2 = WindowSpec(timesteps=12, step=2, delay=1, horizon=8)
+WINDOWS = np.random.default_rng(1).standard_normal((5, 12, 3)).astype("float32")
+
+
+def test_seasonal_lags_by_hand():
+    # a 6-row season sampled every 2nd row: horizon row e+1's value is e-5, read at the sampled e-4
+    # (2 timesteps back); e+6's is e itself; e+7 wraps to the season before (e-5 again)
+    assert seasonal_lags(STEP2, 6) == [2, 2, 1, 1, 0, 0, 2, 2]
+    assert seasonal_lags(WindowSpec(4, 1, 1, 3), 4) == [3, 2, 1]
+    with pytest.raises(ForecastError, match=r"needs window.lookback // window.step >= 12 timesteps \(it is 4\)"):
+        seasonal_lags(WindowSpec(4, 1, 1, 3), 12)
+    with pytest.raises(ForecastError, match=r"set model\.base_season"):
+        seasonal_lags(STEP2, None)
+
+
+def zero_network(model: keras.Model) -> keras.Model:
+    """The model with its head's kernel and bias set to 0: the network's part of the forecast is 0."""
+    head = model.get_layer("head")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("norm", ["none", "last", "mean"])
+def test_a_zero_network_forecasts_the_seasonal_naive_base(norm):
+    model = zero_network(build(cfg.Model(base="seasonal_naive", instance_norm=norm), STEP2, 3, [2, 0], season=6))
+    out = keras.ops.convert_to_numpy(model(WINDOWS))
+    rows = [11 - lag for lag in (2, 2, 1, 1, 0, 0, 2, 2)]  # seasonal_lags(STEP2, 6), by hand above
+    expected = WINDOWS[:, rows][:, :, [2, 0]]
+    if norm == "none":
+        np.testing.assert_array_equal(out, expected)  # nothing added, nothing to round
+    else:  # instance_norm's level is taken off the window and added back: float32 rounding only
+        np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_zero_network_forecasts_the_linear_base_with_its_weights():
+    model = zero_network(build(cfg.Model(base="linear", instance_norm="none"), STEP2, 3, [2, 0]))
+    assert not np.any(keras.ops.convert_to_numpy(model(WINDOWS)))  # zero-initialised: the network alone
+    rng = np.random.default_rng(2)
+    kernel, bias = rng.standard_normal((12, 8)).astype("float32"), rng.standard_normal(8).astype("float32")
+    model.get_layer("base").set_weights([kernel, bias])
+    expected = np.stack([WINDOWS[:, :, c] @ kernel + bias for c in (2, 0)], axis=-1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(WINDOWS)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_base_reads_only_the_window():
+    # a panel model with future covariates: the base ignores the horizon's known values (only the
+    # network reads them), and a window's base does not change when later rows of its series do
+    extras = Extras(future=[1], static=1)
+    model = build(cfg.Model(base="seasonal_naive", instance_norm="last"), STEP2, 3, [0, 2], extras, season=6)
+    base = keras.Model(model.inputs, model.get_layer("base").output)
+    series = np.random.default_rng(3).standard_normal((60, 3)).astype("float32")
+    origin = np.array([40])
+    later = series.copy()
+    later[41:] = 1e6
+    batch = {"window": STEP2.inputs(series, origin), "future": np.ones((1, 8, 1), "float32"),
+             "static": np.ones((1, 1), "float32")}  # fmt: skip
+    changed = {**batch, "window": STEP2.inputs(later, origin), "future": np.full((1, 8, 1), 1e6, "float32")}
+    np.testing.assert_array_equal(base(changed), base(batch))
+    np.testing.assert_array_equal(base(batch)[0, 0], series[36, [0, 2]] - series[40, [0, 2]])  # e-4, less the level
+
+
+def test_a_quantile_model_puts_the_base_under_every_quantile():
+    model = cfg.Model(base="seasonal_naive", instance_norm="none", quantiles=[0.1, 0.9])
+    out = keras.ops.convert_to_numpy(zero_network(build(model, STEP2, 3, [1], season=6))(WINDOWS))
+    base = WINDOWS[:, [11 - lag for lag in seasonal_lags(STEP2, 6)]][:, :, 1]
+    np.testing.assert_array_equal(out[:, :, 1, 0], base)  # the median
+    # equal raw outputs (the base alone) are log(2) apart: the base reached every quantile, not the median only
+    np.testing.assert_allclose(out[:, :, 2, 0] - base, np.log(2), rtol=1e-5)
+    np.testing.assert_allclose(base - out[:, :, 0, 0], np.log(2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_linear_base_counts_its_parameters(shared):
+    model_cfg = cfg.Model(base="linear", base_shared=shared, instance_norm="last")
+    model = build(model_cfg, STEP2, 3, [2, 0])
+    assert model.count_params() == count_parameters(model_cfg, STEP2, 3, 2)
+    assert model.get_layer("base").count_params() == (12 + 1) * 8 * (1 if shared else 2)
+
+
+def test_the_base_season_comes_from_the_config_or_the_data():
+    def season(**metrics_and_model):
+        config = tiny_config(model={"base": "seasonal_naive", **metrics_and_model.get("model", {})},
+                             metrics=metrics_and_model.get("metrics", {}))  # fmt: skip
+        return prepare(cfg.Config.model_validate(config)).base_season
+
+    assert season() == 24  # hourly ETTh1: a day
+    assert season(metrics={"seasonality": 12}) == 12
+    assert season(model={"base_season": 6}, metrics={"seasonality": 12}) == 6
+    # tiny_config's 12 timesteps of every 2nd row reach back 22 rows: a 48-row season does not fit
+    with pytest.raises(ForecastError, match=r"model.base=seasonal_naive: a season of 48 rows") as err:
+        season(model={"base_season": 48})
+    assert err.value.exit_code == 2

@@ -56,6 +56,21 @@ class Model(_Section):
         description="Forecast these quantiles (e.g. [0.025, 0.1, 0.5, 0.9, 0.975]) instead of one value, trained "
         "with the pinball loss; they never cross. The point forecast is the median (0.5 is added when absent).",
     )
+    base: Literal["none", "seasonal_naive", "linear"] = Field(
+        "none",
+        description="A base forecast from the window itself, under the network, which learns its residual (the two "
+        "are added in the model): seasonal_naive repeats the last season (suits one strong season within the "
+        "lookback); linear is a learned map from the lookback to the horizon per channel, DLinear-style and zero at "
+        "the start (suits trends and several seasons within the lookback). Computed after instance_norm.",
+    )
+    base_season: PositiveInt | None = Field(
+        None,
+        description="Rows per season of base: seasonal_naive. Default: metrics.seasonality, else the time "
+        "column's frequency's season (hourly 24, daily 7, monthly 12...).",
+    )
+    base_shared: bool = Field(
+        True, description="base: linear: one map shared by every channel; false: one per target channel."
+    )
     decoder: Literal["dense", "parallel"] = Field(
         "dense",
         description="dense: one Dense to horizon x targets; "
@@ -76,6 +91,12 @@ class Model(_Section):
             self.quantiles = sorted({*self.quantiles, 0.5})
             if self.cell == "naive":
                 raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
+        if self.base != "none" and self.cell == "naive":
+            raise ValueError("base: cell naive has no network to learn a residual; use a recurrent cell or base: none")
+        if self.base_season is not None and self.base != "seasonal_naive":
+            raise ValueError("base_season needs base: seasonal_naive")
+        if not self.base_shared and self.base != "linear":
+            raise ValueError("base_shared: false needs base: linear")
         if self.instance_norm == "none" and self.instance_norm_options():  # None: decided with the data section
             raise ValueError(f"{self.instance_norm_options()[0]} needs instance_norm: last or mean")
         return self
