@@ -116,6 +116,40 @@ def test_step_over_one_leaves_bounds_out_and_says_why(tmp_path):
     assert [o["name"] for o in signature["outputs"]] == ["forecast"] and "step" in signature["bounds_left_out"]
 
 
+BASES = {  # model.base (issue 33): a seasonal season of 24 rows over every 2nd row; per-channel linear maps
+    "seasonal_naive": tiny_config(model={"layers": [{"units": 8}], "base": "seasonal_naive", "instance_norm": "mean"}),
+    "linear": tiny_config(
+        model={"layers": [{"units": 8}], "base": "linear", "base_shared": False, "quantiles": [0.1, 0.9]},
+        window={"step": 1},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def base_runs(tmp_path_factory):
+    """One trained run per base, trained when a test first asks for it."""
+    runs = {}
+
+    def get(base: str):
+        if base not in runs:
+            config = cfg.Config.model_validate(BASES[base])
+            runs[base] = forecast.train(config, tmp_path_factory.mktemp(base) / "run")
+        return runs[base]
+
+    return get
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx"])
+@pytest.mark.parametrize("base", BASES)
+def test_a_model_with_a_base_exports_with_parity(base_runs, base, fmt, tmp_path):
+    run = base_runs(base)
+    import keras
+
+    weights = keras.saving.load_model(run.model_file).get_layer("base").get_weights()
+    assert base == "seasonal_naive" or np.abs(weights[0]).max() > 0  # trained: the linear base is not zero
+    check_parity(run, tmp_path, fmt)
+
+
 def test_bad_exports_are_refused_before_anything_is_written(tmp_path):
     run = forecast.train(cfg.Config.model_validate(tiny_config()), tmp_path / "run")
     with pytest.raises(ForecastError, match="--format"):
