@@ -35,12 +35,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
+from forecast.plans import content
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_text
 from forecast.sweeps import (
     Leaderboard,
     cells,
     check_interval_metric,
+    clear_trials,
     keep_plan,
     leaderboard_lock,
     overrides,
@@ -245,18 +247,31 @@ def _pruner(name: str):
     return optuna.pruners.NopPruner()
 
 
-def record(sweep_dir: Path, plan: dict) -> None:
-    """tune.json: what the study searches, and where it is stored unless by default (without a
-    password; `leaderboard` and `--best` find it there). Workers started with the same plan agree;
-    another (another config, space, metric, study or storage) is refused: its trial numbers would
-    collide with this study's run directories."""
+def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: bool = False) -> None:
+    """tune.json: what the study searches (the base config resolved, its data's identity, the space,
+    metric and study), and where it is stored unless by default (without a password; `leaderboard`
+    and `--best` find it there). Workers started with the same plan agree; another is refused (its
+    trial numbers would collide with this study's run directories), or with `restart` replaces it:
+    the old study is deleted from its storage and its trials removed."""
     if (sweep_dir / "sweep.json").exists():
         raise ForecastError(f"{sweep_dir}: holds a `forecast sweep`; give tune its own --sweep-dir")
-    refusal = (
-        f"{sweep_dir}: holds a study of another config, space, metric, study name or storage; "
-        "give the same ones or another --sweep-dir"
-    )
-    keep_plan(sweep_dir / "tune.json", plan, refusal)
+
+    def clear() -> None:
+        old = json.loads((sweep_dir / "tune.json").read_text())
+        with hold(_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
+            clear_trials(sweep_dir, forget=lambda: _forget(old, storage, sweep_dir))
+
+    keep_plan(sweep_dir / "tune.json", plan, "the study's plan", restart, clear)
+
+
+def _forget(plan: dict, storage: str | None, sweep_dir: Path) -> None:
+    """Delete the study an old tune.json names from its storage (this run's --storage when it is
+    the recorded one: the recorded URL has no password)."""
+    optuna = _optuna()
+    recorded = plan.get("storage")
+    url = storage if storage is not None and _public(storage) == recorded else recorded
+    with contextlib.suppress(KeyError):  # never created, or deleted already
+        optuna.delete_study(study_name=plan["study"], storage=open_storage(url, sweep_dir))
 
 
 def trial_dir(sweep_dir: Path, number: int) -> Path:
@@ -323,6 +338,7 @@ def run(
     pruner: str = "median",
     jobs: int = 1,
     base_overrides: list[str] | tuple[str, ...] = (),
+    restart: bool = False,
 ) -> Leaderboard:
     """Run trials of a study until it holds `trials` of them (all workers'), then rebuild the leaderboard.
 
@@ -339,6 +355,8 @@ def run(
         pruner: median, halving (successive halving) or none, on each epoch's val_loss.
         jobs: worker processes on this machine (this one and jobs-1 more).
         base_overrides: `--set` assignments applied before each trial's values.
+        restart: a directory holding another plan (another config, data, space, metric or study)
+            is cleared and its study deleted, instead of refused.
 
     Returns:
         The leaderboard of every trial in the study.
@@ -359,6 +377,7 @@ def run(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / ".claims").mkdir(exist_ok=True)
     plan = {
+        **content(base),
         "config": str(Path(config_path).resolve()),
         "space": {k: v.model_dump(exclude_defaults=True) for k, v in space.items()},
         "metric": metric,
@@ -366,7 +385,7 @@ def run(
         **({"set": list(base_overrides)} if base_overrides else {}),
         **({"storage": _public(storage)} if storage else {}),
     }
-    record(sweep_dir, plan)
+    record(sweep_dir, plan, storage, restart)
     args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
     children = []
     if jobs > 1:

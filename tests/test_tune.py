@@ -222,33 +222,39 @@ def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
     assert yaml.safe_load(best.stdout) == yaml.safe_load((sweep / chosen / "config.yaml").read_text())
     assert (sweep / "best.yaml").read_text().rstrip() == best.stdout.rstrip()
 
-    with pytest.raises(ForecastError, match="another config, space, metric, study name or storage"):
+    with pytest.raises(ForecastError) as err:
         api.tune(config, {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}, 3, sweep)
+    assert str(err.value) == (
+        "space.training.learning_rate.high: 0.01 in the study's plan, 0.002 now; "
+        "rerun with --restart or use a new --sweep-dir"
+    )
 
 
-def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path):
+def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config, tmp_path):
+    """The finding: tune.json remembered its config by path, so a study resumed after an edit
+    mixed trials of two configs. Now the resolved config is compared; --restart deletes the old
+    study and its trials."""
     from forecast import api
 
     config = write_config(tiny_config(training={"epochs": 1}))
-    journal = f"journal:{tmp_path / 'study.log'}"
     space = {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}
-    board = api.tune(config, space, 1, tmp_path / "j", storage=journal)
-    assert (tmp_path / "study.log").stat().st_size > 0 and not (tmp_path / "j" / "study.db").exists()
-    assert json.loads((tmp_path / "j" / "tune.json").read_text())["storage"] == journal
-    assert api.leaderboard(tmp_path / "j").rows == board.rows and board.rows[0]["state"] == "complete"
-    assert api.best_config(tmp_path / "j").startswith("# best of study j: trial-0000")
+    sweep = tmp_path / "sweep"
+    api.tune(config, space, 1, sweep)
+    plan = json.loads((sweep / "tune.json").read_text())
+    assert plan["resolved"]["window"]["horizon"] == 4 and plan["data"]["size"] > 0
+    write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
+    with pytest.raises(ForecastError) as err:
+        api.tune(config, space, 2, sweep)
+    assert str(err.value) == (
+        "window.horizon: 4 in the study's plan, 2 now; rerun with --restart or use a new --sweep-dir"
+    )
+    assert err.value.exit_code == 2 and len(_study(sweep).trials) == 1  # nothing trained
 
-
-def test_settings_that_fail_are_recorded_with_their_reason(write_config, tmp_path):
-    """A trial whose config cannot train (here: a lookback longer than the split) fails, with why,
-    and counts towards the study: settings that always fail end the study, they do not loop."""
-    from forecast import api
-
-    config = write_config(tiny_config(training={"epochs": 1}))
-    board = api.tune(config, {"window.lookback": {"choices": [900]}}, 2, tmp_path / "s")
-    assert [r["state"] for r in board.rows] == ["fail", "fail"]
-    assert "window.lookback" in board.rows[0]["note"] and not (tmp_path / "s" / "trial-0000").exists()
-    assert [t.state for t in _study(tmp_path / "s").trials] == [TrialState.FAIL] * 2
+    board = api.tune(config, space, 1, sweep, restart=True)
+    trials = _study(sweep).trials
+    assert len(trials) == 1 and trials[0].state == TrialState.COMPLETE  # a new study: trial 0 again
+    assert Run(sweep / "trial-0000").config.window.horizon == 2 and len(board.rows) == 1
+    assert json.loads((sweep / "tune.json").read_text())["resolved"]["window"]["horizon"] == 2
 
 
 # --- workers in processes -------------------------------------------------------------------
