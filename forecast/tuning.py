@@ -296,9 +296,9 @@ def _counted(study) -> int:
     return sum(t.state in kept or (t.state == TrialState.FAIL and "failed" in t.user_attrs) for t in study.trials)
 
 
-def _requeue(study, trial, why: str) -> None:
+def _requeue(study, trial, why: str) -> bool:
     """Queue a lost trial's settings once more (a retry is not retried again), then mark it failed.
-    Called under .tune.lock, so no worker counts the study between the two."""
+    Called under .tune.lock, so no worker counts the study between the two. True if queued again."""
     from optuna.trial import TrialState
 
     again = "retry_of" not in trial.user_attrs
@@ -306,6 +306,23 @@ def _requeue(study, trial, why: str) -> None:
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
     study.tell(trial.number, state=TrialState.FAIL)
     log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
+    return again
+
+
+def _mark_lost(path: Path, again: bool) -> None:
+    """A dead worker's run says so too: its status.json `failed`, naming the worker, never the
+    `running` it was left at (the kernel freed the run's lock with the worker, so it is free)."""
+    run = Run(path)
+    if run.status not in ("created", "running"):
+        return
+    try:
+        left = json.loads(run.status_file.read_text())
+        worker = f"pid {left['pid']} on {left['host']}"
+    except (OSError, ValueError, KeyError):
+        worker = "its process"
+    with contextlib.suppress(Busy), run.lock():
+        queued = "; its settings were queued again as a new trial" if again else ""
+        run.set_status("failed", f"lost: its worker ({worker}) died while it ran{queued}")
 
 
 def _reap(study, sweep_dir: Path) -> None:
@@ -320,7 +337,7 @@ def _reap(study, sweep_dir: Path) -> None:
             with hold(claim, "claim"):
                 running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                 if any(t.number == trial.number for t in running):  # not told finished since the list
-                    _requeue(study, trial, "lost its worker")
+                    _mark_lost(trial_dir(sweep_dir, trial.number), _requeue(study, trial, "lost its worker"))
         except Busy:
             continue
 

@@ -257,6 +257,55 @@ def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config
     assert json.loads((sweep / "tune.json").read_text())["resolved"]["window"]["horizon"] == 2
 
 
+def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_config, tmp_path):
+    """The finding: after a worker was killed (-9) and the study resumed, the lost trial was failed
+    in the study but its status.json still said `running`."""
+    from forecast.tuning import _claim, _reap, trial_dir
+
+    sweep = tmp_path / "sweep"
+    (sweep / ".claims").mkdir(parents=True)
+    study = optuna.create_study(study_name="sweep", storage=f"sqlite:///{sweep / 'study.db'}")
+    trial = study.ask({"training.learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-2)})
+    _claim(sweep, trial.number).touch()  # claimed by a worker that is gone: nobody holds it
+    run = Run(trial_dir(sweep, trial.number))
+    run.path.mkdir()
+    run.set_status("running")
+    dead = json.loads(run.status_file.read_text())
+    _reap(study, sweep)
+    assert _study(sweep).trials[0].state == TrialState.FAIL
+    status = json.loads(run.status_file.read_text())
+    assert status["status"] == "failed"
+    assert status["message"] == (
+        f"lost: its worker (pid {dead['pid']} on {dead['host']}) died while it ran; "
+        "its settings were queued again as a new trial"
+    )
+
+
+def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path):
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    journal = f"journal:{tmp_path / 'study.log'}"
+    space = {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}
+    board = api.tune(config, space, 1, tmp_path / "j", storage=journal)
+    assert (tmp_path / "study.log").stat().st_size > 0 and not (tmp_path / "j" / "study.db").exists()
+    assert json.loads((tmp_path / "j" / "tune.json").read_text())["storage"] == journal
+    assert api.leaderboard(tmp_path / "j").rows == board.rows and board.rows[0]["state"] == "complete"
+    assert api.best_config(tmp_path / "j").startswith("# best of study j: trial-0000")
+
+
+def test_settings_that_fail_are_recorded_with_their_reason(write_config, tmp_path):
+    """A trial whose config cannot train (here: a lookback longer than the split) fails, with why,
+    and counts towards the study: settings that always fail end the study, they do not loop."""
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    board = api.tune(config, {"window.lookback": {"choices": [900]}}, 2, tmp_path / "s")
+    assert [r["state"] for r in board.rows] == ["fail", "fail"]
+    assert "window.lookback" in board.rows[0]["note"] and not (tmp_path / "s" / "trial-0000").exists()
+    assert [t.state for t in _study(tmp_path / "s").trials] == [TrialState.FAIL] * 2
+
+
 # --- workers in processes -------------------------------------------------------------------
 
 
@@ -311,6 +360,8 @@ def test_a_killed_worker_leaves_a_study_that_resumes(write_config, tmp_path):
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[1].user_attrs == {"retry_of": 0} and trials[1].params == trials[0].params  # the same settings
     assert "its worker died" in out.stdout and "1 failed" in out.stdout
+    status = json.loads((sweep / "trial-0000" / "status.json").read_text())
+    assert status["status"] == "failed" and status["message"].startswith(f"lost: its worker (pid {worker.pid} on ")
 
 
 @pytest.mark.slow
