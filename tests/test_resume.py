@@ -17,6 +17,7 @@ from conftest import ETTH1, tiny_config
 
 from forecast import config as cfg
 from forecast import lifecycle, rundir
+from forecast.callbacks import latest
 from forecast.errors import ForecastError
 from forecast.results import flatten
 
@@ -102,6 +103,33 @@ def killed(tmp_path_factory):
 def _copy(killed, tmp_path):
     shutil.copytree(killed, tmp_path / "run")
     return tmp_path / "run"
+
+
+def test_resume_falls_back_past_a_truncated_weights_file_and_says_so(killed, tmp_path, caplog):
+    """The finding: a truncated latest backup/epoch-N.weights.h5 made --resume exit 1 with a raw
+    h5py error; like a bad record, it now falls back to the epoch before, and says which and why."""
+    path = _copy(killed, tmp_path)
+    run = rundir.Run(path)
+    newest = latest(run)
+    epochs, weights = newest["epoch"], run.backup / newest["weights"]
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a copy or a disk cut short
+    with caplog.at_level("INFO", logger="forecast"):
+        lifecycle.resume(path)
+    assert run.status == "completed"
+    assert list(pd.read_csv(run.history_file)["epoch"]) == list(range(epochs))  # epoch N trained again, once
+    said = [r.getMessage() for r in caplog.records if "resuming after epoch" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert said[0].startswith(f"warning: resuming after epoch {epochs - 1} (backup/{weights.name} cannot be read (")
+
+
+def test_resume_says_which_epoch_it_continues_from(killed, tmp_path, caplog):
+    path = _copy(killed, tmp_path)
+    epochs = latest(rundir.Run(path))["epoch"]
+    with caplog.at_level("INFO", logger="forecast"):
+        lifecycle.resume(path)
+    assert [r.getMessage() for r in caplog.records if "resuming" in r.getMessage()] == [
+        f"resuming after epoch {epochs}"
+    ]
 
 
 def test_resume_refuses_a_run_whose_config_was_edited(killed, tmp_path):
