@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
-from forecast.plans import content
+from forecast.plans import content, difference
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_text
 from forecast.sweeps import (
@@ -503,6 +503,7 @@ def work(
                     _reap(study, sweep_dir)
                     if _counted(study) >= trials:
                         break
+                    _unchanged(sweep_dir, config_path, base_overrides)
                     # reseeded at each ask: the study's k-th trial draws with seed + k, whichever
                     # worker asks (asks are serialised), so workers never draw alike and one worker
                     # on a new study is reproducible
@@ -514,6 +515,18 @@ def work(
             name = signal.Signals(received[0]).name
             raise Interrupted(f"interrupted by {name}; rerun the same command to finish the study", received[0])
     log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
+
+
+def _unchanged(sweep_dir: Path, config_path: Path, base_overrides=()) -> None:
+    """Before each trial: the config and data are still those tune.json records. A worker runs for
+    hours and reads the config file at every trial, so an edit meanwhile would make its later
+    trials another study's; it stops instead (exit 2, naming the key)."""
+    plan = json.loads((Path(sweep_dir) / "tune.json").read_text())
+    if "resolved" not in plan:  # a study started by an earlier forecast: nothing to compare
+        return
+    why = difference(plan, {**plan, **content(cfg.load(config_path, base_overrides))}, "in the study's plan")
+    if why:
+        raise ForecastError(f"{why}: changed while the study ran, so this worker stops; rerun with --restart")
 
 
 def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) -> None:

@@ -257,6 +257,28 @@ def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config
     assert json.loads((sweep / "tune.json").read_text())["resolved"]["window"]["horizon"] == 2
 
 
+def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_config, tmp_path):
+    """Workers read the config file at every trial: one edited while the study runs would make
+    the later trials another study's. The worker checks the plan before each trial."""
+    from forecast import config as cfg
+    from forecast.plans import content
+    from forecast.tuning import record, work
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    record(sweep, {**content(cfg.load(config)), "space": {}, "metric": "val.model.mae", "study": "s"})
+    write_config(tiny_config(training={"epochs": 1, "batch_size": 16}))
+    space = read_space({"training.learning_rate": {"low": 1e-3, "high": 2e-3}})
+    with pytest.raises(ForecastError) as err:
+        work(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none")
+    assert str(err.value) == (
+        "training.batch_size: 32 in the study's plan, 16 now: changed while the study ran, "
+        "so this worker stops; rerun with --restart"
+    )
+    assert _study(sweep).trials == [] and not list(sweep.glob("trial-*"))
+
+
 def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_config, tmp_path):
     """The finding: after a worker was killed (-9) and the study resumed, the lost trial was failed
     in the study but its status.json still said `running`."""
