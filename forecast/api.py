@@ -520,6 +520,7 @@ def sweep(
     shard: str | None = None,
     metric: str = "val.model.mae",
     overrides: list[str] | tuple[str, ...] = (),
+    restart: bool = False,
 ) -> Leaderboard:
     """Run a grid (or random draws of it) of configs as ordinary run directories; returns the leaderboard.
 
@@ -531,13 +532,15 @@ def sweep(
         shard: "I/N" (default: Slurm's array variables, else everything).
         metric: rank by this metrics.json path (lower is better).
         overrides: `--set` assignments applied to the base config before each trial's grid values.
+        restart: sweep_dir holds another plan (config, data or grid): remove its trials and start
+            over, instead of refusing (exit 2, naming the first differing key).
     """
     from forecast import sweeps as sw
 
     grid = sw.read_grid(Path(grid)) if not isinstance(grid, dict) else grid
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-{datetime.now():%Y%m%d-%H%M%S}"
-    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides)
+    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides, restart)
 
 
 def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | None = None) -> Leaderboard:
@@ -570,6 +573,7 @@ def tune(
     pruner: str = "median",
     jobs: int = 1,
     overrides: list[str] | tuple[str, ...] = (),
+    restart: bool = False,
 ) -> Leaderboard:
     """Search a space of config values with Optuna, each trial an ordinary run directory; needs
     `forecast[tune]`. Workers (`jobs`, or processes anywhere) given one sweep_dir and storage share
@@ -588,6 +592,8 @@ def tune(
         pruner: median, halving or none.
         jobs: worker processes on this machine.
         overrides: `--set` assignments applied to the base config before each trial's values.
+        restart: sweep_dir holds another plan (config, data, space, metric or study): delete its
+            study and trials and start over, instead of refusing.
     """
     from forecast import tuning
 
@@ -595,8 +601,9 @@ def tune(
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
     return tuning.run(
-        Path(config), parsed, Path(sweep_dir), trials, study, storage, metric, timeout, sampler, pruner, jobs, overrides
-    )
+        Path(config), parsed, Path(sweep_dir), trials, study, storage, metric, timeout, sampler, pruner, jobs,
+        overrides, restart,
+    )  # fmt: skip
 
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:

@@ -240,11 +240,12 @@ def sweep(
     shard: o.ShardOpt = None,
     sweep_dir: o.SweepDirOpt = None,
     metric: o.MetricOpt = "val.model.mae",
+    restart: o.RestartOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
     """Run a grid of configs as ordinary run directories; resumable, shardable; writes a leaderboard."""
     _logging(quiet)
-    board = api.sweep(config, grid, sweep_dir, random_draws, shard, metric, set_ or ())
+    board = api.sweep(config, grid, sweep_dir, random_draws, shard, metric, set_ or (), restart)
     print(board.markdown.rstrip())
     log.info(f"leaderboard: {board.directory / 'leaderboard.md'} ({len(board.rows)} completed)")
 
@@ -264,6 +265,7 @@ def tune(
     jobs: o.JobsOpt = 1,
     set_: o.SetOpt = None,
     best: o.BestOpt = None,
+    restart: o.RestartOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
     """Search hyperparameters with Optuna (pruning, shared study); every trial is a run directory."""
@@ -277,7 +279,7 @@ def tune(
     if config is None or space is None:
         raise ForecastError("tune: give a CONFIG file and --space SPACE.yaml (or --best SWEEP_DIR)")
     board = api.tune(
-        config, space, trials, sweep_dir, study, storage, metric, timeout, sampler, pruner, jobs, set_ or ()
+        config, space, trials, sweep_dir, study, storage, metric, timeout, sampler, pruner, jobs, set_ or (), restart
     )
     print(board.markdown.rstrip())
     log.info(f"leaderboard: {board.directory / 'leaderboard.md'}")

@@ -65,6 +65,11 @@ GridOpt = opt(Path, "--grid", help="YAML mapping dotted keys to lists of values.
 RandomOpt = opt(Optional[int], "--random", min=1, help="Run N random draws of the grid instead of all of it.")
 ShardOpt = opt(Optional[str], "--shard", help="Run shard I/N of the trials (default: from SLURM_ARRAY_TASK_ID/COUNT).")
 SweepDirOpt = opt(Optional[Path], "--sweep-dir", help="Default: sweeps/<name>-<time>; shards share one.")
+RestartOpt = opt(
+    bool,
+    "--restart",
+    help="The sweep directory holds another plan (config, data, grid or space): remove its trials and start over.",
+)
 
 OptionalMetricOpt = opt(
     Optional[str], "--metric", help="Rank by this metrics.json path (default: val.model.mae; a study's own metric)."

@@ -101,7 +101,7 @@ def fit(
     if not model.trainable_weights:  # the naive baseline: nothing to fit, an empty history
         write_history(run, [])
         return
-    record = latest(run)
+    record = latest(run, say=True)  # on resume: from which epoch, and why a newer one was skipped
     done = record["epoch"] if record else 0
     train = WindowDataset(
         prepared.x,

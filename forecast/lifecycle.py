@@ -137,13 +137,40 @@ def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
 def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) -> Run:
     """A new run directory (runs/<name>-<time>/ unless `run_dir`) with config.yaml and scaler.json."""
     from forecast.data import InputSchema
+    from forecast.plans import content
+    from forecast.rundir import write_json
 
     run = Run.create(config.name, run_dir)
     with run.lock():
         run.set_status("created")
         run.save(config, prepared.scalers, InputSchema.of(config.data, prepared.series))
+        run.backup.mkdir(exist_ok=True)
+        write_json(run.backup / PLAN, content(run.config))  # config.yaml as read back: what resume compares
     _announce(config, prepared, run)
     return run
+
+
+# backup/plan.json: the run's resolved config and data identity at its start (`forecast.plans`)
+PLAN = "plan.json"
+
+
+def check_plan(run: Run, config: cfg.Config) -> None:
+    """Refuse to resume a run whose config.yaml was edited, or whose data file changed, since it
+    started: the epochs to come would train something else than the epochs done. A run made
+    before forecast recorded its plan is resumed unchecked."""
+    import json
+
+    from forecast.plans import content, difference
+
+    try:
+        recorded = json.loads((run.backup / PLAN).read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        raise ForecastError(f"{run.backup / PLAN}: unreadable ({exc}); train a new run") from None
+    why = difference(recorded, content(config), "when the run started")
+    if why:
+        raise ForecastError(f"--resume {run.path}: {why}; put config.yaml and the data back, or train a new run")
 
 
 def execute(
@@ -329,6 +356,7 @@ def resume(path: Path, verbose: int = 0) -> Run:
     if run.status == "completed":
         raise ForecastError(f"--resume: {path} is completed; there is nothing to resume")
     config = run.config
+    check_plan(run, config)
     prepared = plan(config, prepare(config, run.load_scalers(config), schema=run.load_schema()))
     _announce(config, prepared, run)
     execute(config, prepared, run, verbose)

@@ -6,7 +6,9 @@ The grid file maps dotted keys to lists of values, the same keys `--set` takes:
     training.learning_rate: [1e-3, 3e-4]
 
 Trial i of the expanded grid lives in SWEEP_DIR/trial-<i>; `sweep.json` records every trial's
-overrides. A finished trial is skipped when the sweep runs again (resume after a kill), and
+overrides, the resolved base config and its data's identity (`forecast.plans`): a rerun whose
+config, data or grid differ is refused unless `--restart`. A finished trial is skipped when the
+sweep runs again (resume after a kill), and
 `--shard I/N` runs only the trials with i % N == I, so a job array fills one sweep directory
 from many machines; `forecast leaderboard` then ranks whatever runs exist.
 """
@@ -20,14 +22,15 @@ import logging
 import math
 import os
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from forecast import config as cfg
 from forecast import tables
 from forecast.errors import Diverged, ForecastError
+from forecast.plans import content, difference, first_difference, show
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, clear_partials, hold, write_json, write_text
 
@@ -103,29 +106,87 @@ def shard_of(spec: str | None) -> tuple[int, int]:
     return index, count
 
 
-def record(sweep_dir: Path, config_path: Path, planned: list[dict], base_overrides=()) -> None:
-    """sweep.json: the plan. Shards started with the same grid agree on it; a different grid is refused."""
-    plan = {"config": str(Path(config_path).resolve()), "trials": planned}
+def record(
+    sweep_dir: Path,
+    config_path: Path,
+    config: cfg.Config,
+    planned: list[dict],
+    base_overrides=(),
+    restart: bool = False,
+) -> None:
+    """sweep.json: the plan, by content (the base config resolved, its data's identity, the trials).
+    Shards started with the same plan agree on it; another is refused, or with `restart` replaces it."""
+    plan = {**content(config), "trials": planned, "config": str(Path(config_path).resolve())}
     if base_overrides:
         plan["set"] = list(base_overrides)
-    keep_plan(
-        sweep_dir / "sweep.json",
-        plan,
-        f"{sweep_dir}: holds a sweep of another config or grid; pick another --sweep-dir",
-    )
+    keep_plan(sweep_dir / "sweep.json", plan, "the sweep's plan", restart, lambda: clear_trials(sweep_dir))
 
 
-def keep_plan(path: Path, plan: dict, refusal: str) -> None:
+# entries of a plan written before plans recorded their resolved config (kept for the message only)
+LEGACY = ("resolved", "data")
+
+
+def keep_plan(
+    path: Path, plan: dict, name: str, restart: bool = False, clear: Callable[[], None] | None = None
+) -> None:
     """Write a directory's plan file, or check that the one there is the same: workers of one
-    sweep or study agree on it; another plan is refused with `refusal` (exit 2)."""
+    sweep or study agree on it. Another plan (its first differing key named, see
+    `plans.difference`) is refused with exit 2, unless `restart`: then `clear` removes what the
+    old plan made and this plan replaces it (the same plan with `restart` just goes on, so every
+    task of a job array may be given it).
+
+    A plan written by an earlier forecast records the config by path only: it is compared as it
+    was (path, --set and grid or space) and, when those agree, accepted with a warning that edits
+    to the config cannot be seen."""
     # two workers starting at once: one writes, the other compares
     with hold(path.with_name(f".{path.name}.lock"), path.name, wait=True):
         clear_partials(path)  # a worker killed while writing the plan
         if path.exists():
-            if json.loads(path.read_text()) != plan:
-                raise ForecastError(refusal)
-            return
+            old = json.loads(path.read_text())
+            legacy = "resolved" not in old
+            if legacy:
+                found = first_difference(old, {k: v for k, v in plan.items() if k not in LEGACY})
+                why = found and f"{found[0]}: {show(found[1])} in {name}, {show(found[2])} now"
+            else:
+                why = difference(old, plan, f"in {name}")
+            if not restart:
+                if why:
+                    raise ForecastError(f"{why}; rerun with --restart or use a new --sweep-dir")
+                if legacy:
+                    log.warning(
+                        f"warning: {path} was written by an earlier forecast and records the config by path "
+                        "only: edits to it cannot be detected (--restart records it by content)"
+                    )
+                return
+            if not (why or legacy):  # the same plan: --restart has nothing to replace
+                return
+            if clear is not None:
+                clear()
         write_json(path, plan)
+
+
+def clear_trials(sweep_dir: Path, forget: Callable[[], None] = lambda: None) -> None:
+    """--restart: remove the old plan's trials and leaderboard. Every claim and every trial's run
+    lock is held first, so nothing is removed under a process still working on it (Busy, exit 2,
+    naming it, before anything is removed); `forget` (the old study) runs under them too."""
+    import shutil
+
+    trials = sorted(p for p in sweep_dir.glob("trial-*") if p.is_dir())
+    claims = sweep_dir / ".claims"
+    claims.mkdir(exist_ok=True)
+    with ExitStack() as held:
+        for lock in sorted({*claims.glob("trial-*.lock"), *(claims / f"{p.name}.lock" for p in trials)}):
+            held.enter_context(hold(lock, f"--restart: {lock.stem}"))
+        for trial in trials:
+            held.enter_context(hold(trial / ".lock", f"--restart: run {trial}"))
+        forget()
+        for trial in trials:
+            shutil.rmtree(trial)
+    with leaderboard_lock(sweep_dir):
+        for name in ("leaderboard.csv", "leaderboard.md"):
+            (sweep_dir / name).unlink(missing_ok=True)
+    (sweep_dir / "best.yaml").unlink(missing_ok=True)
+    log.info(f"{sweep_dir}: --restart removed the old plan's {len(trials)} trials")
 
 
 @dataclass(frozen=True)
@@ -243,6 +304,7 @@ def run(
     shard: str | None = None,
     metric: str = "val.model.mae",
     base_overrides: list[str] | tuple[str, ...] = (),
+    restart: bool = False,
 ) -> Leaderboard:
     """Run this shard's trials of a grid, each an ordinary run directory, and rebuild the leaderboard.
 
@@ -256,6 +318,8 @@ def run(
         shard: "I/N" (default: Slurm's array variables, else the whole sweep).
         metric: the metrics.json path the leaderboard ranks by.
         base_overrides: `--set` assignments applied to the base config before each trial's.
+        restart: a directory holding another plan (another config, data or grid) is cleared and
+            started over, instead of refused.
 
     Returns:
         The leaderboard of every completed trial in the directory (all shards').
@@ -273,7 +337,7 @@ def run(
     # every trial validates before any trains; a bad grid key or value is named as the grid's
     configs = [cfg.load(config_path, [*base_overrides, *overrides(t)], option="--grid") for t in planned]
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    record(sweep_dir, config_path, planned, base_overrides)
+    record(sweep_dir, config_path, base, planned, base_overrides, restart)
     mine = [i for i in range(len(planned)) if i % count == index]
     log.info(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}")
     failed: list[str] = []

@@ -35,12 +35,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
+from forecast.plans import content, difference
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_text
 from forecast.sweeps import (
     Leaderboard,
     cells,
     check_interval_metric,
+    clear_trials,
     keep_plan,
     leaderboard_lock,
     overrides,
@@ -245,18 +247,31 @@ def _pruner(name: str):
     return optuna.pruners.NopPruner()
 
 
-def record(sweep_dir: Path, plan: dict) -> None:
-    """tune.json: what the study searches, and where it is stored unless by default (without a
-    password; `leaderboard` and `--best` find it there). Workers started with the same plan agree;
-    another (another config, space, metric, study or storage) is refused: its trial numbers would
-    collide with this study's run directories."""
+def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: bool = False) -> None:
+    """tune.json: what the study searches (the base config resolved, its data's identity, the space,
+    metric and study), and where it is stored unless by default (without a password; `leaderboard`
+    and `--best` find it there). Workers started with the same plan agree; another is refused (its
+    trial numbers would collide with this study's run directories), or with `restart` replaces it:
+    the old study is deleted from its storage and its trials removed."""
     if (sweep_dir / "sweep.json").exists():
         raise ForecastError(f"{sweep_dir}: holds a `forecast sweep`; give tune its own --sweep-dir")
-    refusal = (
-        f"{sweep_dir}: holds a study of another config, space, metric, study name or storage; "
-        "give the same ones or another --sweep-dir"
-    )
-    keep_plan(sweep_dir / "tune.json", plan, refusal)
+
+    def clear() -> None:
+        old = json.loads((sweep_dir / "tune.json").read_text())
+        with hold(_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
+            clear_trials(sweep_dir, forget=lambda: _forget(old, storage, sweep_dir))
+
+    keep_plan(sweep_dir / "tune.json", plan, "the study's plan", restart, clear)
+
+
+def _forget(plan: dict, storage: str | None, sweep_dir: Path) -> None:
+    """Delete the study an old tune.json names from its storage (this run's --storage when it is
+    the recorded one: the recorded URL has no password)."""
+    optuna = _optuna()
+    recorded = plan.get("storage")
+    url = storage if storage is not None and _public(storage) == recorded else recorded
+    with contextlib.suppress(KeyError):  # never created, or deleted already
+        optuna.delete_study(study_name=plan["study"], storage=open_storage(url, sweep_dir))
 
 
 def trial_dir(sweep_dir: Path, number: int) -> Path:
@@ -281,9 +296,9 @@ def _counted(study) -> int:
     return sum(t.state in kept or (t.state == TrialState.FAIL and "failed" in t.user_attrs) for t in study.trials)
 
 
-def _requeue(study, trial, why: str) -> None:
+def _requeue(study, trial, why: str) -> bool:
     """Queue a lost trial's settings once more (a retry is not retried again), then mark it failed.
-    Called under .tune.lock, so no worker counts the study between the two."""
+    Called under .tune.lock, so no worker counts the study between the two. True if queued again."""
     from optuna.trial import TrialState
 
     again = "retry_of" not in trial.user_attrs
@@ -291,6 +306,23 @@ def _requeue(study, trial, why: str) -> None:
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
     study.tell(trial.number, state=TrialState.FAIL)
     log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
+    return again
+
+
+def _mark_lost(path: Path, again: bool) -> None:
+    """A dead worker's run says so too: its status.json `failed`, naming the worker, never the
+    `running` it was left at (the kernel freed the run's lock with the worker, so it is free)."""
+    run = Run(path)
+    if run.status not in ("created", "running"):
+        return
+    try:
+        left = json.loads(run.status_file.read_text())
+        worker = f"pid {left['pid']} on {left['host']}"
+    except (OSError, ValueError, KeyError):
+        worker = "its process"
+    with contextlib.suppress(Busy), run.lock():
+        queued = "; its settings were queued again as a new trial" if again else ""
+        run.set_status("failed", f"lost: its worker ({worker}) died while it ran{queued}")
 
 
 def _reap(study, sweep_dir: Path) -> None:
@@ -305,7 +337,7 @@ def _reap(study, sweep_dir: Path) -> None:
             with hold(claim, "claim"):
                 running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                 if any(t.number == trial.number for t in running):  # not told finished since the list
-                    _requeue(study, trial, "lost its worker")
+                    _mark_lost(trial_dir(sweep_dir, trial.number), _requeue(study, trial, "lost its worker"))
         except Busy:
             continue
 
@@ -323,6 +355,7 @@ def run(
     pruner: str = "median",
     jobs: int = 1,
     base_overrides: list[str] | tuple[str, ...] = (),
+    restart: bool = False,
 ) -> Leaderboard:
     """Run trials of a study until it holds `trials` of them (all workers'), then rebuild the leaderboard.
 
@@ -339,6 +372,8 @@ def run(
         pruner: median, halving (successive halving) or none, on each epoch's val_loss.
         jobs: worker processes on this machine (this one and jobs-1 more).
         base_overrides: `--set` assignments applied before each trial's values.
+        restart: a directory holding another plan (another config, data, space, metric or study)
+            is cleared and its study deleted, instead of refused.
 
     Returns:
         The leaderboard of every trial in the study.
@@ -359,6 +394,7 @@ def run(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / ".claims").mkdir(exist_ok=True)
     plan = {
+        **content(base),
         "config": str(Path(config_path).resolve()),
         "space": {k: v.model_dump(exclude_defaults=True) for k, v in space.items()},
         "metric": metric,
@@ -366,7 +402,7 @@ def run(
         **({"set": list(base_overrides)} if base_overrides else {}),
         **({"storage": _public(storage)} if storage else {}),
     }
-    record(sweep_dir, plan)
+    record(sweep_dir, plan, storage, restart)
     args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
     children = []
     if jobs > 1:
@@ -467,6 +503,7 @@ def work(
                     _reap(study, sweep_dir)
                     if _counted(study) >= trials:
                         break
+                    _unchanged(sweep_dir, config_path, base_overrides)
                     # reseeded at each ask: the study's k-th trial draws with seed + k, whichever
                     # worker asks (asks are serialised), so workers never draw alike and one worker
                     # on a new study is reproducible
@@ -478,6 +515,18 @@ def work(
             name = signal.Signals(received[0]).name
             raise Interrupted(f"interrupted by {name}; rerun the same command to finish the study", received[0])
     log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
+
+
+def _unchanged(sweep_dir: Path, config_path: Path, base_overrides=()) -> None:
+    """Before each trial: the config and data are still those tune.json records. A worker runs for
+    hours and reads the config file at every trial, so an edit meanwhile would make its later
+    trials another study's; it stops instead (exit 2, naming the key)."""
+    plan = json.loads((Path(sweep_dir) / "tune.json").read_text())
+    if "resolved" not in plan:  # a study started by an earlier forecast: nothing to compare
+        return
+    why = difference(plan, {**plan, **content(cfg.load(config_path, base_overrides))}, "in the study's plan")
+    if why:
+        raise ForecastError(f"{why}: changed while the study ran, so this worker stops; rerun with --restart")
 
 
 def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) -> None:

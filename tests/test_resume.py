@@ -9,16 +9,17 @@ epoch exactly once and the same history and metrics as the uninterrupted one.
 """
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
-from conftest import tiny_config
+from conftest import ETTH1, tiny_config
 
 from forecast import config as cfg
 from forecast import lifecycle, rundir
+from forecast.callbacks import latest
+from forecast.errors import ForecastError
 from forecast.results import flatten
-
-pytestmark = pytest.mark.slow
 
 EPOCHS = 3
 
@@ -31,9 +32,10 @@ def _config():
     return cfg.validate(tiny_config(training={"epochs": EPOCHS, "early_stopping": {"patience": 1}}))
 
 
-def _train(path, monkeypatch, fail_at=None):
-    """Create and train a run; with fail_at=k, die inside the k-th atomic write of the training."""
-    config = _config()
+def _train(path, monkeypatch, fail_at=None, fail_on=None, config=None):
+    """Create and train a run; with fail_at=k, die inside the k-th atomic write of the training
+    (with fail_on=NAME, inside the first write of that file)."""
+    config = config or _config()
     prepared = lifecycle.plan(config)
     run = lifecycle.create(config, prepared, path)
     real = rundir.write_atomic
@@ -41,7 +43,7 @@ def _train(path, monkeypatch, fail_at=None):
 
     def write_atomic(target, write):
         count[0] += 1
-        if count[0] == fail_at:
+        if count[0] == fail_at or target.name == fail_on:
             target.with_name(f".partial-0123456789ab-{target.name}").write_bytes(b"\x00half")  # a write cut short
             raise Killed(str(target))
         return real(target, write)
@@ -64,6 +66,7 @@ def _outcome(run):
     return history.drop(columns=["epoch_seconds"]), scores
 
 
+@pytest.mark.slow
 def test_a_kill_at_every_write_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
     reference, writes = _train(tmp_path / "reference", monkeypatch)
     expected_history, expected_scores = _outcome(reference)
@@ -85,3 +88,77 @@ def test_a_kill_at_every_write_resumes_to_the_uninterrupted_run(tmp_path, monkey
     names = set(outcomes.values())
     assert {"status.json", "history.csv", "model.keras", "metrics.json", "report.md"} <= names
     assert any(n.endswith(".weights.h5") for n in names) and any(n.startswith("epoch-") for n in names)
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """A run killed after its last epoch was committed (inside the write of model.keras): every
+    epoch's record is there, and --resume has only the final writes left."""
+    path = tmp_path_factory.mktemp("killed") / "run"
+    with pytest.MonkeyPatch.context() as monkeypatch, pytest.raises(Killed):
+        _train(path, monkeypatch, fail_on="model.keras")
+    return path
+
+
+def _copy(killed, tmp_path):
+    shutil.copytree(killed, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_resume_falls_back_past_a_truncated_weights_file_and_says_so(killed, tmp_path, caplog):
+    """The finding: a truncated latest backup/epoch-N.weights.h5 made --resume exit 1 with a raw
+    h5py error; like a bad record, it now falls back to the epoch before, and says which and why."""
+    path = _copy(killed, tmp_path)
+    run = rundir.Run(path)
+    newest = latest(run)
+    epochs, weights = newest["epoch"], run.backup / newest["weights"]
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a copy or a disk cut short
+    with caplog.at_level("INFO", logger="forecast"):
+        lifecycle.resume(path)
+    assert run.status == "completed"
+    assert list(pd.read_csv(run.history_file)["epoch"]) == list(range(epochs))  # epoch N trained again, once
+    said = [r.getMessage() for r in caplog.records if "resuming after epoch" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert said[0].startswith(f"warning: resuming after epoch {epochs - 1} (backup/{weights.name} cannot be read (")
+
+
+def test_resume_says_which_epoch_it_continues_from(killed, tmp_path, caplog):
+    path = _copy(killed, tmp_path)
+    epochs = latest(rundir.Run(path))["epoch"]
+    with caplog.at_level("INFO", logger="forecast"):
+        lifecycle.resume(path)
+    assert [r.getMessage() for r in caplog.records if "resuming" in r.getMessage()] == [
+        f"resuming after epoch {epochs}"
+    ]
+
+
+def test_resume_refuses_a_run_whose_config_was_edited(killed, tmp_path):
+    """The same finding as a sweep's: config.yaml edited after the run started is refused by key."""
+    path = _copy(killed, tmp_path)
+    config = path / "config.yaml"
+    text = config.read_text()
+    assert json.loads((path / "backup" / "plan.json").read_text())["resolved"] == cfg.load(config).model_dump(
+        mode="json"
+    )
+    config.write_text(text.replace("horizon: 4", "horizon: 2"))
+    with pytest.raises(ForecastError) as err:
+        lifecycle.resume(path)
+    assert str(err.value) == (
+        f"--resume {path}: window.horizon: 4 when the run started, 2 now; "
+        "put config.yaml and the data back, or train a new run"
+    )
+    assert err.value.exit_code == 2
+    config.write_text(text)  # put back: it resumes
+    assert lifecycle.resume(path).status == "completed"
+
+
+def test_resume_refuses_a_run_whose_data_changed(tmp_path, monkeypatch):
+    data = tmp_path / "etth1.csv"
+    shutil.copy(ETTH1, data)
+    config = cfg.validate(tiny_config(data={"path": str(data)}, training={"epochs": 1}))
+    path = tmp_path / "run"
+    lifecycle.create(config, lifecycle.plan(config), path)  # killed before its first epoch
+    with data.open("a") as stream:
+        stream.write("2018-06-26 20:00:00,1,1,1,1,1,1,1\n")
+    with pytest.raises(ForecastError, match=r"data\.path: the data file is not the one recorded when the run started"):
+        lifecycle.resume(path)

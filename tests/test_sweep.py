@@ -1,12 +1,18 @@
 """Sweeps (issue 7): a 2 x 2 grid run as two shards into one directory, resumed, ranked."""
 
 import json
+import logging
+import os
 import threading
 
 import pandas as pd
 import pytest
-from conftest import run_cli, tiny_config
+from conftest import ETTH1, run_cli, tiny_config
+from typer.testing import CliRunner
 
+from forecast import api
+from forecast import config as cfg
+from forecast.cli import app
 from forecast.errors import ForecastError
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
@@ -43,16 +49,119 @@ def test_overrides_and_grid_files(tmp_path):
             read_grid(grid)
 
 
-def test_record_keeps_the_plan_and_refuses_another(tmp_path):
+BASE = cfg.validate(tiny_config())
+
+
+def test_record_keeps_the_plan_by_content_and_refuses_another(tmp_path):
     planned = [{"training.epochs": 1}, {"training.epochs": 2}]
-    record(tmp_path, tmp_path / "c.yaml", planned)
-    record(tmp_path, tmp_path / "c.yaml", planned)  # a second shard of the same sweep agrees
-    assert json.loads((tmp_path / "sweep.json").read_text()) == {
-        "config": str((tmp_path / "c.yaml").resolve()),
-        "trials": planned,
-    }
-    with pytest.raises(ForecastError, match="another config or grid"):
-        record(tmp_path, tmp_path / "c.yaml", planned[:1])
+    record(tmp_path, tmp_path / "c.yaml", BASE, planned)
+    record(tmp_path, tmp_path / "c.yaml", BASE, planned)  # a second shard of the same sweep agrees
+    plan = json.loads((tmp_path / "sweep.json").read_text())
+    assert plan["trials"] == planned and plan["config"] == str((tmp_path / "c.yaml").resolve())
+    assert plan["resolved"] == BASE.model_dump(mode="json")  # every default, data.path absolute
+    assert plan["resolved"]["training"]["batch_size"] == 32 and plan["resolved"]["model"]["cell"] == "lstm"
+    assert plan["data"] == {"size": ETTH1.stat().st_size, "sha256": plan["data"]["sha256"]}
+    record(tmp_path, tmp_path / "moved.yaml", BASE, planned)  # the same content under another path is the same plan
+    with pytest.raises(ForecastError) as err:
+        record(tmp_path, tmp_path / "c.yaml", BASE, planned[:1])
+    assert str(err.value) == (
+        'trials[1]: {"training.epochs": 2} in the sweep\'s plan, absent now; '
+        "rerun with --restart or use a new --sweep-dir"
+    )
+    assert err.value.exit_code == 2
+
+
+def _sweep_of_one_completed_trial(tmp_path, write_config, **changes):
+    """A sweep directory whose plan is tiny_config (with `changes`) and whose one trial completed:
+    a rerun of it trains nothing."""
+    config = write_config(tiny_config(training={"epochs": 1}, **changes))
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    record(sweep, config, cfg.load(config), trials(GRID, None, 0))
+    _trial(sweep, 0, "completed", _metrics(0.5, 0.6))
+    return config, sweep
+
+
+GRID = {"training.learning_rate": [1e-3]}
+
+
+def test_a_rerun_after_the_config_was_edited_is_refused_naming_the_key(tmp_path, write_config):
+    """The finding: an edited config (horizon 4 -> 2) rerun into the same sweep directory used to
+    exit 0 ("already completed") and present the horizon-4 results as the horizon-2 sweep."""
+    config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config)
+    assert len(api.sweep(config, GRID, sweep).rows) == 1  # unchanged: resumes, nothing trains
+    write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
+    before = sorted(p.name for p in sweep.iterdir())
+    with pytest.raises(ForecastError) as err:
+        api.sweep(config, GRID, sweep)
+    assert str(err.value) == (
+        "window.horizon: 4 in the sweep's plan, 2 now; rerun with --restart or use a new --sweep-dir"
+    )
+    assert err.value.exit_code == 2 and sorted(p.name for p in sweep.iterdir()) == before
+    # a --set is part of the resolved config too
+    write_config(tiny_config(training={"epochs": 1}))
+    with pytest.raises(ForecastError, match=r"^training\.batch_size: 32 in the sweep's plan, 16 now; rerun"):
+        api.sweep(config, GRID, sweep, overrides=["training.batch_size=16"])
+
+
+def test_a_rerun_after_the_data_changed_is_refused(tmp_path, write_config):
+    data = tmp_path / "etth1.csv"
+    data.write_text(ETTH1.read_text())
+    config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config, data={"path": str(data)})
+    assert len(api.sweep(config, GRID, sweep).rows) == 1
+    with data.open("a") as stream:  # a row appended: the same path, other data
+        stream.write("2018-06-26 20:00:00,1,1,1,1,1,1,1\n")
+    with pytest.raises(ForecastError, match=r"^data\.path: the data file is not the one recorded in the sweep's plan"):
+        api.sweep(config, GRID, sweep)
+    data.write_text(ETTH1.read_text())
+    os.utime(data, (0, 0))  # the same bytes with another time (a copy, a checkout) are the same data
+    assert len(api.sweep(config, GRID, sweep).rows) == 1
+
+
+def test_a_plan_from_an_earlier_version_resumes_with_a_warning(tmp_path, write_config, caplog):
+    config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config)
+    write_json(sweep / "sweep.json", {"config": str(config.resolve()), "trials": trials(GRID, None, 0)})
+    with caplog.at_level("INFO", logger="forecast"):
+        board = api.sweep(config, GRID, sweep)
+    assert len(board.rows) == 1 and "trial-000 already completed" in caplog.text
+    assert "records the config by path only: edits to it cannot be detected" in caplog.text
+    assert "resolved" not in json.loads((sweep / "sweep.json").read_text())  # kept as it was
+    with pytest.raises(ForecastError, match=r"^trials\[0\]\.training\.learning_rate: 0\.001 in the sweep's plan"):
+        api.sweep(config, {"training.learning_rate": [3e-4]}, sweep)  # compared as it was: by path and grid
+
+
+def test_restart_refuses_while_a_trial_is_held_and_removes_nothing(tmp_path, write_config):
+    config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config)
+    write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("training.learning_rate: [1.0e-3]\n")
+    (sweep / ".claims").mkdir()
+    log = logging.getLogger("forecast")
+    saved = log.handlers[:], log.level, log.propagate
+    args = ["sweep", str(config), "--grid", str(grid), "--sweep-dir", str(sweep), "--restart"]
+    try:
+        with hold(sweep / ".claims" / "trial-000.lock", "a sweep worker"):
+            result = CliRunner().invoke(app, args)
+    finally:  # the CLI points the logger at CliRunner's stream, closed after the call
+        log.handlers[:], log.level, log.propagate = saved
+    assert result.exit_code == 2, result.output
+    assert "--restart: trial-000 is being written by pid" in result.output
+    assert Run(sweep / "trial-000").status == "completed"
+    assert json.loads((sweep / "sweep.json").read_text())["resolved"]["window"]["horizon"] == 4
+
+
+def test_restart_clears_another_plan_and_starts_over(tmp_path, write_config):
+    config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config)
+    write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
+    (sweep / "leaderboard.md").write_text("the horizon-4 board")
+    board = api.sweep(config, GRID, sweep, restart=True)
+    trial = Run(sweep / "trial-000")
+    assert trial.status == "completed" and trial.config.window.horizon == 2  # trained anew
+    assert board.rows[0]["val.model.mae"] == trial.metrics.val.model.mae != 0.5
+    assert json.loads((sweep / "sweep.json").read_text())["resolved"]["window"]["horizon"] == 2
+    assert "horizon-4" not in (sweep / "leaderboard.md").read_text()
+    again = api.sweep(config, GRID, sweep, restart=True)  # the same plan: --restart has nothing to clear
+    assert again.rows == board.rows and Run(sweep / "trial-000").metrics.to_dict() == trial.metrics.to_dict()
 
 
 def _metrics(val_mae: float, test_mae: float) -> dict:
@@ -80,7 +189,7 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
     sweep = tmp_path / "sweep"
     planned = [{"model.layers[0].units": u} for u in (4, 8, 16, 32)]
     sweep.mkdir()
-    record(sweep, tmp_path / "c.yaml", planned)
+    record(sweep, tmp_path / "c.yaml", BASE, planned)
     _trial(sweep, 0, "completed", _metrics(0.6, 0.5))
     _trial(sweep, 1, "completed", _metrics(0.4, 0.7))
     _trial(sweep, 2, "running", None)  # still training in another shard: skipped
@@ -115,7 +224,7 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
 
 
 def test_leaderboard_of_a_sweep_with_nothing_completed(tmp_path):
-    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
     board = leaderboard(tmp_path)
     assert board.rows == [] and (tmp_path / "leaderboard.csv").read_text().strip() == "trial,val.model.mae"
     assert "(0 of 1 trials completed" in board.markdown
@@ -124,7 +233,7 @@ def test_leaderboard_of_a_sweep_with_nothing_completed(tmp_path):
 def test_leaderboard_errors(tmp_path):
     with pytest.raises(ForecastError, match="not a sweep directory"):
         leaderboard(tmp_path)
-    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
     _trial(tmp_path, 0, "completed", _metrics(0.5, 0.5))
     with pytest.raises(ForecastError, match=r"--metric val\.model\.nope: no such metric in") as err:
         leaderboard(tmp_path, "val.model.nope")
@@ -157,7 +266,7 @@ def test_two_shards_fill_one_sweep_and_resume_skips_finished(tmp_path, write_con
     assert run_cli("leaderboard", sweep).returncode == 0
     grid.write_text("training.epochs: [1, 2]\n")
     refused = run_cli("sweep", config, "--grid", grid, "--sweep-dir", sweep, cwd=tmp_path)
-    assert refused.returncode == 2 and "another config or grid" in refused.stderr
+    assert refused.returncode == 2 and "trials[0].training.epochs: absent in the sweep's plan, 1 now" in refused.stderr
 
 
 def test_a_worker_starting_while_another_writes_the_plan_waits_and_compares(tmp_path):
@@ -179,7 +288,7 @@ def test_a_worker_starting_while_another_writes_the_plan_waits_and_compares(tmp_
         assert worker.is_alive() and not path.exists()  # waiting, not writing
         write_json(path, {"space": "a"})
     worker.join(10)
-    assert outcome == ["another plan"]
+    assert outcome == ['space: "a" in another plan, "b" now; rerun with --restart or use a new --sweep-dir']
     assert json.loads(path.read_text()) == {"space": "a"}
 
 
@@ -191,7 +300,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_next_holder_keeps(tmp_path
     other = tmp_path / ".partial-0123456789ab-best.yaml"  # best.yaml is written under no lock: not ours to clear
     for path in [*stale, other]:
         path.write_text("half")
-    record(tmp_path, tmp_path / "c.yaml", [{"training.epochs": 1}])
+    record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
     assert not stale[0].exists() and stale[1].exists()
     leaderboard(tmp_path)
     assert not any(path.exists() for path in stale)

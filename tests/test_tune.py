@@ -222,8 +222,85 @@ def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
     assert yaml.safe_load(best.stdout) == yaml.safe_load((sweep / chosen / "config.yaml").read_text())
     assert (sweep / "best.yaml").read_text().rstrip() == best.stdout.rstrip()
 
-    with pytest.raises(ForecastError, match="another config, space, metric, study name or storage"):
+    with pytest.raises(ForecastError) as err:
         api.tune(config, {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}, 3, sweep)
+    assert str(err.value) == (
+        "space.training.learning_rate.high: 0.01 in the study's plan, 0.002 now; "
+        "rerun with --restart or use a new --sweep-dir"
+    )
+
+
+def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config, tmp_path):
+    """The finding: tune.json remembered its config by path, so a study resumed after an edit
+    mixed trials of two configs. Now the resolved config is compared; --restart deletes the old
+    study and its trials."""
+    from forecast import api
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    space = {"training.learning_rate": {"low": 1e-3, "high": 2e-3}}
+    sweep = tmp_path / "sweep"
+    api.tune(config, space, 1, sweep)
+    plan = json.loads((sweep / "tune.json").read_text())
+    assert plan["resolved"]["window"]["horizon"] == 4 and plan["data"]["size"] > 0
+    write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
+    with pytest.raises(ForecastError) as err:
+        api.tune(config, space, 2, sweep)
+    assert str(err.value) == (
+        "window.horizon: 4 in the study's plan, 2 now; rerun with --restart or use a new --sweep-dir"
+    )
+    assert err.value.exit_code == 2 and len(_study(sweep).trials) == 1  # nothing trained
+
+    board = api.tune(config, space, 1, sweep, restart=True)
+    trials = _study(sweep).trials
+    assert len(trials) == 1 and trials[0].state == TrialState.COMPLETE  # a new study: trial 0 again
+    assert Run(sweep / "trial-0000").config.window.horizon == 2 and len(board.rows) == 1
+    assert json.loads((sweep / "tune.json").read_text())["resolved"]["window"]["horizon"] == 2
+
+
+def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_config, tmp_path):
+    """Workers read the config file at every trial: one edited while the study runs would make
+    the later trials another study's. The worker checks the plan before each trial."""
+    from forecast import config as cfg
+    from forecast.plans import content
+    from forecast.tuning import record, work
+
+    config = write_config(tiny_config(training={"epochs": 1}))
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    record(sweep, {**content(cfg.load(config)), "space": {}, "metric": "val.model.mae", "study": "s"})
+    write_config(tiny_config(training={"epochs": 1, "batch_size": 16}))
+    space = read_space({"training.learning_rate": {"low": 1e-3, "high": 2e-3}})
+    with pytest.raises(ForecastError) as err:
+        work(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none")
+    assert str(err.value) == (
+        "training.batch_size: 32 in the study's plan, 16 now: changed while the study ran, "
+        "so this worker stops; rerun with --restart"
+    )
+    assert _study(sweep).trials == [] and not list(sweep.glob("trial-*"))
+
+
+def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_config, tmp_path):
+    """The finding: after a worker was killed (-9) and the study resumed, the lost trial was failed
+    in the study but its status.json still said `running`."""
+    from forecast.tuning import _claim, _reap, trial_dir
+
+    sweep = tmp_path / "sweep"
+    (sweep / ".claims").mkdir(parents=True)
+    study = optuna.create_study(study_name="sweep", storage=f"sqlite:///{sweep / 'study.db'}")
+    trial = study.ask({"training.learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-2)})
+    _claim(sweep, trial.number).touch()  # claimed by a worker that is gone: nobody holds it
+    run = Run(trial_dir(sweep, trial.number))
+    run.path.mkdir()
+    run.set_status("running")
+    dead = json.loads(run.status_file.read_text())
+    _reap(study, sweep)
+    assert _study(sweep).trials[0].state == TrialState.FAIL
+    status = json.loads(run.status_file.read_text())
+    assert status["status"] == "failed"
+    assert status["message"] == (
+        f"lost: its worker (pid {dead['pid']} on {dead['host']}) died while it ran; "
+        "its settings were queued again as a new trial"
+    )
 
 
 def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path):
@@ -305,6 +382,8 @@ def test_a_killed_worker_leaves_a_study_that_resumes(write_config, tmp_path):
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[1].user_attrs == {"retry_of": 0} and trials[1].params == trials[0].params  # the same settings
     assert "its worker died" in out.stdout and "1 failed" in out.stdout
+    status = json.loads((sweep / "trial-0000" / "status.json").read_text())
+    assert status["status"] == "failed" and status["message"].startswith(f"lost: its worker (pid {worker.pid} on ")
 
 
 @pytest.mark.slow

@@ -13,10 +13,11 @@ At each epoch's end, in this order:
 
 A kill at any instant therefore leaves the last committed record and its weights intact (and
 the one before it), and `forecast train --resume` continues from there: history.csv is rewritten
-from the record, so every epoch appears exactly once. A record that does not parse or whose
-weights file is missing is skipped in favour of the one before it. Keras's BackupAndRestore and
-CSVLogger are not used: they rewrite their files in place, so a kill at the wrong instant left a
-run that could never resume.
+from the record, so every epoch appears exactly once. A record that does not parse, or whose
+weights file is missing or cannot be read whole (truncated, corrupt), is skipped in favour of the
+one before it, and resume says so on stderr. Keras's BackupAndRestore and CSVLogger are not used:
+they rewrite their files in place, so a kill at the wrong instant left a run that could never
+resume.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from numbers import Real
 from pathlib import Path
@@ -37,6 +39,7 @@ from forecast.rundir import Run
 
 _ES = ("wait", "best", "best_epoch", "stopped_epoch")
 _LR = ("wait", "best", "cooldown_counter")
+log = logging.getLogger("forecast")
 _KEYS = {"epoch", "weights", "best_weights", "history", "early_stopping", "reduce_lr"}
 
 
@@ -44,9 +47,10 @@ def _name(epoch: int, suffix: str) -> str:
     return f"epoch-{epoch:04d}{suffix}"
 
 
-def records(run: Run) -> list[dict[str, Any]]:
-    """The run's valid epoch records, newest first (a record that does not parse, or whose weights
-    file is missing, is left out)."""
+def records(run: Run, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """The run's valid epoch records, newest first. A record that does not parse, or whose weights
+    file (or best epoch's weights file) is missing or cannot be read whole (truncated, corrupt),
+    is left out, and why is added to `skipped`."""
     out = []
     numbered = []
     for path in run.backup.glob("epoch-*.json"):
@@ -57,19 +61,52 @@ def records(run: Run) -> list[dict[str, Any]]:
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
-            continue
+            record = None
         ok = isinstance(record, dict) and set(record) == _KEYS
         ok = ok and type(record["epoch"]) is int and path.name == _name(record["epoch"], ".json")
         ok = ok and isinstance(record["history"], list) and len(record["history"]) == record["epoch"]
-        if ok and (run.backup / str(record["weights"])).is_file():
-            out.append(record)
+        why = None if ok else f"backup/{path.name} is not a valid epoch record"
+        for weights in (record["weights"], record["best_weights"]) if ok else ():
+            if not why and weights is not None:
+                why = _unreadable(run.backup / str(weights))
+        if why:
+            if skipped is not None:
+                skipped.append(why)
+            continue
+        out.append(record)
     return out
 
 
-def latest(run: Run) -> dict[str, Any] | None:
-    """The newest valid record, or None for a run that has not completed an epoch."""
-    found = records(run)
-    return found[0] if found else None
+def _unreadable(path: Path) -> str | None:
+    """Why a weights file cannot be loaded (missing, truncated, corrupt), or None: every dataset in
+    it is read, as loading it would."""
+    import h5py
+
+    def read(name, item):
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    if not path.is_file():
+        return f"backup/{path.name} is missing"
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(read)
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError... for a damaged file
+        return f"backup/{path.name} cannot be read ({str(exc).splitlines()[0][:120]})"
+    return None
+
+
+def latest(run: Run, say: bool = False) -> dict[str, Any] | None:
+    """The newest valid record, or None for a run that has not completed an epoch. `say`: log which
+    epoch training continues from, and why any newer record was skipped (resume)."""
+    skipped: list[str] = []
+    found = records(run, skipped)
+    record = found[0] if found else None
+    if say and (record or skipped):
+        epoch = record["epoch"] if record else 0
+        why = f" ({'; '.join(skipped)})" if skipped else ""
+        (log.warning if skipped else log.info)(f"{'warning: ' if skipped else ''}resuming after epoch {epoch}{why}")
+    return record
 
 
 def completed_epochs(run: Run) -> int:
