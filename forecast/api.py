@@ -391,7 +391,7 @@ def _forecaster(
     import numpy as np
 
     from forecast import future
-    from forecast.data import load_series, release_memory
+    from forecast.data import load_series, release_memory, stamp_format
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
@@ -434,9 +434,11 @@ def _forecaster(
     (model, calibration), *others = loaded
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
+    column = config.data.time_column
+    written = stamp_format(data, column, config.data.time_format) if column is not None else None  # for CSV
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
-        skipped=len(skipped), others=others,
+        skipped=len(skipped), others=others, time_format=written,
     )  # fmt: skip
 
 

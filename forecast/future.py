@@ -197,6 +197,8 @@ class Forecasts:
     witness: pd.DatetimeIndex | None = None
     # a run with intervals: each bound by its quantile's name ("q0.025", ...), shaped like `values`
     bounds: dict[str, np.ndarray] | None = None
+    # how the input writes its stamps (see data.stamp_format): CSV writes origins and target times alike
+    time_format: str | None = None
 
     @classmethod
     def of(
@@ -208,11 +210,12 @@ class Forecasts:
         id_column: str = "id",
         witness: pd.DatetimeIndex | None = None,
         bounds: dict[str, np.ndarray] | None = None,
+        time_format: str | None = None,
     ) -> Forecasts:
         """Label `values` (one forecast per origin row of `series`): with a time column, origins and
         targets are stamps; without, row numbers within each series. `witness`: `_witness` of the
         series' stamps when the caller has it (a streamed forecast computes it once); `bounds`: the
-        intervals' bounds by name."""
+        intervals' bounds by name; `time_format`: the input's stamp format (data.stamp_format)."""
         target_rows = origins[:, None] + spec.target_offsets()
         which = series.series_of(origins)
         if series.times is not None:
@@ -223,7 +226,7 @@ class Forecasts:
         panel = series.ids is not None
         witness = _witness(series.times) if witness is None else witness
         return cls(values, origin, target_time, list(series.target_names), which if panel else None,
-                   series.ids, id_column, witness, bounds)  # fmt: skip
+                   series.ids, id_column, witness, bounds, time_format)  # fmt: skip
 
     def table(self, layout: str = "long", text_stamps: bool = False):
         """The forecasts as a pyarrow Table in `layout`.
@@ -233,7 +236,9 @@ class Forecasts:
         step_1 ... step_H; one row per origin and target, and with intervals per output
         ("prediction", "q0.025", ...).
         Text columns are dictionary-encoded (each label stored once); with `text_stamps`, stamps
-        are too, formatted once each as pandas writes them, for CSV.
+        are too, formatted once each as the input writes them (`stamp_text`), for CSV. Forecasts
+        are float32, the precision the network computes them in: CSV then writes each as the
+        shortest text that reads back as that float32 (128067.5, not 128067.50029298446).
         """
         import pyarrow as pa
 
@@ -242,33 +247,42 @@ class Forecasts:
         per_origin = {}
         if self.ids is not None:
             per_origin[self.id_column] = _dictionary(self.series, self.ids)
-        per_origin["origin"] = _labels(self.origin, text_stamps, self.witness)
+        per_origin["origin"] = self._labels(self.origin, text_stamps)
         names = list(self.targets)
+        outputs = {"prediction": self.values, **(self.bounds or {})}
         if layout == "long":
             rows = pa.array(np.repeat(np.arange(n), horizon * n_targets))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
             steps = pa.array(np.repeat(np.arange(n * horizon), n_targets))
-            columns["target_time"] = _labels(self.target_time, text_stamps, self.witness).take(steps)
+            columns["target_time"] = self._labels(self.target_time, text_stamps).take(steps)
             columns["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
             columns["column"] = _dictionary(np.tile(np.arange(n_targets), n * horizon), names)
-            columns["prediction"] = self.values.reshape(-1)
-            columns.update({name: values.reshape(-1) for name, values in (self.bounds or {}).items()})
+            columns.update({name: values.reshape(-1).astype(np.float32) for name, values in outputs.items()})
         else:
-            outputs = {"prediction": self.values, **(self.bounds or {})}
             per = n_targets * len(outputs)  # rows per origin: each target's outputs in turn
             rows = pa.array(np.repeat(np.arange(n), per))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
             columns["column"] = _dictionary(np.tile(np.repeat(np.arange(n_targets), len(outputs)), n), names)
             if self.bounds:
                 columns["output"] = _dictionary(np.tile(np.arange(len(outputs)), n * n_targets), list(outputs))
-            stacked = np.stack(list(outputs.values()), axis=3)  # (origins, horizon, targets, outputs)
+            stacked = np.stack(list(outputs.values()), axis=3, dtype=np.float32)  # (origins, horizon, targets, outputs)
             by_row = np.ascontiguousarray(stacked.transpose(0, 2, 3, 1).reshape(n * per, horizon).T)
             columns.update({f"step_{k + 1}": by_row[k] for k in range(horizon)})
         return pa.table(columns)
 
+    def _labels(self, index: pd.Index, text: bool):
+        """Origins or target times as a pyarrow array: stamps as text when asked (`stamp_text`),
+        each distinct stamp formatted once; row numbers as they are."""
+        import pyarrow as pa
+
+        if text and isinstance(index, pd.DatetimeIndex):
+            codes, uniques = pd.factorize(index)
+            return _dictionary(codes, stamp_text(uniques, self.time_format, self.witness))
+        return pa.array(index)
+
     def frame(self, layout: str = "long") -> pd.DataFrame:
         """The forecasts as a pandas DataFrame in `layout` (see `table`): stamps as datetime64 (their
-        zone kept), text as strings."""
+        zone kept), text as strings, forecasts float32."""
         return _plain(self.table(layout)).to_pandas()
 
     def write(self, path: Path, layout: str = "long") -> None:
@@ -293,23 +307,25 @@ class Forecasts:
         return out
 
     def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
-        """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
-        pandas-style header (unless this is a later chunk); no quotes, unless a label needs them,
-        and then around every text cell."""
-        import csv
-        import io
+        write_csv(self.table(layout, text_stamps=True), stream, [*self.targets, *(self.ids or [])], header)
 
-        import pyarrow.csv as pacsv
 
-        table = self.table(layout, text_stamps=True)
-        if header:
-            names = io.StringIO()
-            csv.writer(names, lineterminator="\n").writerow(table.column_names)
-            stream.write(names.getvalue().encode())
-        labels = [*self.targets, *(self.ids or [])]
-        plain = not any(set(label) & set(',"\r\n') for label in labels)
-        options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
-        pacsv.write_csv(table, stream, options)
+def write_csv(table, stream: BinaryIO, labels: list[str], header: bool = True) -> None:
+    """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
+    pandas-style header (unless this is a later chunk); no quotes, unless one of the text `labels`
+    needs them, and then around every text cell. Floats are written shortest-exact for their type."""
+    import csv
+    import io
+
+    import pyarrow.csv as pacsv
+
+    if header:
+        names = io.StringIO()
+        csv.writer(names, lineterminator="\n").writerow(table.column_names)
+        stream.write(names.getvalue().encode())
+    plain = not any(set(str(label)) & set(',"\r\n') for label in labels)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
+    pacsv.write_csv(table, stream, options)
 
 
 def _mean(members: list[np.ndarray]) -> np.ndarray:
@@ -346,6 +362,7 @@ class Forecaster:
     witness: pd.DatetimeIndex | None = None  # computed on the first chunk
     skipped: int = 0  # series too short for one window (no forecast)
     others: list = field(default_factory=list)  # an ensemble's other members: (model, calibration) each
+    time_format: str | None = None  # how the input writes its stamps (data.stamp_format)
 
     def witness_with(self, earlier: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
         """This series' `_witness` with an earlier part's: the stamps that fix how CSV prints stamps,
@@ -402,7 +419,9 @@ class Forecaster:
         values = finite(self.scalers.forecast_units(_mean(points), which))
         if self.witness is None:
             self.witness = _witness(self.series.times)  # once: it scans the whole series
-        return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness, bounds)
+        return Forecasts.of(
+            self.series, self.spec, origins, values, self.id_column, self.witness, bounds, self.time_format
+        )
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and
@@ -462,19 +481,31 @@ def _dictionary(codes: np.ndarray, labels: list[str]):
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(labels, pa.string()))
 
 
-def _labels(index: pd.Index, text: bool, witness: pd.DatetimeIndex | None = None):
-    """An Index as a pyarrow array; stamps as text when asked, each distinct stamp formatted once
-    (DatetimeIndex.astype(str) is what DataFrame.to_csv writes: dates only when every stamp is
-    midnight, the zone's offset when there is one). Formatted beside the `witness` stamps, so the
-    format is the whole series' rather than this chunk's."""
-    import pyarrow as pa
+def stamp_text(stamps: pd.DatetimeIndex, time_format: str | None, witness: pd.DatetimeIndex | None = None) -> list[str]:
+    """Stamps as the input writes them: in its `time_format` (data.stamp_format: '2024-05-01 13:00'
+    gets no invented seconds, dates stay dates) where that format writes every one of them exactly;
+    else as pandas' to_csv does (ISO: dates only when every stamp is midnight, the zone's offset when
+    there is one, 0, 3, 6 or 9 digits of seconds), formatted beside the `witness` stamps so that the
+    format is the whole series' rather than this chunk's. Fractions of a second (%f) and zones (%z)
+    take pandas' form, which writes them as they were read."""
+    if _writes_exactly(time_format, stamps):
+        return list(stamps.strftime(time_format))
+    both = stamps.append(witness) if witness is not None and len(witness) else stamps
+    return [str(s) for s in both.astype(str)[: len(stamps)]]
 
-    if text and isinstance(index, pd.DatetimeIndex):
-        codes, uniques = pd.factorize(index)
-        if witness is not None and len(witness):
-            uniques = uniques.append(witness)
-        return _dictionary(codes, [str(s) for s in uniques.astype(str)])
-    return pa.array(index)
+
+def _writes_exactly(time_format: str | None, stamps: pd.DatetimeIndex) -> bool:
+    """Whether strftime(`time_format`) writes `stamps` so that the format reads them back unchanged
+    (a date-only format and a stamp at noon: no; 'ISO8601' and 'mixed' are parsing modes: no)."""
+    if time_format is None or time_format in ("ISO8601", "mixed") or stamps.tz is not None:
+        return False
+    if any(code in time_format for code in ("%f", "%z", "%Z")) or not len(stamps):
+        return False
+    try:
+        back = pd.to_datetime(stamps.strftime(time_format), format=time_format)
+    except ValueError:
+        return False
+    return bool((back.as_unit("ns").asi8 == stamps.as_unit("ns").asi8).all())
 
 
 def _witness(times: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
