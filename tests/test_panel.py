@@ -228,6 +228,35 @@ def test_smape_and_mase_match_hand_computed_values():
     assert result.mase == pytest.approx(((10 + 50) / 2) / 20)
 
 
+def test_mape_is_judged_per_series_and_averaged_over_those_that_have_one():
+    # one window of 2 steps per series: a (level ~150), b (small, but far from zero on its own
+    # scale), c (an actual near zero beside its own 10: no MAPE), in windows out of series order
+    true = np.array([[[100.0], [200.0]], [[0.001], [10.0]], [[0.5], [1.0]]])
+    pred = np.array([[[110.0], [150.0]], [[1.0], [10.0]], [[0.75], [1.0]]])
+    series = np.array([0, 2, 1])
+    a, b = (10 / 100 + 50 / 200) / 2, (0.25 / 0.5 + 0) / 2
+    assert scores(true, pred, series=series).mape == pytest.approx((a + b) / 2)
+    assert scores(true, pred).mape is None  # judged as one series, b's and c's small actuals sink it
+    assert scores(true[:1], pred[:1]).mape == pytest.approx(a)  # one series: its own MAPE
+    assert scores(true[1:2], pred[1:2], series=np.array([0])).mape is None  # no series has one
+
+
+def test_per_series_scores_are_float32_and_written_shortest(panel_csv, tmp_path):
+    from forecast.metrics import per_series
+
+    prepared = prepare(panel_config(panel_csv))
+    origins = prepared.origins["test"]
+    naive = prepared.spec.last_values(prepared.y, origins)
+    table = per_series(prepared, "test", naive, "store")
+    scored = [c for c in table.columns if c not in ("store", "windows")]
+    assert (table[scored].dtypes == np.float32).all()
+    table.to_csv(tmp_path / "per_series.csv", index=False)
+    written = pd.read_csv(tmp_path / "per_series.csv", dtype=str)
+    cells = [text for column in scored for text in written[column].dropna()]
+    assert cells and all(text == str(np.float32(text)) for text in cells)  # e.g. 1.2345678, never 1.234567812345
+    np.testing.assert_array_equal(table["model_mae"], table["naive_mae"])  # the model here is the naive forecast
+
+
 def test_mase_scale_is_the_in_sample_seasonal_naive_mae(panel_csv):
     prepared = prepare(panel_config(panel_csv).model_copy(update={"metrics": cfg.MetricsSection(seasonality=24)}))
     series = prepared.series
