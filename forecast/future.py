@@ -45,9 +45,12 @@ def origins(
     return ranges(starts[keep] + spec.history, ends[keep] - 1).astype(np.int64), skipped
 
 
-def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, source: str) -> Series:
+def extend(
+    series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, source: str, check: bool = True
+) -> Series:
     """The series with each one's rows reaching `delay + horizon - 1` rows past its history (the last
-    forecast's target rows), appended where the file stops earlier; future covariates checked there.
+    forecast's target rows), appended where the file stops earlier; future covariates checked there
+    (unless not `check`: a template of the rows to fill in).
 
     Appended rows hold NaN values and, with a time column, the next stamps on the series' grid
     (calendar features are computed from them when the series is scaled).
@@ -56,7 +59,7 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     need = spec.delay + spec.horizon - 1
     have = series.offsets[1:] - ends
     forecast = (ends - starts) > spec.history  # a series too short for one window gets no forecast
-    for column in data.covariates.future:
+    for column in data.covariates.future if check else ():
         k = series.feature_names.index(column)
         target_rows = ends[:, None] + np.arange(need)[None, :]  # rows after each series' history
         inside = target_rows < series.offsets[1:, None]
@@ -113,6 +116,63 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     )
 
 
+def template(
+    series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, columns: list[str], source: str
+) -> pd.DataFrame:
+    """The future rows each series needs for `predict`: the `delay + horizon - 1` rows after its last
+    target value, with the file's `columns` in its order (so that they can be appended to it): its
+    id, the stamps on its grid (as `extend` continues them), its static covariates, the future
+    covariates the file already holds there and empty cells to fill in otherwise; targets and
+    every other column empty. Calendar features are computed from the stamps: none to fill in."""
+    extended = extend(series, spec, data, frequency, source, check=False)
+    need = spec.delay + spec.horizon - 1
+    rows = (extended.history_ends[:, None] + np.arange(need)).reshape(-1)
+    which = np.repeat(np.arange(series.n_series), need)
+    static = series.static if series.static is not None else pd.DataFrame()
+    out = {}
+    for column in columns:
+        if column == data.id_column:
+            out[column] = np.asarray(series.ids, dtype=object)[which]
+        elif column == data.time_column:
+            out[column] = extended.times[rows]
+        elif column in static.columns:
+            out[column] = static[column].to_numpy()[which]
+        elif column in data.covariates.future:
+            out[column] = extended.features[rows, extended.feature_names.index(column)]
+        else:
+            out[column] = np.full(len(rows), np.nan, dtype=np.float32)
+    return pd.DataFrame(out)
+
+
+def rows_format(path: Path) -> str:
+    """The file type of rows to fill in (`--template`), from its extension: csv or parquet."""
+    kind = output_format(path, option="--template")
+    if kind not in ("csv", "parquet"):
+        raise ForecastError(f"--template: {path}: rows to fill in go to a .csv or .parquet file")
+    return kind
+
+
+def write_rows(frame: pd.DataFrame, path: Path, time_column: str | None, time_format: str | None, witness) -> None:
+    """Write a table of input rows (a `template`) to `path` (`-`: stdout) as its extension says,
+    CSV or Parquet, atomically: in CSV, stamps as the input writes them (`stamp_text`), empty
+    cells for missing values, float32 numbers shortest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecast.rundir import write_output
+
+    kind = rows_format(path)
+    if kind == "csv" and time_column is not None:
+        frame = frame.assign(**{time_column: stamp_text(pd.DatetimeIndex(frame[time_column]), time_format, witness)})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    texts = [value for column in frame.columns if frame[column].dtype == object for value in frame[column].unique()]
+
+    def write(out: BinaryIO) -> None:
+        write_csv(table, out, texts) if kind == "csv" else pq.write_table(table, out)
+
+    write_output(path, write)
+
+
 def stamps_after(last: pd.DatetimeIndex, count: int, frequency: str | None, reference: pd.DatetimeIndex) -> np.ndarray:
     """(len(last), count) stamps (UTC wall time) after each of `last`: on the `frequency` grid, else
     the one pandas infers from `reference` (month ends stay month ends, years stay years), else
@@ -144,7 +204,7 @@ def check_layout(layout: str) -> None:
         raise ForecastError(f"--format: expected long or wide (got '{layout}')")
 
 
-def output_format(path: Path | None, layout: str = "long") -> str:
+def output_format(path: Path | None, layout: str = "long", option: str = "--output") -> str:
     """The file type `--output` asks for, from its extension: csv, parquet, npy or npz.
 
     Checked before any work, so a typo costs nothing and writes nothing. Standard output (`-` or no
@@ -163,9 +223,9 @@ def output_format(path: Path | None, layout: str = "long") -> str:
         if special_file(path):  # a FIFO or a device
             return "csv"
         raise ForecastError(
-            f"--output: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"
+            f"{option}: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"
             if path.suffix
-            else f"--output: {path} has no extension; use .csv, .parquet, .npy or .npz"
+            else f"{option}: {path} has no extension; use .csv, .parquet, .npy or .npz"
         )
     if layout == "wide" and kind in ("npy", "npz"):
         raise ForecastError(
