@@ -219,6 +219,42 @@ def _open(runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[in
     return _forecaster(runs, data, all_origins, only, time_format=time_format)
 
 
+def template(run: Runs, data: PathLike | None = None, output: PathLike | None = None) -> pd.DataFrame:
+    """`forecast predict --template`: the future rows each series of `data` (default: the run's
+    data.path) needs for `predict`, to fill in: the `delay + horizon - 1` rows after its last
+    target value, in the file's columns and their order (id, the stamps on the series' frequency,
+    static covariates filled; future covariates empty where the file holds no value yet; targets
+    empty). Written to `output` (.csv or .parquet; `-`: stdout) when given. Append the filled rows
+    to the history and predict from it. A run without future covariates needs no such rows (a note
+    says so): the template still lists the stamps `predict` will forecast. Loads no model."""
+    import pandas as pd
+
+    from forecast import future
+    from forecast.data import load_series, parquet, parquet_dataset, stamp_format
+    from forecast.ensemble import members
+    from forecast.windows import WindowSpec
+
+    run = members(run)[0]
+    config, schema = run.config, run.load_schema()
+    path = Path(data if data is not None else config.data.path)
+    if output is not None:
+        future.rows_format(Path(output))  # a wrong extension: before the data is read
+    series = load_series(config.data, path, schema, future=True)
+    if not config.data.covariates.future:
+        log.info(
+            "note: this run has no future covariates: predict needs no future rows (these are the stamps it forecasts)"
+        )
+    columns = parquet_dataset(path).schema.names if parquet(path) else list(pd.read_csv(path, nrows=0).columns)
+    spec = WindowSpec.from_config(config.window)
+    frequency = config.data.frequency or schema.frequency
+    rows = future.template(series, spec, config.data, frequency, [str(c) for c in columns], str(path))
+    if output is not None:
+        column = config.data.time_column
+        written = stamp_format(path, column, config.data.time_format) if column is not None else None
+        future.write_rows(rows, Path(output), column, written, future._witness(series.times))
+    return rows
+
+
 def write_predictions(
     run: Runs,
     output: PathLike,
@@ -391,7 +427,7 @@ def _forecaster(
     import numpy as np
 
     from forecast import future
-    from forecast.data import load_series, release_memory
+    from forecast.data import load_series, release_memory, stamp_format
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
@@ -434,9 +470,11 @@ def _forecaster(
     (model, calibration), *others = loaded
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
+    column = config.data.time_column
+    written = stamp_format(data, column, config.data.time_format) if column is not None else None  # for CSV
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
-        skipped=len(skipped), others=others,
+        skipped=len(skipped), others=others, time_format=written,
     )  # fmt: skip
 
 

@@ -157,10 +157,20 @@ def predict(
     all_origins: o.OriginsOpt = False,
     layout: o.LayoutOpt = "long",
     shard: o.PredictShardOpt = None,
+    template: o.TemplateOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
-    from forecast.future import output_format
+    from forecast.future import output_format, rows_format
 
+    if template is not None:
+        given = {"--output": output, "--all-origins": all_origins, "--format": layout != "long", "--shard": shard}
+        conflicting = [name for name, value in given.items() if value]
+        if conflicting:
+            raise ForecastError(f"--template writes rows to fill in, not forecasts: give it without {conflicting[0]}")
+        check_output(template, "--template")
+        rows_format(template)
+        api.template(run_dir, data, template)
+        return
     part = _predict_shard(run_dir, shard, output)
     if output is not None and "{shard}" in str(output):
         output = Path(str(output).replace("{shard}", str(part[0] if part else 0)))

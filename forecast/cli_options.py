@@ -100,6 +100,11 @@ PredictShardOpt = opt(
     "--shard",
     help="Forecast series I, I+N, ... only (a panel; default: SLURM_ARRAY_TASK_ID/COUNT); --output needs {shard}.",
 )
+TemplateOpt = opt(
+    Optional[Path],
+    "--template",
+    help="Write the future rows each series needs (.csv or .parquet) to fill in, instead of forecasting.",
+)
 DebugOpt = opt(bool, "--debug", help="Show Python tracebacks on errors.")
 OptionalConfigArg = arg(Optional[Path], "YAML config file.")
 SweepDirArg = arg(Path, "A sweep directory (shards merged).")

@@ -618,6 +618,37 @@ def time_format_of(path: Path, column: str) -> str | None:
     its first value has (None: not text, no value, or no single format). A panel read a group of
     series at a time is parsed with it, so that every group reads its stamps as the whole read
     would (a group whose first stamp is 03/04 must not read day-first dates month-first)."""
+    first = _first_time(path, column)
+    if not isinstance(first, str) or _number(first):
+        return None  # numbers (years, 20200131) are times of their own kind (see _numeric_times)
+    with warnings.catch_warnings():  # "dayfirst=False was specified": pandas' own inference says no more
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.tseries.api.guess_datetime_format(first)
+
+
+def stamp_format(path: Path, column: str, time_format: str | None) -> str | None:
+    """The format a file writes its stamps in, so that stamps written from it (forecasts' origins
+    and target times, a template's rows) look like its own: `time_format` (data.time_format) when
+    given, else its first text value's ('2024-05-01 13:00' has no seconds), '%Y' for years written
+    as numbers; None where the file says nothing (Parquet timestamps, text of no single format)."""
+    if time_format is not None:
+        return time_format
+    first = _first_time(path, column)
+    if (isinstance(first, str) and _number(first)) or isinstance(first, int | float | np.number):
+        return "%Y"  # the only numbers read without a format (see _numeric_times)
+    return time_format_of(path, column)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_time(path: Path, column: str) -> object:
+    """A file's first non-empty value of its time column (a CSV's as text); None: none, or unreadable."""
     try:
         if parquet(path):
             batches = parquet_dataset(path).to_batches(columns=[column])
@@ -627,15 +658,8 @@ def time_format_of(path: Path, column: str) -> str | None:
             values = pd.read_csv(path, usecols=[column], nrows=1000, dtype=str)[column]
     except (OSError, ValueError, KeyError):
         return None  # the read of a group reports the problem
-    text = values.dropna()
-    if not len(text) or not isinstance(text.iloc[0], str):
-        return None
-    with contextlib.suppress(ValueError):
-        float(text.iloc[0])
-        return None  # numbers (years, 20200131) are times of their own kind (see _numeric_times)
-    with warnings.catch_warnings():  # "dayfirst=False was specified": pandas' own inference says no more
-        warnings.simplefilter("ignore", UserWarning)
-        return pd.tseries.api.guess_datetime_format(text.iloc[0])
+    values = values.dropna()
+    return values.iloc[0] if len(values) else None
 
 
 def time_batches(path: Path, column: str, time_format: str | None) -> Iterator[pd.DatetimeIndex]:

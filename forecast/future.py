@@ -45,9 +45,12 @@ def origins(
     return ranges(starts[keep] + spec.history, ends[keep] - 1).astype(np.int64), skipped
 
 
-def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, source: str) -> Series:
+def extend(
+    series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, source: str, check: bool = True
+) -> Series:
     """The series with each one's rows reaching `delay + horizon - 1` rows past its history (the last
-    forecast's target rows), appended where the file stops earlier; future covariates checked there.
+    forecast's target rows), appended where the file stops earlier; future covariates checked there
+    (unless not `check`: a template of the rows to fill in).
 
     Appended rows hold NaN values and, with a time column, the next stamps on the series' grid
     (calendar features are computed from them when the series is scaled).
@@ -56,7 +59,7 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     need = spec.delay + spec.horizon - 1
     have = series.offsets[1:] - ends
     forecast = (ends - starts) > spec.history  # a series too short for one window gets no forecast
-    for column in data.covariates.future:
+    for column in data.covariates.future if check else ():
         k = series.feature_names.index(column)
         target_rows = ends[:, None] + np.arange(need)[None, :]  # rows after each series' history
         inside = target_rows < series.offsets[1:, None]
@@ -113,6 +116,63 @@ def extend(series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | No
     )
 
 
+def template(
+    series: Series, spec: WindowSpec, data: cfg.Data, frequency: str | None, columns: list[str], source: str
+) -> pd.DataFrame:
+    """The future rows each series needs for `predict`: the `delay + horizon - 1` rows after its last
+    target value, with the file's `columns` in its order (so that they can be appended to it): its
+    id, the stamps on its grid (as `extend` continues them), its static covariates, the future
+    covariates the file already holds there and empty cells to fill in otherwise; targets and
+    every other column empty. Calendar features are computed from the stamps: none to fill in."""
+    extended = extend(series, spec, data, frequency, source, check=False)
+    need = spec.delay + spec.horizon - 1
+    rows = (extended.history_ends[:, None] + np.arange(need)).reshape(-1)
+    which = np.repeat(np.arange(series.n_series), need)
+    static = series.static if series.static is not None else pd.DataFrame()
+    out = {}
+    for column in columns:
+        if column == data.id_column:
+            out[column] = np.asarray(series.ids, dtype=object)[which]
+        elif column == data.time_column:
+            out[column] = extended.times[rows]
+        elif column in static.columns:
+            out[column] = static[column].to_numpy()[which]
+        elif column in data.covariates.future:
+            out[column] = extended.features[rows, extended.feature_names.index(column)]
+        else:
+            out[column] = np.full(len(rows), np.nan, dtype=np.float32)
+    return pd.DataFrame(out)
+
+
+def rows_format(path: Path) -> str:
+    """The file type of rows to fill in (`--template`), from its extension: csv or parquet."""
+    kind = output_format(path, option="--template")
+    if kind not in ("csv", "parquet"):
+        raise ForecastError(f"--template: {path}: rows to fill in go to a .csv or .parquet file")
+    return kind
+
+
+def write_rows(frame: pd.DataFrame, path: Path, time_column: str | None, time_format: str | None, witness) -> None:
+    """Write a table of input rows (a `template`) to `path` (`-`: stdout) as its extension says,
+    CSV or Parquet, atomically: in CSV, stamps as the input writes them (`stamp_text`), empty
+    cells for missing values, float32 numbers shortest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecast.rundir import write_output
+
+    kind = rows_format(path)
+    if kind == "csv" and time_column is not None:
+        frame = frame.assign(**{time_column: stamp_text(pd.DatetimeIndex(frame[time_column]), time_format, witness)})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    texts = [value for column in frame.columns if frame[column].dtype == object for value in frame[column].unique()]
+
+    def write(out: BinaryIO) -> None:
+        write_csv(table, out, texts) if kind == "csv" else pq.write_table(table, out)
+
+    write_output(path, write)
+
+
 def stamps_after(last: pd.DatetimeIndex, count: int, frequency: str | None, reference: pd.DatetimeIndex) -> np.ndarray:
     """(len(last), count) stamps (UTC wall time) after each of `last`: on the `frequency` grid, else
     the one pandas infers from `reference` (month ends stay month ends, years stay years), else
@@ -144,7 +204,7 @@ def check_layout(layout: str) -> None:
         raise ForecastError(f"--format: expected long or wide (got '{layout}')")
 
 
-def output_format(path: Path | None, layout: str = "long") -> str:
+def output_format(path: Path | None, layout: str = "long", option: str = "--output") -> str:
     """The file type `--output` asks for, from its extension: csv, parquet, npy or npz.
 
     Checked before any work, so a typo costs nothing and writes nothing. Standard output (`-` or no
@@ -163,9 +223,9 @@ def output_format(path: Path | None, layout: str = "long") -> str:
         if special_file(path):  # a FIFO or a device
             return "csv"
         raise ForecastError(
-            f"--output: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"
+            f"{option}: {path}: unknown extension '{path.suffix}'; use .csv, .parquet, .npy or .npz"
             if path.suffix
-            else f"--output: {path} has no extension; use .csv, .parquet, .npy or .npz"
+            else f"{option}: {path} has no extension; use .csv, .parquet, .npy or .npz"
         )
     if layout == "wide" and kind in ("npy", "npz"):
         raise ForecastError(
@@ -197,6 +257,8 @@ class Forecasts:
     witness: pd.DatetimeIndex | None = None
     # a run with intervals: each bound by its quantile's name ("q0.025", ...), shaped like `values`
     bounds: dict[str, np.ndarray] | None = None
+    # how the input writes its stamps (see data.stamp_format): CSV writes origins and target times alike
+    time_format: str | None = None
 
     @classmethod
     def of(
@@ -208,11 +270,12 @@ class Forecasts:
         id_column: str = "id",
         witness: pd.DatetimeIndex | None = None,
         bounds: dict[str, np.ndarray] | None = None,
+        time_format: str | None = None,
     ) -> Forecasts:
         """Label `values` (one forecast per origin row of `series`): with a time column, origins and
         targets are stamps; without, row numbers within each series. `witness`: `_witness` of the
         series' stamps when the caller has it (a streamed forecast computes it once); `bounds`: the
-        intervals' bounds by name."""
+        intervals' bounds by name; `time_format`: the input's stamp format (data.stamp_format)."""
         target_rows = origins[:, None] + spec.target_offsets()
         which = series.series_of(origins)
         if series.times is not None:
@@ -223,7 +286,7 @@ class Forecasts:
         panel = series.ids is not None
         witness = _witness(series.times) if witness is None else witness
         return cls(values, origin, target_time, list(series.target_names), which if panel else None,
-                   series.ids, id_column, witness, bounds)  # fmt: skip
+                   series.ids, id_column, witness, bounds, time_format)  # fmt: skip
 
     def table(self, layout: str = "long", text_stamps: bool = False):
         """The forecasts as a pyarrow Table in `layout`.
@@ -233,7 +296,9 @@ class Forecasts:
         step_1 ... step_H; one row per origin and target, and with intervals per output
         ("prediction", "q0.025", ...).
         Text columns are dictionary-encoded (each label stored once); with `text_stamps`, stamps
-        are too, formatted once each as pandas writes them, for CSV.
+        are too, formatted once each as the input writes them (`stamp_text`), for CSV. Forecasts
+        are float32, the precision the network computes them in: CSV then writes each as the
+        shortest text that reads back as that float32 (128067.5, not 128067.50029298446).
         """
         import pyarrow as pa
 
@@ -242,33 +307,42 @@ class Forecasts:
         per_origin = {}
         if self.ids is not None:
             per_origin[self.id_column] = _dictionary(self.series, self.ids)
-        per_origin["origin"] = _labels(self.origin, text_stamps, self.witness)
+        per_origin["origin"] = self._labels(self.origin, text_stamps)
         names = list(self.targets)
+        outputs = {"prediction": self.values, **(self.bounds or {})}
         if layout == "long":
             rows = pa.array(np.repeat(np.arange(n), horizon * n_targets))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
             steps = pa.array(np.repeat(np.arange(n * horizon), n_targets))
-            columns["target_time"] = _labels(self.target_time, text_stamps, self.witness).take(steps)
+            columns["target_time"] = self._labels(self.target_time, text_stamps).take(steps)
             columns["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
             columns["column"] = _dictionary(np.tile(np.arange(n_targets), n * horizon), names)
-            columns["prediction"] = self.values.reshape(-1)
-            columns.update({name: values.reshape(-1) for name, values in (self.bounds or {}).items()})
+            columns.update({name: values.reshape(-1).astype(np.float32) for name, values in outputs.items()})
         else:
-            outputs = {"prediction": self.values, **(self.bounds or {})}
             per = n_targets * len(outputs)  # rows per origin: each target's outputs in turn
             rows = pa.array(np.repeat(np.arange(n), per))
             columns = {key: labels.take(rows) for key, labels in per_origin.items()}
             columns["column"] = _dictionary(np.tile(np.repeat(np.arange(n_targets), len(outputs)), n), names)
             if self.bounds:
                 columns["output"] = _dictionary(np.tile(np.arange(len(outputs)), n * n_targets), list(outputs))
-            stacked = np.stack(list(outputs.values()), axis=3)  # (origins, horizon, targets, outputs)
+            stacked = np.stack(list(outputs.values()), axis=3, dtype=np.float32)  # (origins, horizon, targets, outputs)
             by_row = np.ascontiguousarray(stacked.transpose(0, 2, 3, 1).reshape(n * per, horizon).T)
             columns.update({f"step_{k + 1}": by_row[k] for k in range(horizon)})
         return pa.table(columns)
 
+    def _labels(self, index: pd.Index, text: bool):
+        """Origins or target times as a pyarrow array: stamps as text when asked (`stamp_text`),
+        each distinct stamp formatted once; row numbers as they are."""
+        import pyarrow as pa
+
+        if text and isinstance(index, pd.DatetimeIndex):
+            codes, uniques = pd.factorize(index)
+            return _dictionary(codes, stamp_text(uniques, self.time_format, self.witness))
+        return pa.array(index)
+
     def frame(self, layout: str = "long") -> pd.DataFrame:
         """The forecasts as a pandas DataFrame in `layout` (see `table`): stamps as datetime64 (their
-        zone kept), text as strings."""
+        zone kept), text as strings, forecasts float32."""
         return _plain(self.table(layout)).to_pandas()
 
     def write(self, path: Path, layout: str = "long") -> None:
@@ -293,23 +367,25 @@ class Forecasts:
         return out
 
     def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
-        """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
-        pandas-style header (unless this is a later chunk); no quotes, unless a label needs them,
-        and then around every text cell."""
-        import csv
-        import io
+        write_csv(self.table(layout, text_stamps=True), stream, [*self.targets, *(self.ids or [])], header)
 
-        import pyarrow.csv as pacsv
 
-        table = self.table(layout, text_stamps=True)
-        if header:
-            names = io.StringIO()
-            csv.writer(names, lineterminator="\n").writerow(table.column_names)
-            stream.write(names.getvalue().encode())
-        labels = [*self.targets, *(self.ids or [])]
-        plain = not any(set(label) & set(',"\r\n') for label in labels)
-        options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
-        pacsv.write_csv(table, stream, options)
+def write_csv(table, stream: BinaryIO, labels: list[str], header: bool = True) -> None:
+    """CSV through pyarrow's writer (C++; pandas' to_csv formats every cell in Python), with a
+    pandas-style header (unless this is a later chunk); no quotes, unless one of the text `labels`
+    needs them, and then around every text cell. Floats are written shortest-exact for their type."""
+    import csv
+    import io
+
+    import pyarrow.csv as pacsv
+
+    if header:
+        names = io.StringIO()
+        csv.writer(names, lineterminator="\n").writerow(table.column_names)
+        stream.write(names.getvalue().encode())
+    plain = not any(set(str(label)) & set(',"\r\n') for label in labels)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
+    pacsv.write_csv(table, stream, options)
 
 
 def _mean(members: list[np.ndarray]) -> np.ndarray:
@@ -346,6 +422,7 @@ class Forecaster:
     witness: pd.DatetimeIndex | None = None  # computed on the first chunk
     skipped: int = 0  # series too short for one window (no forecast)
     others: list = field(default_factory=list)  # an ensemble's other members: (model, calibration) each
+    time_format: str | None = None  # how the input writes its stamps (data.stamp_format)
 
     def witness_with(self, earlier: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
         """This series' `_witness` with an earlier part's: the stamps that fix how CSV prints stamps,
@@ -402,7 +479,9 @@ class Forecaster:
         values = finite(self.scalers.forecast_units(_mean(points), which))
         if self.witness is None:
             self.witness = _witness(self.series.times)  # once: it scans the whole series
-        return Forecasts.of(self.series, self.spec, origins, values, self.id_column, self.witness, bounds)
+        return Forecasts.of(
+            self.series, self.spec, origins, values, self.id_column, self.witness, bounds, self.time_format
+        )
 
     def write(self, path: Path, layout: str = "long", size: int | None = None) -> None:
         """Write `path` as its extension says (see `output_format`). A file is written atomically and
@@ -462,19 +541,31 @@ def _dictionary(codes: np.ndarray, labels: list[str]):
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(labels, pa.string()))
 
 
-def _labels(index: pd.Index, text: bool, witness: pd.DatetimeIndex | None = None):
-    """An Index as a pyarrow array; stamps as text when asked, each distinct stamp formatted once
-    (DatetimeIndex.astype(str) is what DataFrame.to_csv writes: dates only when every stamp is
-    midnight, the zone's offset when there is one). Formatted beside the `witness` stamps, so the
-    format is the whole series' rather than this chunk's."""
-    import pyarrow as pa
+def stamp_text(stamps: pd.DatetimeIndex, time_format: str | None, witness: pd.DatetimeIndex | None = None) -> list[str]:
+    """Stamps as the input writes them: in its `time_format` (data.stamp_format: '2024-05-01 13:00'
+    gets no invented seconds, dates stay dates) where that format writes every one of them exactly;
+    else as pandas' to_csv does (ISO: dates only when every stamp is midnight, the zone's offset when
+    there is one, 0, 3, 6 or 9 digits of seconds), formatted beside the `witness` stamps so that the
+    format is the whole series' rather than this chunk's. Fractions of a second (%f) and zones (%z)
+    take pandas' form, which writes them as they were read."""
+    if _writes_exactly(time_format, stamps):
+        return list(stamps.strftime(time_format))
+    both = stamps.append(witness) if witness is not None and len(witness) else stamps
+    return [str(s) for s in both.astype(str)[: len(stamps)]]
 
-    if text and isinstance(index, pd.DatetimeIndex):
-        codes, uniques = pd.factorize(index)
-        if witness is not None and len(witness):
-            uniques = uniques.append(witness)
-        return _dictionary(codes, [str(s) for s in uniques.astype(str)])
-    return pa.array(index)
+
+def _writes_exactly(time_format: str | None, stamps: pd.DatetimeIndex) -> bool:
+    """Whether strftime(`time_format`) writes `stamps` so that the format reads them back unchanged
+    (a date-only format and a stamp at noon: no; 'ISO8601' and 'mixed' are parsing modes: no)."""
+    if time_format is None or time_format in ("ISO8601", "mixed") or stamps.tz is not None:
+        return False
+    if any(code in time_format for code in ("%f", "%z", "%Z")) or not len(stamps):
+        return False
+    try:
+        back = pd.to_datetime(stamps.strftime(time_format), format=time_format)
+    except ValueError:
+        return False
+    return bool((back.as_unit("ns").asi8 == stamps.as_unit("ns").asi8).all())
 
 
 def _witness(times: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import pandas as pd
 from forecast.results import Scores, SplitScores
 
-# An actual whose size is under this fraction of the mean absolute actual makes MAPE meaningless
-# (ETTh1's loads cross zero: MAPE was 4e13); it is then reported as None ("n/a").
+# An actual whose size is under this fraction of its series' mean absolute actual makes that
+# series' MAPE meaningless (ETTh1's loads cross zero: MAPE was 4e13); it then has none ("n/a").
 NEAR_ZERO = 0.01
 
 
@@ -46,23 +46,28 @@ def mase_terms(true: np.ndarray, pred: np.ndarray, scale: np.ndarray) -> np.ndar
     return np.abs(true - pred).mean(axis=1) / scale
 
 
-def scores(true: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None, units: bool = True) -> Scores:
-    """Errors over every value; with `scale` (see `mase_terms`), MASE too (NaN scales left out).
-    sMAPE only in original `units`: a percentage of scaled values (centred on 0) means nothing."""
+def scores(
+    true: np.ndarray,
+    pred: np.ndarray,
+    scale: np.ndarray | None = None,
+    units: bool = True,
+    series: np.ndarray | None = None,
+) -> Scores:
+    """Errors over every value of (windows, horizon, targets) arrays; with `scale` (see
+    `mase_terms`), MASE too (NaN scales left out). sMAPE only in original `units`: a percentage of
+    scaled values (centred on 0) means nothing. `series`: each window's series, for a panel's MAPE
+    (see `_mape`); None: one series."""
     mase = None
     if scale is not None:
         terms = mase_terms(true.astype(np.float64), pred.astype(np.float64), scale)
         mase = float(np.nanmean(terms)) if np.isfinite(terms).any() else None
+    per_window = int(np.prod(true.shape[1:]))
     true, pred = true.reshape(-1), pred.reshape(-1)
     # float64 arithmetic on the float32 values without float64 copies of them (see smape_terms);
     # the definitions are scikit-learn's (MAPE divides by max(|y|, machine epsilon))
     error = np.abs(np.subtract(pred, true, dtype=np.float64))
     size = np.abs(true, dtype=np.float64)
-    mean_size = size.mean()
-    mape = None
-    if mean_size > 0 and not (size < NEAR_ZERO * mean_size).any():
-        np.maximum(size, np.finfo(np.float64).eps, out=size)
-        mape = float(np.divide(error, size, out=size).mean())
+    mape = _mape(error, size, per_window, series)
     mse = float(np.square(error, out=size).mean())  # numpy's pairwise sum, not BLAS: the same bits on any thread count
     del size
     return Scores(
@@ -73,6 +78,27 @@ def scores(true: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None, 
         smape=float(smape_terms(true, pred, error).mean()) if units else None,
         mase=mase,
     )
+
+
+def _mape(error: np.ndarray, size: np.ndarray, per_window: int, series: np.ndarray | None) -> float | None:
+    """MAPE judged per series: a series with an actual under NEAR_ZERO of its own mean absolute
+    actual has none (a small series beside large ones is not judged by theirs); the result is the
+    mean of the series' MAPEs (a single series': its MAPE), None when no series has one.
+    `error`, `size`: |y - f| and |y| of every value, window by window; `size` is overwritten."""
+    if not len(size):
+        return None
+    which = np.zeros(len(size) // per_window, np.int64) if series is None else series
+    by_window = size.reshape(-1, per_window)
+    counts = np.bincount(which, minlength=int(which.max()) + 1) * per_window
+    means = np.bincount(which, weights=by_window.sum(axis=1)) / np.maximum(counts, 1)
+    smallest = np.full(len(counts), np.inf)
+    np.minimum.at(smallest, which, by_window.min(axis=1))
+    judged = (counts > 0) & (means > 0) & (smallest >= NEAR_ZERO * means)
+    if not judged.any():
+        return None
+    np.maximum(size, np.finfo(np.float64).eps, out=size)
+    ratios = np.divide(error, size, out=size).reshape(-1, per_window).sum(axis=1)
+    return float((np.bincount(which, weights=ratios)[judged] / counts[judged]).mean())
 
 
 def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: list[str], scaled: tuple, scale=None):
@@ -123,7 +149,8 @@ def split_scores(
     seasonal = seasonal_scaled = None
     if prepared.seasonality is not None:
         values = spec.seasonal_values(y, origins, prepared.seasonality)
-        seasonal, seasonal_scaled = scores(true_units, inverse(values), scale), scores(true, values, units=False)
+        seasonal = scores(true_units, inverse(values), scale, series=which)
+        seasonal_scaled = scores(true, values, units=False, series=which)
     per_target, per_step = breakdown(
         true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale
     )
@@ -138,10 +165,10 @@ def split_scores(
         }
     return SplitScores(
         windows=len(origins),
-        model=scores(true_units, model_units, scale),
-        naive=scores(true_units, naive_units, scale),
-        scaled_model=scores(true, scaled_pred, units=False),
-        scaled_naive=scores(true, naive, units=False),
+        model=scores(true_units, model_units, scale, series=which),
+        naive=scores(true_units, naive_units, scale, series=which),
+        scaled_model=scores(true, scaled_pred, units=False, series=which),
+        scaled_naive=scores(true, naive, units=False, series=which),
         seasonal_naive=seasonal,
         scaled_seasonal_naive=seasonal_scaled,
         per_target=per_target,
@@ -163,7 +190,9 @@ def evaluate(
 
 def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_column: str = "id") -> pd.DataFrame:
     """One row per series with windows in `split`: its MAE, sMAPE and MASE for the model and the
-    baselines (original units, averaged over its windows, steps and targets): per_series.csv."""
+    baselines (original units, averaged over its windows, steps and targets): per_series.csv.
+    Scores are float32, the precision of the data they average (a CSV then writes 1432.3335, not
+    1432.333490782564)."""
     import pandas as pd
 
     spec, y, origins = prepared.spec, prepared.y, prepared.origins[split]
@@ -186,5 +215,5 @@ def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_colum
         }
         for metric, per_window in terms.items():
             sums = np.bincount(which, weights=per_window, minlength=prepared.series.n_series)
-            frame[f"{name}_{metric}"] = sums[present] / windows  # a series' NaN stays NaN, never 0
+            frame[f"{name}_{metric}"] = (sums[present] / windows).astype(np.float32)  # NaN stays NaN, never 0
     return pd.DataFrame(frame)

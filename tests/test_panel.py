@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -228,6 +229,35 @@ def test_smape_and_mase_match_hand_computed_values():
     assert result.mase == pytest.approx(((10 + 50) / 2) / 20)
 
 
+def test_mape_is_judged_per_series_and_averaged_over_those_that_have_one():
+    # one window of 2 steps per series: a (level ~150), b (small, but far from zero on its own
+    # scale), c (an actual near zero beside its own 10: no MAPE), in windows out of series order
+    true = np.array([[[100.0], [200.0]], [[0.001], [10.0]], [[0.5], [1.0]]])
+    pred = np.array([[[110.0], [150.0]], [[1.0], [10.0]], [[0.75], [1.0]]])
+    series = np.array([0, 2, 1])
+    a, b = (10 / 100 + 50 / 200) / 2, (0.25 / 0.5 + 0) / 2
+    assert scores(true, pred, series=series).mape == pytest.approx((a + b) / 2)
+    assert scores(true, pred).mape is None  # judged as one series, b's and c's small actuals sink it
+    assert scores(true[:1], pred[:1]).mape == pytest.approx(a)  # one series: its own MAPE
+    assert scores(true[1:2], pred[1:2], series=np.array([0])).mape is None  # no series has one
+
+
+def test_per_series_scores_are_float32_and_written_shortest(panel_csv, tmp_path):
+    from forecast.metrics import per_series
+
+    prepared = prepare(panel_config(panel_csv))
+    origins = prepared.origins["test"]
+    naive = prepared.spec.last_values(prepared.y, origins)
+    table = per_series(prepared, "test", naive, "store")
+    scored = [c for c in table.columns if c not in ("store", "windows")]
+    assert (table[scored].dtypes == np.float32).all()
+    table.to_csv(tmp_path / "per_series.csv", index=False)
+    written = pd.read_csv(tmp_path / "per_series.csv", dtype=str)
+    cells = [text for column in scored for text in written[column].dropna()]
+    assert cells and all(text == str(np.float32(text)) for text in cells)  # e.g. 1.2345678, never 1.234567812345
+    np.testing.assert_array_equal(table["model_mae"], table["naive_mae"])  # the model here is the naive forecast
+
+
 def test_mase_scale_is_the_in_sample_seasonal_naive_mae(panel_csv):
     prepared = prepare(panel_config(panel_csv).model_copy(update={"metrics": cfg.MetricsSection(seasonality=24)}))
     series = prepared.series
@@ -393,3 +423,89 @@ def test_per_target_breakdown_has_smape_and_mase():
     assert per_target["a"]["model_mase"] == pytest.approx(30.0 / 20)
     assert per_target["a"]["naive_mase"] == pytest.approx(50.0 / 20)
     assert "model_mase" not in per_target["b"]  # no in-sample scale: no MASE, never 0
+
+
+def cli(*args):
+    """`forecast ARGS` in-process, the "forecast" logger restored after it (the CLI points the logger
+    at CliRunner's stderr, which is closed after the call)."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    log = logging.getLogger("forecast")
+    saved = log.handlers[:], log.level, log.propagate
+    try:
+        return CliRunner().invoke(app, [str(a) for a in args])
+    finally:
+        log.handlers[:], log.level, log.propagate = saved
+
+
+@pytest.fixture(scope="module")
+def covariate_panel(tmp_path_factory):
+    """A panel run with a future covariate (promo), statics and calendar features, trained on a CSV
+    whose stamps have no seconds ('2021-03-01 05:00')."""
+    tmp = tmp_path_factory.mktemp("template")
+    frame = panel_frame()
+    frame["time"] = frame["time"].dt.strftime("%Y-%m-%d %H:%M")
+    frame.to_csv(tmp / "panel.csv", index=False)
+    config = panel_config(
+        tmp / "panel.csv", covariates={"future": ["promo"], "static": ["region", "size"]}, calendar=["hour"]
+    )
+    return forecast.train(config, tmp / "run"), frame
+
+
+def test_a_template_lists_the_future_rows_each_series_needs(covariate_panel, tmp_path):
+    run, frame = covariate_panel
+    result = cli("predict", run.path, "--template", tmp_path / "template.csv")
+    assert result.exit_code == 0, result.output
+    template = pd.read_csv(tmp_path / "template.csv", dtype={"time": str})
+    assert list(template.columns) == list(frame.columns)  # the file's columns, in its order: appendable
+    assert list(template["store"]) == [s for s in LENGTHS for _ in range(4)]  # delay + horizon - 1 rows each
+    last = pd.to_datetime(frame.groupby("store", sort=False)["time"].max())
+    stamps = [(t + pd.Timedelta(hours=k)).strftime("%Y-%m-%d %H:%M") for t in last for k in range(1, 5)]
+    assert list(template["time"]) == stamps  # the series' frequency, written as the input writes stamps
+    statics = frame.groupby("store", sort=False)[["region", "size"]].first()
+    expected = statics.loc[template["store"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(template[["region", "size"]], expected, check_dtype=False)  # size 1.0 written 1
+    assert template[["sales", "promo", "visits"]].isna().all().all()  # targets and covariates to fill in
+    parquet = forecast.template(run, output=tmp_path / "template.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "template.parquet"), parquet)
+    assert list(parquet["time"].astype(str)) == [f"{s}:00" for s in stamps]  # typed stamps there
+    frame.to_parquet(tmp_path / "panel.parquet", index=False)
+    pd.testing.assert_frame_equal(forecast.template(run, tmp_path / "panel.parquet"), parquet)  # read from Parquet
+
+    pd.concat([frame, template]).to_csv(tmp_path / "unfilled.csv", index=False)
+    with pytest.raises(ForecastError, match="series 'a': future covariate 'promo' needs values in the 4 rows"):
+        forecast.predict(run, tmp_path / "unfilled.csv")
+    template["promo"] = [1.0, 0.0, 0.0, 1.0] * len(LENGTHS)  # filled in, then appended to the history
+    pd.concat([frame, template]).to_csv(tmp_path / "filled.csv", index=False)
+    out = forecast.predict(run, tmp_path / "filled.csv")
+    assert sorted(out["store"].unique()) == ["a", "b", "c"]  # d: too short for a window
+    assert list(out["target_time"].dt.strftime("%Y-%m-%d %H:%M")) == stamps[:12]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("t.npy", [], "--template: {path}: rows to fill in go to a .csv or .parquet file"),
+        ("t.txt", [], "--template: {path}: unknown extension '.txt'"),
+        ("t.csv", ["--output", "p.csv"], "--template writes rows to fill in, not forecasts: give it without --output"),
+        ("t.csv", ["--all-origins"], "--template writes rows to fill in, not forecasts: give it without --all-origins"),
+    ],
+)
+def test_a_bad_template_request_is_refused_before_any_work(tiny_run, tmp_path, name, options, message):
+    path = tmp_path / name
+    result = cli("predict", tiny_run.path, "--template", path, *options)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"forecast: error: {message.format(path=path)}"), lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_without_future_covariates_still_gets_the_stamps_it_forecasts(tiny_run, recent, caplog):
+    with caplog.at_level("INFO", logger="forecast"):
+        rows = forecast.template(tiny_run, recent)
+    assert "no future covariates: predict needs no future rows" in caplog.text
+    assert list(rows.columns) == list(pd.read_csv(recent, nrows=0).columns)
+    assert list(rows["date"]) == list(pd.date_range("2016-07-13 12:00", periods=4, freq="h"))
+    assert rows.drop(columns="date").isna().all().all()

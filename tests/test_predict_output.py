@@ -45,20 +45,21 @@ def outputs(tiny_run, recent, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def long(outputs):
-    return pd.read_csv(outputs / "long.csv", parse_dates=["origin", "target_time"])
+    return pd.read_csv(outputs / "long.csv", parse_dates=["origin", "target_time"], dtype={"prediction": np.float32})
 
 
 def test_long_csv_and_parquet_are_the_api_frame(outputs, long, tiny_run, recent):
     frame = forecast.predict(tiny_run, recent, all_origins=True)
     assert list(long.columns) == ["origin", "target_time", "step", "column", "prediction"]
     assert len(long) == ORIGINS * HORIZON * len(TARGETS)
-    # CSV numbers are written in their shortest round-trip form: the same float64 values, exactly
+    # forecasts are float32, and CSV writes each as the shortest text that reads back as that float32
+    assert frame["prediction"].dtype == np.float32
     pd.testing.assert_frame_equal(long, frame, check_dtype=False, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(outputs / "long.parquet"), frame, check_exact=True)
 
 
 def test_wide_is_the_long_form_pivoted(outputs, long, tiny_run, recent):
-    wide = pd.read_csv(outputs / "wide.csv", parse_dates=["origin"])
+    wide = pd.read_csv(outputs / "wide.csv", parse_dates=["origin"], dtype=dict.fromkeys(STEPS, np.float32))
     assert list(wide.columns) == ["origin", "column", *STEPS]
     assert len(wide) == ORIGINS * len(TARGETS)
     assert list(wide["column"][:7]) == TARGETS and wide["origin"].is_monotonic_increasing  # long's order
@@ -163,11 +164,56 @@ def test_a_file_streamed_in_small_chunks_equals_the_whole(outputs, tiny_run, rec
 
 
 def test_every_chunk_formats_stamps_as_the_whole_series_would():
-    from forecast.future import _labels, _witness
+    from forecast.future import _witness, stamp_text
 
     stamps = pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-02 06:00:00.250"]).as_unit("us")
     whole = [str(s) for s in stamps.astype(str)]
     for chunk in (stamps[:1], stamps[:2], stamps[1:2]):  # all midnight, or no fraction, on their own
-        text = _labels(chunk, True, _witness(stamps)).to_pylist()
+        text = stamp_text(chunk, None, _witness(stamps))
         assert text == whole[: len(chunk)] if chunk[0] == stamps[0] else text == whole[1:2]
     assert _witness(pd.DatetimeIndex(["2020-01-01", "2020-01-02"])).empty  # dates only: nothing to witness
+
+
+def test_csv_writes_float32_forecasts_shortest_and_stamps_in_the_input_format(tmp_path):
+    from forecast.future import Forecasts
+
+    values = np.array([[[128067.50029298446], [1432.333490782564]]])  # float64 noise of float32 results
+    origin = pd.DatetimeIndex(["2024-05-01 13:00"])
+    targets = pd.DatetimeIndex(["2024-05-01 14:00", "2024-05-01 15:00"])
+    rows = ["2024-05-01 13:00,2024-05-01 14:00,1,y,128067.5", "2024-05-01 13:00,2024-05-01 15:00,2,y,1432.3335"]
+    for time_format, written in (("%Y-%m-%d %H:%M", rows), (None, [r.replace(":00,", ":00:00,") for r in rows])):
+        Forecasts(values, origin, targets, ["y"], time_format=time_format).write(tmp_path / "out.csv")
+        lines = (tmp_path / "out.csv").read_text().splitlines()
+        assert lines == ["origin,target_time,step,column,prediction", *written]
+    Forecasts(values, origin, targets, ["y"]).write(tmp_path / "out.parquet")
+    stored = pd.read_parquet(tmp_path / "out.parquet")["prediction"]
+    assert stored.dtype == np.float32 and list(stored) == [np.float32(128067.5), np.float32(1432.3335)]
+
+
+@pytest.mark.parametrize(
+    ("time_format", "stamps", "text"),
+    [
+        ("%Y-%m-%d %H:%M", ["2024-05-01 13:00"], ["2024-05-01 13:00"]),  # no invented seconds
+        ("%d/%m/%Y", ["2024-05-01"], ["01/05/2024"]),  # the input's own order
+        ("%Y", ["1990-01-01"], ["1990"]),  # years written as numbers
+        ("%Y-%m-%d", ["2024-05-01", "2024-05-01 12:00"], ["2024-05-01 00:00:00", "2024-05-01 12:00:00"]),  # lossy
+        ("ISO8601", ["2024-05-01 13:00"], ["2024-05-01 13:00:00"]),  # a parsing mode, not a format
+    ],
+)
+def test_stamps_are_written_in_the_inputs_format_where_it_is_exact(time_format, stamps, text):
+    from forecast.future import stamp_text
+
+    assert stamp_text(pd.DatetimeIndex(stamps), time_format) == text
+
+
+def test_predict_writes_stamps_as_the_input_does(tiny_run, recent, tmp_path):
+    frame = pd.read_csv(recent)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d %H:%M")  # no seconds
+    frame.to_csv(tmp_path / "minutes.csv", index=False)
+    result = predict(tiny_run.path, "--data", tmp_path / "minutes.csv", "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(written["origin"].unique()) == [frame["date"].iloc[-1]]  # '2016-07-13 11:00'
+    assert list(written["target_time"].unique()) == ["2016-07-13 12:00", "2016-07-13 13:00", "2016-07-13 14:00",
+                                                     "2016-07-13 15:00"]  # fmt: skip
+    assert all(text == str(np.float32(text)) for text in written["prediction"])  # shortest float32 text
