@@ -236,7 +236,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     import keras
     import pandas as pd
 
-    from forecast import backend, report
+    from forecast import backend, baselines, report
     from forecast.fit import train_batches
     from forecast.inference import predict_splits
     from forecast.intervals import point
@@ -269,14 +269,15 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         device=backend.device(),
         replicas=replicas,
     )
-    metrics = Metrics(evaluate(prepared, predictions, calibration), stats, **panel_counts(prepared))
+    statistical = baselines.forecasts(prepared, config.metrics.baselines, list(predictions))
+    metrics = Metrics(evaluate(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
     if prepared.series.ids is not None:
         from forecast.metrics import per_series
         from forecast.rundir import write_atomic
 
         test = point(predictions["test"], config.model.quantiles)
-        table = per_series(prepared, "test", test, config.data.id_column)
+        table = per_series(prepared, "test", test, config.data.id_column, statistical["test"])
         write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"], calibration)
     hint = report.advice(config, metrics)
