@@ -268,6 +268,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         backend=keras.backend.backend(),
         device=backend.device(),
         replicas=replicas,
+        stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
     )
     statistical = baselines.forecasts(prepared, config.metrics.baselines, list(predictions))
     metrics = Metrics(evaluate(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
@@ -280,9 +281,9 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         table = per_series(prepared, "test", test, config.data.id_column, statistical["test"])
         write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"], calibration)
-    hint = report.advice(config, metrics)
-    if hint:
-        log.warning(f"warning: {hint}")
+    for hint in (report.advice(config, metrics), report.convergence(config, stats)):
+        if hint:
+            log.warning(f"warning: {hint}")
     if config.tracking.mlflow is not None:
         from forecast.tracking import log_run
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecast import rundir, tables
 from forecast.intervals import level_name
-from forecast.results import BASELINES, SCORED, Metrics
+from forecast.results import BASELINES, SCORED, Metrics, TrainingStats
 from forecast.rundir import Run, write_text
 
 if TYPE_CHECKING:
@@ -91,6 +91,17 @@ def fix(baseline: str, config: cfg.Config, season: int | None) -> str:
     tries.append("more training.epochs")
     what = "the season" if baseline == "seasonal_naive" else "level, trend and season as AutoETS does"
     return f"to learn {what}, try " + ", ".join(tries)
+
+
+def convergence(config: cfg.Config, stats: TrainingStats | None) -> str | None:
+    """Said when the epoch cap, not early stopping, ended a fit that was still improving (else None)."""
+    if stats is None or not stats.capped:
+        return None
+    return (
+        f"the best epoch was the last ({stats.best_epoch}): training stopped at training.epochs "
+        f"({config.training.epochs}), not by early stopping, so the model may not have converged; "
+        "try more training.epochs (early stopping ends the fit when validation stops improving)"
+    )
 
 
 def repeats_text(result: Repeats) -> str:
@@ -217,7 +228,9 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         *intervals_section(metrics, config),
         "## Training",
         "",
-        f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}",
+        f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}"
+        + {"epochs": ", stopped by the training.epochs cap", "early_stopping": ", stopped early"}.get(t.stopped_by, ""),
+        *([f"- **Warning:** {capped}."] if (capped := convergence(config, t)) else []),
         f"- parameters: {t.parameters:,}",
         f"- train time: {t.train_seconds:.1f} s ({t.samples_per_second:.0f} windows/s"
         + (f", {t.sequences_per_second:.0f} sequences/s" if t.sequences_per_second is not None else "")

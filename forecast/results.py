@@ -246,6 +246,15 @@ class TrainingStats:
     # sequences the network processed per second: samples_per_second x channels under
     # channel_independent (each window becomes one univariate sequence per channel), else equal
     sequences_per_second: float | None = None  # None: a run from before it was recorded
+    # what ended the fit: "epochs" (it ran all training.epochs) or "early_stopping"; None: nothing
+    # was trained (model.cell: naive) or a run from before it was recorded
+    stopped_by: str | None = None
+
+    @property
+    def capped(self) -> bool:
+        """The fit ran out of epochs while still improving: its best epoch is its last, so more
+        epochs would probably have helped (the model may not have converged)."""
+        return self.stopped_by == "epochs" and self.best_epoch == self.epochs_run
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from conftest import tiny_config
 
 from forecast import config as cfg
-from forecast.report import advice, table
-from forecast.results import Metrics
+from forecast.report import advice, convergence, table
+from forecast.results import Metrics, TrainingStats
 
 
 def _metrics(model_rmse: float, seasonality: int | None = 24, **baselines: float) -> Metrics:
@@ -53,6 +56,28 @@ def test_losing_to_ets_names_it_and_what_to_try():
     assert text.endswith("as AutoETS does, try model.instance_norm: last, more training.epochs")
 
 
-def test_the_report_opens_with_the_verdict(run):
+def test_the_epoch_cap_notice_names_the_setting():
+    config = cfg.validate(tiny_config(training={"epochs": 30}))
+    capped = TrainingStats(30, 30, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs")
+    assert convergence(config, capped) == (
+        "the best epoch was the last (30): training stopped at training.epochs (30), not by early stopping, "
+        "so the model may not have converged; try more training.epochs (early stopping ends the fit when "
+        "validation stops improving)"
+    )
+    early = TrainingStats(12, 12, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="early_stopping")
+    assert convergence(config, early) is None and convergence(config, None) is None
+
+
+def test_a_capped_run_records_and_reports_it(run):
+    metrics = json.loads(run.metrics_file.read_text())
+    assert metrics["stopped_by"] == "epochs" and metrics["best_epoch"] == metrics["epochs_run"] == 1
     report = run.report_file.read_text()
+    assert "- epochs run: 1, best epoch: 1, stopped by the training.epochs cap" in report
+    assert "- **Warning:** the best epoch was the last (1): training stopped at training.epochs (1)" in report
     assert report.splitlines()[2].startswith(f"The model {run.metrics.verdicts()['test']}: compared with repeat-last")
+
+
+@pytest.mark.parametrize("stopped", [None, "early_stopping"])
+def test_no_notice_without_the_cap(stopped):
+    stats = TrainingStats(5, 5, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by=stopped)
+    assert convergence(cfg.validate(tiny_config()), stats) is None

@@ -213,3 +213,11 @@ def test_ets_scores_round_trip_in_metrics_json_and_are_metric_paths():
     assert tree["test"]["ets"]["mae"] == 3.0 and "ets" not in tree["test"]["scaled"]
     assert Metrics.from_dict(tree) == metrics and metrics.get("test.ets.rmse") == 3.0
     assert is_metric_path("test.ets.mae") and is_metric_path("val.ets.mase")
+
+
+def test_the_epoch_cap_is_told_apart_from_early_stopping():
+    capped = TrainingStats(30, 30, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs")
+    assert capped.capped
+    assert not TrainingStats(30, 29, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs").capped
+    assert not TrainingStats(12, 12, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="early_stopping").capped
+    assert Metrics.from_dict({**METRICS_JSON, "stopped_by": "epochs"}).training.stopped_by == "epochs"
