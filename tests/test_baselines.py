@@ -9,7 +9,7 @@ import pytest
 from forecast import baselines
 from forecast import config as cfg
 from forecast.errors import ForecastError
-from forecast.metrics import evaluate
+from forecast.metrics import evaluate, per_series
 from forecast.prepare import prepare
 
 SEASON = 12
@@ -93,6 +93,11 @@ def test_each_series_of_a_panel_gets_its_own_fit(tmp_path):
     fitted = statsforecast.AutoETS(season_length=SEASON).fit(y[:60])  # b's own 60 training rows
     expected = fitted.forward(y[: origin + 1], h=3)["mean"]
     np.testing.assert_allclose(found[row, :, 0], expected, rtol=1e-12)
+    origins = prepared.origins["test"]
+    table = per_series(prepared, "test", prepared.spec.targets(prepared.y, origins), "shop", {"ets": found})
+    truth = prepared.scalers.inverse_targets(prepared.spec.targets(prepared.y, origins), which)
+    errors = np.abs(truth - found).mean(axis=(1, 2))
+    assert table["ets_mae"].tolist() == pytest.approx([errors[which == 0].mean(), errors[which == 1].mean()])
 
 
 def test_the_ets_scores_are_those_of_its_forecasts_on_the_models_windows(tmp_path):
