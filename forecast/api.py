@@ -156,9 +156,11 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     from forecast.metrics import evaluate as score
 
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
+    from forecast.baselines import forecasts
     from forecast.lifecycle import panel_counts
 
-    return Metrics(score(prepared, predictions, calibration), **panel_counts(prepared))
+    statistical = forecasts(prepared, config.metrics.baselines, list(predictions))
+    return Metrics(score(prepared, predictions, calibration, statistical), **panel_counts(prepared))
 
 
 def predict(run: Runs, data: PathLike | None = None, all_origins: bool = False, layout: str = "long") -> pd.DataFrame:

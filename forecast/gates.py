@@ -1,9 +1,11 @@
 """Quality gates and side-by-side comparison of runs, for CI pipelines.
 
 A requirement is `PATH OP NUMBER` over metrics.json's keys (`test.model.mae<=0.5`,
-`val.scaled.model.mse<0.45`) or `beats-naive` (the model's MAE below the naive baseline's on
-every evaluated split). `forecast evaluate --require` exits 1 with a one-line reason when one
-fails, so a pipeline can stop on a model that got worse.
+`val.scaled.model.mse<0.45`, `test.ets.mae<=0.6`), `beats-naive` (the model's MAE below the naive
+baseline's on every evaluated split; `beats-seasonal-naive`, `beats-ets` likewise) or
+`beats-baselines` (the honest verdict: better than every baseline on MAE, RMSE and MASE).
+`forecast evaluate --require` exits 1 with a one-line reason when one fails, so a pipeline can
+stop on a model that got worse.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any
 
 from forecast import tables
 from forecast.errors import ForecastError, GateFailed
-from forecast.results import PREDICTORS, SCORED, Metrics, lookup
+from forecast.results import BASELINES as LABELS
+from forecast.results import PREDICTORS, SCORED, Metrics, SplitScores, lookup
 
-BASELINES = {"beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive"}
+BASELINES = {"beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive", "beats-ets": "ets"}
+_HOW = {"seasonal_naive": "set metrics.seasonality", "ets": "set metrics.baselines: [ets]"}
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 
@@ -39,7 +43,7 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
 
     Args:
         metrics: a run's metrics (typed, or metrics.json as a dict).
-        requirements: `PATH OP NUMBER` or `beats-naive`.
+        requirements: `PATH OP NUMBER`, `beats-naive` (`-seasonal-naive`, `-ets`) or `beats-baselines`.
 
     Returns:
         One line per requirement met.
@@ -51,13 +55,19 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
     tree = metrics.to_dict() if isinstance(metrics, Metrics) else metrics
     passed = []
     for requirement in requirements:
+        if requirement.strip() == "beats-baselines":
+            scores = {split: SplitScores.from_dict(tree[split]) for split in SCORED if split in tree}
+            for found in Metrics(scores, seasonality=tree.get("seasonality")).verdicts().values():
+                if not found.beats:
+                    raise GateFailed(f"requirement beats-baselines failed: the model {found}")
+            passed.append("beats-baselines")
+            continue
         if requirement.strip() in BASELINES:
             name, baseline = requirement.strip(), BASELINES[requirement.strip()]
             for split in (s for s in SCORED if s in tree):
                 if baseline not in tree[split]:
-                    raise ForecastError(
-                        f"--require {name}: the run has no seasonal-naive baseline (set metrics.seasonality)"
-                    )
+                    how = _HOW[baseline]
+                    raise ForecastError(f"--require {name}: the run has no {LABELS[baseline]} baseline ({how})")
                 model, naive = tree[split]["model"]["mae"], tree[split][baseline]["mae"]
                 if not model < naive:
                     raise GateFailed(
@@ -69,7 +79,7 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
         if not match:
             raise ForecastError(
                 f"--require {requirement!r}: expected PATH OP NUMBER (e.g. 'test.model.mae<=0.5'), "
-                "beats-naive or beats-seasonal-naive"
+                "beats-naive, beats-seasonal-naive, beats-ets or beats-baselines"
             )
         path, op, number = match.groups()
         try:

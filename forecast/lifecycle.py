@@ -263,7 +263,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     import keras
     import pandas as pd
 
-    from forecast import backend, report
+    from forecast import backend, baselines, report
     from forecast.fit import train_batches
     from forecast.inference import predict_splits
     from forecast.intervals import point
@@ -295,20 +295,22 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         backend=keras.backend.backend(),
         device=backend.device(),
         replicas=replicas,
+        stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
     )
-    metrics = Metrics(evaluate(prepared, predictions, calibration), stats, **panel_counts(prepared))
+    statistical = baselines.forecasts(prepared, config.metrics.baselines, list(predictions))
+    metrics = Metrics(evaluate(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
     if prepared.series.ids is not None:
         from forecast.metrics import per_series
         from forecast.rundir import write_atomic
 
         test = point(predictions["test"], config.model.quantiles)
-        table = per_series(prepared, "test", test, config.data.id_column)
+        table = per_series(prepared, "test", test, config.data.id_column, statistical["test"])
         write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"], calibration)
-    hint = report.advice(config, metrics)
-    if hint:
-        log.warning(f"warning: {hint}")
+    for hint in (report.advice(config, metrics), report.convergence(config, stats)):
+        if hint:
+            log.warning(f"warning: {hint}")
     if config.tracking.mlflow is not None:
         from forecast.tracking import log_run
 

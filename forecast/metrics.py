@@ -130,9 +130,11 @@ def split_scores(
     raw: np.ndarray,
     split: str = "test",
     calibration: Calibration | None = None,
+    baselines: dict[str, np.ndarray] | None = None,
 ) -> SplitScores:
     """One split's scores, from the model's scaled predictions at `origins` (windows of `split`);
-    with a run's `calibration`, its intervals' and the baseline's interval scores too."""
+    with a run's `calibration`, its intervals' and the baseline's interval scores too; with
+    `baselines` ({"ets": forecasts in original units}, see forecast.baselines), their scores."""
     spec, y = prepared.spec, prepared.y
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
@@ -171,6 +173,7 @@ def split_scores(
         scaled_naive=scores(true, naive, units=False, series=which),
         seasonal_naive=seasonal,
         scaled_seasonal_naive=seasonal_scaled,
+        ets=scores(true_units, baselines["ets"], scale, series=which) if baselines and "ets" in baselines else None,
         per_target=per_target,
         per_step=per_step,
         intervals=bands,
@@ -178,21 +181,31 @@ def split_scores(
 
 
 def evaluate(
-    prepared: Prepared, predictions: dict[str, np.ndarray], calibration: Calibration | None = None
+    prepared: Prepared,
+    predictions: dict[str, np.ndarray],
+    calibration: Calibration | None = None,
+    baselines: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, SplitScores]:
     """Scores of each split that has predictions (see `inference.predict_splits`), with the run's
-    intervals when it has a `calibration` (a quantile model always has one)."""
+    intervals when it has a `calibration` (a quantile model always has one) and the statistical
+    `baselines`' forecasts of each split ({split: {name: forecasts}}, see forecast.baselines)."""
     return {
-        split: split_scores(prepared, prepared.origins[split], pred, split, calibration)
+        split: split_scores(prepared, prepared.origins[split], pred, split, calibration, (baselines or {}).get(split))
         for split, pred in predictions.items()
     }
 
 
-def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_column: str = "id") -> pd.DataFrame:
+def per_series(
+    prepared: Prepared,
+    split: str,
+    scaled_pred: np.ndarray,
+    id_column: str = "id",
+    baselines: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """One row per series with windows in `split`: its MAE, sMAPE and MASE for the model and the
-    baselines (original units, averaged over its windows, steps and targets): per_series.csv.
-    Scores are float32, the precision of the data they average (a CSV then writes 1432.3335, not
-    1432.333490782564)."""
+    baselines, the statistical `baselines`' forecasts of `split` included (original units, averaged
+    over its windows, steps and targets): per_series.csv. Scores are float32, the precision of the
+    data they average (a CSV then writes 1432.3335, not 1432.333490782564)."""
     import pandas as pd
 
     spec, y, origins = prepared.spec, prepared.y, prepared.origins[split]
@@ -203,6 +216,7 @@ def per_series(prepared: Prepared, split: str, scaled_pred: np.ndarray, id_colum
     predictions["naive"] = inverse(spec.last_values(y, origins), which)
     if prepared.seasonality is not None:
         predictions["seasonal_naive"] = inverse(spec.seasonal_values(y, origins, prepared.seasonality), which)
+    predictions.update(baselines or {})
     present, windows = np.unique(which, return_counts=True)
     frame = {id_column: [prepared.series.ids[i] for i in present] if prepared.series.ids else present}
     frame["windows"] = windows

@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecast import rundir, tables
 from forecast.intervals import level_name
-from forecast.results import SCORED, Metrics
+from forecast.results import BASELINES, SCORED, Metrics, TrainingStats
 from forecast.rundir import Run, write_text
 
 if TYPE_CHECKING:
@@ -22,23 +22,22 @@ if TYPE_CHECKING:
     from forecast.prepare import Prepared
 
 
-def verdict(model: float, naive: float) -> str:
-    """yes / same / NO: does the model's error beat the repeat-last baseline's?"""
-    return "yes" if model < naive else ("same" if model == naive else "NO")
-
-
 def table(metrics: Metrics) -> str:
-    """MAE/RMSE of model and baselines per split, in original units, as fixed-width text; the
-    seasonal-naive columns appear when the data has a season."""
-    seasonal = all(s.seasonal_naive is not None for s in metrics.splits.values())
-    columns = ["split", "windows", "model MAE", "naive MAE", "model RMSE", "naive RMSE", "beats naive"]
-    columns += ["seasonal MAE", "beats seasonal"] if seasonal else []
+    """MAE/RMSE of model and baselines per split, in original units, as fixed-width text, and the
+    split's honest verdict last (see `Verdict`); a baseline's columns appear when every split has it."""
+    shown = [k for k in BASELINES if all(k in s.baselines() for s in metrics.splits.values())]
+    labels = {"naive": "naive", "seasonal_naive": "seasonal", "ets": "ets"}
+    columns = ["split", "windows"]
+    for metric in ("MAE", "RMSE"):
+        columns += [f"model {metric}", *(f"{labels[k]} {metric}" for k in shown)]
+    columns.append("beats all baselines")
     rows = []
+    verdicts = metrics.verdicts()
     for name, s in metrics.splits.items():
-        row = [name, s.windows, s.model.mae, s.naive.mae, s.model.rmse, s.naive.rmse, verdict(s.model.mae, s.naive.mae)]
-        if seasonal:
-            row += [s.seasonal_naive.mae, verdict(s.model.mae, s.seasonal_naive.mae)]
-        rows.append(row)
+        row = [name, s.windows]
+        for metric in ("mae", "rmse"):
+            row += [getattr(s.model, metric), *(getattr(s.baselines()[k], metric) for k in shown)]
+        rows.append([*row, verdicts[name].cell()])
     return tables.text(columns, rows) + intervals_table(metrics)
 
 
@@ -62,26 +61,47 @@ def intervals_table(metrics: Metrics) -> str:
 
 
 def advice(config: cfg.Config, metrics: Metrics) -> str | None:
-    """What to try when the model loses to the repeat-last baseline on the test split (else None)."""
-    test = metrics.test
-    if test.beats_naive:
+    """What to try when the model loses to its best baseline on the test split (else None)."""
+    found = metrics.verdicts()["test"]
+    if found.beats:
         return None
-    lost = (
-        "the model does NOT beat the repeat-last baseline on the test split "
-        f"(MAE {test.model.mae:.4g} vs {test.naive.mae:.4g})"
-    )
-    if config.model.instance_norm == "none":
-        fix = (
-            "on data with a trend or level shifts, set model.instance_norm: last "
-            "(each window is forecast relative to its last value)"
-        )
-    else:
+    return f"the model {found}; {fix(found.baseline, config, metrics.seasonality)}"
+
+
+def fix(baseline: str, config: cfg.Config, season: int | None) -> str:
+    """The setting to try against the baseline the model lost to."""
+    if baseline == "naive":
+        if config.model.instance_norm == "none":
+            return (
+                "on data with a trend or level shifts, set model.instance_norm: last "
+                "(each window is forecast relative to its last value)"
+            )
         off = "".join(f" and model.{k}: false" for k in config.model.instance_norm_options())
-        fix = (
+        return (
             "try more training.epochs or a longer window.lookback; on a stationary, mean-reverting series "
             f"try model.instance_norm: none{off}"
         )
-    return f"{lost}; {fix}"
+    tries = []
+    if season is not None and config.window.lookback < 2 * season:
+        tries.append(f"a window.lookback of at least two seasons ({2 * season} rows)")
+    if config.data.time_column is not None and not config.data.calendar:
+        tries.append("data.calendar features (e.g. [hour, day_of_week] for hourly data)")
+    if baseline == "ets" and config.model.instance_norm == "none":
+        tries.append("model.instance_norm: last")
+    tries.append("more training.epochs")
+    what = "the season" if baseline == "seasonal_naive" else "level, trend and season as AutoETS does"
+    return f"to learn {what}, try " + ", ".join(tries)
+
+
+def convergence(config: cfg.Config, stats: TrainingStats | None) -> str | None:
+    """Said when the epoch cap, not early stopping, ended a fit that was still improving (else None)."""
+    if stats is None or not stats.capped:
+        return None
+    return (
+        f"the best epoch was the last ({stats.best_epoch}): training stopped at training.epochs "
+        f"({config.training.epochs}), not by early stopping, so the model may not have converged; "
+        "try more training.epochs (early stopping ends the fit when validation stops improving)"
+    )
 
 
 def repeats_text(result: Repeats) -> str:
@@ -163,18 +183,21 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
             if s.seasonal_naive is not None:
                 season = f"seasonal naive ({metrics.seasonality} rows)"
                 predictors.append((season, s.scaled_seasonal_naive if scaled else s.seasonal_naive))
+            if s.ets is not None and not scaled:
+                predictors.append(("AutoETS", s.ets))
             for who, scores in predictors:
                 out.append([split, who, scores.mae, scores.rmse, scores.mse, scores.mape])
         return out
 
     test, t = metrics.test, metrics.training
-    word = "beats" if test.beats_naive else "does NOT beat"
     hint = advice(config, metrics)
+    compared = ", ".join(BASELINES[k] for k in test.baselines())
+    scores = "MAE, RMSE and MASE" if metrics.seasonality is not None else "MAE and RMSE"
     lines = [
         f"# Run `{run.path.name}`",
         "",
-        f"On the test split the model {word} the common-sense baseline (repeat the last value): "
-        f"MAE {test.model.mae:.4f} vs {test.naive.mae:.4f} ({', '.join(target_names)}).",
+        f"The model {metrics.verdicts()['test']}: compared with {compared} on {scores} "
+        f"(original units; {', '.join(target_names)}).",
         *([f"**Warning:** {hint}."] if hint else []),
         "",
         "## Errors in original units",
@@ -205,7 +228,9 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         *intervals_section(metrics, config),
         "## Training",
         "",
-        f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}",
+        f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}"
+        + {"epochs": ", stopped by the training.epochs cap", "early_stopping": ", stopped early"}.get(t.stopped_by, ""),
+        *([f"- **Warning:** {capped}."] if (capped := convergence(config, t)) else []),
         f"- parameters: {t.parameters:,}",
         f"- train time: {t.train_seconds:.1f} s ({t.samples_per_second:.0f} windows/s"
         + (f", {t.sequences_per_second:.0f} sequences/s" if t.sequences_per_second is not None else "")

@@ -21,6 +21,8 @@ from typing import Any
 SPLITS = ("train", "val", "test")  # chronological order; windows belong to the split of their targets
 SCORED = SPLITS[1:]  # the splits a run is scored on
 PREDICTORS = ("model", "naive")  # the model and the common-sense baseline (repeat the last value)
+# every baseline a split may hold, by metrics.json key, and as the verdict names it
+BASELINES = {"naive": "repeat-last", "seasonal_naive": "seasonal naive", "ets": "AutoETS"}
 
 
 def lookup(tree: Mapping[str, Any], path: str) -> Any:
@@ -113,6 +115,7 @@ class SplitScores:
     scaled_naive: Scores
     seasonal_naive: Scores | None = None  # absent when the data has no season (see metrics.seasonality)
     scaled_seasonal_naive: Scores | None = None
+    ets: Scores | None = None  # metrics.baselines: [ets] (original units only)
     # MAE per target column (original units) and per horizon step (scaled: columns share no unit)
     per_target: dict[str, dict[str, float]] | None = None  # {column: {"model": mae, "naive": mae}}
     per_step: dict[str, list[float]] | None = None  # {"model": [mae step 1, ...], "naive": [...]}
@@ -129,12 +132,18 @@ class SplitScores:
         """The model's MAE is below the seasonal-naive baseline's; None without a season."""
         return None if self.seasonal_naive is None else self.model.mae < self.seasonal_naive.mae
 
+    def baselines(self) -> dict[str, Scores]:
+        """Every baseline this split was scored with, by metrics.json key (see BASELINES)."""
+        return {key: scores for key in BASELINES if (scores := getattr(self, key)) is not None}
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model.to_dict(), "naive": self.naive.to_dict()}
         scaled: dict[str, Any] = {"model": self.scaled_model.to_dict(), "naive": self.scaled_naive.to_dict()}
         if self.seasonal_naive is not None and self.scaled_seasonal_naive is not None:
             out["seasonal_naive"] = self.seasonal_naive.to_dict()
             scaled["seasonal_naive"] = self.scaled_seasonal_naive.to_dict()
+        if self.ets is not None:
+            out["ets"] = self.ets.to_dict()
         out = {**out, "scaled": scaled, "windows": self.windows}
         if self.per_target is not None:
             out["per_target"] = self.per_target
@@ -155,10 +164,71 @@ class SplitScores:
             scaled_naive=Scores.from_dict(d["scaled"]["naive"]),
             seasonal_naive=Scores.from_dict(d["seasonal_naive"]) if seasonal else None,
             scaled_seasonal_naive=Scores.from_dict(d["scaled"]["seasonal_naive"]) if seasonal else None,
+            ets=Scores.from_dict(d["ets"]) if "ets" in d else None,
             per_target=d.get("per_target"),
             per_step=d.get("per_step"),
             intervals=d.get("intervals"),
         )
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The model against one baseline on one score: `change` = model / baseline - 1 (below 0: better)."""
+
+    baseline: str  # a key of BASELINES
+    metric: str  # mae, rmse or mase
+    change: float
+
+    def __str__(self) -> str:
+        return f"{self.metric.upper()} {100 * self.change:+.1f} %"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One split's honest verdict: the model against the baseline it comes closest to losing to (or
+    loses to worst), the baseline with the largest margin of all, on MAE, RMSE and MASE together."""
+
+    split: str
+    baseline: str  # a key of BASELINES
+    margins: tuple[Margin, ...]  # the model against that baseline, one per score compared
+
+    @property
+    def beats(self) -> bool:
+        """The model is better than every baseline on every score compared (a tie is no win)."""
+        return all(m.change < 0 for m in self.margins)
+
+    def __str__(self) -> str:
+        name = BASELINES[self.baseline]
+        if self.beats:
+            return f"beats every baseline on {self.split} (closest: {name}, {', '.join(map(str, self.margins))})"
+        return f"loses to {name} on {self.split} ({self._lost()})"
+
+    def cell(self) -> str:
+        """The verdict in a table cell: yes, or NO and what the model lost on."""
+        return "yes" if self.beats else f"NO: {BASELINES[self.baseline]} {self._lost()}"
+
+    def _lost(self) -> str:
+        return ", ".join(str(m) for m in self.margins if m.change >= 0)
+
+
+def verdict(split: str, scores: SplitScores, mase: bool) -> Verdict:
+    """`scores`' model against every baseline it holds, on MAE and RMSE, and on MASE with `mase`
+    (where a season is known) when both sides have it."""
+    margins = {}
+    for key, base in scores.baselines().items():
+        pairs = [("mae", scores.model.mae, base.mae), ("rmse", scores.model.rmse, base.rmse)]
+        if mase and scores.model.mase is not None and base.mase is not None:
+            pairs.append(("mase", scores.model.mase, base.mase))
+        margins[key] = tuple(Margin(key, name, _change(m, b)) for name, m, b in pairs)
+    key = max(margins, key=lambda k: max(m.change for m in margins[k]))
+    return Verdict(split, key, margins[key])
+
+
+def _change(model: float, baseline: float) -> float:
+    """model / baseline - 1, with a perfect baseline (0) beaten by nothing and tied only by 0."""
+    if baseline > 0:
+        return model / baseline - 1
+    return 0.0 if model == baseline else math.inf
 
 
 @dataclass(frozen=True)
@@ -176,6 +246,15 @@ class TrainingStats:
     # sequences the network processed per second: samples_per_second x channels under
     # channel_independent (each window becomes one univariate sequence per channel), else equal
     sequences_per_second: float | None = None  # None: a run from before it was recorded
+    # what ended the fit: "epochs" (it ran all training.epochs) or "early_stopping"; None: nothing
+    # was trained (model.cell: naive) or a run from before it was recorded
+    stopped_by: str | None = None
+
+    @property
+    def capped(self) -> bool:
+        """The fit ran out of epochs while still improving: its best epoch is its last, so more
+        epochs would probably have helped (the model may not have converged)."""
+        return self.stopped_by == "epochs" and self.best_epoch == self.epochs_run
 
 
 @dataclass(frozen=True)
@@ -196,6 +275,10 @@ class Metrics:
     @property
     def test(self) -> SplitScores:
         return self.splits["test"]
+
+    def verdicts(self) -> dict[str, Verdict]:
+        """Each split's honest verdict against its best baseline (MASE counted where a season is known)."""
+        return {name: verdict(name, s, self.seasonality is not None) for name, s in self.splits.items()}
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: scores.to_dict() for name, scores in self.splits.items()}
@@ -231,6 +314,7 @@ METRIC_PATHS = frozenset(
         for who in (*PREDICTORS, "seasonal_naive")
         for name in SCORE_NAMES
     ]
+    + [f"{split}.ets.{name}" for split in SCORED for name in SCORE_NAMES]
     + [f"{split}.windows" for split in SCORED]
     + [f.name for f in fields(TrainingStats) if f.type in ("int", "float", "float | None")]
     + ["seasonality", "series", "series_skipped"]

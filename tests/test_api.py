@@ -60,6 +60,7 @@ def test_metrics_json_is_written_in_its_documented_layout(trained):
         "device",
         "replicas",
         "sequences_per_second",
+        "stopped_by",
         "seasonality",
     ]
     assert raw["sequences_per_second"] == raw["samples_per_second"]  # one sequence per window

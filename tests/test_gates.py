@@ -84,6 +84,34 @@ def test_beats_naive_looks_at_original_units_only():
     assert check(mixed, ["beats-naive"]) == ["beats-naive"]
 
 
+def test_beats_ets_and_its_dotted_paths():
+    with_ets = copy.deepcopy(METRICS)
+    for split, mae in (("val", 0.625), ("test", 0.75)):
+        with_ets[split]["ets"] = _scores(mae)
+    assert check(with_ets, ["beats-ets", "test.ets.mae<=0.75"]) == ["beats-ets", "test.ets.mae<=0.75 (0.75)"]
+    with_ets["test"]["ets"]["mae"] = 0.5
+    with pytest.raises(GateFailed) as err:
+        check(with_ets, ["beats-ets"])
+    assert str(err.value) == "requirement beats-ets failed: test model MAE 0.625 >= ets 0.5"
+    with pytest.raises(ForecastError) as err:
+        check(METRICS, ["beats-ets"])
+    assert str(err.value) == "--require beats-ets: the run has no AutoETS baseline (set metrics.baselines: [ets])"
+
+
+def test_beats_baselines_is_the_honest_verdict_on_every_split():
+    assert check(METRICS, ["beats-baselines"]) == ["beats-baselines"]  # better on MAE and RMSE than naive
+    seasonal = copy.deepcopy(METRICS)
+    for split in ("val", "test"):
+        seasonal[split]["seasonal_naive"] = _scores(1.0)
+        seasonal[split]["scaled"]["seasonal_naive"] = _scores(0.25)
+    seasonal["test"]["seasonal_naive"] = {**_scores(0.7), "rmse": 0.625}  # worse MAE, RMSE 0.625 vs 0.875
+    with pytest.raises(GateFailed) as err:
+        check(seasonal, ["beats-seasonal-naive", "beats-baselines"])  # MAE alone says yes; RMSE says no
+    assert (
+        str(err.value) == "requirement beats-baselines failed: the model loses to seasonal naive on test (RMSE +40.0 %)"
+    )
+
+
 @pytest.mark.parametrize("path", ["test.model.nope", "train.model.mae", "test.model.mae.x"])
 def test_an_unknown_metric_is_a_user_error_exit_2(path):
     with pytest.raises(ForecastError) as err:

@@ -114,7 +114,7 @@ def test_the_seasonal_baseline_is_in_every_table_and_gate(run):
 def test_losing_to_the_baseline_is_said_with_the_likely_fix(run):
     assert not run.metrics.test.beats_naive  # one epoch on 600 rows does not
     report = run.report_file.read_text()
-    assert "**Warning:** the model does NOT beat the repeat-last baseline" in report
+    assert "**Warning:** the model loses to repeat-last on test (MAE +" in report
     assert run.config.model.instance_norm == "last"  # the default, since every target is a feature
     assert "on a stationary, mean-reverting series try model.instance_norm: none" in report
 

@@ -155,3 +155,69 @@ def test_scores_read_numbers_from_strings_and_ints():
     )
     with pytest.raises(KeyError):
         Scores.from_dict({"mae": 1.0})
+
+
+# --- the honest verdict: the model against its best baseline --------------------------------
+
+
+def _verdict_metrics(model: dict, seasonality: int | None = 24, **baselines: dict) -> Metrics:
+    """A test split of hand-made scores: `model` and each baseline as {mae, rmse[, mase]}."""
+
+    def scores(values: dict) -> dict:
+        return {"mse": values["rmse"] ** 2, "mape": None, **values}
+
+    split = {"model": scores(model), "scaled": {"model": scores(model)}, "windows": 10}
+    for name, values in baselines.items():
+        split[name] = scores(values)
+        if name != "ets":
+            split["scaled"][name] = scores(values)
+    return Metrics.from_dict({"test": split, **({"seasonality": seasonality} if seasonality else {})})
+
+
+def test_the_verdict_names_the_baseline_it_loses_to_and_by_how_much():
+    metrics = _verdict_metrics(
+        {"mae": 1.0, "rmse": 1.17, "mase": 0.9},
+        naive={"mae": 1.5, "rmse": 2.0, "mase": 1.4},
+        seasonal_naive={"mae": 1.01, "rmse": 1.0, "mase": 0.95},  # a hair worse on MAE, 17 % better on RMSE
+    )
+    found = metrics.verdicts()["test"]
+    assert not found.beats and found.baseline == "seasonal_naive"
+    assert str(found) == "loses to seasonal naive on test (RMSE +17.0 %)"
+    assert found.cell() == "NO: seasonal naive RMSE +17.0 %"
+
+
+def test_the_verdict_of_a_win_names_the_closest_baseline_on_every_score():
+    metrics = _verdict_metrics(
+        {"mae": 0.9, "rmse": 1.8, "mase": 0.8},
+        naive={"mae": 1.0, "rmse": 2.0, "mase": 1.0},
+        ets={"mae": 0.95, "rmse": 1.9, "mase": 0.85},
+    )
+    found = metrics.verdicts()["test"]
+    assert found.beats and found.cell() == "yes"
+    assert str(found) == "beats every baseline on test (closest: AutoETS, MAE -5.3 %, RMSE -5.3 %, MASE -5.9 %)"
+
+
+def test_mase_counts_only_where_a_season_is_known_and_a_tie_is_no_win():
+    model, naive = {"mae": 0.9, "rmse": 1.0, "mase": 1.2}, {"mae": 1.0, "rmse": 1.0, "mase": 1.0}
+    with_season = _verdict_metrics(model, 24, naive=naive).verdicts()["test"]
+    assert str(with_season) == "loses to repeat-last on test (RMSE +0.0 %, MASE +20.0 %)"
+    without = _verdict_metrics(model, None, naive=naive).verdicts()["test"]
+    assert [m.metric for m in without.margins] == ["mae", "rmse"] and not without.beats  # the RMSE tie
+
+
+def test_ets_scores_round_trip_in_metrics_json_and_are_metric_paths():
+    from forecast.results import is_metric_path
+
+    metrics = _verdict_metrics({"mae": 1.0, "rmse": 1.0}, naive={"mae": 2.0, "rmse": 2.0}, ets={"mae": 3.0, "rmse": 3})
+    tree = json.loads(json.dumps(metrics.to_dict()))
+    assert tree["test"]["ets"]["mae"] == 3.0 and "ets" not in tree["test"]["scaled"]
+    assert Metrics.from_dict(tree) == metrics and metrics.get("test.ets.rmse") == 3.0
+    assert is_metric_path("test.ets.mae") and is_metric_path("val.ets.mase")
+
+
+def test_the_epoch_cap_is_told_apart_from_early_stopping():
+    capped = TrainingStats(30, 30, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs")
+    assert capped.capped
+    assert not TrainingStats(30, 29, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs").capped
+    assert not TrainingStats(12, 12, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="early_stopping").capped
+    assert Metrics.from_dict({**METRICS_JSON, "stopped_by": "epochs"}).training.stopped_by == "epochs"

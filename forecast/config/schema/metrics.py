@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from forecast.config.schema.base import PositiveInt, _Section
 
@@ -15,3 +17,19 @@ class MetricsSection(_Section):
         "frequency (hourly 24, 10-minute 144, daily 7, weekly 52, monthly 12, quarterly 4); none for yearly "
         "data or without a time column.",
     )
+    baselines: list[Literal["ets"]] = Field(
+        default_factory=list,
+        description="Statistical baselines scored beside repeat-last and seasonal naive on the same val and test "
+        "windows: ets (statsforecast's AutoETS with the season above, fitted once per series on the training rows; "
+        "pip install 'forecast[stats]').",
+    )
+
+    @field_validator("baselines")
+    @classmethod
+    def _installed(cls, names: list[str]) -> list[str]:
+        from forecast.baselines import missing
+
+        reason = missing(names)
+        if reason:
+            raise ValueError(reason)
+        return list(dict.fromkeys(names))

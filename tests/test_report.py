@@ -1,0 +1,83 @@
+"""forecast.report: the closing table's verdict, the advice that goes with it, and the epoch-cap notice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import tiny_config
+
+from forecast import config as cfg
+from forecast.report import advice, convergence, table
+from forecast.results import Metrics, TrainingStats
+
+
+def _metrics(model_rmse: float, seasonality: int | None = 24, **baselines: float) -> Metrics:
+    """val and test alike: the model's MAE 1.0, each baseline's MAE and RMSE the number given."""
+
+    def scores(mae: float, rmse: float) -> dict:
+        return {"mae": mae, "rmse": rmse, "mse": rmse**2, "mape": None}
+
+    split = {"model": scores(1.0, model_rmse), "scaled": {"model": scores(1.0, model_rmse)}, "windows": 5}
+    for name, value in baselines.items():
+        split[name] = scores(value, value)
+        if name != "ets":
+            split["scaled"][name] = scores(value, value)
+    return Metrics.from_dict({"val": split, "test": split, "seasonality": seasonality})
+
+
+def test_the_table_shows_every_baseline_and_the_verdict_last():
+    text = table(_metrics(1.17, naive=2.0, seasonal_naive=1.01, ets=1.5))
+    header, val, test = text.splitlines()
+    assert header.split()[:2] == ["split", "windows"] and header.endswith("beats all baselines")
+    for column in ("naive MAE", "seasonal MAE", "ets MAE", "model RMSE", "ets RMSE"):
+        assert column in header
+    assert test.endswith("NO: seasonal naive RMSE +15.8 %") and val.endswith("NO: seasonal naive RMSE +15.8 %")
+    assert table(_metrics(0.5, naive=2.0, seasonal_naive=1.01)).splitlines()[2].endswith("yes")
+
+
+def test_losing_to_seasonal_naive_advises_the_season():
+    config = cfg.validate(tiny_config())  # lookback 24 on hourly data, no calendar
+    text = advice(config, _metrics(1.17, naive=2.0, seasonal_naive=1.01))
+    assert text == (
+        "the model loses to seasonal naive on test (RMSE +15.8 %); to learn the season, try a window.lookback "
+        "of at least two seasons (48 rows), data.calendar features (e.g. [hour, day_of_week] for hourly data), "
+        "more training.epochs"
+    )
+    assert advice(config, _metrics(0.5, naive=2.0, seasonal_naive=1.01)) is None  # it wins: nothing to say
+
+
+def test_losing_to_ets_names_it_and_what_to_try():
+    config = cfg.validate(
+        tiny_config(window={"lookback": 48, "step": 2}, data={"calendar": ["hour"]}, model={"instance_norm": "none"})
+    )
+    text = advice(config, _metrics(1.0, naive=2.0, ets=0.9))
+    assert text.startswith("the model loses to AutoETS on test (MAE +11.1 %, RMSE +11.1 %)")
+    assert text.endswith("as AutoETS does, try model.instance_norm: last, more training.epochs")
+
+
+def test_the_epoch_cap_notice_names_the_setting():
+    config = cfg.validate(tiny_config(training={"epochs": 30}))
+    capped = TrainingStats(30, 30, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="epochs")
+    assert convergence(config, capped) == (
+        "the best epoch was the last (30): training stopped at training.epochs (30), not by early stopping, "
+        "so the model may not have converged; try more training.epochs (early stopping ends the fit when "
+        "validation stops improving)"
+    )
+    early = TrainingStats(12, 12, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by="early_stopping")
+    assert convergence(config, early) is None and convergence(config, None) is None
+
+
+def test_a_capped_run_records_and_reports_it(run):
+    metrics = json.loads(run.metrics_file.read_text())
+    assert metrics["stopped_by"] == "epochs" and metrics["best_epoch"] == metrics["epochs_run"] == 1
+    report = run.report_file.read_text()
+    assert "- epochs run: 1, best epoch: 1, stopped by the training.epochs cap" in report
+    assert "- **Warning:** the best epoch was the last (1): training stopped at training.epochs (1)" in report
+    assert report.splitlines()[2].startswith(f"The model {run.metrics.verdicts()['test']}: compared with repeat-last")
+
+
+@pytest.mark.parametrize("stopped", [None, "early_stopping"])
+def test_no_notice_without_the_cap(stopped):
+    stats = TrainingStats(5, 5, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by=stopped)
+    assert convergence(cfg.validate(tiny_config()), stats) is None
