@@ -171,3 +171,20 @@ def test_every_chunk_formats_stamps_as_the_whole_series_would():
         text = _labels(chunk, True, _witness(stamps)).to_pylist()
         assert text == whole[: len(chunk)] if chunk[0] == stamps[0] else text == whole[1:2]
     assert _witness(pd.DatetimeIndex(["2020-01-01", "2020-01-02"])).empty  # dates only: nothing to witness
+
+
+def test_panel_outputs_write_ids_as_read(text_ids_run, tmp_path):
+    import pyarrow.parquet as pq
+    from conftest import TEXT_IDS
+
+    run, path = text_ids_run
+    for name, layout in FILES.items():
+        result = predict(run.path, "--data", path, "--format", layout, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    ids = list(TEXT_IDS)  # 1, 01, 1.0, 007, 10: one forecast each, in the file's order
+    for name in ("long.csv", "wide.csv"):
+        assert list(pd.read_csv(tmp_path / name, dtype=str)["store"].drop_duplicates()) == ids, name
+    for name in ("long.parquet", "wide.parquet"):
+        assert list(dict.fromkeys(pq.read_table(tmp_path / name).column("store").to_pylist())) == ids, name
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as npz:
+        assert list(npz["id"]) == ids
