@@ -280,25 +280,33 @@ def _numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
 
 def parquet_dataset(path: Path, id_column: str | None = None):
     """A Parquet file or directory as pyarrow's dataset, read as `pq.read_table` reads it (hive
-    partitions; the first file's schema, the others cast to it)."""
-    import pyarrow.dataset as ds
-
-    return ds.dataset(path, format="parquet", partitioning=_partitioning(path, id_column))
-
-
-def _partitioning(path: Path, id_column: str | None):
-    """Hive partitioning, where a directory named for the id column (`store=007/`) gives the id as
-    written: pyarrow would infer the number 7 from a name that looks like one."""
-    if id_column is None or not path.is_dir():
-        return "hive"
-    import pyarrow as pa
+    partitions, the id column's as text: see `_id_partitioning`; the first file's schema, the
+    others cast to it)."""
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(path, format="parquet", partitioning="hive")
-    first = next(iter(dataset.get_fragments()), None)
+    partitioning = _id_partitioning(dataset, id_column)
+    return dataset if partitioning is None else ds.dataset(path, format="parquet", partitioning=partitioning)
+
+
+def _partitioning(path: Path, id_column: str | None):
+    """`pq.read_table`'s partitioning: hive, the id column's as text (`_id_partitioning`)."""
+    if id_column is None or not path.is_dir():
+        return "hive"
+    return _id_partitioning(parquet_dataset(path), id_column) or "hive"
+
+
+def _id_partitioning(dataset, id_column: str | None):
+    """Hive partitioning where a directory named for the id column (`store=007/`) gives the id as
+    written: pyarrow would infer the number 7 from a name that looks like one. None: pyarrow's own
+    will do (no such directory, or its names already read as text)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    first = next(iter(dataset.get_fragments()), None) if id_column is not None else None
     keys = ds.get_partition_keys(first.partition_expression) if first is not None else {}
     if id_column not in keys or pa.types.is_string(dataset.schema.field(id_column).type):
-        return "hive"
+        return None
     fields = [pa.field(k, pa.string()) if k == id_column else dataset.schema.field(k) for k in keys]
     return ds.HivePartitioning(pa.schema(fields))
 
