@@ -103,3 +103,20 @@ def recent(tmp_path_factory):
     path = tmp_path_factory.mktemp("recent") / "recent.csv"
     pd.read_csv(ETTH1, nrows=300).to_csv(path, index=False)
     return path
+
+
+# Series ids pandas would read as numbers (1, 1, 1.0, 7, 10): text, each its own series, on every path
+TEXT_IDS = {"1": 44, "01": 40, "1.0": 42, "007": 41, "10": 43}
+
+
+@pytest.fixture(scope="session")
+def text_ids_run(tmp_path_factory):
+    """A panel run (2 epochs) trained on a CSV whose ids look like numbers (TEXT_IDS), and that CSV."""
+    from test_panel import panel_config, panel_frame
+
+    import forecast
+
+    root = tmp_path_factory.mktemp("text-ids")
+    panel_frame(TEXT_IDS).to_csv(root / "panel.csv", index=False)
+    config = panel_config(root / "panel.csv", split={"val_last": 4, "test_last": 4})
+    return forecast.train(config, root / "run"), root / "panel.csv"

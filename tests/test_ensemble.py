@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from test_panel import panel_config, panel_frame
+from test_panel import LENGTHS, panel_config, panel_frame
 from typer.testing import CliRunner
 
 import forecast
@@ -16,6 +16,7 @@ from forecast.cli import app
 from forecast.errors import ForecastError
 
 runner = CliRunner()
+IDS = ["1", "01", "1.0", "007"]  # text: pandas would read two numbers
 
 
 def with_intervals(config: cfg.Config) -> cfg.Config:
@@ -25,10 +26,11 @@ def with_intervals(config: cfg.Config) -> cfg.Config:
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory):
-    """Two seeds of one panel config with conformal intervals, trained by `repeat` (seed-3, seed-4)."""
+    """Two seeds of one panel config with conformal intervals, trained by `repeat` (seed-3, seed-4),
+    on a panel whose ids look like numbers (IDS)."""
     root = tmp_path_factory.mktemp("ensemble")
     path = root / "panel.csv"
-    panel_frame().to_csv(path, index=False)
+    panel_frame(dict(zip(IDS, LENGTHS.values(), strict=True))).to_csv(path, index=False)
     forecast.api.repeat(with_intervals(panel_config(path)), 2, root / "repeats")
     return root, path
 
@@ -54,6 +56,7 @@ def test_a_panel_ensemble_predicted_group_by_group_equals_the_whole(ensemble, tm
         forecast.api.write_predictions(root / "repeats", tmp_path / "groups.csv", path)
     assert "in 4 groups" in caplog.text
     assert (tmp_path / "groups.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert list(pd.read_csv(tmp_path / "groups.csv", dtype=str)["store"].unique()) == IDS[:3]  # 007: too short
 
 
 def test_the_cli_forecasts_with_several_runs(ensemble, tmp_path):
@@ -107,7 +110,7 @@ def test_series_the_runs_never_saw_need_every_member_to_be_scale_free(ensemble, 
     config["model"]["instance_norm"] = "none"
     plain = forecast.train(with_intervals(cfg.Config.model_validate(config)), tmp_path / "plain")
     renamed = tmp_path / "renamed.csv"
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, dtype={"store": str})
     frame.assign(store=frame["store"] + "-new").to_csv(renamed, index=False)
     assert len(forecast.predict(normed, renamed))  # scaled by their own rows
     for members in ([normed.path, plain.path], [plain.path, normed.path]):

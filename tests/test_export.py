@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli, tiny_config
-from test_panel import panel_config, panel_frame
+from test_panel import LENGTHS, panel_config, panel_frame
 
 import forecast
 from forecast import config as cfg
@@ -102,11 +102,14 @@ def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
 
 def test_panel_export_scales_each_series_by_its_own_scaler(tmp_path):
     path = tmp_path / "panel.csv"
-    panel_frame().to_csv(path, index=False)
+    ids = ["1", "01", "1.0", "007"]  # text, as read: pandas would make them two numbers
+    panel_frame(dict(zip(ids, LENGTHS.values(), strict=True))).to_csv(path, index=False)
     run = forecast.train(panel_config(path, covariates={"past": ["visits"]}), tmp_path / "run")  # a window column
     signature = check_parity(run, tmp_path, "onnx")
     series = next(i for i in signature["inputs"] if i["name"] == "series")
-    assert series["ids"] == run.load_scalers(run.config).ids and signature["id_column"] == "store"
+    assert series["ids"] == ids == run.load_scalers(run.config).ids and signature["id_column"] == "store"
+    written = json.loads((tmp_path / "model.signature.json").read_text())
+    assert next(i for i in written["inputs"] if i["name"] == "series")["ids"] == ids
     assert signature["inputs"][0]["columns"] == ["sales", "visits"]
 
 

@@ -8,12 +8,15 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEXT_IDS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
 import forecast
 from forecast import config as cfg
 from forecast.calendar import features as calendar_features
-from forecast.data import load_series
+from forecast.data import load_series, series_rows
 from forecast.errors import ForecastError
 from forecast.metrics import scores, smape_terms
 from forecast.model import Extras, build, count_parameters
@@ -198,6 +201,62 @@ def test_bad_panels_are_errors_naming_series_and_row(tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(ForecastError, match=r"column 'region' row 3: static covariate changes within series 'a'"):
         load_series(panel_config(path, covariates={"static": ["region"]}).data)
+
+
+def test_ids_that_look_like_numbers_are_read_as_written(tmp_path):
+    frame = panel_frame(TEXT_IDS)
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    frame.to_parquet(tmp_path / "panel.parquet", index=False)
+    for path in (tmp_path / "panel.csv", tmp_path / "panel.parquet"):
+        series = load_series(panel_config(path).data)  # the series overlap in time: no duplicate stamp
+        assert series.ids == list(TEXT_IDS) and list(np.diff(series.starts)) == list(TEXT_IDS.values())
+        assert series_rows(path, "store")[0] == list(TEXT_IDS)  # the streamed read lists them alike
+        assert load_series(panel_config(path).data, only=["01", "1.0"]).ids == ["01", "1.0"]
+    frame.loc[frame.index[frame["store"] == "01"][3], "time"] = frame["time"][frame["store"] == "01"].iloc[2]
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    with pytest.raises(ForecastError, match=r"series '01' row 47: duplicate timestamp"):
+        load_series(panel_config(tmp_path / "panel.csv").data)
+
+
+def test_parquet_ids_stored_as_numbers_read_as_the_text_pandas_writes(tmp_path):
+    frame = panel_frame({"7": 20, "-3": 20, "10": 20})
+    frame.assign(store=frame["store"].astype("int64")).to_parquet(tmp_path / "int.parquet", index=False)
+    assert load_series(panel_config(tmp_path / "int.parquet").data).ids == ["7", "-3", "10"]
+    assert series_rows(tmp_path / "int.parquet", "store")[0] == ["7", "-3", "10"]
+    only = load_series(panel_config(tmp_path / "int.parquet").data, only=["10", "007", "7.0"])
+    assert only.ids == ["10"]  # 007 and 7.0 are not how 7 prints
+    leading = panel_frame({"007": 20, "010": 20})  # a directory per id: pyarrow would read store=007 as 7
+    leading.to_parquet(tmp_path / "hive", partition_cols=["store"])
+    assert load_series(panel_config(tmp_path / "hive").data).ids == ["007", "010"]
+    assert series_rows(tmp_path / "hive", "store")[0] == ["007", "010"]
+    assert load_series(panel_config(tmp_path / "hive").data, only=["010"]).ids == ["010"]
+    frame.assign(store=frame["store"].astype(float)).to_parquet(tmp_path / "float.parquet", index=False)
+    for read in (lambda p: load_series(panel_config(p).data), lambda p: series_rows(p, "store")):
+        with pytest.raises(
+            ForecastError, match=r"float.parquet: data.id_column 'store' holds double; ids must be text"
+        ):
+            read(tmp_path / "float.parquet")
+
+
+def test_split_scalers_and_scores_keep_text_ids(text_ids_run):
+    run, _ = text_ids_run
+    assert json.loads((run.path / "scaler.json").read_text())["per_series"]["ids"] == list(TEXT_IDS)
+    per_series = pd.read_csv(run.path / "per_series.csv", dtype={"store": str})
+    assert list(per_series["store"]) == list(TEXT_IDS) and (per_series["windows"] == 1).all()  # 4 test rows each
+    assert json.loads((run.path / "metrics.json").read_text())["series"] == len(TEXT_IDS)
+
+
+@pytest.mark.slow
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(zeros=st.lists(st.from_regex(r"0[0-9]{0,3}", fullmatch=True), min_size=1, max_size=2, unique=True))
+def test_ids_of_digits_round_trip_through_train_and_predict(zeros, tmp_path_factory):
+    ids = ["1", *zeros]  # leading zeros: pandas would read 01 and 1 as one series
+    tmp = tmp_path_factory.mktemp("ids")
+    panel_frame(dict.fromkeys(ids, 30)).to_csv(tmp / "panel.csv", index=False)
+    config = panel_config(tmp / "panel.csv", split={"val_last": 4, "test_last": 4})
+    run = forecast.train(config.model_copy(update={"training": cfg.Training(epochs=1, batch_size=64)}), tmp / "run")
+    forecast.api.write_predictions(run, tmp / "out.csv")
+    assert list(pd.read_csv(tmp / "out.csv", dtype=str)["store"].drop_duplicates()) == ids
 
 
 def test_model_with_every_extra_input_counts_and_saves(tmp_path):

@@ -217,3 +217,20 @@ def test_predict_writes_stamps_as_the_input_does(tiny_run, recent, tmp_path):
     assert list(written["target_time"].unique()) == ["2016-07-13 12:00", "2016-07-13 13:00", "2016-07-13 14:00",
                                                      "2016-07-13 15:00"]  # fmt: skip
     assert all(text == str(np.float32(text)) for text in written["prediction"])  # shortest float32 text
+
+
+def test_panel_outputs_write_ids_as_read(text_ids_run, tmp_path):
+    import pyarrow.parquet as pq
+    from conftest import TEXT_IDS
+
+    run, path = text_ids_run
+    for name, layout in FILES.items():
+        result = predict(run.path, "--data", path, "--format", layout, "-o", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    ids = list(TEXT_IDS)  # 1, 01, 1.0, 007, 10: one forecast each, in the file's order
+    for name in ("long.csv", "wide.csv"):
+        assert list(pd.read_csv(tmp_path / name, dtype=str)["store"].drop_duplicates()) == ids, name
+    for name in ("long.parquet", "wide.parquet"):
+        assert list(dict.fromkeys(pq.read_table(tmp_path / name).column("store").to_pylist())) == ids, name
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as npz:
+        assert list(npz["id"]) == ids

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import TEXT_IDS, run_cli
 from test_panel import panel_config, panel_frame
 
 import forecast
@@ -54,16 +54,29 @@ def test_shards_past_the_panel_or_of_short_series_forecast_nothing(panel_run, tm
     assert forecast.api.forecaster(run, tmp_path / "short.csv", shard=(2, 3)).all().frame().empty
 
 
-def test_csv_shards_match_ids_as_the_whole_read_names_them(tmp_path):
-    frame = panel_frame({"007": 40, "008": 41, "010": 42})
-    frame.to_csv(tmp_path / "numeric.csv", index=False)
-    names = series_ids(tmp_path / "numeric.csv", "store")
-    run = forecast.train(panel_config(tmp_path / "numeric.csv"), tmp_path / "run")
-    whole = set(forecast.api.forecaster(run, tmp_path / "numeric.csv").all().frame()["store"])
-    assert set(names) == whole
-    parts = [set(forecast.api.forecaster(run, tmp_path / "numeric.csv", shard=(i, 2)).all().frame()["store"])
-             for i in range(2)]  # fmt: skip
-    assert parts[0] | parts[1] == whole and not parts[0] & parts[1]
+def test_ids_that_look_like_numbers_stay_text_in_groups_and_shards(text_ids_run, tmp_path, monkeypatch):
+    run, path = text_ids_run
+    frame = pd.read_csv(path, dtype={"store": str})
+    frame.to_parquet(tmp_path / "text.parquet", index=False, row_group_size=50)
+    frame[frame["store"].isin(["007", "01", "10"])].to_parquet(tmp_path / "hive", partition_cols=["store"])
+    numbers = frame[frame["store"].isin(["1", "10"])]
+    numbers.assign(store=numbers["store"].astype("int64")).to_parquet(tmp_path / "int.parquet", index=False)
+    truth = forecast.api.forecaster(run, path).all().frame().set_index(["store", "step"])["prediction"]
+    for source, ids in [(path, list(TEXT_IDS)), (tmp_path / "text.parquet", list(TEXT_IDS)),
+                        (tmp_path / "hive", ["007", "01", "10"]), (tmp_path / "int.parquet", ["1", "10"])]:  # fmt: skip
+        assert series_ids(source, "store") == ids
+        whole = forecast.api.forecaster(run, source).all().frame()
+        assert list(whole["store"].drop_duplicates()) == ids  # by text: 1 is not 01 nor 1.0
+        found = whole.set_index(["store", "step"])["prediction"]
+        np.testing.assert_allclose(found, truth[found.index], rtol=1e-5)  # each id gets its own series' forecast
+        shards = [forecast.api.forecaster(run, source, shard=(i, 2)).all().frame() for i in range(2)]
+        assert [list(s["store"].drop_duplicates()) for s in shards] == [ids[0::2], ids[1::2]]
+        forecast.api.write_predictions(run, tmp_path / "whole.csv", source)
+        with monkeypatch.context() as patch:
+            patch.setattr(forecast.api, "GROUP_ROWS", 50)  # a series a group
+            forecast.api.write_predictions(run, tmp_path / "groups.csv", source)
+        assert (tmp_path / "groups.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+        assert list(pd.read_csv(tmp_path / "groups.csv", dtype=str)["store"].drop_duplicates()) == ids
 
 
 @pytest.mark.slow
