@@ -240,7 +240,7 @@ def test_backtest_set_applies_to_configs_not_runs(run):
 
 
 def test_forecast_png_draws_every_target_up_to_its_cap(tmp_path):
-    from forecast.report import MAX_PANELS, plot_forecast
+    from forecast.plots import MAX_PANELS, plot_forecast
 
     n = MAX_PANELS + 1
     actual = np.random.default_rng(0).normal(size=(50, 2, n))
