@@ -7,8 +7,9 @@ notebook can check what was drawn.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,11 @@ import pandas as pd
 from forecast import rundir
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from forecast.intervals import Calibration
+    from forecast.prepare import Prepared
 
 
 def figure(**kwargs) -> Figure:
@@ -29,7 +34,7 @@ def figure(**kwargs) -> Figure:
 
 def save(fig: Figure, path: Path) -> Figure:
     """`fig` written atomically as a PNG; returned for inspection."""
-    rundir.write_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    rundir.write_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return fig
 
 
@@ -79,50 +84,262 @@ def plot_backtest(path: Path, folds: list) -> Figure:
     return save(fig, path)
 
 
-MAX_PANELS = 12  # targets drawn in forecast.png; more are named in its title as left out
+MAX_PANELS = 12  # (series, target) panels a forecast plot draws; the title names what it leaves out
+ORIGINS = 4  # test origins whose whole-horizon forecasts forecast.png draws per panel
+SERIES = 3  # a panel's series drawn by default (forecast.png, predict --plot)
+MODEL = "tab:blue"
 
 
-def plot_forecast(
-    path: Path,
-    actual: np.ndarray,
-    predicted: np.ndarray,
-    naive: np.ndarray,
-    names: list[str],
-    x: pd.Index | np.ndarray,
-    title: str,
-    bands: list[tuple[float, np.ndarray, np.ndarray]] = (),
-) -> Figure:
-    """Actual, model and repeat-last forecasts one step ahead over the whole test split, a panel
-    per target (the first MAX_PANELS), against time (or row) of the forecast row; each interval
-    of `bands` (level, lower, upper) shaded around the model's, widest lightest.
+@dataclass(frozen=True)
+class Fan:
+    """The model's forecast of a whole horizon from one origin: the point forecast and its intervals."""
 
-    `actual`, `predicted`, `naive` and the bounds are (windows, horizon, targets) in original units.
-    """
-    shown = names[:MAX_PANELS]
-    cols = 1 if len(shown) <= 4 else 2
-    rows = -(-len(shown) // cols)
-    fig = figure(figsize=(11, 2.3 * rows + 0.8))
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
-    capped = f" (first {len(shown)} of {len(names)} targets)" if len(names) > len(shown) else ""
-    fig.suptitle(f"{title}: 1-step-ahead forecasts{capped}", fontsize=10)
-    for k, name in enumerate(shown):
-        ax = axes[k // cols, k % cols]
-        for level, low, high in sorted(bands, key=lambda band: -band[0]):
-            ax.fill_between(x, low[:, 0, k], high[:, 0, k], color="tab:blue", alpha=0.15, linewidth=0,
-                            label=f"{level:.0%} interval")  # fmt: skip
-        ax.plot(x, actual[:, 0, k], color="black", linewidth=0.8, label="actual")
-        ax.plot(x, predicted[:, 0, k], linewidth=0.8, label="model")
-        ax.plot(x, naive[:, 0, k], linewidth=0.6, alpha=0.6, linestyle="--", label="naive (repeat last)")
-        ax.set_ylabel(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for k in range(len(shown), rows * cols):
-        axes[k // cols, k % cols].set_visible(False)
-        axes[k // cols - 1, k % cols].tick_params(labelbottom=True)  # its column's last panel shows the axis
-    for ax in axes.flat:
-        for label in ax.get_xticklabels():
-            label.set_rotation(20)
-            label.set_horizontalalignment("right")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3 + len(bands), fontsize=8, frameon=False)
+    origin: Any  # the origin's stamp (or row): the last actual the forecast saw
+    x: np.ndarray | pd.Index  # the horizon's stamps (or rows)
+    point: np.ndarray  # (horizon,), original units
+    bands: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()  # (level, lower, upper) per interval
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One axes of a forecast plot: one target of one series, its actuals and forecast fans."""
+
+    title: str
+    ylabel: str
+    x: np.ndarray | pd.Index  # the actuals' stamps (or rows)
+    actual: np.ndarray
+    fans: list[Fan]
+    split_start: Any = None  # where the test split begins, marked when it is in view
+
+
+@dataclass(frozen=True)
+class StepErrors:
+    """The overview under forecast.png: MAE per horizon step of the model and each baseline."""
+
+    title: str
+    ylabel: str
+    mae: dict[str, np.ndarray]  # predictor -> (horizon,)
+
+
+def plot_fans(path: Path, panels: list[Panel], title: str, errors: StepErrors | None = None) -> Figure:
+    """Actuals (black) with the model's forecast fans, a vertical dotted line at each origin and
+    each interval shaded around its fan, a panel per (series, target); under them, with `errors`,
+    the MAE per horizon step against the baselines. One legend for the panels, above them."""
+    cols = 1 if len(panels) <= 3 else 2
+    rows = -(-len(panels) // cols)
+    heights = [2.6 * rows + 0.5] + ([2.4] if errors is not None else [])
+    fig = figure(figsize=(11, sum(heights) + 0.6))
+    fig.suptitle(title, fontsize=10)
+    top, *bottom = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    axes = top.subplots(rows, cols, squeeze=False).ravel()
+    for ax, panel in zip(axes, panels, strict=False):
+        _draw_panel(ax, panel)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    top.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False)
+    if errors is not None:
+        _draw_errors(bottom[0].subplots(), errors)
     return save(fig, path)
+
+
+def band_styles(levels: list[float]) -> dict[float, dict[str, Any]]:
+    """fill_between's style per interval level: the narrowest solid and darkest, each wider one
+    lighter and hatched differently, so that 80 % and 95 % differ by more than a shade."""
+    hatches = ["////", "\\\\\\\\", "...."]
+    styles = {}
+    for rank, level in enumerate(sorted(levels)):
+        if rank == 0:
+            styles[level] = {"facecolor": MODEL, "alpha": 0.35, "edgecolor": MODEL, "linewidth": 0.6}
+        else:
+            styles[level] = {"facecolor": (0.12, 0.47, 0.71, 0.10), "edgecolor": (0.12, 0.47, 0.71, 0.55),
+                             "hatch": hatches[(rank - 1) % len(hatches)], "linewidth": 0.0}  # fmt: skip
+    return styles
+
+
+def _draw_panel(ax: Axes, panel: Panel) -> None:
+    """One panel; its artists carry a gid ("actual", "forecast", "origin", "interval 0.95") by
+    which a test finds them."""
+    x = _plain_x(panel.x)
+    ax.plot(x, panel.actual, color="black", linewidth=0.9, label="actual", gid="actual")
+    styles = band_styles([level for level, _, _ in panel.fans[0].bands]) if panel.fans else {}
+    for n, fan in enumerate(panel.fans):
+        first = n == 0
+        fx = _plain_x(fan.x)
+        for level, low, high in sorted(fan.bands, key=lambda band: -band[0]):  # widest first, underneath
+            label = f"{level:.0%} interval" if first else None
+            ax.fill_between(fx, low, high, label=label, gid=f"interval {level:g}", **styles[level])
+        ax.plot(fx, fan.point, color=MODEL, linewidth=1.3, label="model forecast" if first else None, gid="forecast")
+        ax.axvline(_plain_x(fan.origin), color="grey", linestyle=":", linewidth=0.9,
+                   label="forecast origin" if first else None, gid="origin")  # fmt: skip
+    if panel.split_start is not None:
+        ax.axvline(_plain_x(panel.split_start), color="tab:red", linewidth=0.8, alpha=0.7, label="test split starts")
+    ax.set_title(panel.title, fontsize=9)
+    ax.set_ylabel(panel.ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if isinstance(panel.x, pd.DatetimeIndex):
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.xaxis.get_offset_text().set_fontsize(7)
+        if panel.x.tz is not None:
+            ax.set_xlabel(f"time ({panel.x.tz})", fontsize=7)
+    else:
+        ax.set_xlabel("row within the series", fontsize=7)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+def _draw_errors(ax: Axes, errors: StepErrors) -> None:
+    """The MAE-per-step overview; each line's gid is its predictor's name."""
+    styles = {"model": {"color": MODEL, "linewidth": 1.6}}
+    baselines = [{"color": "tab:orange", "linestyle": "--"}, {"color": "tab:green", "linestyle": "-."}]
+    for n, (name, mae) in enumerate(errors.mae.items()):
+        style = styles.get(name) or baselines[(n - 1) % len(baselines)]
+        steps = np.arange(1, len(mae) + 1)
+        ax.plot(steps, mae, marker="o" if len(mae) <= 48 else None, markersize=3, label=name, gid=name, **style)
+    ax.set_title(errors.title, fontsize=9)
+    ax.set_xlabel("horizon step", fontsize=8)
+    ax.set_ylabel(errors.ylabel, fontsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+
+
+def _plain_x(x: Any) -> Any:
+    """Stamps as naive datetime64 on their own wall clock (the axis names the zone), rows as they are."""
+    if isinstance(x, pd.DatetimeIndex):
+        return np.asarray(x.tz_localize(None) if x.tz is not None else x)
+    if isinstance(x, pd.Timestamp):
+        return (x.tz_localize(None) if x.tz is not None else x).to_datetime64()
+    return np.asarray(x) if isinstance(x, pd.Index) else x
+
+
+def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None):
+    """forecast.png: for the first SERIES series of the test split (all of a single series'
+    targets, MAX_PANELS panels at most), the actuals of its last few seasons with the model's
+    whole-horizon forecasts from its last ORIGINS test origins, a horizon apart, and their
+    intervals; under them the MAE per horizon step over every test window against the baselines.
+    `test_pred`: the model's raw test predictions (scaled)."""
+    spec = prepared.spec
+    test = prepared.origins["test"]
+    which = prepared.series.series_of(test)
+    picked = pick_origins(test, which, spec.horizon, ORIGINS, SERIES)
+    names = prepared.series.target_names
+    shown_series = list(dict.fromkeys(which[picked].tolist()))
+    cells = [(s, k) for s in shown_series for k in range(len(names))]
+    panels = [_test_panel(prepared, test_pred, calibration, picked[which[picked] == s], s, k)
+              for s, k in cells[:MAX_PANELS]]  # fmt: skip
+    fans = sorted({len(panel.fans) for panel in panels})
+    steps = f"step {spec.horizon}" if spec.horizon == 1 else f"steps 1-{spec.horizon}"
+    title = (
+        f"{name}: test split, the model's forecasts of {steps} from the split's last "
+        f"{'/'.join(map(str, fans))} origin{'s' if fans[-1] > 1 else ''}"
+        + (f", {spec.horizon} rows apart" if fans[-1] > 1 else "")
+        + (", with their intervals" if calibration is not None else "")
+    )
+    left = []
+    if prepared.series.ids is not None:
+        every = len(np.unique(which))
+        left.append(f"the first {len(shown_series)} of {every} series with test windows" if every > len(shown_series)
+                    else f"all {every} series with test windows")  # fmt: skip
+    if len(cells) > len(panels):
+        left.append(f"{len(panels)} of {len(cells)} panels")
+    title += f"\n({'; '.join(left)})" if left else ""
+    return plot_fans(path, panels, title, step_errors(prepared, test_pred, calibration))
+
+
+def pick_origins(origins: np.ndarray, which: np.ndarray, horizon: int, count: int, series: int) -> np.ndarray:
+    """Indices into `origins` (rows, each of series `which`): per series (the first `series` that
+    have any), its last origin and up to `count - 1` before it, each at least `horizon` rows before
+    the next, so their forecasts tile the end of the split without overlapping."""
+    out = []
+    for s in list(dict.fromkeys(which.tolist()))[:series]:
+        own = np.flatnonzero(which == s)
+        chosen = [own[-1]]
+        for j in own[::-1]:
+            if len(chosen) == count:
+                break
+            if origins[j] <= origins[chosen[-1]] - horizon:
+                chosen.append(j)
+        out.extend(reversed(chosen))
+    return np.asarray(out, dtype=np.int64)
+
+
+def _test_panel(
+    prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None, picked: np.ndarray, s: int, k: int
+) -> Panel:
+    """Target `k` of series `s`: its actuals from a little before the first picked origin (two
+    seasons, or a horizon) to the last one's horizon, and a fan per picked origin."""
+    spec, series = prepared.spec, prepared.series
+    origins = prepared.origins["test"][picked]
+    which = np.full(len(picked), s)
+    raw = test_pred[picked]
+    point = calibration.point(raw) if calibration is not None else raw
+    values = prepared.scalers.forecast_units(point, which)[..., k]
+    bands = []
+    if calibration is not None:
+        scale = calibration.scale(prepared.y, origins, spec)
+        for level, (low, high) in zip(calibration.levels, calibration.bounds(raw, scale), strict=True):
+            bands.append((level, *(prepared.scalers.forecast_units(b, which)[..., k] for b in (low, high))))
+    offsets = spec.target_offsets()
+    context = max(spec.horizon, 2 * (prepared.seasonality or 0))
+    first = max(int(series.offsets[s]), int(origins[0]) + 1 - context)
+    rows = np.arange(first, int(origins[-1] + offsets[-1]) + 1)
+
+    def label(r):
+        return series.times[r] if series.times is not None else r - int(series.offsets[s])
+
+    fans = [
+        Fan(label(int(o)), label(o + offsets), values[n], tuple((lv, lo[n], hi[n]) for lv, lo, hi in bands))
+        for n, o in enumerate(origins)
+    ]
+    start = int(prepared.ends[s, 1])  # the test split's first row of this series
+    name = series.target_names[k]
+    return Panel(
+        title=f"series '{series.ids[s]}': {name}" if series.ids is not None else name,
+        ylabel=name,
+        x=label(rows),
+        actual=series.targets[rows, k],
+        fans=fans,
+        split_start=label(start) if first < start <= rows[-1] else None,
+    )
+
+
+def step_errors(prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None) -> StepErrors:
+    """MAE per horizon step over every test window: the model, repeat-last and (with a season)
+    seasonal naive. In original units for one target of one series; else on scaled values (the
+    units of several columns or series do not add up), as metrics.json's per_step."""
+    spec, y, scalers = prepared.spec, prepared.y, prepared.scalers
+    test = prepared.origins["test"]
+    which = prepared.series.series_of(test)
+    point = calibration.point(test_pred) if calibration is not None else test_pred
+    true = spec.targets(y, test)
+    predictors = {"model": scalers.clip_scaled(point, which), "repeat-last": spec.last_values(y, test)}
+    if prepared.seasonality is not None:
+        predictors[f"seasonal naive ({prepared.seasonality} rows)"] = spec.seasonal_values(
+            y, test, prepared.seasonality
+        )
+    units = prepared.series.ids is None and y.shape[1] == 1
+    if units:
+        true = scalers.inverse_targets(true, which)
+        predictors = {
+            name: scalers.forecast_units(point, which) if name == "model" else scalers.inverse_targets(values, which)
+            for name, values in predictors.items()
+        }
+    mae = {name: np.abs(true - values).mean(axis=(0, 2)) for name, values in predictors.items()}
+    over = (
+        []
+        if units
+        else [f"{y.shape[1]} targets" if y.shape[1] > 1 else "", "all series" if prepared.series.ids else ""]
+    )
+    scope = ", ".join(part for part in over if part)
+    return StepErrors(
+        title=f"MAE per horizon step over all {len(test):,} test windows"
+        + ("" if units else f" (scaled values, mean over {scope})"),
+        ylabel=f"MAE ({prepared.series.target_names[0]})" if units else "MAE (scaled)",
+        mae=mae,
+    )

@@ -240,34 +240,7 @@ def write(
     kept = stopping.enabled and stopping.restore_best_weights
     best = metrics.training.best_epoch if metrics.training and kept else None
     plots.plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
-    test, spec = prepared.origins["test"], prepared.spec
-    title = f"{run.path.name}: test split"
-    if prepared.series.ids is not None:  # a panel: the first series with test windows
-        which = prepared.series.series_of(test)
-        first = which == which[0]
-        test, test_pred = test[first], test_pred[first]
-        title = f"{run.path.name}: test split of series '{prepared.series.ids[which[0]]}'"
-    which = prepared.series.series_of(test)
-
-    def inverse(values, forecast=False):  # forecasts within scaler.clip's range, as predict writes them
-        return (prepared.scalers.forecast_units if forecast else prepared.scalers.inverse_targets)(values, which)
-
-    point = calibration.point(test_pred) if calibration is not None else test_pred
-    true, naive = inverse(spec.targets(prepared.y, test)), inverse(spec.last_values(prepared.y, test))
-    arrays = [true, inverse(point, True), naive]
-    bands = []
-    if calibration is not None:
-        scale = calibration.scale(prepared.y, test, spec)
-        for level, (low, high) in zip(calibration.levels, calibration.bounds(test_pred, scale), strict=True):
-            bands.append((level, inverse(low, True), inverse(high, True)))
-    rows = test + spec.delay  # the row each window's 1-step forecast is for
-    if len(test) == 1:  # one window (M4's protocol): its whole horizon instead of one point
-        arrays = [a.transpose(1, 0, 2) for a in arrays]
-        bands = [(level, low.transpose(1, 0, 2), high.transpose(1, 0, 2)) for level, low, high in bands]
-        rows = test[0] + spec.target_offsets()
-    times = prepared.series.times
-    x = times[rows] if times is not None else rows - prepared.series.offsets[which[0]]
-    plots.plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title, bands)
+    plots.plot_test(run.forecast_plot, run.path.name, prepared, test_pred, calibration)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
 
 
