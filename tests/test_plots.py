@@ -6,14 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_config
+from conftest import ETTH1, tiny_config
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from test_panel import panel_config, panel_frame
+from typer.testing import CliRunner
 
 import forecast
 from forecast import plots
+from forecast.cli import app
+from forecast.future import Forecasts
 from forecast.inference import predict_splits
 from forecast.prepare import prepare
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +122,56 @@ def test_loss_legend_hides_no_learning_rate_label(tmp_path):
     assert [text.get_text() for text in notes] == ["lr 5.0e-04", "lr 2.5e-04"]
     assert not any(overlaps(legend, text.get_window_extent(renderer)) for text in notes)
     assert not overlaps(legend, ax.get_window_extent(renderer))  # outside the axes: no curve under it
+
+
+def test_predict_plot_draws_the_history_tail_and_the_future(conformal_run, recent, tmp_path):
+    forecasts = forecast.api.forecasts(conformal_run, recent)
+    fig = forecasts.plot(tmp_path / "future.png")
+    assert (tmp_path / "future.png").read_bytes()[:4] == b"\x89PNG"
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 7 and "forecast from 2016-07-13 11:00" in panels[0].get_title()
+    stamps = pd.read_csv(recent, parse_dates=["date"])["date"]
+    for ax in panels:
+        actual, fans = gids(ax, "actual")[0].get_xdata(), gids(ax, "forecast")
+        assert len(fans) == 1 and len(actual) == 72  # three days of hourly history (> four horizons)
+        assert pd.Timestamp(actual[-1]) == stamps.iloc[-1] and pd.Timestamp(actual[0]) == stamps.iloc[-72]
+        future = fans[0].get_xdata()
+        assert list(map(pd.Timestamp, future)) == list(pd.date_range(stamps.iloc[-1], periods=5, freq="h")[1:])
+        assert len(gids(ax, "interval 0.95")) == 1
+
+
+def test_predict_plot_caps_its_panels(tmp_path):
+    n = plots.MAX_PANELS + 1
+    values = np.random.default_rng(0).normal(size=(1, 2, n))
+    forecasts = Forecasts(values, pd.Index([9]), pd.Index([10, 11]), [f"c{k}" for k in range(n)])
+    fig = forecasts.plot(tmp_path / "f.png")
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == plots.MAX_PANELS
+    assert f"{plots.MAX_PANELS} of {n} panels" in fig.get_suptitle()
+
+
+def test_cli_predict_plot_of_chosen_series(panel_run, tmp_path):
+    out, png = tmp_path / "p.csv", tmp_path / "p.png"
+    result = runner.invoke(app, ["predict", str(panel_run.path), "-o", str(out), "--plot", str(png), "--series", "c"])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:4] == b"\x89PNG" and out.exists()
+    unknown = runner.invoke(app, ["predict", str(panel_run.path), "-o", str(tmp_path / "x.csv"),
+                                  "--plot", str(tmp_path / "x.png"), "--series", "zz"])  # fmt: skip
+    assert unknown.exit_code == 2 and "--series: 'zz' is not a series of" in unknown.stderr
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.png").exists()
+    short = runner.invoke(app, ["predict", str(panel_run.path), "--plot", str(tmp_path / "x.png"), "--series", "d"])
+    assert short.exit_code == 2 and "'d' has no forecast" in short.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--series", "a"], "--series chooses the series --plot draws"),
+        (["--plot", "f.jpg"], "give a file name ending in .png"),
+        (["--plot", "{tmp}/f.png", "--series", "a"], "this run forecasts one series"),
+    ],
+)
+def test_cli_predict_plot_refusals(run, tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = runner.invoke(app, ["predict", str(run.path), "--data", str(ETTH1), *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert not list(tmp_path.iterdir())
