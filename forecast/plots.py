@@ -109,7 +109,7 @@ class Panel:
     x: np.ndarray | pd.Index  # the actuals' stamps (or rows)
     actual: np.ndarray
     fans: list[Fan]
-    split_start: Any = None  # where the test split begins, marked when it is in view
+    split_start: Any = None  # the test split's first row, shaded from there when it is in view
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,8 @@ def _draw_panel(ax: Axes, panel: Panel) -> None:
         ax.axvline(_plain_x(fan.origin), color="grey", linestyle=":", linewidth=0.9,
                    label="forecast origin" if first else None, gid="origin")  # fmt: skip
     if panel.split_start is not None:
-        ax.axvline(_plain_x(panel.split_start), color="tab:red", linewidth=0.8, alpha=0.7, label="test split starts")
+        end = _plain_x(panel.fans[-1].x[-1] if panel.fans else panel.x[-1])
+        ax.axvspan(_plain_x(panel.split_start), end, color="0.92", zorder=0, label="test split", gid="test split")
     ax.set_title(panel.title, fontsize=9)
     ax.set_ylabel(panel.ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -237,8 +238,7 @@ def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, 
     steps = f"step {spec.horizon}" if spec.horizon == 1 else f"steps 1-{spec.horizon}"
     title = (
         f"{name}: test split, the model's forecasts of {steps} from the split's last "
-        f"{'/'.join(map(str, fans))} origin{'s' if fans[-1] > 1 else ''}"
-        + (f", {spec.horizon} rows apart" if fans[-1] > 1 else "")
+        + (f"{'/'.join(map(str, fans))} origins, {spec.horizon} rows apart" if fans[-1] > 1 else "origin")
         + (", with their intervals" if calibration is not None else "")
     )
     left = []

@@ -48,7 +48,7 @@ def redraw(run, tmp_path):
 
 
 def gids(ax, gid: str) -> list:
-    return [artist for artist in (*ax.lines, *ax.collections) if artist.get_gid() == gid]
+    return [artist for artist in (*ax.lines, *ax.collections, *ax.patches) if artist.get_gid() == gid]
 
 
 def overlaps(a, b) -> bool:
@@ -73,6 +73,7 @@ def test_forecast_png_draws_whole_horizons_from_the_last_test_origins(conformal_
         # two seasons (48 hours) before the first forecast (rows 984-987), through the last
         assert pd.Timestamp(actual[0]) == times[984 - 48] and pd.Timestamp(actual[-1]) == times[999]
         assert len(gids(ax, "interval 0.8")) == len(gids(ax, "interval 0.95")) == plots.ORIGINS
+        assert not gids(ax, "test split")  # all of the view is test: no border to shade from
     assert "forecasts of steps 1-4 from the split's last 4 origins, 4 rows apart" in fig.get_suptitle()
     # the overview: MAE per step of model and baselines, the same numbers as metrics.json's per_step
     per_step = conformal_run.metrics.test.per_step
@@ -97,8 +98,8 @@ def test_forecast_png_of_a_panel_names_its_series(panel_run, tmp_path):
     panels = [ax for ax in fig.axes[:-1] if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["series 'a': sales", "series 'b': sales", "series 'c': sales"]
     assert "all 3 series with test windows" in fig.get_suptitle()
-    # 8 test rows, horizon 4: two origins each, and the red line where the test split starts
-    assert all(len(gids(ax, "forecast")) == 2 for ax in panels)
+    # 8 test rows, horizon 4: two origins each, and the test split shaded from its first row
+    assert all(len(gids(ax, "forecast")) == 2 and len(gids(ax, "test split")) == 1 for ax in panels)
     assert all(len(gids(ax, "interval 0.8")) == 0 for ax in panels)  # no intervals, no bands
     overview = fig.axes[-1]
     assert "scaled values, mean over all series" in overview.get_title()
