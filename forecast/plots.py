@@ -86,6 +86,7 @@ def plot_backtest(path: Path, folds: list) -> Figure:
 
 MAX_PANELS = 12  # (series, target) panels a forecast plot draws; the title names what it leaves out
 ORIGINS = 4  # test origins whose whole-horizon forecasts forecast.png draws per panel
+FORECAST_ROWS = 1500  # at most, fewer origins: four of 720 steps would draw four months of hourly rows
 SERIES = 3  # a panel's series drawn by default (forecast.png, predict --plot)
 MODEL = "tab:blue"
 
@@ -161,7 +162,7 @@ def _draw_panel(ax: Axes, panel: Panel) -> None:
     """One panel; its artists carry a gid ("actual", "forecast", "origin", "interval 0.95") by
     which a test finds them."""
     x = _plain_x(panel.x)
-    ax.plot(x, panel.actual, color="black", linewidth=0.9, label="actual", gid="actual")
+    ax.plot(x, panel.actual, color="black", linewidth=0.9, label="actual", gid="actual", zorder=3)  # over the bands
     styles = band_styles([level for level, _, _ in panel.fans[0].bands]) if panel.fans else {}
     for n, fan in enumerate(panel.fans):
         first = n == 0
@@ -222,13 +223,15 @@ def _plain_x(x: Any) -> Any:
 def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None):
     """forecast.png: for the first SERIES series of the test split (all of a single series'
     targets, MAX_PANELS panels at most), the actuals of its last few seasons with the model's
-    whole-horizon forecasts from its last ORIGINS test origins, a horizon apart, and their
-    intervals; under them the MAE per horizon step over every test window against the baselines.
-    `test_pred`: the model's raw test predictions (scaled)."""
+    whole-horizon forecasts from its last ORIGINS test origins (fewer where they would pass
+    FORECAST_ROWS), a horizon apart, and their intervals; under them the MAE per horizon step
+    over every test window against the baselines. `test_pred`: the model's raw test predictions
+    (scaled)."""
     spec = prepared.spec
     test = prepared.origins["test"]
     which = prepared.series.series_of(test)
-    picked = pick_origins(test, which, spec.horizon, ORIGINS, SERIES)
+    count = min(ORIGINS, max(1, FORECAST_ROWS // spec.horizon))
+    picked = pick_origins(test, which, spec.horizon, count, SERIES)
     names = prepared.series.target_names
     shown_series = list(dict.fromkeys(which[picked].tolist()))
     cells = [(s, k) for s in shown_series for k in range(len(names))]
@@ -272,8 +275,8 @@ def pick_origins(origins: np.ndarray, which: np.ndarray, horizon: int, count: in
 def _test_panel(
     prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None, picked: np.ndarray, s: int, k: int
 ) -> Panel:
-    """Target `k` of series `s`: its actuals from a little before the first picked origin (two
-    seasons, or a horizon) to the last one's horizon, and a fan per picked origin."""
+    """Target `k` of series `s`: its actuals from a little before the first picked origin (see
+    `context_rows`) to the last one's horizon, and a fan per picked origin."""
     spec, series = prepared.spec, prepared.series
     origins = prepared.origins["test"][picked]
     which = np.full(len(picked), s)
@@ -286,7 +289,7 @@ def _test_panel(
         for level, (low, high) in zip(calibration.levels, calibration.bounds(raw, scale), strict=True):
             bands.append((level, *(prepared.scalers.forecast_units(b, which)[..., k] for b in (low, high))))
     offsets = spec.target_offsets()
-    context = max(spec.horizon, 2 * (prepared.seasonality or 0))
+    context = context_rows(spec.horizon, prepared.seasonality)
     first = max(int(series.offsets[s]), int(origins[0]) + 1 - context)
     rows = np.arange(first, int(origins[-1] + offsets[-1]) + 1)
 
@@ -307,6 +310,14 @@ def _test_panel(
         fans=fans,
         split_start=label(start) if first < start <= rows[-1] else None,
     )
+
+
+def context_rows(horizon: int, season: int | None) -> int:
+    """Actuals drawn before the first forecast: two seasons, or up to four where a horizon is
+    longer; a horizon without a season (or with a season of one row)."""
+    if not season or season < 2:
+        return horizon
+    return max(2 * season, min(horizon, 4 * season))
 
 
 def step_errors(prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None) -> StepErrors:
