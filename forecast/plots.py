@@ -7,6 +7,7 @@ notebook can check what was drawn.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ ORIGINS = 4  # test origins whose whole-horizon forecasts forecast.png draws per
 FORECAST_ROWS = 1500  # at most, fewer origins: four of 720 steps would draw four months of hourly rows
 SERIES = 3  # a panel's series drawn by default (forecast.png, predict --plot)
 MODEL = "tab:blue"
+TITLE_WIDTH = 120  # characters of a title line: an 11-inch figure shows about 140 at 10 points
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def plot_fans(path: Path, panels: list[Panel], title: str, errors: StepErrors | 
     rows = -(-len(panels) // cols)
     heights = [2.6 * rows + 0.5] + ([2.4] if errors is not None else [])
     fig = figure(figsize=(11, sum(heights) + 0.6))
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle("\n".join(textwrap.fill(line, TITLE_WIDTH) for line in title.split("\n")), fontsize=10)
     top, *bottom = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     axes = top.subplots(rows, cols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels, strict=False):

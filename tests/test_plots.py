@@ -98,6 +98,7 @@ def test_forecast_png_of_a_panel_names_its_series(panel_run, tmp_path):
     panels = [ax for ax in fig.axes[:-1] if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["series 'a': sales", "series 'b': sales", "series 'c': sales"]
     assert "all 3 series with test windows" in fig.get_suptitle()
+    assert all(len(line) <= plots.TITLE_WIDTH for line in fig.get_suptitle().split("\n"))  # wrapped, not cut off
     # 8 test rows, horizon 4: two origins each, and the test split shaded from its first row
     assert all(len(gids(ax, "forecast")) == 2 and len(gids(ax, "test split")) == 1 for ax in panels)
     assert all(len(gids(ax, "interval 0.8")) == 0 for ax in panels)  # no intervals, no bands
