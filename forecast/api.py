@@ -210,6 +210,7 @@ def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, se
     Only the series drawn are read and forecast: `series`, by id, or a panel's first few."""
     from forecast.data import series_ids
     from forecast.ensemble import members
+    from forecast.future import ONE_SERIES
     from forecast.plots import SERIES
 
     runs = members(run)
@@ -225,7 +226,7 @@ def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, se
         # by default a few more than drawn, in case the first are too short for a forecast
         only = [by_text[str(name)] for name in series] if series else ids[: 10 * SERIES]
     elif series:
-        raise ForecastError("--series picks series of a panel (data.id_column); this run forecasts one series")
+        raise ForecastError(ONE_SERIES)
     return _forecaster(runs, data, False, only).all().plot(Path(path), series)
 
 

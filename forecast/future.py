@@ -304,7 +304,7 @@ class Forecasts:
         present = list(dict.fromkeys(self.series.tolist())) if self.series is not None else [0]
         if self.ids is None:
             if series:
-                raise ForecastError("--series picks series of a panel (data.id_column); this run forecasts one series")
+                raise ForecastError(ONE_SERIES)
             chosen = present
         elif series:
             by_text = {str(self.ids[s]): s for s in present}
@@ -369,6 +369,10 @@ class Forecasts:
         plain = not any(set(label) & set(',"\r\n') for label in labels)
         options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
         pacsv.write_csv(table, stream, options)
+
+
+# --series (or `series`) for a run without data.id_column
+ONE_SERIES = "--series picks series of a panel (data.id_column); this run forecasts one series"
 
 
 def stamp(value: Any) -> str:
