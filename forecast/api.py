@@ -206,6 +206,32 @@ def forecaster(
     return _open(members(run), Path(data) if data is not None else None, all_origins, shard)
 
 
+def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, series: list | None = None):
+    """`forecast predict --plot`: a PNG of the forecast after each chosen series' end with its
+    intervals and the last rows of its history (see `Forecasts.plot`); returns the Figure.
+    Only the series drawn are read and forecast: `series`, by id, or a panel's first few."""
+    from forecast.data import series_ids
+    from forecast.ensemble import members
+    from forecast.future import ONE_SERIES
+    from forecast.plots import SERIES
+
+    runs = members(run)
+    config = runs[0].config
+    data = Path(data if data is not None else config.data.path)
+    only = None
+    if config.data.id_column is not None:
+        ids = series_ids(data, config.data.id_column)
+        by_text = {str(i): i for i in ids}
+        unknown = [name for name in series or () if str(name) not in by_text]
+        if unknown:
+            raise ForecastError(f"--series: '{unknown[0]}' is not a series of {data}")
+        # by default a few more than drawn, in case the first are too short for a forecast
+        only = [by_text[str(name)] for name in series] if series else ids[: 10 * SERIES]
+    elif series:
+        raise ForecastError(ONE_SERIES)
+    return _forecaster(runs, data, False, only).all().plot(Path(path), series)
+
+
 def _open(runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[int, int] | None) -> Forecaster:
     """`forecaster` for members already resolved (`forecast.ensemble.members`)."""
     from forecast.data import series_ids

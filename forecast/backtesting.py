@@ -14,7 +14,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from forecast import tables
 from forecast.errors import ForecastError
 from forecast.results import PREDICTORS, SplitScores, aggregate, mean_std
 from forecast.rundir import Run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("forecast")
 
@@ -106,22 +109,11 @@ class Backtest:
                 row += [mean_std([c[name] for c in coverages])[stat] for name in names]
         return tables.text(columns, rows)
 
-    def plot(self, path: Path) -> None:
+    def plot(self, path: Path) -> Figure:
         """Model and naive MAE per fold, as bars."""
-        from forecast.report import figure, save
+        from forecast.plots import plot_backtest
 
-        plt = figure()
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        x = np.arange(len(self.folds))
-        ax.bar(x - 0.2, [f.scores.model.mae for f in self.folds], 0.4, label="model")
-        ax.bar(x + 0.2, [f.scores.naive.mae for f in self.folds], 0.4, label="naive (repeat last)")
-        ax.set_xticks(x, [f"{f.fold}\n{f.rows[0]}-{f.rows[1]}" for f in self.folds], fontsize=7)
-        ax.set_ylabel("MAE (original units)")
-        ax.set_title("rolling-origin backtest")
-        ax.legend()
-        ax.grid(alpha=0.3, axis="y")
-        save(fig, path)
-        plt.close(fig)
+        return plot_backtest(path, self.folds)
 
 
 def fold_borders(config: cfg.Config, n_rows: int, folds: int) -> list[tuple[int, int, int, int]]:

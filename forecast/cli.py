@@ -158,12 +158,20 @@ def predict(
     layout: o.LayoutOpt = "long",
     shard: o.PredictShardOpt = None,
     template: o.TemplateOpt = None,
+    plot: o.PlotOpt = None,
+    series: o.PlotSeriesOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
     from forecast.future import output_format, rows_format
 
     if template is not None:
-        given = {"--output": output, "--all-origins": all_origins, "--format": layout != "long", "--shard": shard}
+        given = {
+            "--output": output,
+            "--all-origins": all_origins,
+            "--format": layout != "long",
+            "--shard": shard,
+            "--plot": plot,
+        }
         conflicting = [name for name, value in given.items() if value]
         if conflicting:
             raise ForecastError(f"--template writes rows to fill in, not forecasts: give it without {conflicting[0]}")
@@ -178,6 +186,14 @@ def predict(
         raise ForecastError(f"--output {output}: with --shard give each shard its file, e.g. preds-{{shard}}.parquet")
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
+    if series and plot is None:
+        raise ForecastError("--series chooses the series --plot draws: give --plot FILE.png too")
+    if plot is not None:  # drawn first: an unknown --series id fails before any output is written
+        if plot.suffix.lower() != ".png":
+            raise ForecastError(f"--plot: {plot}: give a file name ending in .png")
+        check_output(plot, "--plot")
+        api.plot_predictions(run_dir, plot, data, series)
+        log.info(f"plot: {plot}")
     api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part)
 
 

@@ -59,6 +59,14 @@ LayoutOpt = opt(
     "--format",
     help="long: a row per origin, step and target; wide: a row per origin and target, columns step_1..step_H.",
 )
+PlotOpt = opt(
+    Optional[Path],
+    "--plot",
+    help="Also draw FILE.png: the forecast after each series' end, with its intervals and the end of its history.",
+)
+PlotSeriesOpt = opt(
+    Optional[list[str]], "--series", help="With --plot: a panel's series to draw, by id (repeatable; default: first 3)."
+)
 SourceArg = arg(Path, "A run directory, or a config to train first.")
 FoldsOpt = opt(int, "--folds", min=1, help="Consecutive test folds.")
 RefitOpt = opt(bool, "--refit", help="Train a model per fold on all rows before it (expanding window).")

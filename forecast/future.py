@@ -10,7 +10,7 @@ the column; calendar features are computed from the stamps the series' frequency
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -259,6 +259,8 @@ class Forecasts:
     bounds: dict[str, np.ndarray] | None = None
     # how the input writes its stamps (see data.stamp_format): CSV writes origins and target times alike
     time_format: str | None = None
+    # the series forecast from (original units), for `plot`'s history; only on a whole forecast
+    history: Series | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(
@@ -366,6 +368,63 @@ class Forecasts:
         out.update({name: values.astype(np.float32) for name, values in (self.bounds or {}).items()})
         return out
 
+    def plot(self, path: Path, series: list | None = None):
+        """A PNG of the forecast from each chosen series' last origin (`series`: ids; default, a
+        panel's first plots.SERIES series with a forecast), its intervals, and the last rows of
+        its history (four horizons, or three seasons where that is longer): a panel per series
+        and target, plots.MAX_PANELS at most. Returns the matplotlib Figure."""
+        from forecast.plots import MAX_PANELS, SERIES, plot_fans
+
+        present = list(dict.fromkeys(self.series.tolist())) if self.series is not None else [0]
+        if self.ids is None:
+            if series:
+                raise ForecastError(ONE_SERIES)
+            chosen = present
+        elif series:
+            by_text = {str(self.ids[s]): s for s in present}
+            unknown = [name for name in series if str(name) not in by_text]
+            if unknown:
+                raise ForecastError(
+                    f"--series: '{unknown[0]}' has no forecast (not in the data, or too short for one window)"
+                )
+            chosen = [by_text[str(name)] for name in series]
+        else:
+            chosen = present[:SERIES]
+        if not len(self.values):
+            raise ForecastError("--plot: no series has a forecast to draw (each is too short for one window)")
+        cells = [(s, k) for s in chosen for k in range(len(self.targets))]
+        panels = [self._panel(s, k) for s, k in cells[:MAX_PANELS]]
+        horizon = self.values.shape[1]
+        title = (
+            f"the {horizon}-step forecast after the last row of {'each series' if len(chosen) > 1 else 'the series'}"
+        )
+        title += ", with its intervals" if self.bounds else ""
+        left = [f"{len(panels)} of {len(cells)} panels"] if len(cells) > len(panels) else []
+        return plot_fans(path, panels, title + (f" ({left[0]})" if left else ""))
+
+    def _panel(self, s: int, k: int):
+        """Target `k` of series `s` (0 for a single series): the forecast from its last origin and
+        the end of its history."""
+        from forecast.plots import Fan, Panel
+        from forecast.prepare import infer_seasonality
+
+        i = int(np.flatnonzero(self.series == s)[-1]) if self.series is not None else len(self.values) - 1
+        horizon = self.values.shape[1]
+        levels = _levels(self.bounds or {})
+        bands = tuple((level, self.bounds[low][i, :, k], self.bounds[high][i, :, k]) for level, low, high in levels)
+        fan = Fan(self.origin[i], self.target_time[i * horizon : (i + 1) * horizon], self.values[i, :, k], bands)
+        x, actual = self.origin[i : i + 1], np.full(1, np.nan)
+        if self.history is not None:
+            start, end = int(self.history.offsets[s]), int(self.history.history_ends[s])
+            times = self.history.times[start:end] if self.history.times is not None else None
+            season = infer_seasonality(times) if times is not None and len(times) > 2 else None
+            rows = np.arange(max(start, end - max(4 * horizon, 3 * (season or 0))), end)
+            x = self.history.times[rows] if times is not None else pd.Index(rows - start)
+            actual = self.history.targets[rows, k]
+        name = self.targets[k]
+        where = f"series '{self.ids[s]}': {name}" if self.ids is not None else name
+        return Panel(f"{where}, forecast from {stamp(self.origin[i])}", name, x, actual, [fan])
+
     def _csv(self, stream: BinaryIO, layout: str, header: bool = True) -> None:
         write_csv(self.table(layout, text_stamps=True), stream, [*self.targets, *(self.ids or [])], header)
 
@@ -386,6 +445,27 @@ def write_csv(table, stream: BinaryIO, labels: list[str], header: bool = True) -
     plain = not any(set(str(label)) & set(',"\r\n') for label in labels)
     options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
     pacsv.write_csv(table, stream, options)
+
+
+# --series (or `series`) for a run without data.id_column
+ONE_SERIES = "--series picks series of a panel (data.id_column); this run forecasts one series"
+
+
+def stamp(value: Any) -> str:
+    """A stamp (or row) as a title shows it: no seconds unless it has some, no time at midnight."""
+    if not isinstance(value, pd.Timestamp):
+        return f"row {value}"
+    if value == value.normalize():
+        return f"{value:%Y-%m-%d}"
+    return f"{value:%Y-%m-%d %H:%M}" if value.second == 0 and not value.microsecond else str(value)
+
+
+def _levels(bounds: dict[str, np.ndarray]) -> list[tuple[float, str, str]]:
+    """(level, lower name, upper name) of the intervals whose bounds `bounds` holds by quantile
+    name: "q0.025" with "q0.975" is 0.95."""
+    names = sorted(bounds, key=lambda name: float(name[1:]))
+    pairs = zip(names[: len(names) // 2], names[::-1], strict=False)
+    return [(round(float(high[1:]) - float(low[1:]), 10), low, high) for low, high in pairs]
 
 
 def _mean(members: list[np.ndarray]) -> np.ndarray:
@@ -456,7 +536,8 @@ class Forecaster:
             yield self._forecast(self.origins[start : start + size])
 
     def all(self) -> Forecasts:
-        return self._forecast(self.origins)
+        """Every forecast at once, with the series they came from (for `Forecasts.plot`)."""
+        return replace(self._forecast(self.origins), history=self.series)
 
     def _forecast(self, origins: np.ndarray) -> Forecasts:
         from forecast.inference import finite, forecast_origins

@@ -1,4 +1,4 @@
-"""What a person reads after a run: the closing table, report.md and the two plots."""
+"""What a person reads after a run: the closing table and report.md (the plots are forecast.plots')."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast import rundir, tables
+from forecast import plots, tables
 from forecast.intervals import level_name
 from forecast.results import BASELINES, SCORED, Metrics, TrainingStats
 from forecast.rundir import Run, write_text
@@ -264,35 +264,8 @@ def write(
     stopping = config.training.early_stopping
     kept = stopping.enabled and stopping.restore_best_weights
     best = metrics.training.best_epoch if metrics.training and kept else None
-    plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
-    test, spec = prepared.origins["test"], prepared.spec
-    title = f"{run.path.name}: test split"
-    if prepared.series.ids is not None:  # a panel: the first series with test windows
-        which = prepared.series.series_of(test)
-        first = which == which[0]
-        test, test_pred = test[first], test_pred[first]
-        title = f"{run.path.name}: test split of series '{prepared.series.ids[which[0]]}'"
-    which = prepared.series.series_of(test)
-
-    def inverse(values, forecast=False):  # forecasts within scaler.clip's range, as predict writes them
-        return (prepared.scalers.forecast_units if forecast else prepared.scalers.inverse_targets)(values, which)
-
-    point = calibration.point(test_pred) if calibration is not None else test_pred
-    true, naive = inverse(spec.targets(prepared.y, test)), inverse(spec.last_values(prepared.y, test))
-    arrays = [true, inverse(point, True), naive]
-    bands = []
-    if calibration is not None:
-        scale = calibration.scale(prepared.y, test, spec)
-        for level, (low, high) in zip(calibration.levels, calibration.bounds(test_pred, scale), strict=True):
-            bands.append((level, inverse(low, True), inverse(high, True)))
-    rows = test + spec.delay  # the row each window's 1-step forecast is for
-    if len(test) == 1:  # one window (M4's protocol): its whole horizon instead of one point
-        arrays = [a.transpose(1, 0, 2) for a in arrays]
-        bands = [(level, low.transpose(1, 0, 2), high.transpose(1, 0, 2)) for level, low, high in bands]
-        rows = test[0] + spec.target_offsets()
-    times = prepared.series.times
-    x = times[rows] if times is not None else rows - prepared.series.offsets[which[0]]
-    plot_forecast(run.forecast_plot, *arrays, prepared.series.target_names, x, title, bands)
+    plots.plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
+    plots.plot_test(run.forecast_plot, run.path.name, prepared, test_pred, calibration)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
 
 
@@ -328,101 +301,3 @@ def intervals_section(metrics: Metrics, config: cfg.Config) -> list[str]:
 
 
 PER_TARGET_EXTRA = ("model_smape", "naive_smape", "model_mase", "naive_mase")
-
-
-def figure():
-    """matplotlib's pyplot on the Agg backend (no display needed), imported only when plotting."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save(fig, path: Path) -> None:
-    """A PNG written atomically."""
-    rundir.write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-
-
-def plot_loss(path: Path, history: pd.DataFrame, title: str, loss: str, best_epoch: int | None = None) -> None:
-    """Train and validation loss per epoch, the restored best epoch marked, and dotted lines where
-    ReduceLROnPlateau lowered the rate."""
-    plt = figure()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.set_title(title, fontsize=10)
-    if history.empty:
-        ax.text(0.5, 0.5, "no training (model.cell: naive)", ha="center", va="center", transform=ax.transAxes)
-        save(fig, path)
-        plt.close(fig)
-        return
-    epochs = history["epoch"] + 1
-    ax.plot(epochs, history["loss"], label="train")
-    if "val_loss" in history:
-        ax.plot(epochs, history["val_loss"], label="validation")
-    if best_epoch:
-        ax.axvline(best_epoch, color="green", linewidth=1, alpha=0.6, label=f"best epoch ({best_epoch}), kept")
-    lr = history["learning_rate"].to_numpy()
-    for i in np.flatnonzero(lr[1:] < lr[:-1]) + 1:
-        ax.axvline(epochs.iloc[i], color="grey", linestyle=":", linewidth=1)
-        ax.annotate(
-            f"lr {lr[i]:.1e}", (epochs.iloc[i], ax.get_ylim()[1]), fontsize=7, rotation=90, va="top", ha="right"
-        )
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{loss} (scaled values)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    save(fig, path)
-    plt.close(fig)
-
-
-MAX_PANELS = 12  # targets drawn in forecast.png; more are named in its title as left out
-
-
-def plot_forecast(
-    path: Path,
-    actual: np.ndarray,
-    predicted: np.ndarray,
-    naive: np.ndarray,
-    names: list[str],
-    x: pd.Index | np.ndarray,
-    title: str,
-    bands: list[tuple[float, np.ndarray, np.ndarray]] = (),
-) -> None:
-    """Actual, model and repeat-last forecasts one step ahead over the whole test split, a panel
-    per target (the first MAX_PANELS), against time (or row) of the forecast row; each interval
-    of `bands` (level, lower, upper) shaded around the model's, widest lightest.
-
-    `actual`, `predicted`, `naive` and the bounds are (windows, horizon, targets) in original units.
-    """
-    plt = figure()
-    shown = names[:MAX_PANELS]
-    cols = 1 if len(shown) <= 4 else 2
-    rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.3 * rows + 0.8), squeeze=False, sharex=True)
-    capped = f" (first {len(shown)} of {len(names)} targets)" if len(names) > len(shown) else ""
-    fig.suptitle(f"{title}: 1-step-ahead forecasts{capped}", fontsize=10)
-    for k, name in enumerate(shown):
-        ax = axes[k // cols, k % cols]
-        for level, low, high in sorted(bands, key=lambda band: -band[0]):
-            ax.fill_between(x, low[:, 0, k], high[:, 0, k], color="tab:blue", alpha=0.15, linewidth=0,
-                            label=f"{level:.0%} interval")  # fmt: skip
-        ax.plot(x, actual[:, 0, k], color="black", linewidth=0.8, label="actual")
-        ax.plot(x, predicted[:, 0, k], linewidth=0.8, label="model")
-        ax.plot(x, naive[:, 0, k], linewidth=0.6, alpha=0.6, linestyle="--", label="naive (repeat last)")
-        ax.set_ylabel(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for k in range(len(shown), rows * cols):
-        axes[k // cols, k % cols].set_visible(False)
-        axes[k // cols - 1, k % cols].tick_params(labelbottom=True)  # its column's last panel shows the axis
-    for ax in axes.flat:
-        for label in ax.get_xticklabels():
-            label.set_rotation(20)
-            label.set_horizontalalignment("right")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3 + len(bands), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    save(fig, path)
-    plt.close(fig)

@@ -237,15 +237,3 @@ def test_summary_takes_a_run_directory_and_data_with_gaps(run, tmp_path, write_c
 def test_backtest_set_applies_to_configs_not_runs(run):
     result = runner.invoke(app, ["backtest", str(run.path), "--set", "seed=1"])
     assert result.exit_code == 2 and "a run directory is scored with its own config.yaml" in result.stderr
-
-
-def test_forecast_png_draws_every_target_up_to_its_cap(tmp_path):
-    from forecast.report import MAX_PANELS, plot_forecast
-
-    n = MAX_PANELS + 1
-    actual = np.random.default_rng(0).normal(size=(50, 2, n))
-    names = [f"c{k}" for k in range(n)]
-    plot_forecast(
-        tmp_path / "f.png", actual, actual + 0.1, actual, names, pd.date_range("2020", periods=50, freq="h"), "x"
-    )
-    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
