@@ -2,17 +2,18 @@
 #   make run    create .venv, install forecast, train configs/etth1.yaml
 #   make test   create .venv, install forecast with the test tools, run the tests
 #   make lint   ruff: lint and format check (CI runs it before the tests)
+#   make docs   build the documentation site into site/ (mkdocs --strict: a broken link fails it)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= configs/etth1.yaml
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,mlflow,export,tune]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,mlflow,export,tune,docs]'
 	touch $@
 
 install: $(STAMP)
@@ -27,5 +28,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2.0, printed on every build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs *.egg-info
+	rm -rf $(VENV) runs site *.egg-info
