@@ -67,7 +67,7 @@ def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbos
 
     Args:
         config: a Config, or the path of a YAML config.
-        run_dir: write the run here (must be empty or absent) instead of runs/<name>-<time>/.
+        run_dir: write the run here (must be empty or absent) instead of `runs/<name>-<time>/`.
         verbose: Keras's progress output (0 none, 1 progress bar, 2 one line per epoch).
 
     Returns:
@@ -107,7 +107,7 @@ def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None
     Args:
         config: a Config or the path of one.
         repeats: how many seeds.
-        run_dir: the parent directory (default runs/<name>-<time>/); repeats.json is written there.
+        run_dir: the parent directory (default `runs/<name>-<time>/`); repeats.json is written there.
         verbose: Keras's progress output.
     """
     from forecast import lifecycle
@@ -562,7 +562,7 @@ def backtest(
         source: a completed run to score, or a config (object or file) to train first.
         folds: folds tiling the test rows.
         refit: train one model per fold on every row before it (expanding window).
-        root: where runs trained here go (default runs/<name>-backtest).
+        root: where runs trained here go (default `runs/<name>-backtest`).
         verbose: Keras's progress output.
     """
     load_keras()
@@ -593,7 +593,7 @@ def sweep(
     Args:
         config: the base YAML config file.
         grid: a YAML grid file, or a dict of dotted keys -> lists of values.
-        sweep_dir: default sweeps/<name>-<time>; shards and resumed sweeps share one.
+        sweep_dir: default `sweeps/<name>-<time>`; shards and resumed sweeps share one.
         random_draws: run N random draws of the grid instead of all of it.
         shard: "I/N" (default: Slurm's array variables, else everything).
         metric: rank by this metrics.json path (lower is better).
@@ -649,7 +649,7 @@ def tune(
         config: the base YAML config file.
         space: a YAML space file, or a dict of dotted keys -> distribution mappings.
         trials: the study's size, all workers together.
-        sweep_dir: default sweeps/<name>-<time>; workers share one.
+        sweep_dir: default `sweeps/<name>-<time>`; workers share one.
         study: the study's name (default: the sweep directory's name).
         storage: a database URL or journal:PATH (default: sqlite in sweep_dir).
         metric: minimise this metrics.json path.

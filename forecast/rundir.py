@@ -202,6 +202,7 @@ class Run:
 
     @property
     def status(self) -> str | None:
+        """status.json's state (one of `STATUSES`), or None when it is missing or unreadable."""
         try:
             return json.loads(self.status_file.read_text())["status"]
         except (OSError, ValueError, KeyError):
@@ -233,6 +234,7 @@ class Run:
 
     @classmethod
     def create(cls, name: str, run_dir: Path | None = None, root: Path = Path("runs")) -> Run:
+        """A new, empty run directory: `run_dir` (absent or empty), else `root/<name>-<date>-<time>`."""
         if run_dir is not None:
             run_dir = Path(run_dir)
             if run_dir.exists() and not run_dir.is_dir():
