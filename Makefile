@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 $(STATS)/.installed: pyproject.toml $(STAMP)
+	rm -rf $(STATS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(STATS) 'statsforecast>=2'
 	touch $@
 
