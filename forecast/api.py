@@ -743,12 +743,15 @@ class Validation:
 
 
 def validate(config: cfg.Config | PathLike) -> Validation:
-    """Check a config against its data without training (no TensorFlow import)."""
+    """Check a config against its data without training (no TensorFlow import): every refusal
+    `train` would make before it trains (`lifecycle.check`) is made here, with the same message."""
+    from forecast.lifecycle import check
     from forecast.model import count_parameters, cudnn_blockers
     from forecast.prepare import prepare
 
     config = _config(config)
     p = prepare(config)
+    check(config, p)
     s, spec = p.series, p.spec
     return Validation(
         config=config,

@@ -153,13 +153,7 @@ def strategy(kind: str):
     """
     if kind == "none":
         return None
-    if keras.backend.backend() != "tensorflow":
-        from forecast.errors import ForecastError
-
-        raise ForecastError(
-            f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()})"
-        )
-    import tensorflow as tf
+    import tensorflow as tf  # another backend was refused before the run existed (lifecycle.check_distribute)
 
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()

@@ -20,7 +20,7 @@ import typer
 
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
-from forecast.errors import Error, ForecastError
+from forecast.errors import Error, ForecastError, path_error
 from forecast.rundir import STDOUT, check_output, write_output
 
 app = typer.Typer(
@@ -59,6 +59,8 @@ def command(fn=None, *, name: str | None = None, on=app):
         except Exception as exc:
             if _debug:
                 raise
+            if isinstance(exc, OSError) and exc.filename is not None:  # a file that cannot be read or written
+                exc = path_error(exc)
             ours = isinstance(exc, Error)
             message = str(exc) if ours else f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
             message = " ".join(message.split())  # one line, however the message was built

@@ -637,6 +637,15 @@ def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: P
             raise ForecastError(
                 f"{path.name}: column '{column}' row {row(np.flatnonzero(pd.isna(values))[0])}: missing static value"
             )
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            numbers = values.astype(np.float64)  # standardized across series: one inf makes every value NaN
+            if np.isinf(numbers).any():
+                position = np.flatnonzero(np.isinf(numbers))[0]
+                raise ForecastError(
+                    f"{path.name}: column '{column}' row {row(position)}: infinite static value "
+                    f"in series '{ids[series[position]]}'"
+                )
+            _fits_float32(column, numbers, path, lambda position: f"row {row(position)}")
         changed = values != first[column].to_numpy()[series]
         if changed.any():
             position = np.flatnonzero(changed)[0]

@@ -3,6 +3,17 @@ its exit code, so the CLI (and any orchestrator calling the Python API) can tell
 runtime failure (1) and a signal (128 + n) without parsing messages.
 """
 
+import errno
+import os
+import re
+
+# An OSError's errno decides its exit code: a path the user gave that cannot be used is bad input
+# (2); anything else, above all a resource that ran out (a full disk, `ulimit -f`, an I/O error),
+# is a runtime failure (1): the same command may work once there is room.
+USER_PATH_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP}
+)
+
 
 class Error(Exception):
     """Base of forecast's own errors; the message is written for the user, the code for the shell."""
@@ -44,3 +55,17 @@ class Interrupted(Error):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+def path_error(exc: OSError, path: object = None) -> Error:
+    """`exc` as one of ours: one line naming the file (`path`, else the one the OSError names) and the
+    cause, exit 2 for a path that cannot be used (permissions, read-only, missing), else 1."""
+    name = path if path is not None else exc.filename
+    number = exc.errno
+    if number is None:  # some libraries' OSErrors name the C library's errno in their message only
+        found = re.search(r"errno = (\d+)", str(exc))
+        number = int(found.group(1)) if found else None
+    # the C library's words, not h5py's paragraph around them
+    cause = os.strerror(number) if number else str(exc) or type(exc).__name__
+    kind = ForecastError if number in USER_PATH_ERRNOS else Error
+    return kind(f"{name}: {cause}" if name is not None else cause)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from forecast.errors import ForecastError
-from forecast.rundir import Run, write_json
+from forecast.rundir import Run, partial, write_atomic, write_json
 
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx"}
 
@@ -344,24 +345,31 @@ def export(run_dir: Path, fmt: str, output: Path) -> dict:
     check(run, fmt, output)
     model, signature = serving_model(run)
     signature["format"] = fmt
-    import os
-
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # this process's own
+    if fmt == "onnx":
+        write_atomic(output, lambda tmp: _export(model, tmp, fmt))
+        try:
+            write_json(signature_path(output, fmt), signature)
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
+        return signature
+    tmp = partial(output)  # a folder: written whole, then renamed into place
     try:
-        model.export(str(tmp), format=FORMATS[fmt], verbose=False)
-        if fmt == "saved_model":
-            write_json(tmp / "signature.json", signature)
+        _export(model, tmp, fmt)
+        write_json(tmp / "signature.json", signature)
         tmp.rename(output)
-        if fmt == "onnx":
-            try:
-                write_json(signature_path(output, fmt), signature)
-            except BaseException:
-                output.unlink(missing_ok=True)
-                raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return signature
+
+
+def _export(model, path: Path, fmt: str) -> None:
+    """Keras's export, without the FutureWarning its ONNX module's import (`hasattr(np, "object")`)
+    prints on every run: stderr holds forecast's lines only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export\.")
+        model.export(str(path), format=FORMATS[fmt], verbose=False)
 
 
 def run_exported(path: Path, fmt: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -43,14 +43,34 @@ def plan(config: cfg.Config, prepared: Prepared | None = None) -> Prepared:
     Returns:
         The prepared data. Raises ForecastError (exit 2) on any problem, before anything is written.
     """
-    from forecast.tracking import check_available
-
     prepared = prepared if prepared is not None else prepare(config)
-    check_available(config)
-    check_intervals(config, prepared)
-    check_memory(config, prepared)
+    check(config, prepared)
     load_keras()
     return prepared
+
+
+def check(config: cfg.Config, prepared: Prepared) -> None:
+    """Every refusal of a config against its prepared data that training would make: `plan` runs it
+    before a run directory exists, and `forecast validate` runs it too, so a config that validates
+    is never refused by train (each raises the same one-line ForecastError). No TensorFlow import.
+    """
+    from forecast.startup import check_backend
+    from forecast.tracking import check_available
+
+    check_available(config)
+    check_backend()
+    check_distribute(config)
+    check_intervals(config, prepared)
+    check_memory(config, prepared)
+
+
+def check_distribute(config: cfg.Config) -> None:
+    """training.distribute is tf.distribute: refused under another backend before anything trains."""
+    from forecast.startup import backend_name
+
+    kind, backend = config.training.distribute, backend_name()
+    if kind != "none" and backend != "tensorflow":
+        raise ForecastError(f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {backend})")
 
 
 def check_intervals(config: cfg.Config, prepared: Prepared) -> None:

@@ -7,6 +7,7 @@ truncated one.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import json
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from forecast import config as cfg
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, path_error
 from forecast.results import Metrics
 
 if TYPE_CHECKING:
@@ -39,14 +40,30 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     `.keras` and `.weights.h5` and matplotlib picks the format from the suffix. It is unique to
     this writer: two processes writing one file (two `tune` workers on one sweep writing
     tune.json) must not rename each other's temporary away; the last rename wins whole.
+
+    An OSError (a full disk, `ulimit -f`, a read-only or forbidden folder) becomes one line naming
+    `path` (`errors.path_error`), with the temporary removed: nothing half-written is left.
     """
-    tmp = path.with_name(f".partial-{uuid.uuid4().hex[:12]}-{path.name}")
+    tmp = partial(path)
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        failure = path_error(exc, path if exc.filename in (None, str(tmp)) else None)
+    else:
+        return path
+    # raised here, not inside `except`: the OSError's traceback (a failed h5py file among its
+    # frames) is freed now, not kept alive as the context until exit, where h5py crashes
+    raise failure
+
+
+def partial(path: Path) -> Path:
+    """The temporary a writer of `path` writes first, unique to it (see `write_atomic`)."""
+    return path.with_name(f".partial-{uuid.uuid4().hex[:12]}-{path.name}")
 
 
 def clear_partials(path: Path) -> None:

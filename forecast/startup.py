@@ -8,6 +8,8 @@ user sees on stderr.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import sys
 
@@ -48,3 +50,34 @@ def load_keras() -> None:
         raise ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason[:150]})") from None
     finally:
         os.close(saved)
+
+
+def backend_name() -> str:
+    """The backend Keras has loaded, or would load, found without importing it (validate must stay
+    quick): KERAS_BACKEND, else keras.json's "backend" (in $KERAS_HOME or ~/.keras), else tensorflow."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as stream:
+            return str(json.load(stream).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")  # what Keras 3 can load
+
+
+def check_backend() -> None:
+    """Refuse, without importing it, a backend Keras does not know or that is not installed, so
+    `forecast validate` refuses it as `train` does (`load_keras` reports any other failure)."""
+    backend = backend_name()
+    if backend not in BACKENDS:
+        reason = f"not one of {', '.join(BACKENDS)}"
+    elif importlib.util.find_spec(backend) is None:
+        reason = f"{backend} is not installed"
+    else:
+        return
+    raise ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason})")

@@ -187,6 +187,43 @@ def test_train_refuses_bad_data_before_creating_the_run(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def _refusals(config, tmp_path) -> tuple[str, str]:
+    """What validate and train each refuse `config` with; train must leave no run directory."""
+    with pytest.raises(ForecastError) as validated:
+        forecast.validate(config)
+    with pytest.raises(ForecastError) as trained:
+        forecast.train(config, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    return str(validated.value), str(trained.value)
+
+
+def test_validate_refuses_a_level_the_validation_windows_cannot_calibrate(tmp_path):
+    config = forecast.Config.model_validate(tiny_config(intervals={"levels": [0.999]}))
+    validated, trained = _refusals(config, tmp_path)
+    assert validated == trained
+    assert validated.startswith("intervals.levels: 0.999 needs at least 999 validation windows to calibrate")
+
+
+def test_validate_refuses_a_model_too_big_for_memory(tmp_path, monkeypatch):
+    from forecast import lifecycle
+
+    monkeypatch.setattr(lifecycle, "available_memory", lambda: 2**10)  # a machine with 1 KiB free
+    validated, trained = _refusals(forecast.Config.model_validate(CONFIG), tmp_path)
+    assert validated == trained and validated.startswith("model: training needs about")
+
+
+@pytest.mark.slow  # a subprocess, for a backend other than the one this process loaded
+def test_validate_refuses_distribute_under_another_backend(config_file):
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "validate", str(config_file), "--set", "training.distribute=mirrored"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "numpy"},
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        "forecast: error: training.distribute=mirrored needs the TensorFlow backend (KERAS_BACKEND is numpy)"
+    ]
+
+
 def test_import_forecast_loads_neither_tensorflow_nor_keras(config_file):
     code = (
         "import sys, forecast\n"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -63,6 +64,32 @@ def test_bad_input_exits_2_with_one_line_and_no_run_dir(tmp_path, write_config, 
     assert message in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "x" * 300}, "config.yaml: name: 300 characters, more than the 200"),
+        ({"data": {"path": ""}}, "config.yaml: data.path: empty"),
+        ({"intervals": {"levels": [0.999]}}, "intervals.levels: 0.999 needs at least 999 validation windows"),
+        ({"model": {"layers": [{"units": 2**17}]}}, "model: training needs about"),
+    ],
+)
+def test_validate_refuses_what_train_refuses_with_the_same_line(tmp_path, write_config, change, message):
+    path = write_config(tiny_config(**change))
+    validated, trained = run_cli("validate", path, cwd=tmp_path), run_cli("train", path, cwd=tmp_path)
+    assert validated.returncode == trained.returncode == 2
+    free = re.compile(r"[\d.,]+ GiB available")  # the memory free at each moment
+    assert free.sub("", validated.stderr) == free.sub("", trained.stderr) and len(trained.stderr.splitlines()) == 1
+    assert trained.stderr.startswith("forecast: error: ") and message in trained.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_os_error_outside_a_write_is_one_line_naming_the_path(tmp_path, write_config):
+    (tmp_path / "file").write_text("not a folder")
+    out = run_cli("train", write_config(tiny_config()), "--run-dir", tmp_path / "file" / "run")
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [f"forecast: error: {tmp_path / 'file' / 'run'}: Not a directory"]
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +276,21 @@ def test_backtest_three_folds(trained, tmp_path, write_config):
     assert [p.name for p in fold_runs] == ["fold-1", "fold-2"]
     splits = [__import__("yaml").safe_load((p / "config.yaml").read_text())["data"]["split"] for p in fold_runs]
     assert [(s["train_end"], s["val_end"], s["test_end"]) for s in splits] == [(600, 800, 900), (700, 900, 1000)]
+
+
+def test_a_file_size_limit_while_writing_an_output_is_exit_1_naming_it(trained, tmp_path):
+    """`ulimit -f` (as a full disk would): one line naming the output, exit 1, no temporary left."""
+    import resource
+
+    run, _ = trained
+    data = tmp_path / "recent.csv"
+    pd.read_csv(ETTH1, nrows=300).to_csv(data, index=False)
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "predict", run, "--data", data, "--all-origins", "--output",
+         tmp_path / "f.csv"], capture_output=True, text=True, timeout=600,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard)),
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [f"forecast: error: {tmp_path / 'f.csv'}: File too large"]
+    assert sorted(os.listdir(tmp_path)) == ["recent.csv"]

@@ -218,3 +218,43 @@ def test_example_config_shows_every_key():
     exclusive = {"data.split.train", "data.split.val", "data.split.test", "data.split.val_last", "data.split.test_last"}
     assert _keys(cfg.Config) - exclusive - present(raw) == set()
     assert "{train: 0.7, val: 0.1, test: 0.2}" in (ETTH1.parent.parent / "configs" / "example.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 201, "name: 201 characters, more than the 200 a run directory's name may hold"),
+        (".", "name: '.' is not a file name"),
+        ("..", "name: '..' is not a file name"),
+        ("a/b", "name: String should match pattern"),
+        ("a\0b", "name: String should match pattern"),
+    ],
+)
+def test_a_name_that_cannot_name_a_file_is_refused(name, message):
+    with pytest.raises(ForecastError, match=message):
+        cfg.validate(tiny_config(name=name))
+    assert cfg.validate(tiny_config(name="x" * 200)).name == "x" * 200
+
+
+@pytest.mark.parametrize(("path", "message"), [("", "data.path: empty"), ("a\0b.csv", "data.path: holds a NUL")])
+def test_a_data_path_that_names_no_file_is_refused(write_config, path, message):
+    config = tiny_config()
+    config["data"]["path"] = path
+    with pytest.raises(ForecastError, match=message):
+        cfg.load(write_config(config))  # not the config's folder read as a Parquet dataset
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 1000 + "]" * 1000, "".join(" " * i + f"k{i}:\n" for i in range(500))])
+def test_yaml_nested_too_deep_is_one_error_naming_the_file(write_config, text):
+    path = write_config(text + "\n")
+    with pytest.raises(ForecastError, match=rf"^{path}: invalid YAML at line \d+, column \d+: nested more than 100"):
+        cfg.load(path)
+    nested = "name: " + "[" * 90 + "]" * 90 + "\n"  # deep but within the bound: the schema speaks
+    with pytest.raises(ForecastError, match="name: Input should be a valid string"):
+        cfg.load(write_config(nested))
+
+
+def test_a_config_file_over_10_mb_is_refused_unread(write_config):
+    path = write_config("name: x\n" + "# padding\n" * (1_100_000))
+    with pytest.raises(ForecastError, match=rf"^{path}: larger than 10 MB, too large for a config$"):
+        cfg.load(path)

@@ -153,3 +153,37 @@ def test_stamp_format_is_how_the_file_writes_its_stamps(tmp_path, column, time_f
     path = tmp_path / ("d.parquet" if expected is None else "d.csv")
     frame.to_parquet(path) if expected is None else frame.to_csv(path, index=False)
     assert stamp_format(path, "t", time_format) == expected
+
+
+def _panel(tmp_path, column: str, value: float) -> cfg.Data:
+    """Two series of 30 hourly rows (target sales, past covariate promo, numeric static size) with
+    `value` in series 'a': in its first row, or in every row of it for the static column."""
+    times = pd.date_range("2021-01-01", periods=30, freq="h").astype(str)
+    series = [
+        {"store": name, "time": times, "sales": np.arange(30.0) + k, "promo": np.arange(30) % 2.0, "size": k + 1.0}
+        for k, name in enumerate(["a", "b"])
+    ]
+    frame = pd.concat([pd.DataFrame(s) for s in series], ignore_index=True)
+    frame.loc[frame.index[:30] if column == "size" else 0, column] = value
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    return _data(path, id_column="store", targets=["sales"], covariates={"past": ["promo"], "static": ["size"]})
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("size", np.inf, "panel.csv: column 'size' row 0: infinite static value in series 'a'"),
+        ("size", -np.inf, "panel.csv: column 'size' row 0: infinite static value in series 'a'"),
+        ("size", 1e39, "panel.csv: column 'size' row 0: 1e+39 is beyond float32"),
+        ("promo", np.inf, "panel.csv: column 'promo' series 'a' row 0: missing or infinite value"),
+        ("sales", -np.inf, "panel.csv: column 'sales' series 'a' row 0: missing or infinite value"),
+    ],
+)
+def test_non_finite_values_are_refused_naming_column_and_row(tmp_path, column, value, message):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no numpy RuntimeWarning on the way
+        with pytest.raises(ForecastError, match=message.replace("(", r"\(").replace("+", r"\+")):
+            load_series(_panel(tmp_path, column, value))

@@ -1,6 +1,7 @@
 """Export for serving (issue 19): SavedModel and ONNX with the scalers inside, equal to `forecast predict`."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,11 @@ def test_export_from_the_cli(write_config, tmp_path):
     done = run_cli("export", tmp_path / "run", "--format", "onnx", "--output", tmp_path / "m.onnx")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outputs"][0]["name"] == "forecast"
+    assert "Warning" not in done.stderr  # Keras's ONNX module's numpy FutureWarning stays off stderr
+    if Path("/proc/self").is_dir():  # a folder no file can be created in, even by root
+        lost = run_cli("export", tmp_path / "run", "--format", "onnx", "--output", "/proc/m.onnx")
+        assert lost.returncode == 2
+        assert len(lost.stderr.splitlines()) == 1 and lost.stderr.startswith("forecast: error: /proc/m.onnx: ")
     bad = run_cli("export", tmp_path / "run", "--format", "pickle", "--output", tmp_path / "x")
     assert bad.returncode == 2 and "--format" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -184,3 +184,81 @@ def test_train_any_config_leaves_no_run_dir_when_invalid(tmp_path, changes):
         return
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
     _check(runner.invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"]), tmp_path)
+
+
+@st.composite
+def plausible(draw) -> dict:
+    """A config a user might write, on up to 300 rows of ETTh1 with a few holes: mostly valid, so
+    that train runs on what validate passes."""
+    rows = draw(st.integers(30, 300))
+    lookback = draw(st.integers(2, 48))
+    split = draw(
+        st.sampled_from([
+            {"train": 0.6, "val": 0.2, "test": 0.2},
+            {"train_end": rows // 2, "val_end": 3 * rows // 4},
+            {"val_last": max(1, rows // 5), "test_last": max(1, rows // 5)},
+        ])
+    )  # fmt: skip
+    cell = draw(st.sampled_from(["lstm", "gru", "simple_rnn", "naive"]))
+    targets = draw(st.sampled_from([None, ["OT"], ["OT", "HUFL"]]))
+    quantiles = None if cell == "naive" else draw(st.sampled_from([None, [0.1, 0.5, 0.9], [0.05, 0.5, 0.95]]))
+    model = {
+        "cell": cell,
+        "layers": [{"units": draw(st.integers(1, 8))} for _ in range(draw(st.integers(1, 2)))],
+        "quantiles": quantiles,
+        "instance_norm": draw(st.sampled_from(["none", "last", "mean"])),
+        "channel_independent": targets is None and draw(st.booleans()),  # each channel its own target
+    }
+    return {
+        "name": "prop",
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "data": {
+            "path": "d.csv",
+            "time_column": "date",
+            "fill": draw(st.sampled_from(["none", "ffill", "interpolate", "drop"])),
+            "targets": targets,
+            "split": split,
+        },
+        "window": {
+            "lookback": lookback,
+            "step": draw(st.integers(1, lookback)),
+            "delay": draw(st.integers(1, 3)),
+            "horizon": draw(st.integers(1, 12)),
+        },
+        "scaler": draw(st.sampled_from(["standard", "minmax", "robust", "none"])),
+        "model": {k: v for k, v in model.items() if v is not None},
+        "intervals": draw(st.sampled_from([{}, {"levels": [0.8]}, {"levels": [0.5, 0.95]}, {"method": "none"}]))
+        if quantiles is None
+        else {},
+        "training": {
+            "epochs": 1,
+            "steps_per_epoch": draw(st.integers(1, 2)),
+            "batch_size": draw(st.integers(1, 64)),
+            "early_stopping": False,
+        },
+        "tracking": {"tensorboard": False},
+        "_rows": rows,
+        "_holes": draw(st.lists(st.tuples(st.integers(0, rows - 1), st.integers(1, 7)), max_size=3)),
+    }
+
+
+@pytest.mark.slow  # each example that validates trains for a step or two
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=plausible())
+def test_what_validate_passes_train_never_refuses(tmp_path, config):
+    """One rule: every refusal train makes before training, validate makes too (issue 34)."""
+    import shutil
+
+    frame = pd.read_csv(ETTH1, nrows=config.pop("_rows"))
+    for row, column in config.pop("_holes"):
+        frame.iat[row, column] = float("nan")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    validated = runner.invoke(app, ["validate", str(path)])
+    _check(validated)
+    if validated.exit_code != 0:
+        return
+    shutil.rmtree(tmp_path / "run", ignore_errors=True)
+    trained = runner.invoke(app, ["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"])
+    assert trained.exit_code != 2, trained.stderr

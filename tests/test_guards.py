@@ -176,10 +176,12 @@ def test_a_failure_after_training_marks_the_run_failed(tmp_path, monkeypatch):
     assert status["pid"] == os.getpid() and status["host"]
 
 
-def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_config):
+@pytest.mark.parametrize("command", ["train", "validate"])
+def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_config, command):
     env = {**os.environ, "KERAS_BACKEND": "nope"}
+    run_dir = ["--run-dir", str(tmp_path / "r")] if command == "train" else []
     out = subprocess.run(
-        [sys.executable, "-m", "forecast", "train", str(write_config(tiny_config())), "--run-dir", str(tmp_path / "r")],
+        [sys.executable, "-m", "forecast", command, str(write_config(tiny_config())), *run_dir],
         capture_output=True,
         text=True,
         env=env,
@@ -187,7 +189,8 @@ def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend (Unable to import backend : nope)"
+        "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend "
+        "(not one of tensorflow, jax, torch, numpy, openvino)"
     ]
     assert not (tmp_path / "r").exists()
 

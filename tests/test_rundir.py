@@ -1,5 +1,6 @@
 """Run directories: atomic writes, creating and opening runs, reading their status and metrics."""
 
+import errno
 import json
 import os
 
@@ -9,7 +10,7 @@ import yaml
 from conftest import tiny_config
 
 from forecast import config as cfg
-from forecast.errors import ForecastError
+from forecast.errors import Error, ForecastError
 from forecast.results import Metrics
 from forecast.rundir import Run, write_atomic, write_json, write_text
 
@@ -66,6 +67,60 @@ def test_write_atomic_failing_before_anything_is_written(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_atomic(path, crash)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(errno.ENOSPC, 1), (errno.EFBIG, 1), (errno.EIO, 1), (errno.EACCES, 2), (errno.EROFS, 2), (errno.EISDIR, 2)],
+)
+def test_an_os_error_while_writing_names_the_file_and_the_cause(tmp_path, number, code):
+    """One line naming the file (not its temporary) and the cause; exit 1 when a resource ran out,
+    2 for a path that cannot be used; the old file kept and nothing half-written left."""
+    path = tmp_path / "metrics.json"
+    path.write_text('{"old": true}')
+
+    def fail(tmp):
+        tmp.write_text('{"half')
+        raise OSError(number, os.strerror(number), str(tmp))
+
+    with pytest.raises(Error) as caught:
+        write_atomic(path, fail)
+    assert str(caught.value) == f"{path}: {os.strerror(number)}"
+    assert caught.value.exit_code == code and isinstance(caught.value, ForecastError) == (code == 2)
+    assert path.read_text() == '{"old": true}' and os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_a_file_size_limit_is_a_resource_error_naming_the_file(tmp_path):
+    """`ulimit -f` for real (Python ignores SIGXFSZ, so the write fails with EFBIG)."""
+    import resource
+
+    path = tmp_path / "history.csv"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(Error) as caught:
+            write_text(path, "x" * 10_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert str(caught.value) == f"{path}: File too large" and caught.value.exit_code == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_h5py_errors_are_named_by_the_errno_in_their_message(tmp_path):
+    """h5py puts a paragraph in strerror (or no errno at all): the line keeps the C library's words."""
+    path = tmp_path / "epoch-0001.weights.h5"
+    for error in (
+        OSError(errno.EFBIG, "Unable to extend file properly, errno = 27, error message = 'file too large' (...)"),
+        OSError("Unable to synchronously create file (errno = 28, error message = 'No space left on device')"),
+    ):
+
+        def fail(tmp, error=error):
+            raise error
+
+        with pytest.raises(Error) as caught:
+            write_atomic(path, fail)
+        assert str(caught.value) in (f"{path}: File too large", f"{path}: No space left on device")
+        assert caught.value.exit_code == 1
 
 
 def test_write_json_turns_numpy_scalars_into_numbers(tmp_path):

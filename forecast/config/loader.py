@@ -30,6 +30,10 @@ def short(value: Any, limit: int = 60) -> str:
 # Nodes a config may hold once YAML aliases are expanded: a real config has a few hundred; a
 # "billion laughs" document of a few hundred bytes has billions.
 MAX_NODES = 100_000
+# A real config nests 4 deep and is a few kB; deeper would exhaust PyYAML's recursive composer
+# (a RecursionError), and a larger file is not a config.
+MAX_DEPTH = 100
+MAX_BYTES = 10 * 2**20
 
 
 def _check_size(raw: Any, source: str) -> None:
@@ -108,7 +112,20 @@ def validate(raw: Any, source: str = "config") -> Config:
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads `3e-4` as a float (YAML 1.1 wants `3.0e-4`, and ML configs don't),
-    and refuses a key given twice in one mapping (PyYAML would silently keep the last)."""
+    and refuses a key given twice in one mapping (PyYAML would silently keep the last) or nesting
+    deeper than MAX_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -183,11 +200,15 @@ def apply_override(raw: dict[str, Any], assignment: str, option: str = "--set") 
 def read_yaml(path: Path) -> Any:
     """Safe-load a YAML file: Python object tags are refused, not executed."""
     try:
-        text = path.read_text()
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)  # no more than that, whatever the file (or FIFO) holds
+        text = raw.decode()
     except FileNotFoundError:
         raise ForecastError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ForecastError(f"{path}: cannot read config ({exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise ForecastError(f"{path}: larger than {MAX_BYTES // 2**20} MB, too large for a config")
     try:
         return parse_yaml(text)
     except yaml.YAMLError as exc:

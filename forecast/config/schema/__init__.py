@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import yaml
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from forecast.config.schema.base import _Section
 from forecast.config.schema.data import CALENDAR, Covariates, Data, Split
@@ -40,10 +40,16 @@ __all__ = [
     "Window",
 ]
 
+# Longest `name`: run and sweep directories append at most 21 characters (`-tune-YYYYmmdd-HHMMSS`,
+# `-YYYYmmdd-HHMMSS-999`) and a writer's temporary prefixes 22 (`.partial-<12 hex>-`), which stays
+# within the 255 bytes most filesystems allow a file name (NAME_MAX).
+MAX_NAME = 200
+
 
 class Config(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = Field(
-        "forecast", description="Run name; run directories are runs/<name>-<timestamp>."
+        "forecast",
+        description=f"Run name; run directories are runs/<name>-<timestamp> (at most {MAX_NAME} characters).",
     )
     seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
         42, description="Seeds Python, NumPy and the backend, and the window shuffling (0 <= seed < 2**32)."
@@ -62,6 +68,16 @@ class Config(_Section):
     @property
     def notes(self) -> list[str]:
         return self._notes
+
+    @field_validator("name")
+    @classmethod
+    def _file_name(cls, name: str) -> str:
+        """Refused here, not as `OSError: File name too long` once training is about to start."""
+        if len(name) > MAX_NAME:
+            raise ValueError(f"{len(name)} characters, more than the {MAX_NAME} a run directory's name may hold")
+        if set(name) == {"."}:
+            raise ValueError(f"{name!r} is not a file name")
+        return name
 
     @model_validator(mode="after")
     def _default_instance_norm(self) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from forecast.config.schema.base import Fraction, PositiveInt, _Section
 
@@ -137,6 +137,16 @@ class Data(_Section):
     fill: Literal["none", "ffill", "interpolate", "drop"] = Field(
         "none", description="What to do with missing values; 'none' rejects a series that has any."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _a_file(cls, path: str) -> str:
+        """'' would resolve to the config's own folder (and be read as a Parquet dataset)."""
+        if not path.strip():
+            raise ValueError("empty; give the CSV or Parquet file to read")
+        if "\0" in path:
+            raise ValueError("holds a NUL character, which no file name can")
+        return path
 
     @model_validator(mode="after")
     def _panel_keys_fit(self) -> Data:
