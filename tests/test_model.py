@@ -138,6 +138,7 @@ def test_the_base_season_comes_from_the_config_or_the_data():
     assert season() == 24  # hourly ETTh1: a day
     assert season(metrics={"seasonality": 12}) == 12
     assert season(model={"base_season": 6}, metrics={"seasonality": 12}) == 6
+    assert season(model={"base_season": [48, 6, 12]}) == 12  # the longest that fits in 22 rows
     # tiny_config's 12 timesteps of every 2nd row reach back 22 rows: a 48-row season does not fit
     with pytest.raises(ForecastError, match=r"model.base=seasonal_naive: a season of 48 rows") as err:
         season(model={"base_season": 48})
