@@ -284,6 +284,74 @@ class LinearBase(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
+class CalendarBase(keras.layers.Layer):
+    """A seasonal profile added to the base (`model.base_calendar`): harmonic regression on the
+    calendar, a learned linear function w·f(t) per target channel of the calendar's sin/cos pairs
+    and their higher harmonics, at each target row, less the same function at the rows the rest of
+    the forecast is relative to. Zero-initialised, so training starts from the base alone.
+
+    A season longer than the lookback (a year of weekly data) reaches the model through its
+    calendar columns, which are known for the horizon, so the profile needs no long window. The
+    k-th harmonic of a cycle, (sin kθ, cos kθ), comes from its (sin θ, cos θ) by the angle-addition
+    recurrence: the columns the model already receives, no stamps needed.
+
+    Args:
+        window_columns: the calendar columns' indices in the window, sin/cos pairs in order.
+        future_columns: the same columns' indices in the future input.
+        targets: target channels (one profile each).
+        harmonics: harmonics per cycle (K: 2K terms per cycle).
+        reference: what the profile is taken relative to (`model.calendar_reference`): "last", the
+            window's last row (instance_norm: last); "mean", the window's mean; "lags", the rows
+            seasonal_naive repeats; "none", nothing, with a bias per target instead.
+        lags: per horizon row, timesteps before the window's last one (reference "lags" only).
+    """
+
+    def __init__(self, window_columns, future_columns, targets, harmonics, reference, lags=None, **kwargs):
+        super().__init__(**kwargs)
+        self.window_columns, self.future_columns = list(window_columns), list(future_columns)
+        self.targets, self.harmonics, self.reference = targets, harmonics, reference
+        self.lags = None if lags is None else list(lags)
+
+    def build(self, input_shape):
+        terms = len(self.window_columns) * self.harmonics
+        self.kernel = self.add_weight(shape=(terms, self.targets), initializer="zeros", name="kernel")
+        if self.reference == "none":
+            self.bias = self.add_weight(shape=(self.targets,), initializer="zeros", name="bias")
+
+    def terms(self, x, columns):
+        """(..., rows, 2 * cycles) sin/cos pairs -> (..., rows, 2 * cycles * harmonics): every cycle's
+        sin kθ, then their cos kθ, for k = 1 .. harmonics (the kernel's row order)."""
+        pairs = ops.take(x, ops.convert_to_tensor(columns, dtype="int32"), axis=-1)
+        sin1, cos1 = pairs[..., 0::2], pairs[..., 1::2]
+        out, sin, cos = [], sin1, cos1
+        for _ in range(self.harmonics):
+            out += [sin, cos]
+            sin, cos = sin * cos1 + cos * sin1, cos * cos1 - sin * sin1
+        return ops.concatenate(out, axis=-1)
+
+    def call(self, inputs):
+        window, future = inputs
+        f = self.terms(future, self.future_columns)
+        if self.reference == "last":
+            f = f - self.terms(window[:, -1:, :], self.window_columns)
+        elif self.reference == "mean":
+            f = f - ops.mean(self.terms(window, self.window_columns), axis=1, keepdims=True)
+        elif self.reference == "lags":  # as SeasonalNaive reads them
+            rows = ops.maximum(ops.shape(window)[1] - 1 - ops.convert_to_tensor(self.lags, dtype="int32"), 0)
+            f = f - self.terms(ops.take(window, rows, axis=1), self.window_columns)
+        out = ops.matmul(f, self.kernel)
+        return out + self.bias if self.reference == "none" else out
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[1][0], input_shape[1][1], self.targets)
+
+    def get_config(self):
+        return {**super().get_config(), "window_columns": self.window_columns, "future_columns": self.future_columns,
+                "targets": self.targets, "harmonics": self.harmonics, "reference": self.reference,
+                "lags": self.lags}  # fmt: skip
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
 class TakeColumn(keras.layers.Layer):
     """(batch, columns) -> (batch,): one column (a categorical static covariate's codes)."""
 

@@ -43,6 +43,11 @@ class Extras:
     def any(self) -> bool:
         return bool(self.future or self.static or self.categories)
 
+    @property
+    def calendar(self) -> list[int]:
+        """Positions in `future` of the calendar columns: those past the series' own (`normalized`) columns."""
+        return [] if self.normalized is None else [k for k, c in enumerate(self.future) if c >= self.normalized]
+
 
 def embedding_size(vocabulary: int) -> int:
     """Width of a categorical static covariate's learned embedding: half its vocabulary, at most 8."""
@@ -65,6 +70,9 @@ def count_parameters(
     outputs = (1 if model.channel_independent else n_targets) * len(model.quantiles or [None])
     if model.base == "linear":
         total += (spec.timesteps + 1) * spec.horizon * (1 if model.base_shared else n_targets)
+    if model.base_calendar:
+        bias = calendar_reference(model) == "none"
+        total += (len(extras.calendar) * model.base_calendar + bias) * n_targets
     if model.segment_len:
         embedding = model.layers[0].units
         total += (model.segment_len * width + 1) * embedding
@@ -120,13 +128,45 @@ def seasonal_lags(spec: WindowSpec, season: int | None) -> list[int]:
             "model.base=seasonal_naive needs a season: set model.base_season (rows per season) or "
             "metrics.seasonality; the data has no regular time column to infer one from"
         )
-    lags = [int(v) for v in -seasonal_offsets(spec, season) // spec.step]
+    lags = _lags(spec, season)
     if max(lags) >= spec.timesteps:
         raise ForecastError(
             f"model.base=seasonal_naive: a season of {season} rows needs window.lookback // window.step >= "
             f"{max(lags) + 1} timesteps (it is {spec.timesteps}); raise window.lookback or set model.base_season"
         )
     return lags
+
+
+def choose_season(spec: WindowSpec, configured: int | list[int] | None, season: int | None) -> int | None:
+    """Rows per season of `base: seasonal_naive`: model.base_season, else the data's `season`. Of a
+    list, the longest season that fits in the window: repeating a week repeats its days too, and a
+    longer season than the lookback holds is model.base_calendar's to model, not the window's.
+
+    Raises:
+        ForecastError: no season, or none that fits (exit 2, naming the keys).
+    """
+    if not isinstance(configured, list):
+        seasonal_lags(spec, configured or season)
+        return configured or season
+    fits = [s for s in configured if max(_lags(spec, s)) < spec.timesteps]
+    if not fits:
+        seasonal_lags(spec, min(configured))  # refused, naming what the shortest needs
+    return max(fits)
+
+
+def _lags(spec: WindowSpec, season: int) -> list[int]:
+    """`seasonal_lags` unchecked."""
+    return [int(v) for v in -seasonal_offsets(spec, season) // spec.step]
+
+
+def calendar_reference(model: cfg.Model) -> str:
+    """What `base_calendar`'s profile at each target row is taken relative to, so that the term adds
+    only the season the base lacks: the rows seasonal_naive repeats ("lags"), else the level
+    instance_norm takes off (the origin row, "last", or the window's mean); without either, nothing,
+    and the term has a bias of its own ("none")."""
+    if model.base == "seasonal_naive":
+        return "lags"
+    return model.instance_norm if model.instance_norm in ("last", "mean") else "none"
 
 
 def cudnn_blockers(model: cfg.Model) -> list[str]:
@@ -171,6 +211,24 @@ def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | 
     return fl.SeasonalNaive(targets, seasonal_lags(spec, season), name="base")
 
 
+def _calendar_base(model: cfg.Model, spec: WindowSpec, targets: list[int], extras: Extras, season: int | None):
+    """model.base_calendar's layer, (window, future) -> (batch, horizon, targets).
+
+    Raises:
+        ForecastError: the model gets no calendar columns (data.calendar is empty).
+    """
+    from forecast import layers as fl
+
+    if not extras.calendar:
+        raise ForecastError("model.base_calendar needs data.calendar: the model gets no calendar features")
+    reference = calendar_reference(model)
+    lags = seasonal_lags(spec, season) if reference == "lags" else None
+    window = [extras.future[k] for k in extras.calendar]
+    return fl.CalendarBase(
+        window, extras.calendar, len(targets), model.base_calendar, reference, lags, name="calendar_base"
+    )
+
+
 def build(
     model: cfg.Model,
     spec: WindowSpec,
@@ -191,6 +249,7 @@ def build(
     With model.base, the base forecast is computed from the window the network sees (after
     instance_norm, so its inverse restores the level) and added to the network's output, to every
     quantile: the network learns the residual, and everything downstream sees one model.
+    model.base_calendar adds a learned seasonal profile of the calendar columns to that base.
     """
     import keras
 
@@ -222,6 +281,9 @@ def build(
         )  # fmt: skip
         x, shift = norm(x)
     base = None if model.base == "none" else _base(model, spec, targets, season)(x)
+    if model.base_calendar:  # from the raw window: its calendar columns before instance_norm's affine
+        profile = _calendar_base(model, spec, targets, extras, season)([inputs, named["future"]])
+        base = profile if base is None else keras.layers.Add(name="base_with_calendar")([base, profile])
     if static is not None:
         x = fl.AppendToSteps(name="static_to_steps")([x, static])
     if model.channel_independent:

@@ -15,7 +15,7 @@ import numpy as np
 from forecast import config as cfg
 from forecast.data import InputSchema, Series, frequency, leading_rows, load_series, release_memory
 from forecast.errors import ForecastError
-from forecast.model import Extras, seasonal_lags, target_index
+from forecast.model import Extras, choose_season, target_index
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
 from forecast.scalers import fit as fit_scalers
@@ -254,9 +254,8 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
         static, categories = scalers.static.encode(series.static)
     season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
     base_season = None
-    if config.model.base == "seasonal_naive":
-        base_season = config.model.base_season or season
-        seasonal_lags(spec, base_season)  # refused here, before anything is trained
+    if config.model.base == "seasonal_naive":  # refused here, before anything is trained
+        base_season = choose_season(spec, config.model.base_season, season)
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}

@@ -11,7 +11,7 @@ from conftest import run_cli, tiny_config
 from forecast import config as cfg
 from forecast import layers as fl
 from forecast.errors import ForecastError
-from forecast.model import build, count_parameters
+from forecast.model import Extras, build, count_parameters
 from forecast.windows import WindowSpec
 
 RNG = np.random.default_rng(0)
@@ -131,6 +131,52 @@ def test_options_save_load_and_count(name, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X, training=False)), before, rtol=1e-5, atol=1e-6)
 
 
+# model.base_calendar: window rows at phases pi, pi/2, 3pi/2, 0 (the origin), target rows at pi/2, pi
+PHASES_IN, PHASES_OUT = np.array([np.pi, np.pi / 2, 3 * np.pi / 2, 0]), np.array([np.pi / 2, np.pi])
+
+
+def calendar_columns(phases: np.ndarray) -> np.ndarray:
+    return np.stack([np.sin(phases), np.cos(phases)], axis=-1)[None].astype("float32")
+
+
+@pytest.mark.parametrize(
+    ("reference", "lags", "expected"),
+    [  # f(θ) = 1 sin θ + 2 cos θ + 3 sin 2θ + 4 cos 2θ: f(pi/2) = -3, f(pi) = 2, f(3pi/2) = -5, f(0) = 6
+        ("none", None, [-3, 2]),  # plus the bias
+        ("last", None, [-3 - 6, 2 - 6]),  # less f at the origin
+        ("mean", None, [-3 - 0, 2 - 0]),  # less the window's mean of f: (2 - 3 - 5 + 6) / 4 = 0
+        ("lags", [1, 0], [-3 - (-5), 2 - 6]),  # less f at the rows seasonal naive repeats: 3pi/2, then 0
+    ],
+)
+def test_the_calendar_base_by_hand(reference, lags, expected):
+    window = np.concatenate([np.full((1, 4, 1), 7.0, "float32"), calendar_columns(PHASES_IN)], axis=-1)
+    layer = fl.CalendarBase([1, 2], [0, 1], targets=2, harmonics=2, reference=reference, lags=lags)
+    layer([window, calendar_columns(PHASES_OUT)])
+    kernel = np.array([[1.0], [2.0], [3.0], [4.0]]) * [1.0, -2.0]  # [sin θ, cos θ, sin 2θ, cos 2θ] x targets
+    layer.set_weights([kernel, np.array([0.5, -1.0])] if reference == "none" else [kernel])
+    out = keras.ops.convert_to_numpy(layer([window, calendar_columns(PHASES_OUT)]))
+    bias = np.array([0.5, -1.0]) if reference == "none" else 0
+    np.testing.assert_allclose(out[0], np.array(expected)[:, None] * [1.0, -2.0] + bias, atol=1e-5)
+
+
+def test_the_calendar_base_saves_and_loads(tmp_path):
+    # a panel-like model: a future covariate (column 1) before two calendar pairs (columns 2-5)
+    extras = Extras(future=[1, 2, 3, 4, 5], normalized=2)
+    model_cfg = cfg.Model(layers=[cfg.Layer(units=4)], base="seasonal_naive", base_calendar=3, quantiles=[0.2, 0.8])
+    spec = WindowSpec(timesteps=12, step=1, delay=1, horizon=5)
+    model = build(model_cfg, spec, 6, [0, 1], extras, season=6)
+    layer = model.get_layer("calendar_base")
+    assert layer.kernel.shape == (12, 2) and layer.reference == "lags"
+    assert model.count_params() == count_parameters(model_cfg, spec, 6, 2, extras)
+    layer.set_weights([RNG.standard_normal((12, 2))])
+    batch = {"window": RNG.standard_normal((3, 12, 6)).astype("float32"),
+             "future": RNG.standard_normal((3, 5, 5)).astype("float32")}  # fmt: skip
+    before = keras.ops.convert_to_numpy(model(batch))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(batch)), before, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -142,6 +188,14 @@ def test_options_save_load_and_count(name, tmp_path):
         ({"model": {"base_season": 24}}, "base_season needs base: seasonal_naive"),
         ({"model": {"base": "seasonal_naive", "base_shared": False}}, "base_shared: false needs base: linear"),
         ({"model": {"base": "linear"}, "window": {"variable_length": True}}, "model.base=linear maps a fixed"),
+        (
+            {"model": {"base_calendar": 2}},
+            "model.base_calendar fits a seasonal profile to the calendar's sin/cos features: set data.calendar",
+        ),
+        ({"model": {"base_calendar": 2, "channel_independent": True}}, "model.channel_independent takes no calendar"),
+        ({"model": {"cell": "naive", "base_calendar": 1}}, "base_calendar: cell naive has no network"),
+        ({"model": {"base": "seasonal_naive", "base_season": []}}, "base_season: list at least one season"),
+        ({"model": {"base_season": [24, 168]}}, "base_season needs base: seasonal_naive"),
     ],
 )
 def test_option_conflicts_are_config_errors(raw, message):

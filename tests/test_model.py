@@ -1,11 +1,13 @@
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import tiny_config
 
 from forecast import config as cfg
+from forecast.calendar import features as calendar_features
 from forecast.errors import ForecastError
-from forecast.model import Extras, build, count_parameters, cudnn_blockers, seasonal_lags
+from forecast.model import Extras, build, choose_season, count_parameters, cudnn_blockers, seasonal_lags
 from forecast.prepare import prepare
 from forecast.windows import WindowSpec
 
@@ -136,7 +138,98 @@ def test_the_base_season_comes_from_the_config_or_the_data():
     assert season() == 24  # hourly ETTh1: a day
     assert season(metrics={"seasonality": 12}) == 12
     assert season(model={"base_season": 6}, metrics={"seasonality": 12}) == 6
+    assert season(model={"base_season": [48, 6, 12]}) == 12  # the longest that fits in 22 rows
     # tiny_config's 12 timesteps of every 2nd row reach back 22 rows: a 48-row season does not fit
     with pytest.raises(ForecastError, match=r"model.base=seasonal_naive: a season of 48 rows") as err:
         season(model={"base_season": 48})
+    assert err.value.exit_code == 2
+
+
+def test_a_list_of_seasons_uses_the_longest_that_fits():
+    # STEP2 reaches back 22 rows: a day of 6 fits, a week of 42 does not; of [6, 4] the 6
+    assert choose_season(STEP2, [6, 42], None) == 6 and choose_season(STEP2, [4, 6], None) == 6
+    assert choose_season(STEP2, 4, 6) == 4 and choose_season(STEP2, None, 6) == 6
+    with pytest.raises(ForecastError, match=r"a season of 42 rows needs"):
+        choose_season(STEP2, [42, 48], None)
+
+
+# model.base_calendar (issue 33): a learned seasonal profile of the calendar columns under the network
+HOURLY = pd.date_range("2024-01-01", periods=24 * 21, freq="h")
+CAL = calendar_features(HOURLY, ["hour", "day_of_week"])  # hour_sin, hour_cos, day_of_week_sin, day_of_week_cos
+CAL_EXTRAS = Extras(future=[1, 2, 3, 4], normalized=1)  # the window: [y, the four calendar columns]
+DAY = WindowSpec(timesteps=24, step=1, delay=1, horizon=24)  # a day of lookback: no week in it
+
+
+def harmonic(k: int, column: int) -> int:
+    """The calendar kernel's row of harmonic k's sin (column 0) or cos (1) of day_of_week, of two cycles."""
+    return 4 * (k - 1) + 2 * column + 1
+
+
+def calendar_batch(series: np.ndarray, origins: np.ndarray, future: np.ndarray = CAL) -> dict:
+    x = np.concatenate([series[:, None], CAL], axis=1).astype("float32")
+    return {"window": DAY.inputs(x, origins), "future": DAY.targets(future, origins).astype("float32")}
+
+
+@pytest.mark.parametrize("base", ["none", "seasonal_naive", "linear"])
+def test_a_zero_calendar_profile_leaves_the_base(base):
+    batch = calendar_batch(np.random.default_rng(4).standard_normal(len(HOURLY)), np.arange(30, 200, 17))
+    with_profile, without = (
+        zero_network(build(cfg.Model(base=base, base_calendar=k), DAY, 5, [0], CAL_EXTRAS, season=12)) for k in (2, 0)
+    )
+    np.testing.assert_array_equal(with_profile(batch), without(batch))
+
+
+DOW, HOUR = HOURLY.day_of_week.to_numpy(), HOURLY.hour.to_numpy()
+WEEKLY = 1.5 * np.sin(2 * np.pi * DOW / 7) + 0.5 * np.cos(4 * np.pi * DOW / 7)
+DAILY = 3 * np.sin(2 * np.pi * HOUR / 24) - 2 * np.cos(2 * np.pi * HOUR / 24)
+
+
+@pytest.mark.parametrize("base", ["none", "seasonal_naive"])
+def test_the_calendar_profile_reproduces_a_weekly_season_from_a_day_of_lookback(base):
+    # instance_norm last + profile of day and week (none), or yesterday's value + the week's change (seasonal_naive):
+    # both forecast a pure day-and-week series exactly with 24 rows of history, a week being 168
+    series = 10 + DAILY + WEEKLY
+    model_cfg = cfg.Model(base=base, base_calendar=2, instance_norm="last")
+    model = zero_network(build(model_cfg, DAY, 5, [0], CAL_EXTRAS, season=24))
+    kernel = np.zeros((8, 1))
+    kernel[harmonic(1, 0)], kernel[harmonic(2, 1)] = 1.5, 0.5
+    if base == "none":
+        kernel[0], kernel[2] = 3, -2  # hour's sin and cos
+    model.get_layer("calendar_base").set_weights([kernel])
+    origins = np.arange(24, len(HOURLY) - 24, 5)
+    out = keras.ops.convert_to_numpy(model(calendar_batch(series, origins)))[..., 0]
+    np.testing.assert_allclose(out, DAY.targets(series, origins), atol=1e-4)
+    no_profile = zero_network(build(cfg.Model(base=base, instance_norm="last"), DAY, 5, [0], CAL_EXTRAS, season=24))
+    assert np.abs(keras.ops.convert_to_numpy(no_profile(calendar_batch(series, origins)))[..., 0]
+                  - DAY.targets(series, origins)).max() > 1  # fmt: skip
+
+
+def test_the_calendar_profile_reads_only_the_calendar_known_ahead():
+    # a future covariate (column 1) beside the calendar: the profile ignores it, and the window's targets
+    extras = Extras(future=[1, 2, 3, 4, 5], normalized=2)
+    model = build(cfg.Model(base_calendar=2, instance_norm="last"), DAY, 6, [0], extras)
+    model.get_layer("calendar_base").set_weights([np.random.default_rng(5).standard_normal((8, 1))])
+    profile = keras.Model(model.inputs, model.get_layer("calendar_base").output)
+    rng, origins = np.random.default_rng(6), np.array([50, 80])
+    x = np.concatenate([rng.standard_normal((len(HOURLY), 2)), CAL], axis=1).astype("float32")
+    later = x.copy()
+    later[:, :2] = 1e6  # targets and covariate, past and future
+    future = np.take(x[:, 1:], origins[:, None] + DAY.target_offsets(), axis=0)
+    changed = future.copy()
+    changed[..., 0] = 1e6
+    batch = {"window": DAY.inputs(x, origins), "future": future}
+    np.testing.assert_array_equal(profile({"window": DAY.inputs(later, origins), "future": changed}), profile(batch))
+
+
+@pytest.mark.parametrize(("norm", "base"), [("none", "none"), ("last", "linear"), ("mean", "seasonal_naive")])
+def test_the_calendar_profile_counts_its_parameters(norm, base):
+    model_cfg = cfg.Model(base=base, base_calendar=3, instance_norm=norm)
+    model = build(model_cfg, DAY, 5, [0, 1], CAL_EXTRAS, season=12)
+    assert model.count_params() == count_parameters(model_cfg, DAY, 5, 2, CAL_EXTRAS)
+    assert model.get_layer("calendar_base").count_params() == (4 * 3 + (norm == "none")) * 2  # a bias without norm
+
+
+def test_a_calendar_profile_without_calendar_columns_is_refused():
+    with pytest.raises(ForecastError, match=r"model.base_calendar needs data.calendar") as err:
+        build(cfg.Model(base_calendar=1), DAY, 2, [0], Extras(future=[1]))
     assert err.value.exit_code == 2

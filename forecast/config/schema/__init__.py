@@ -107,6 +107,11 @@ class Config(_Section):
             )
         if extra and self.model.cell == "naive":
             raise ValueError("model.cell=naive repeats the last value: it takes no covariates or calendar")
+        if self.model.base_calendar and not self.data.calendar:
+            raise ValueError(
+                "model.base_calendar fits a seasonal profile to the calendar's sin/cos features: set data.calendar "
+                "(e.g. [hour, day_of_week]); model.channel_independent takes no calendar"
+            )
         return self
 
     @model_validator(mode="after")

@@ -63,10 +63,17 @@ class Model(_Section):
         "lookback); linear is a learned map from the lookback to the horizon per channel, DLinear-style and zero at "
         "the start (suits trends and several seasons within the lookback). Computed after instance_norm.",
     )
-    base_season: PositiveInt | None = Field(
+    base_season: PositiveInt | list[PositiveInt] | None = Field(
         None,
-        description="Rows per season of base: seasonal_naive. Default: metrics.seasonality, else the time "
-        "column's frequency's season (hourly 24, daily 7, monthly 12...).",
+        description="Rows per season of base: seasonal_naive; a list of seasons (half-hourly: [48, 336]) uses the "
+        "longest that fits in the lookback (it repeats the shorter ones too when they divide it). Default: "
+        "metrics.seasonality, else the time column's frequency's season (hourly 24, daily 7, monthly 12...).",
+    )
+    base_calendar: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="Harmonics per data.calendar cycle of a learned seasonal profile added to the base (harmonic "
+        "regression on the calendar's sin/cos pairs, zero at the start): seasons longer than the lookback (weekly "
+        "data's year, half-hourly data's week) without a long lookback. 0: off.",
     )
     base_shared: bool = Field(
         True, description="base: linear: one map shared by every channel; false: one per target channel."
@@ -93,6 +100,10 @@ class Model(_Section):
                 raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
         if self.base != "none" and self.cell == "naive":
             raise ValueError("base: cell naive has no network to learn a residual; use a recurrent cell or base: none")
+        if self.base_calendar and self.cell == "naive":
+            raise ValueError("base_calendar: cell naive has no network to learn a residual; use a recurrent cell")
+        if isinstance(self.base_season, list) and not self.base_season:
+            raise ValueError("base_season: list at least one season")
         if self.base_season is not None and self.base != "seasonal_naive":
             raise ValueError("base_season needs base: seasonal_naive")
         if not self.base_shared and self.base != "linear":
