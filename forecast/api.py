@@ -279,7 +279,7 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     if output is not None:
         column = config.data.time_column
         written = stamp_format(path, column, config.data.time_format) if column is not None else None
-        future.write_rows(rows, Path(output), column, written, future._witness(series.times))
+        future.write_rows(rows, Path(output), column, written, series.times)
     return rows
 
 
