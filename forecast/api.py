@@ -278,7 +278,7 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     rows = future.template(series, spec, config.data, frequency, [str(c) for c in columns], str(path))
     if output is not None:
         column = config.data.time_column
-        written = stamp_format(path, column, config.data.time_format) if column is not None else None
+        written = stamp_format(path, column, config.data.time_format)
         future.write_rows(rows, Path(output), column, written, series.times)
     return rows
 
@@ -499,7 +499,7 @@ def _forecaster(
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
     column = config.data.time_column
-    written = stamp_format(data, column, config.data.time_format) if column is not None else None  # for CSV
+    written = stamp_format(data, column, config.data.time_format)  # for CSV
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
         skipped=len(skipped), others=others, time_format=written,

@@ -711,11 +711,14 @@ def time_format_of(path: Path, column: str) -> str | None:
         return pd.tseries.api.guess_datetime_format(first)
 
 
-def stamp_format(path: Path, column: str, time_format: str | None) -> str | None:
+def stamp_format(path: Path, column: str | None, time_format: str | None) -> str | None:
     """The format a file writes its stamps in, so that stamps written from it (forecasts' origins
     and target times, a template's rows) look like its own: `time_format` (data.time_format) when
     given, else its first text value's ('2024-05-01 13:00' has no seconds), '%Y' for years written
-    as numbers; None where the file says nothing (Parquet timestamps, text of no single format)."""
+    as numbers; None where the file says nothing (no time column, Parquet timestamps, text of no
+    single format)."""
+    if column is None:
+        return None
     if time_format is not None:
         return time_format
     first = _first_time(path, column)
