@@ -164,7 +164,7 @@ def predict(
     series: o.PlotSeriesOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
-    from forecast.future import output_format, rows_format
+    from forecast.future import output_format
 
     if template is not None:
         given = {
@@ -178,7 +178,6 @@ def predict(
         if conflicting:
             raise ForecastError(f"--template writes rows to fill in, not forecasts: give it without {conflicting[0]}")
         check_output(template, "--template")
-        rows_format(template)
         api.template(run_dir, data, template)
         return
     part = _predict_shard(run_dir, shard, output)
