@@ -193,9 +193,9 @@ def predict(
         if plot.suffix.lower() != ".png":
             raise ForecastError(f"--plot: {plot}: give a file name ending in .png")
         check_output(plot, "--plot")
-        api.plot_predictions(run_dir, plot, data, series)
+    api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part, plot, series)
+    if plot is not None:
         log.info(f"plot: {plot}")
-    api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part)
 
 
 def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:
