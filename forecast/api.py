@@ -715,27 +715,26 @@ def compare(runs: list[Run | PathLike]) -> str:
 
 
 def _config_differences(paths: list[Path]) -> str:
-    """Each later run's config keys that differ from the first run's; a warning when they do not
-    share data and targets (their errors are then not comparable)."""
-    from forecast.results import flatten
+    """Each later run's config keys that differ from the first run's (`plans.differences`); a
+    warning when they do not share data and targets (their errors are then not comparable)."""
+    from forecast.plans import ABSENT, differences
 
-    configs = []
-    for path in paths:
-        try:
-            configs.append(flatten(Run(path).config.model_dump()))
-        except Error:
-            configs.append(None)
-    if configs[0] is None or any(c is None for c in configs):
+    try:
+        configs = [Run(path).config.model_dump(mode="json") for path in paths]
+    except Error:
         return ""
     lines = []
     for path, config in zip(paths[1:], configs[1:], strict=True):
-        changed = [k for k in sorted(set(config) | set(configs[0])) if config.get(k) != configs[0].get(k)]
+        changed = list(differences(configs[0], config))
         for key in ("data.path", "data.targets", "data.split.train_end", "data.split.val_end", "data.split.test_end"):
-            if key in changed:
+            if any(k == key or k.startswith(f"{key}[") for k, _, _ in changed):  # a list's keys name an item
                 log.warning(
                     f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable"
                 )
-        shown = ", ".join(f"{k}: {configs[0].get(k)!r} -> {config.get(k)!r}" for k in changed[:8])
+        shown = ", ".join(
+            f"{k}: {'absent' if then is ABSENT else repr(then)} -> {'absent' if now is ABSENT else repr(now)}"
+            for k, then, now in changed[:8]
+        )
         more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
         lines.append(f"{path.name} vs {paths[0].name}: " + (shown + more if changed else "same config"))
     return "\n\nconfig differences:\n" + "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,25 +57,27 @@ def content(config: cfg.Config) -> dict[str, Any]:
     }
 
 
-def first_difference(old: Any, new: Any, where: tuple = ()) -> tuple[str, Any, Any] | None:
-    """The first dotted key at which two nested dicts (and lists) differ, with the old and new
-    values there (ABSENT where one side lacks the key); None when they are equal. Keys are visited
-    in `new`'s order, then those only `old` has."""
+def first_difference(old: Any, new: Any) -> tuple[str, Any, Any] | None:
+    """The first of `differences`, or None when the two are equal."""
+    return next(differences(old, new), None)
+
+
+def differences(old: Any, new: Any, where: tuple = ()) -> Iterator[tuple[str, Any, Any]]:
+    """Each dotted key at which two nested dicts (and lists) differ, with the old and new values
+    there (ABSENT where one side lacks the key). Keys are visited in `new`'s order, then those only
+    `old` has."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in [*new, *(k for k in old if k not in new)]:
-            found = first_difference(old.get(key, ABSENT), new.get(key, ABSENT), (*where, key))
-            if found:
-                return found
-        return None
+            yield from differences(old.get(key, ABSENT), new.get(key, ABSENT), (*where, key))
+        return
     if isinstance(old, list) and isinstance(new, list):
         for i in range(max(len(old), len(new))):
             then, now = (side[i] if i < len(side) else ABSENT for side in (old, new))
-            found = first_difference(then, now, (*where, i))
-            if found:
-                return found
-        return None
+            yield from differences(then, now, (*where, i))
+        return
     same = old == new and isinstance(old, bool) == isinstance(new, bool)  # 2 == 2.0, but True is not 1
-    return None if same else (dotted(where), old, new)
+    if not same:
+        yield dotted(where), old, new
 
 
 def show(value: Any, limit: int = 60) -> str:
