@@ -726,11 +726,10 @@ def _config_differences(paths: list[Path]) -> str:
     lines = []
     for path, config in zip(paths[1:], configs[1:], strict=True):
         changed = list(differences(configs[0], config))
-        for key in ("data.path", "data.targets", "data.split.train_end", "data.split.val_end", "data.split.test_end"):
-            if any(k == key or k.startswith(f"{key}[") for k, _, _ in changed):  # a list's keys name an item
-                log.warning(
-                    f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable"
-                )
+        # the rows scored: the data, its targets, and every way of splitting it (fractions, ends, *_last)
+        scored = {k.split("[")[0] for k, _, _ in changed if k.startswith(("data.path", "data.targets", "data.split."))}
+        for key in sorted(scored):
+            log.warning(f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable")
         shown = ", ".join(
             f"{k}: {'absent' if then is ABSENT else repr(then)} -> {'absent' if now is ABSENT else repr(now)}"
             for k, then, now in changed[:8]

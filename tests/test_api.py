@@ -167,6 +167,18 @@ def test_compare_names_the_config_keys_that_differ(trained, tmp_path):
     )
 
 
+def test_compare_warns_when_runs_score_other_rows(trained, tmp_path, caplog):
+    config = yaml.safe_load((trained.path / "config.yaml").read_text())
+    for name, last in (("a", 40), ("b", 60)):  # the same data, another test split: not comparable
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(trained.metrics_file.read_text())
+        config["data"]["split"] = {"val_last": last, "test_last": last}
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(config))
+    with caplog.at_level("WARNING", logger="forecast"):
+        forecast.compare([tmp_path / "a", tmp_path / "b"])
+    assert "b differs from a in data.split.test_last: its errors are not comparable" in caplog.text
+
+
 def test_resume_refuses_a_completed_run(trained):
     with pytest.raises(ForecastError, match="is completed; there is nothing to resume"):
         forecast.resume(trained)
