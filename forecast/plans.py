@@ -94,17 +94,22 @@ def difference(old: dict[str, Any], new: dict[str, Any], when: str) -> str | Non
     resolved config holds what they made, so the same config under another path is the same plan.
     `when` says where the old value is, e.g. "in the sweep's plan".
     """
-    found = first_difference(old.get("resolved"), new.get("resolved"))
-    if found:
-        key, then, now = found
-        return f"{key}: {show(then)} {when}, {show(now)} now"
+    why = describe(first_difference(old.get("resolved"), new.get("resolved")), when)
+    if why:
+        return why
     if old.get("data") != new.get("data"):
         then, now = (f"{p['size']:,} bytes" if p else "unreadable" for p in (old.get("data"), new.get("data")))
         same = " (same size, other content)" if then == now else ""
         return f"data.path: the data file is not the one recorded {when}: {then} then, {now} now{same}"
     rest = [k for k in (*new, *old) if k not in ("resolved", "data", "config", "set")]
-    found = first_difference({k: old.get(k, ABSENT) for k in rest}, {k: new.get(k, ABSENT) for k in rest})
-    if found:
-        key, then, now = found
-        return f"{key}: {show(then)} {when}, {show(now)} now"
-    return None
+    return describe(
+        first_difference({k: old.get(k, ABSENT) for k in rest}, {k: new.get(k, ABSENT) for k in rest}), when
+    )
+
+
+def describe(found: tuple[str, Any, Any] | None, when: str) -> str | None:
+    """A `first_difference` as an error line says it: 'key: old {when}, new now' (None: no difference)."""
+    if found is None:
+        return None
+    key, then, now = found
+    return f"{key}: {show(then)} {when}, {show(now)} now"
