@@ -173,6 +173,7 @@ def predict(
             "--format": layout != "long",
             "--shard": shard,
             "--plot": plot,
+            "--series": series,
         }
         conflicting = [name for name, value in given.items() if value]
         if conflicting:
