@@ -518,7 +518,7 @@ def _forecaster(
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
     column = config.data.time_column
-    written = stamp_format(data, column, config.data.time_format)  # for CSV
+    written = stamp_format(data, column, section.time_format)  # for CSV; a group given the file's: no read
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
         skipped=len(skipped), others=others, time_format=written,
