@@ -374,6 +374,15 @@ def test_latest_skips_an_invalid_newest_record(trained, tmp_path, corrupt):
     assert latest_weights(run) == run.backup / "epoch-0002.weights.h5"
 
 
+def test_latest_reads_and_names_no_record_older_than_the_one_it_takes(trained, tmp_path, caplog):
+    run = _copy(trained, tmp_path)
+    assert "epoch-0002.weights.h5" not in _record(run, 3).values()  # the newest does not need it
+    _truncate(run.backup / "epoch-0002.weights.h5")
+    with caplog.at_level("INFO", logger="forecast"):
+        assert latest(run, say=True) == _record(run, 3)
+    assert [r.getMessage() for r in caplog.records] == ["resuming after epoch 3"]  # not a warning about epoch 2
+
+
 def test_resume_falls_back_past_a_corrupt_record_and_rewrites_the_history(trained, tmp_path):
     run = _copy(trained, tmp_path)
     second = _record(run, 2)

@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import math
+from collections.abc import Iterator
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,12 @@ def records(run: Run, skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """The run's valid epoch records, newest first. A record that does not parse, or whose weights
     file (or best epoch's weights file) is missing or cannot be read whole (truncated, corrupt),
     is left out, and why is added to `skipped`."""
-    out = []
+    return list(_valid(run, skipped))
+
+
+def _valid(run: Run, skipped: list[str] | None) -> Iterator[dict[str, Any]]:
+    """`records` one at a time, each checked only when it is asked for: `latest` reads the weights
+    of no record older than the one it takes."""
     numbered = []
     for path in run.backup.glob("epoch-*.json"):
         number = path.name.removeprefix("epoch-").removesuffix(".json")
@@ -73,8 +79,7 @@ def records(run: Run, skipped: list[str] | None = None) -> list[dict[str, Any]]:
             if skipped is not None:
                 skipped.append(why)
             continue
-        out.append(record)
-    return out
+        yield record
 
 
 def _unreadable(path: Path) -> str | None:
@@ -99,9 +104,8 @@ def _unreadable(path: Path) -> str | None:
 def latest(run: Run, say: bool = False) -> dict[str, Any] | None:
     """The newest valid record, or None for a run that has not completed an epoch. `say`: log which
     epoch training continues from, and why any newer record was skipped (resume)."""
-    skipped: list[str] = []
-    found = records(run, skipped)
-    record = found[0] if found else None
+    skipped: list[str] = []  # only records newer than the one taken
+    record = next(_valid(run, skipped), None)
     if say and (record or skipped):
         epoch = record["epoch"] if record else 0
         why = f" ({'; '.join(skipped)})" if skipped else ""
