@@ -101,7 +101,7 @@ def months(decimal_years: pd.Series) -> pd.DatetimeIndex:
     """R's monthly ts time (1956.0833 = Feb 1956) as month starts."""
     years = np.floor(decimal_years + 1e-6).astype(int)
     month = np.rint((decimal_years - years) * 12).astype(int) + 1
-    return pd.to_datetime(pd.DataFrame({"year": years, "month": month, "day": 1}))
+    return pd.DatetimeIndex(pd.to_datetime(pd.DataFrame({"year": years, "month": month, "day": 1})))
 
 
 def convert(name: str, m4: Path) -> Path:
@@ -182,6 +182,9 @@ class Task:
     def which(self) -> np.ndarray:
         return self.prepared.series.series_of(self.origins)
 
+    def scores(self, pred: np.ndarray) -> dict[str, float]:
+        return scores(self.actual, pred, self.scale, self.which)
+
 
 def task(name: str, config_file: Path, overrides: list[str]) -> Task:
     import forecast
@@ -204,16 +207,17 @@ def task(name: str, config_file: Path, overrides: list[str]) -> Task:
     return Task(name, config, p, origins, actual, p.mase_scale["test"][p.series.series_of(origins)])
 
 
-def scores(task: Task, pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, MASE, sMAPE: per window, averaged over each series' windows, then over series."""
-    y, which = task.actual, task.which
+def scores(y: np.ndarray, pred: np.ndarray, scale: np.ndarray, which: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, MASE, sMAPE of forecasts `pred` of actuals `y` (windows, horizon, targets), each
+    window's MASE `scale` (windows, targets) and series `which`: per window, averaged over each
+    series' windows, then over series (RMSE: the root of each series' mean squared error)."""
     error = y - pred
     with np.errstate(invalid="ignore", divide="ignore"):
         smape = np.where((y == 0) & (pred == 0), 0.0, 200 * np.abs(error) / (np.abs(y) + np.abs(pred)))
     per_window = {
         "mae": np.abs(error).mean(axis=(1, 2)),
         "mse": (error**2).mean(axis=(1, 2)),
-        "mase": np.nanmean(np.abs(error).mean(axis=1) / task.scale, axis=1),
+        "mase": np.nanmean(np.abs(error).mean(axis=1) / scale, axis=1),
         "smape": smape.mean(axis=(1, 2)),
     }
     frame = pd.DataFrame(per_window).groupby(which).mean()
@@ -221,8 +225,9 @@ def scores(task: Task, pred: np.ndarray) -> dict[str, float]:
     return {k: float(frame[k].mean()) for k in ("mae", "rmse", "mase", "smape")}
 
 
-def statistical(task: Task) -> dict[str, dict]:
-    """Each statsforecast model's forecasts of the task's windows, scored, with its wall time."""
+def statistical(task: Task, jobs: int = 1) -> dict[str, dict]:
+    """Each statsforecast model's forecasts of the task's windows, scored, with its wall time
+    (`jobs` processes over the series)."""
     from statsforecast import StatsForecast
     from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
 
@@ -252,7 +257,7 @@ def statistical(task: Task) -> dict[str, dict]:
     for name, model in models.items():
         start = time.perf_counter()
         parts = [
-            StatsForecast(models=[model], freq=1, n_jobs=1).cross_validation(
+            StatsForecast(models=[model], freq=1, n_jobs=jobs).cross_validation(
                 h=h, df=frame[frame["unique_id"].isin([i * targets + j for i in windows if len(windows[i]) == n
                                                         for j in range(targets)])],
                 n_windows=n, step_size=spec.every, refit=False,
@@ -273,12 +278,12 @@ def statistical(task: Task) -> dict[str, dict]:
         if name == "SeasonalNaive":  # a check of the alignment: forecast's own seasonal-naive baseline
             mine = p.spec.seasonal_values(s.targets.astype(np.float64), task.origins, spec.season)
             np.testing.assert_allclose(pred, mine, rtol=1e-6)
-        out[name] = {**scores(task, pred), "seconds": seconds}
+        out[name] = {**task.scores(pred), "seconds": seconds}
         print(f"{task.name} {name}: {json.dumps(out[name])}", file=sys.stderr)
     return out
 
 
-def statistical_cached(task: Task) -> dict[str, dict]:
+def statistical_cached(task: Task, jobs: int) -> dict[str, dict]:
     """`statistical`, from bench/.data/stats/ when the same dataset and windows were run before."""
     import statsforecast
 
@@ -286,20 +291,24 @@ def statistical_cached(task: Task) -> dict[str, dict]:
     path = CACHE / "stats" / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())
-    result = statistical(task)
+    result = statistical(task, jobs)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     return result
 
 
-def train(config_file: Path, run_dir: Path, seed: int, overrides: list[str]) -> float | None:
-    """Train one seed through the CLI: its wall seconds (None: a completed run there is reused)."""
-    if (run_dir / "metrics.json").exists():
-        return None
+def train(config_file: Path, run_dir: Path, seed: int, overrides: list[str]) -> float:
+    """Train one seed through the CLI: its wall seconds (kept beside the run, so that a completed run
+    found there is reused, with the wall time it took)."""
+    wall = run_dir / "bench-wall.json"
+    if wall.exists():
+        return json.loads(wall.read_text())["train_seconds"]
     cmd = [FORECAST, "train", str(config_file), "--run-dir", str(run_dir), "--quiet", "--set", f"seed={seed}"]
     for item in overrides:
         cmd += ["--set", item]
-    return child(cmd)[0]
+    seconds = child(cmd)[0]
+    wall.write_text(json.dumps({"train_seconds": seconds}))
+    return seconds
 
 
 def forecast_scores(task: Task, run_dir: Path) -> dict[str, float]:
@@ -318,7 +327,7 @@ def forecast_scores(task: Task, run_dir: Path) -> dict[str, float]:
     pred = p.scalers.forecast_units(point(raw, calibration.quantiles if calibration else None), task.which)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {
-        **scores(task, pred.astype(np.float64)),
+        **task.scores(pred.astype(np.float64)),
         "score_seconds": time.perf_counter() - start,
         "fit_seconds": metrics["train_seconds"],
         "epochs": metrics["epochs_run"],
@@ -374,7 +383,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2021, 2022, 2023])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--methods", default="forecast,stats", help="forecast, stats or both")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="trainings at once (FORECAST_THREADS=1 each)")
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=1, help="trainings at once (FORECAST_THREADS=1 each); statsforecast's n_jobs"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write every result here as JSON")
     parser.add_argument("--runs", type=Path, default=CACHE / "runs", help="the forecast runs go here")
     parser.add_argument("--m4", type=Path, default=ROOT.parent / "shared" / "data" / "m4")
@@ -393,7 +404,7 @@ def main() -> None:
         results[n] = {"config": t.config.model_dump(mode="json"), "windows": len(t.origins), "every": DATASETS[n].every,
                       "series": t.prepared.series.n_series, "dataset": asdict(DATASETS[n])}  # fmt: skip
         if "stats" in methods:
-            results[n]["stats"] = statistical_cached(t)
+            results[n]["stats"] = statistical_cached(t, args.jobs)
     if "forecast" in methods:
         jobs = [(n, seed) for n in names for seed in args.seeds]
         tag = "-".join(item.replace("/", "_") for item in args.overrides) or "default"
@@ -407,7 +418,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.jobs) as pool:
             for n, run in pool.map(one, jobs):
                 run.update(forecast_scores(tasks[n], Path(run["run"])))
-                run["seconds"] = (run["train_seconds"] or run["fit_seconds"]) + run["score_seconds"]
+                run["seconds"] = run["train_seconds"] + run["score_seconds"]
                 results[n].setdefault("forecast", []).append(run)
                 print(f"{n} forecast: {json.dumps(run)}", file=sys.stderr)
                 if args.output:  # what has finished so far, in case the rest is stopped
