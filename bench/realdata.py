@@ -299,15 +299,16 @@ def statistical(task: Task, names: list[str], jobs: int = 1) -> Iterator[tuple[s
         yield name, result
 
 
-def statistical_cached(task: Task, names: list[str], jobs: int) -> dict[str, dict]:
+def statistical_cached(task: Task, names: list[str], jobs: int, run: bool = True) -> dict[str, dict]:
     """`statistical`, each model's result kept in bench/.data/stats/ as it finishes (the same dataset
-    and windows give the same forecasts), so a model run before is not run again."""
+    and windows give the same forecasts), so a model run before is not run again (`run=False`: none
+    is run, only those kept are returned)."""
     import statsforecast
 
     key = f"{task.name}-w{len(task.origins)}-k{DATASETS[task.name].every}-sf{statsforecast.__version__}"
     path = CACHE / "stats" / f"{key}.json"
     done = json.loads(path.read_text()) if path.exists() else {}
-    for name, result in statistical(task, [n for n in names if n not in done], jobs):
+    for name, result in statistical(task, [n for n in names if n not in done and run], jobs):
         done = {**(json.loads(path.read_text()) if path.exists() else {}), name: result}  # another run's too
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(done, indent=1))
@@ -379,6 +380,8 @@ def summary(results: dict[str, dict]) -> list[str]:
     """Where forecast beats SeasonalNaive on MASE; its mean MASE against AutoETS's (over the datasets
     where both ran); where it is at or below the best statistical model that finished."""
     mase = {n: float(np.mean([run["mase"] for run in r["forecast"]])) for n, r in results.items() if r.get("forecast")}
+    if not mase:
+        return []
     stats = {n: results[n].get("stats", {}) for n in mase}
     naive = [n for n in mase if "SeasonalNaive" in stats[n]]
     loses = [n for n in naive if mase[n] >= stats[n]["SeasonalNaive"]["mase"]]
@@ -399,7 +402,11 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[2021, 2022, 2023])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--methods", default="forecast,stats", help="forecast, stats or both")
+    parser.add_argument(
+        "--methods",
+        default="forecast,stats",
+        help="forecast, stats or both; cached: the statsforecast results kept from earlier runs only",
+    )
     parser.add_argument("--stats", type=lambda v: v.split(","), default=list(STATS), help="statsforecast models")
     parser.add_argument(
         "-j", "--jobs", type=int, default=1, help="trainings at once (FORECAST_THREADS=1 each); statsforecast's n_jobs"
@@ -421,8 +428,8 @@ def main() -> None:
     for n, t in tasks.items():
         results[n] = {"config": t.config.model_dump(mode="json"), "windows": len(t.origins), "every": DATASETS[n].every,
                       "series": t.prepared.series.n_series, "dataset": asdict(DATASETS[n])}  # fmt: skip
-        if "stats" in methods:
-            results[n]["stats"] = statistical_cached(t, args.stats, args.jobs)
+        if methods & {"stats", "cached"}:
+            results[n]["stats"] = statistical_cached(t, args.stats, args.jobs, run="stats" in methods)
     if "forecast" in methods:
         jobs = [(n, seed) for n in names for seed in args.seeds]
         tag = "-".join(item.replace("/", "_") for item in args.overrides) or "default"
