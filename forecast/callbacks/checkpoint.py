@@ -130,13 +130,25 @@ EMPTY_HISTORY = ("epoch_seconds", "learning_rate", "loss", "val_loss")
 
 
 def write_history(run: Run, rows: list[dict[str, Any]]) -> None:
-    """history.csv from the record's rows: `epoch` first, then the logged values in name order."""
+    """history.csv from the record's rows: `epoch` first, then the logged values in name order,
+    each at the precision it was computed in (see `_cell`)."""
     keys = sorted({k for row in rows for k in row} - {"epoch"}) if rows else list(EMPTY_HISTORY)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, ["epoch", *keys], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     rundir.write_text(run.history_file, buffer.getvalue())
+
+
+def _cell(value: Any) -> Any:
+    """A float that a float32 holds exactly (a loss, a metric, the learning rate: Keras computes them
+    in float32) as that float32's shortest text, 0.3828 rather than 0.38280001282691956; any other
+    value (a float64 time) as it is."""
+    import numpy as np
+
+    if isinstance(value, float) and math.isfinite(value) and float(np.float32(value)) == value:
+        return str(np.float32(value))
+    return value
 
 
 class Checkpoint(keras.callbacks.Callback):
