@@ -210,12 +210,19 @@ def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, se
     """`forecast predict --plot`: a PNG of the forecast after each chosen series' end with its
     intervals and the last rows of its history (see `Forecasts.plot`); returns the Figure.
     Only the series drawn are read and forecast: `series`, by id, or a panel's first few."""
-    from forecast.data import series_ids
     from forecast.ensemble import members
+
+    return _plot(members(run), Path(path), data, series)[0]
+
+
+def _plot(runs: list[Run], path: Path, data: PathLike | None, series: list | None, quiet: bool = False):
+    """`plot_predictions` for members already resolved: the Figure, and the members' (network,
+    intervals) for forecasts made after it; `quiet`: log none of the data's notes (when
+    `write_predictions` reads the same series again and logs them itself)."""
+    from forecast.data import series_ids
     from forecast.future import ONE_SERIES
     from forecast.plots import SERIES
 
-    runs = members(run)
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     only = None
@@ -229,22 +236,28 @@ def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, se
         only = [by_text[str(name)] for name in series] if series else ids[: 10 * SERIES]
     elif series:
         raise ForecastError(ONE_SERIES)
-    return _forecaster(runs, data, False, only).all().plot(Path(path), series)
+    forecaster = _forecaster(runs, data, False, only, quiet=quiet)
+    return forecaster.all().plot(path, series), forecaster.members
 
 
-def _open(runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[int, int] | None) -> Forecaster:
-    """`forecaster` for members already resolved (`forecast.ensemble.members`)."""
+def _open(
+    runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[int, int] | None, loaded: list | None = None
+) -> Forecaster:
+    """`forecaster` for members already resolved (`forecast.ensemble.members`); `loaded`: as
+    `_forecaster`'s."""
     from forecast.data import series_ids
 
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
     if only is None:
-        return _forecaster(runs, data, all_origins, None)
+        return _forecaster(runs, data, all_origins, None, loaded=loaded)
     time_format = _time_format(config.data, data)  # a shard reads its stamps as the whole file would
     if not only:  # a shard past the last series: an empty output, same columns
-        return _forecaster(runs, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True)
-    return _forecaster(runs, data, all_origins, only, time_format=time_format)
+        return _forecaster(
+            runs, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True, loaded=loaded
+        )
+    return _forecaster(runs, data, all_origins, only, time_format=time_format, loaded=loaded)
 
 
 def template(run: Runs, data: PathLike | None = None, output: PathLike | None = None) -> pd.DataFrame:
@@ -278,8 +291,8 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     rows = future.template(series, spec, config.data, frequency, [str(c) for c in columns], str(path))
     if output is not None:
         column = config.data.time_column
-        written = stamp_format(path, column, config.data.time_format) if column is not None else None
-        future.write_rows(rows, Path(output), column, written, future._witness(series.times))
+        written = stamp_format(path, column, config.data.time_format)
+        future.write_rows(rows, Path(output), column, written, series.times)
     return rows
 
 
@@ -290,8 +303,12 @@ def write_predictions(
     all_origins: bool = False,
     layout: str = "long",
     shard: tuple[int, int] | None = None,
+    plot: PathLike | None = None,
+    series: list | None = None,
 ) -> None:
-    """`forecast predict`: forecasts written to `output` (`-`: stdout) as its extension says.
+    """`forecast predict`: forecasts written to `output` (`-`: stdout) as its extension says;
+    with `plot`, `plot_predictions`' PNG of `series` too, drawn first (an unknown id is refused
+    before anything is written), its network loaded once for both.
 
     A panel written to a CSV or Parquet file is forecast a group of series at a time (about
     `GROUP_ROWS` rows each, read alone), so memory stays flat however large the panel: the run is
@@ -309,28 +326,29 @@ def write_predictions(
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
     kind = output_format(Path(output), layout)
+    loaded = _plot(runs, Path(plot), data, series, quiet=True)[1] if plot is not None else None
     streamed = kind in ("csv", "parquet") and Path(output) != STDOUT and not special_file(Path(output))
     if config.data.id_column is None or not streamed:
-        _open(runs, data, all_origins, shard).write(Path(output), layout)
+        _open(runs, data, all_origins, shard, loaded).write(Path(output), layout)
         return
     try:
         ids, rows = series_rows(data, config.data.id_column)
     except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
-        _open(runs, data, all_origins, shard).write(Path(output), layout)
+        _open(runs, data, all_origins, shard, loaded).write(Path(output), layout)
         return
     sharded = shard is not None and shard[1] > 1
     if sharded:
         ids, rows = _shard(ids, config, data, shard), rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1 and not sharded:
-        _open(runs, data, all_origins, None).write(Path(output), layout)
+        _open(runs, data, all_origins, None, loaded).write(Path(output), layout)
         return
     # read in groups, or a shard: stamps parsed and printed as the whole file's are (see _file_witness)
     time_format = _time_format(config.data, data)
     witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
     if len(groups) <= 1:
         only = ids or series_rows(data, config.data.id_column)[0][:1]
-        part = _forecaster(runs, data, all_origins, only, empty=not ids, time_format=time_format)
+        part = _forecaster(runs, data, all_origins, only, empty=not ids, loaded=loaded, time_format=time_format)
         part.witness = part.witness_with(witness)
         part.write(Path(output), layout)
         return
@@ -339,10 +357,10 @@ def write_predictions(
     counts = {"origins": 0, "skipped": 0, "longest": 0}
 
     def parts():
-        loaded, zone = None, _UNSEEN
+        held, zone = loaded, _UNSEEN
         for k, (first, last) in enumerate(groups):
             try:
-                part = _forecaster(runs, data, all_origins, ids[first:last], loaded=loaded, group=(k, len(groups)),
+                part = _forecaster(runs, data, all_origins, ids[first:last], loaded=held, group=(k, len(groups)),
                                    time_format=time_format)  # fmt: skip
             except ForecastError as error:
                 if " row " not in str(error):
@@ -351,7 +369,7 @@ def write_predictions(
                     f"{error} (series group {k + 1} of {len(groups)}, '{ids[first]}' to '{ids[last - 1]}': row "
                     "numbers count that group's rows in file order)"
                 ) from None
-            loaded = part.members
+            held = part.members
             if part.series.times is not None:  # one zone for the panel, as a whole read requires
                 zone = _same_zone(zone, part.series.times, config.data.time_column, data)
             part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
@@ -445,13 +463,14 @@ def _forecaster(
     loaded: list | None = None,
     group: tuple[int, int] | None = None,
     time_format: str | None = None,
+    quiet: bool = False,
 ) -> Forecaster:
     """A Forecaster for the series `only` (None: all) of `data` with the run `runs[0]` (and an
     ensemble's other members, `runs[1:]`: same data, scalers and intervals, see `forecast.ensemble`);
     `empty`: none of them (a shard past the panel's end); `loaded`: the members' (network,
-    intervals) when a previous group loaded them; `group` (k, n):
+    intervals) when a previous group or the plot loaded them; `group` (k, n):
     this is group k of n of one predict (its notes say so; a group of short series forecasts none);
-    `time_format`: the whole file's, for a group's text stamps."""
+    `time_format`: the whole file's, for a group's text stamps; `quiet`: log none of its notes."""
     import numpy as np
 
     from forecast import future
@@ -483,7 +502,7 @@ def _forecaster(
         scalers, notes = scalers.for_series(series, config.scaler, scale_free, str(data), needed=forecast)
         series.notes.extend(notes)
     where = f" (group {group[0] + 1} of {group[1]})" if group is not None else ""
-    for note in series.notes:
+    for note in series.notes if not quiet else ():
         log.info(f"data{where}: {note}")
     scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
     x, y = scalers.transform(series)
@@ -499,7 +518,7 @@ def _forecaster(
     whole = not all_origins and series.ids is None and feed is None
     y = y if calibration is not None else None  # each window's scale, for its intervals only
     column = config.data.time_column
-    written = stamp_format(data, column, config.data.time_format) if column is not None else None  # for CSV
+    written = stamp_format(data, column, section.time_format)  # for CSV; a group given the file's: no read
     return future.Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
         skipped=len(skipped), others=others, time_format=written,
@@ -696,27 +715,25 @@ def compare(runs: list[Run | PathLike]) -> str:
 
 
 def _config_differences(paths: list[Path]) -> str:
-    """Each later run's config keys that differ from the first run's; a warning when they do not
-    share data and targets (their errors are then not comparable)."""
-    from forecast.results import flatten
+    """Each later run's config keys that differ from the first run's (`plans.differences`); a
+    warning when they do not share data and targets (their errors are then not comparable)."""
+    from forecast.plans import ABSENT, differences
 
-    configs = []
-    for path in paths:
-        try:
-            configs.append(flatten(Run(path).config.model_dump()))
-        except Error:
-            configs.append(None)
-    if configs[0] is None or any(c is None for c in configs):
+    try:
+        configs = [Run(path).config.model_dump(mode="json") for path in paths]
+    except Error:
         return ""
     lines = []
     for path, config in zip(paths[1:], configs[1:], strict=True):
-        changed = [k for k in sorted(set(config) | set(configs[0])) if config.get(k) != configs[0].get(k)]
-        for key in ("data.path", "data.targets", "data.split.train_end", "data.split.val_end", "data.split.test_end"):
-            if key in changed:
-                log.warning(
-                    f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable"
-                )
-        shown = ", ".join(f"{k}: {configs[0].get(k)!r} -> {config.get(k)!r}" for k in changed[:8])
+        changed = list(differences(configs[0], config))
+        # the rows scored: the data, its targets, and every way of splitting it (fractions, ends, *_last)
+        scored = {k.split("[")[0] for k, _, _ in changed if k.startswith(("data.path", "data.targets", "data.split."))}
+        for key in sorted(scored):
+            log.warning(f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable")
+        shown = ", ".join(
+            f"{k}: {'absent' if then is ABSENT else repr(then)} -> {'absent' if now is ABSENT else repr(now)}"
+            for k, then, now in changed[:8]
+        )
         more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
         lines.append(f"{path.name} vs {paths[0].name}: " + (shown + more if changed else "same config"))
     return "\n\nconfig differences:\n" + "\n".join(lines)

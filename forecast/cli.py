@@ -164,7 +164,7 @@ def predict(
     series: o.PlotSeriesOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
-    from forecast.future import output_format, rows_format
+    from forecast.future import output_format
 
     if template is not None:
         given = {
@@ -173,12 +173,12 @@ def predict(
             "--format": layout != "long",
             "--shard": shard,
             "--plot": plot,
+            "--series": series,
         }
         conflicting = [name for name, value in given.items() if value]
         if conflicting:
             raise ForecastError(f"--template writes rows to fill in, not forecasts: give it without {conflicting[0]}")
         check_output(template, "--template")
-        rows_format(template)
         api.template(run_dir, data, template)
         return
     part = _predict_shard(run_dir, shard, output)
@@ -194,9 +194,9 @@ def predict(
         if plot.suffix.lower() != ".png":
             raise ForecastError(f"--plot: {plot}: give a file name ending in .png")
         check_output(plot, "--plot")
-        api.plot_predictions(run_dir, plot, data, series)
+    api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part, plot, series)
+    if plot is not None:
         log.info(f"plot: {plot}")
-    api.write_predictions(run_dir, output or STDOUT, data, all_origins, layout, part)
 
 
 def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:

@@ -703,7 +703,11 @@ def time_format_of(path: Path, column: str) -> str | None:
     its first value has (None: not text, no value, or no single format). A panel read a group of
     series at a time is parsed with it, so that every group reads its stamps as the whole read
     would (a group whose first stamp is 03/04 must not read day-first dates month-first)."""
-    first = _first_time(path, column)
+    return _format_of(_first_time(path, column))
+
+
+def _format_of(first: object) -> str | None:
+    """`time_format_of` for the file's first time value."""
     if not isinstance(first, str) or _number(first):
         return None  # numbers (years, 20200131) are times of their own kind (see _numeric_times)
     with warnings.catch_warnings():  # "dayfirst=False was specified": pandas' own inference says no more
@@ -711,17 +715,20 @@ def time_format_of(path: Path, column: str) -> str | None:
         return pd.tseries.api.guess_datetime_format(first)
 
 
-def stamp_format(path: Path, column: str, time_format: str | None) -> str | None:
+def stamp_format(path: Path, column: str | None, time_format: str | None) -> str | None:
     """The format a file writes its stamps in, so that stamps written from it (forecasts' origins
     and target times, a template's rows) look like its own: `time_format` (data.time_format) when
     given, else its first text value's ('2024-05-01 13:00' has no seconds), '%Y' for years written
-    as numbers; None where the file says nothing (Parquet timestamps, text of no single format)."""
+    as numbers; None where the file says nothing (no time column, Parquet timestamps, text of no
+    single format)."""
+    if column is None:
+        return None
     if time_format is not None:
         return time_format
     first = _first_time(path, column)
     if (isinstance(first, str) and _number(first)) or isinstance(first, int | float | np.number):
         return "%Y"  # the only numbers read without a format (see _numeric_times)
-    return time_format_of(path, column)
+    return _format_of(first)  # the head read once, not again by time_format_of
 
 
 def _number(text: str) -> bool:

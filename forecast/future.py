@@ -152,10 +152,12 @@ def rows_format(path: Path) -> str:
     return kind
 
 
-def write_rows(frame: pd.DataFrame, path: Path, time_column: str | None, time_format: str | None, witness) -> None:
+def write_rows(
+    frame: pd.DataFrame, path: Path, time_column: str | None, time_format: str | None, history: pd.DatetimeIndex | None
+) -> None:
     """Write a table of input rows (a `template`) to `path` (`-`: stdout) as its extension says,
-    CSV or Parquet, atomically: in CSV, stamps as the input writes them (`stamp_text`), empty
-    cells for missing values, float32 numbers shortest."""
+    CSV or Parquet, atomically: in CSV, stamps as the input writes them (`stamp_text`, beside the
+    stamps of the `history` they follow), empty cells for missing values, float32 numbers shortest."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -163,7 +165,8 @@ def write_rows(frame: pd.DataFrame, path: Path, time_column: str | None, time_fo
 
     kind = rows_format(path)
     if kind == "csv" and time_column is not None:
-        frame = frame.assign(**{time_column: stamp_text(pd.DatetimeIndex(frame[time_column]), time_format, witness)})
+        stamps = stamp_text(pd.DatetimeIndex(frame[time_column]), time_format, _witness(history))
+        frame = frame.assign(**{time_column: stamps})
     table = pa.Table.from_pandas(frame, preserve_index=False)
     texts = [value for column in frame.columns if frame[column].dtype == object for value in frame[column].unique()]
 

@@ -217,14 +217,21 @@ class SeasonalNaive(keras.layers.Layer):
         self.targets, self.lags = list(targets), list(lags)
 
     def call(self, x):
-        rows = ops.maximum(ops.shape(x)[1] - 1 - ops.convert_to_tensor(self.lags, dtype="int32"), 0)
-        return ops.take(ops.take(x, rows, axis=1), ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        return ops.take(lagged(x, self.lags), ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], len(self.lags), len(self.targets))
 
     def get_config(self):
         return {**super().get_config(), "targets": self.targets, "lags": self.lags}
+
+
+def lagged(x, lags: list[int]):
+    """(batch, timesteps, features) -> (batch, len(lags), features): per horizon row, the timestep
+    `lag` before the window's last one; a shorter window (variable_length) gives its oldest row
+    instead of one it does not have."""
+    rows = ops.maximum(ops.shape(x)[1] - 1 - ops.convert_to_tensor(lags, dtype="int32"), 0)
+    return ops.take(x, rows, axis=1)
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
@@ -337,8 +344,7 @@ class CalendarBase(keras.layers.Layer):
         elif self.reference == "mean":
             f = f - ops.mean(self.terms(window, self.window_columns), axis=1, keepdims=True)
         elif self.reference == "lags":  # as SeasonalNaive reads them
-            rows = ops.maximum(ops.shape(window)[1] - 1 - ops.convert_to_tensor(self.lags, dtype="int32"), 0)
-            f = f - self.terms(ops.take(window, rows, axis=1), self.window_columns)
+            f = f - self.terms(lagged(window, self.lags), self.window_columns)
         out = ops.matmul(f, self.kernel)
         return out + self.bias if self.reference == "none" else out
 

@@ -68,7 +68,7 @@ def count_parameters(
     total += sum(v * embedding_size(v) for v in extras.categories)
     width = (1 if model.channel_independent else n_features) + static_width
     outputs = (1 if model.channel_independent else n_targets) * len(model.quantiles or [None])
-    if model.base == "linear":
+    if model.linear_base:
         total += (spec.timesteps + 1) * spec.horizon * (1 if model.base_shared else n_targets)
     if model.base_calendar:
         bias = calendar_reference(model) == "none"
@@ -164,7 +164,7 @@ def calendar_reference(model: cfg.Model) -> str:
     only the season the base lacks: the rows seasonal_naive repeats ("lags"), else the level
     instance_norm takes off (the origin row, "last", or the window's mean); without either, nothing,
     and the term has a bias of its own ("none")."""
-    if model.base == "seasonal_naive":
+    if model.seasonal_base:
         return "lags"
     return model.instance_norm if model.instance_norm in ("last", "mean") else "none"
 
@@ -202,13 +202,21 @@ def _static_vector(extras: Extras, inputs: dict):
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="static_vector")(parts)
 
 
-def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | None) -> keras.layers.Layer:
-    """model.base's layer: (batch, timesteps, features) -> (batch, horizon, targets)."""
+def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | None, x):
+    """model.base's forecast of the window `x`: (batch, timesteps, features) -> (batch, horizon,
+    targets), from a layer named "base" (seasonal_linear: the sum of its two parts)."""
+    import keras
+
     from forecast import layers as fl
 
-    if model.base == "linear":
-        return fl.LinearBase(targets, spec.horizon, model.base_shared, name="base")
-    return fl.SeasonalNaive(targets, seasonal_lags(spec, season), name="base")
+    both = model.base == "seasonal_linear"
+    parts = []
+    if model.seasonal_base:
+        lags = seasonal_lags(spec, season)
+        parts.append(fl.SeasonalNaive(targets, lags, name="seasonal_base" if both else "base")(x))
+    if model.linear_base:
+        parts.append(fl.LinearBase(targets, spec.horizon, model.base_shared, name="linear_base" if both else "base")(x))
+    return keras.layers.Add(name="base")(parts) if both else parts[0]
 
 
 def _calendar_base(model: cfg.Model, spec: WindowSpec, targets: list[int], extras: Extras, season: int | None):
@@ -280,7 +288,7 @@ def build(
             std=model.instance_norm_std, name="instance_norm",
         )  # fmt: skip
         x, shift = norm(x)
-    base = None if model.base == "none" else _base(model, spec, targets, season)(x)
+    base = None if model.base == "none" else _base(model, spec, targets, season, x)
     if model.base_calendar:  # from the raw window: its calendar columns before instance_norm's affine
         profile = _calendar_base(model, spec, targets, extras, season)([inputs, named["future"]])
         base = profile if base is None else keras.layers.Add(name="base_with_calendar")([base, profile])

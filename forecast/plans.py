@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,25 +57,27 @@ def content(config: cfg.Config) -> dict[str, Any]:
     }
 
 
-def first_difference(old: Any, new: Any, where: tuple = ()) -> tuple[str, Any, Any] | None:
-    """The first dotted key at which two nested dicts (and lists) differ, with the old and new
-    values there (ABSENT where one side lacks the key); None when they are equal. Keys are visited
-    in `new`'s order, then those only `old` has."""
+def first_difference(old: Any, new: Any) -> tuple[str, Any, Any] | None:
+    """The first of `differences`, or None when the two are equal."""
+    return next(differences(old, new), None)
+
+
+def differences(old: Any, new: Any, where: tuple = ()) -> Iterator[tuple[str, Any, Any]]:
+    """Each dotted key at which two nested dicts (and lists) differ, with the old and new values
+    there (ABSENT where one side lacks the key). Keys are visited in `new`'s order, then those only
+    `old` has."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in [*new, *(k for k in old if k not in new)]:
-            found = first_difference(old.get(key, ABSENT), new.get(key, ABSENT), (*where, key))
-            if found:
-                return found
-        return None
+            yield from differences(old.get(key, ABSENT), new.get(key, ABSENT), (*where, key))
+        return
     if isinstance(old, list) and isinstance(new, list):
         for i in range(max(len(old), len(new))):
             then, now = (side[i] if i < len(side) else ABSENT for side in (old, new))
-            found = first_difference(then, now, (*where, i))
-            if found:
-                return found
-        return None
+            yield from differences(then, now, (*where, i))
+        return
     same = old == new and isinstance(old, bool) == isinstance(new, bool)  # 2 == 2.0, but True is not 1
-    return None if same else (dotted(where), old, new)
+    if not same:
+        yield dotted(where), old, new
 
 
 def show(value: Any, limit: int = 60) -> str:
@@ -91,17 +94,22 @@ def difference(old: dict[str, Any], new: dict[str, Any], when: str) -> str | Non
     resolved config holds what they made, so the same config under another path is the same plan.
     `when` says where the old value is, e.g. "in the sweep's plan".
     """
-    found = first_difference(old.get("resolved"), new.get("resolved"))
-    if found:
-        key, then, now = found
-        return f"{key}: {show(then)} {when}, {show(now)} now"
+    why = describe(first_difference(old.get("resolved"), new.get("resolved")), when)
+    if why:
+        return why
     if old.get("data") != new.get("data"):
         then, now = (f"{p['size']:,} bytes" if p else "unreadable" for p in (old.get("data"), new.get("data")))
         same = " (same size, other content)" if then == now else ""
         return f"data.path: the data file is not the one recorded {when}: {then} then, {now} now{same}"
     rest = [k for k in (*new, *old) if k not in ("resolved", "data", "config", "set")]
-    found = first_difference({k: old.get(k, ABSENT) for k in rest}, {k: new.get(k, ABSENT) for k in rest})
-    if found:
-        key, then, now = found
-        return f"{key}: {show(then)} {when}, {show(now)} now"
-    return None
+    return describe(
+        first_difference({k: old.get(k, ABSENT) for k in rest}, {k: new.get(k, ABSENT) for k in rest}), when
+    )
+
+
+def describe(found: tuple[str, Any, Any] | None, when: str) -> str | None:
+    """A `first_difference` as an error line says it: 'key: old {when}, new now' (None: no difference)."""
+    if found is None:
+        return None
+    key, then, now = found
+    return f"{key}: {show(then)} {when}, {show(now)} now"

@@ -254,7 +254,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
         static, categories = scalers.static.encode(series.static)
     season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
     base_season = None
-    if config.model.base == "seasonal_naive":  # refused here, before anything is trained
+    if config.model.seasonal_base:  # refused here, before anything is trained
         base_season = choose_season(spec, config.model.base_season, season)
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored

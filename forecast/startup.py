@@ -25,6 +25,7 @@ def load_keras() -> None:
     """
     if "keras" in sys.modules:
         return
+    check_backend()  # an unknown or missing backend: the line validate and train say
     if os.environ.get("FORECAST_DEBUG"):  # --debug: every line the libraries print
         import keras
 
@@ -45,9 +46,8 @@ def load_keras() -> None:
             finally:
                 os.dup2(saved, 2)
     except Exception as exc:  # Keras raises ValueError for an unknown backend, ImportError for a missing one
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason[:150]})") from None
+        raise unusable(backend_name(), reason[:150]) from None
     finally:
         os.close(saved)
 
@@ -80,4 +80,10 @@ def check_backend() -> None:
         reason = f"{backend} is not installed"
     else:
         return
-    raise ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason})")
+    raise unusable(backend, reason)
+
+
+def unusable(backend: str, reason: str) -> ForecastError:
+    """The one line for a backend Keras cannot load, named as `backend_name` finds it (KERAS_BACKEND
+    or keras.json), whichever check found it."""
+    return ForecastError(f"KERAS_BACKEND={backend}: cannot load Keras with this backend ({reason})")

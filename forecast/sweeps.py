@@ -30,7 +30,7 @@ from pathlib import Path
 from forecast import config as cfg
 from forecast import tables
 from forecast.errors import Diverged, ForecastError
-from forecast.plans import content, difference, first_difference, show
+from forecast.plans import content, describe, difference, first_difference
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, clear_partials, hold, write_json, write_text
 
@@ -145,8 +145,7 @@ def keep_plan(
             old = json.loads(path.read_text())
             legacy = "resolved" not in old
             if legacy:
-                found = first_difference(old, {k: v for k, v in plan.items() if k not in LEGACY})
-                why = found and f"{found[0]}: {show(found[1])} in {name}, {show(found[2])} now"
+                why = describe(first_difference(old, {k: v for k, v in plan.items() if k not in LEGACY}), f"in {name}")
             else:
                 why = difference(old, plan, f"in {name}")
             if not restart:

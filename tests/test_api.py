@@ -150,6 +150,35 @@ def test_compare_runs(trained, tmp_path):
         forecast.compare([trained, tmp_path / "nothing"])
 
 
+def test_compare_names_the_config_keys_that_differ(trained, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "metrics.json").write_text(trained.metrics_file.read_text())
+    config = yaml.safe_load((trained.path / "config.yaml").read_text())
+    config["seed"] += 1
+    config["model"]["layers"][0]["units"] += 1
+    (other / "config.yaml").write_text(yaml.safe_dump(config))
+    seed, units = trained.config.seed, trained.config.model.layers[0].units
+    text = forecast.compare([trained, other])
+    # in the config's order; a list's item by its index (not the whole list twice)
+    assert (
+        f"other vs {trained.path.name}: seed: {seed} -> {seed + 1}, model.layers[0].units: {units} -> {units + 1}"
+        in text
+    )
+
+
+def test_compare_warns_when_runs_score_other_rows(trained, tmp_path, caplog):
+    config = yaml.safe_load((trained.path / "config.yaml").read_text())
+    for name, last in (("a", 40), ("b", 60)):  # the same data, another test split: not comparable
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(trained.metrics_file.read_text())
+        config["data"]["split"] = {"val_last": last, "test_last": last}
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(config))
+    with caplog.at_level("WARNING", logger="forecast"):
+        forecast.compare([tmp_path / "a", tmp_path / "b"])
+    assert "b differs from a in data.split.test_last: its errors are not comparable" in caplog.text
+
+
 def test_resume_refuses_a_completed_run(trained):
     with pytest.raises(ForecastError, match="is completed; there is nothing to resume"):
         forecast.resume(trained)

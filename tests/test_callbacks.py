@@ -284,7 +284,10 @@ def test_checkpoint_keeps_the_last_two_epochs_and_the_best_weights_they_name(tra
     # history.csv is the newest record's history: `epoch` first, then the logged values by name
     csv = _csv(run)
     assert list(csv.columns) == ["epoch", "epoch_seconds", "learning_rate", "loss", "val_loss"]
-    pd.testing.assert_frame_equal(csv, pd.DataFrame(history)[list(csv.columns)], check_exact=True)
+    # float32 results written shortest read back as the same float32; the float64 time as it is
+    float32 = dict.fromkeys(["learning_rate", "loss", "val_loss"], "float32")
+    expected = pd.DataFrame(history)[list(csv.columns)].astype(float32)
+    pd.testing.assert_frame_equal(csv.astype(float32), expected, check_exact=True)
     # each weights file is that epoch's: the model moved on every epoch
     first, last = _weights(run.backup / "epoch-0001.weights.h5"), _weights(latest_weights(run))
     assert not np.array_equal(first[1], last[1])
@@ -372,6 +375,15 @@ def test_latest_skips_an_invalid_newest_record(trained, tmp_path, corrupt):
     assert latest(run) == second
     assert completed_epochs(run) == 2
     assert latest_weights(run) == run.backup / "epoch-0002.weights.h5"
+
+
+def test_latest_reads_and_names_no_record_older_than_the_one_it_takes(trained, tmp_path, caplog):
+    run = _copy(trained, tmp_path)
+    assert "epoch-0002.weights.h5" not in _record(run, 3).values()  # the newest does not need it
+    _truncate(run.backup / "epoch-0002.weights.h5")
+    with caplog.at_level("INFO", logger="forecast"):
+        assert latest(run, say=True) == _record(run, 3)
+    assert [r.getMessage() for r in caplog.records] == ["resuming after epoch 3"]  # not a warning about epoch 2
 
 
 def test_resume_falls_back_past_a_corrupt_record_and_rewrites_the_history(trained, tmp_path):
@@ -540,3 +552,17 @@ def test_lr_decay_multiplies_the_rate_every_epoch_and_resumes_on_schedule(tmp_pa
     assert decayed(0.004, 0.5, 2, 0.0001) == 0.0001  # a rate ReduceLROnPlateau lowered further stays lower
     with pytest.raises(ValueError, match="lr_decay"):
         cfg.Config.model_validate(tiny_config(training={"lr_decay": 1.5}))
+
+
+def test_history_writes_float32_values_shortest_and_float64_ones_as_they_are(tmp_path):
+    from forecast.callbacks.checkpoint import write_history
+
+    run = Run(tmp_path / "run")
+    run.path.mkdir()
+    loss = float(np.float32(0.3828))  # what Keras logs: 0.38280001282691956
+    write_history(
+        run, [{"epoch": 0, "loss": loss, "learning_rate": float(np.float32(1e-3)), "epoch_seconds": 1.25e-7 + 3}]
+    )
+    lines = run.history_file.read_text().splitlines()
+    assert lines == ["epoch,epoch_seconds,learning_rate,loss", "0,3.000000125,0.001,0.3828"]
+    assert float(np.float32(lines[1].split(",")[3])) == loss  # reads back as the same float32

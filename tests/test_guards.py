@@ -195,6 +195,24 @@ def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # a subprocess: Keras is loaded in this one
+def test_predict_names_a_backend_from_keras_json_as_validate_does(tiny_run, tmp_path):
+    (tmp_path / "keras.json").write_text('{"backend": "nope"}')
+    env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, "KERAS_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "forecast", "predict", str(tiny_run.path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend "
+        "(not one of tensorflow, jax, torch, numpy, openvino)"
+    ]
+
+
 # --- bad files -------------------------------------------------------------------------------
 
 

@@ -119,8 +119,10 @@ def test_variable_length_predicts_from_any_length(jena_csv, tmp_path):
         out = run_cli("predict", tmp_path / "run", "--data", short)
         assert out.returncode == 0, out.stderr
         origin, target = out.stdout.splitlines()[1].split(",")[:2]
-        last = pd.to_datetime(pd.read_csv(short)["Date Time"].iloc[-1], format="%d.%m.%Y %H:%M:%S")
-        assert pd.Timestamp(origin) == last and pd.Timestamp(target) == last + pd.Timedelta(hours=24)
+        jena = "%d.%m.%Y %H:%M:%S"  # predict writes stamps as the input does (day first)
+        last = pd.to_datetime(pd.read_csv(short)["Date Time"].iloc[-1], format=jena)
+        origin, target = (pd.to_datetime(stamp, format=jena) for stamp in (origin, target))
+        assert origin == last and target == last + pd.Timedelta(hours=24)
 
 
 def test_variable_length_refuses_segments():

@@ -94,6 +94,19 @@ def test_a_zero_network_forecasts_the_linear_base_with_its_weights():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(WINDOWS)), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_zero_network_forecasts_the_seasonal_linear_base_its_two_parts_added():
+    model = zero_network(build(cfg.Model(base="seasonal_linear", instance_norm="none"), STEP2, 3, [2, 0], season=6))
+    seasonal = WINDOWS[:, [11 - lag for lag in seasonal_lags(STEP2, 6)]][:, :, [2, 0]]
+    np.testing.assert_array_equal(model(WINDOWS), seasonal)  # the correction starts at zero: seasonal naive
+    rng = np.random.default_rng(5)
+    kernel, bias = rng.standard_normal((12, 8)).astype("float32"), rng.standard_normal(8).astype("float32")
+    model.get_layer("linear_base").set_weights([kernel, bias])
+    expected = seasonal + np.stack([WINDOWS[:, :, c] @ kernel + bias for c in (2, 0)], axis=-1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(WINDOWS)), expected, rtol=1e-5, atol=1e-5)
+    model_cfg = cfg.Model(base="seasonal_linear", base_shared=False, instance_norm="last")
+    assert build(model_cfg, STEP2, 3, [2, 0], season=6).count_params() == count_parameters(model_cfg, STEP2, 3, 2)
+
+
 def test_the_base_reads_only_the_window():
     # a panel model with future covariates: the base ignores the horizon's known values (only the
     # network reads them), and a window's base does not change when later rows of its series do

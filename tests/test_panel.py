@@ -550,6 +550,7 @@ def test_a_template_lists_the_future_rows_each_series_needs(covariate_panel, tmp
         ("t.txt", [], "--template: {path}: unknown extension '.txt'"),
         ("t.csv", ["--output", "p.csv"], "--template writes rows to fill in, not forecasts: give it without --output"),
         ("t.csv", ["--all-origins"], "--template writes rows to fill in, not forecasts: give it without --all-origins"),
+        ("t.csv", ["--series", "a"], "--template writes rows to fill in, not forecasts: give it without --series"),
     ],
 )
 def test_a_bad_template_request_is_refused_before_any_work(tiny_run, tmp_path, name, options, message):

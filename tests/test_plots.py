@@ -164,6 +164,14 @@ def test_cli_predict_plot_of_chosen_series(panel_run, tmp_path):
     assert short.exit_code == 2 and "'d' has no forecast" in short.stderr
 
 
+def test_cli_predict_plot_notes_a_short_series_once(panel_run, tmp_path):
+    out, png = tmp_path / "p.csv", tmp_path / "p.png"
+    result = runner.invoke(app, ["predict", str(panel_run.path), "-o", str(out), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("too short for one window") == 1, result.stderr  # the plot's read said it too
+    assert png.read_bytes()[:4] == b"\x89PNG" and pd.read_csv(out)["store"].nunique() == 3
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

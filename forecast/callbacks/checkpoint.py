@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import math
+from collections.abc import Iterator
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,12 @@ def records(run: Run, skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """The run's valid epoch records, newest first. A record that does not parse, or whose weights
     file (or best epoch's weights file) is missing or cannot be read whole (truncated, corrupt),
     is left out, and why is added to `skipped`."""
-    out = []
+    return list(_valid(run, skipped))
+
+
+def _valid(run: Run, skipped: list[str] | None) -> Iterator[dict[str, Any]]:
+    """`records` one at a time, each checked only when it is asked for: `latest` reads the weights
+    of no record older than the one it takes."""
     numbered = []
     for path in run.backup.glob("epoch-*.json"):
         number = path.name.removeprefix("epoch-").removesuffix(".json")
@@ -73,8 +79,7 @@ def records(run: Run, skipped: list[str] | None = None) -> list[dict[str, Any]]:
             if skipped is not None:
                 skipped.append(why)
             continue
-        out.append(record)
-    return out
+        yield record
 
 
 def _unreadable(path: Path) -> str | None:
@@ -99,9 +104,8 @@ def _unreadable(path: Path) -> str | None:
 def latest(run: Run, say: bool = False) -> dict[str, Any] | None:
     """The newest valid record, or None for a run that has not completed an epoch. `say`: log which
     epoch training continues from, and why any newer record was skipped (resume)."""
-    skipped: list[str] = []
-    found = records(run, skipped)
-    record = found[0] if found else None
+    skipped: list[str] = []  # only records newer than the one taken
+    record = next(_valid(run, skipped), None)
     if say and (record or skipped):
         epoch = record["epoch"] if record else 0
         why = f" ({'; '.join(skipped)})" if skipped else ""
@@ -126,13 +130,25 @@ EMPTY_HISTORY = ("epoch_seconds", "learning_rate", "loss", "val_loss")
 
 
 def write_history(run: Run, rows: list[dict[str, Any]]) -> None:
-    """history.csv from the record's rows: `epoch` first, then the logged values in name order."""
+    """history.csv from the record's rows: `epoch` first, then the logged values in name order,
+    each at the precision it was computed in (see `_cell`)."""
     keys = sorted({k for row in rows for k in row} - {"epoch"}) if rows else list(EMPTY_HISTORY)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, ["epoch", *keys], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     rundir.write_text(run.history_file, buffer.getvalue())
+
+
+def _cell(value: Any) -> Any:
+    """A float that a float32 holds exactly (a loss, a metric, the learning rate: Keras computes them
+    in float32) as that float32's shortest text, 0.3828 rather than 0.38280001282691956; any other
+    value (a float64 time) as it is."""
+    import numpy as np
+
+    if isinstance(value, float) and math.isfinite(value) and float(np.float32(value)) == value:
+        return str(np.float32(value))
+    return value
 
 
 class Checkpoint(keras.callbacks.Callback):

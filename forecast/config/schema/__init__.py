@@ -156,8 +156,10 @@ class Config(_Section):
         segment = self.model.segment_len
         if segment is not None and self.window.variable_length:
             raise ValueError("model.segment_len needs a fixed number of timesteps; set window.variable_length: false")
-        if self.model.base == "linear" and self.window.variable_length:
-            raise ValueError("model.base=linear maps a fixed number of timesteps; set window.variable_length: false")
+        if self.model.linear_base and self.window.variable_length:
+            raise ValueError(
+                f"model.base={self.model.base} maps a fixed number of timesteps; set window.variable_length: false"
+            )
         if segment is not None and self.window.timesteps % segment:
             raise ValueError(
                 f"model.segment_len ({segment}) must divide the input timesteps, "

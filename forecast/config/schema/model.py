@@ -56,16 +56,18 @@ class Model(_Section):
         description="Forecast these quantiles (e.g. [0.025, 0.1, 0.5, 0.9, 0.975]) instead of one value, trained "
         "with the pinball loss; they never cross. The point forecast is the median (0.5 is added when absent).",
     )
-    base: Literal["none", "seasonal_naive", "linear"] = Field(
+    base: Literal["none", "seasonal_naive", "linear", "seasonal_linear"] = Field(
         "none",
         description="A base forecast from the window itself, under the network, which learns its residual (the two "
         "are added in the model): seasonal_naive repeats the last season (suits one strong season within the "
         "lookback); linear is a learned map from the lookback to the horizon per channel, DLinear-style and zero at "
-        "the start (suits trends and several seasons within the lookback). Computed after instance_norm.",
+        "the start (suits trends and several seasons within the lookback); seasonal_linear is the two added: the last "
+        "season repeated plus a learned linear correction, zero at the start. Computed after instance_norm.",
     )
     base_season: PositiveInt | list[PositiveInt] | None = Field(
         None,
-        description="Rows per season of base: seasonal_naive; a list of seasons (half-hourly: [48, 336]) uses the "
+        description="Rows per season of base: seasonal_naive or seasonal_linear; a list of seasons (half-hourly: "
+        "[48, 336]) uses the "
         "longest that fits in the lookback (it repeats the shorter ones too when they divide it). Default: "
         "metrics.seasonality, else the time column's frequency's season (hourly 24, daily 7, monthly 12...).",
     )
@@ -76,13 +78,25 @@ class Model(_Section):
         "data's year, half-hourly data's week) without a long lookback. 0: off.",
     )
     base_shared: bool = Field(
-        True, description="base: linear: one map shared by every channel; false: one per target channel."
+        True,
+        description="base: linear (or seasonal_linear): one map shared by every channel; false: one per target "
+        "channel.",
     )
     decoder: Literal["dense", "parallel"] = Field(
         "dense",
         description="dense: one Dense to horizon x targets; "
         "parallel: SegRNN's one-step decoding of every output segment.",
     )
+
+    @property
+    def seasonal_base(self) -> bool:
+        """The base repeats the last season (seasonal_naive, or under seasonal_linear's correction)."""
+        return self.base in ("seasonal_naive", "seasonal_linear")
+
+    @property
+    def linear_base(self) -> bool:
+        """The base has a learned linear map of the lookback (linear, or seasonal_linear's correction)."""
+        return self.base in ("linear", "seasonal_linear")
 
     @model_validator(mode="after")
     def _options_fit(self) -> Model:
@@ -104,10 +118,10 @@ class Model(_Section):
             raise ValueError("base_calendar: cell naive has no network to learn a residual; use a recurrent cell")
         if isinstance(self.base_season, list) and not self.base_season:
             raise ValueError("base_season: list at least one season")
-        if self.base_season is not None and self.base != "seasonal_naive":
-            raise ValueError("base_season needs base: seasonal_naive")
-        if not self.base_shared and self.base != "linear":
-            raise ValueError("base_shared: false needs base: linear")
+        if self.base_season is not None and not self.seasonal_base:
+            raise ValueError("base_season needs base: seasonal_naive or seasonal_linear")
+        if not self.base_shared and not self.linear_base:
+            raise ValueError("base_shared: false needs base: linear or seasonal_linear")
         if self.instance_norm == "none" and self.instance_norm_options():  # None: decided with the data section
             raise ValueError(f"{self.instance_norm_options()[0]} needs instance_norm: last or mean")
         return self

@@ -28,7 +28,12 @@ class Training(_Section):
     loss: Literal["mse", "mae", "huber", "mape", "pinball"] = Field(
         "mse", description="pinball: the quantile loss, averaged over model.quantiles (the default with them)."
     )
-    epochs: PositiveInt = 20
+    epochs: PositiveInt = Field(
+        200,
+        description="The most epochs a fit may run: a cap, not a budget. Early stopping (on by default) ends the fit "
+        "when val_loss stops improving; on the small real series of BENCHMARKS.md the default config stopped by "
+        "itself after 7-87 epochs, where the former cap of 20 cut off fits still improving.",
+    )
     batch_size: PositiveInt = 64
     shuffle: bool = Field(True, description="Reshuffle the training windows every epoch (never across splits).")
     steps_per_epoch: PositiveInt | None = Field(

@@ -1,0 +1,34 @@
+"""bench/realdata.py's scorer and converters, on hand-computed values (the bench itself trains for hours)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.realdata import months, scores
+
+
+def test_r_monthly_time_becomes_month_starts():
+    stamps = months(pd.Series([1956.0, 1956 + 1 / 12, 1956 + 11 / 12, 1957.0]))
+    assert list(stamps.strftime("%Y-%m-%d")) == ["1956-01-01", "1956-02-01", "1956-12-01", "1957-01-01"]
+
+
+def test_scores_average_windows_within_a_series_then_series():
+    # series 0: two windows with errors 1 and 3 (scale 2); series 1: one window with error 10 (scale 5)
+    y = np.array([[[10.0], [10.0]], [[10.0], [10.0]], [[20.0], [20.0]]])
+    pred = y + np.array([1.0, 3.0, 10.0])[:, None, None]
+    scale = np.array([[2.0], [2.0], [5.0]])
+    got = scores(y, pred, scale, np.array([0, 0, 1]))
+    assert got["mae"] == pytest.approx((2 + 10) / 2)  # series 0's mean error 2, series 1's 10
+    assert got["rmse"] == pytest.approx((np.sqrt(5) + 10) / 2)  # sqrt((1 + 9) / 2) for series 0
+    assert got["mase"] == pytest.approx((1 + 2) / 2)  # 2 / 2 and 10 / 5
+    smape_0 = (200 * 1 / 21 + 200 * 3 / 23) / 2
+    assert got["smape"] == pytest.approx((smape_0 + 200 * 10 / 50) / 2)
+
+
+def test_a_target_without_a_mase_scale_is_left_out_of_mase_only():
+    y = np.ones((1, 2, 2))
+    pred = y + np.array([1.0, 4.0])  # target 0 off by 1, target 1 off by 4
+    got = scores(y, pred, np.array([[0.5, np.nan]]), np.array([0]))
+    assert got["mase"] == pytest.approx(2.0) and got["mae"] == pytest.approx(2.5)
