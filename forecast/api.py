@@ -662,7 +662,7 @@ def tune(
 ) -> Leaderboard:
     """Search a space of config values with Optuna, each trial an ordinary run directory; needs
     `forecast[tune]`. Workers (`jobs`, or processes anywhere) given one sweep_dir and storage share
-    the study. See `forecast.tuning` and the README's "Tuning".
+    the study. See `forecast.tuning` and docs/tuning.md.
 
     Args:
         config: the base YAML config file.

@@ -89,7 +89,7 @@ TuneDirOpt = opt(
     help="Default: sweeps/<name>-tune-<time>; workers (processes, array tasks) share one.",
 )
 TuneMetricOpt = opt(str, "--metric", help="Minimise this metrics.json path (choose on val, never test).")
-SpaceOpt = opt(Optional[Path], "--space", help="YAML mapping dotted keys to distributions (README, 'Tuning').")
+SpaceOpt = opt(Optional[Path], "--space", help="YAML mapping dotted keys to distributions (docs/tuning.md).")
 TrialsOpt = opt(int, "--trials", min=1, help="Trials in the study, all workers together.")
 StudyOpt = opt(Optional[str], "--study", help="Study name (default: the sweep directory's name).")
 StorageOpt = opt(
