@@ -36,7 +36,7 @@ def test_readme_is_a_front_page_that_links_into_every_docs_page():
 def test_the_site_home_page_is_the_readme_with_links_relative_to_docs():
     home = hooks().on_page_markdown("placeholder", page=page("index.md"), config={}, files=[])
     assert home == hooks().table_pipes(README.read_text().replace("](docs/", "]("))
-    assert "](docs/" not in home and "](img/forecast.png)" in home
+    assert "](docs/" not in home and "](tutorials/own-csv.md)" in home and "](img/forecast.png)" in home
     assert "--pruner median|halving|none" in home  # README: median\|halving, for GitHub
 
 
