@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from forecast import config as cfg
+from forecast import plots
 from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
 from forecast.intervals import Calibration
 from forecast.prepare import Prepared, prepare
@@ -62,6 +63,7 @@ def check(config: cfg.Config, prepared: Prepared) -> None:
     check_distribute(config)
     check_intervals(config, prepared)
     check_memory(config, prepared)
+    plots.chosen_series(config.metrics.plot_series, prepared)
 
 
 def check_distribute(config: cfg.Config) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import rundir
+from forecast.errors import ForecastError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -222,9 +223,16 @@ def _plain_x(x: Any) -> Any:
     return np.asarray(x) if isinstance(x, pd.Index) else x
 
 
-def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, calibration: Calibration | None):
-    """forecast.png: for the first SERIES series of the test split (all of a single series'
-    targets, MAX_PANELS panels at most), the actuals of its last few seasons with the model's
+def plot_test(
+    path: Path,
+    name: str,
+    prepared: Prepared,
+    test_pred: np.ndarray,
+    calibration: Calibration | None,
+    chosen: list[int] | None = None,
+):
+    """forecast.png: for the `chosen` series (indices; default the first SERIES series of the test
+    split), all their targets (MAX_PANELS panels at most), the actuals of its last few seasons with the model's
     whole-horizon forecasts from its last ORIGINS test origins (fewer where they would pass
     FORECAST_ROWS), a horizon apart, and their intervals; under them the MAE per horizon step
     over every test window against the baselines. `test_pred`: the model's raw test predictions
@@ -233,7 +241,8 @@ def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, 
     test = prepared.origins["test"]
     which = prepared.series.series_of(test)
     count = min(ORIGINS, max(1, FORECAST_ROWS // spec.horizon))
-    picked = pick_origins(test, which, spec.horizon, count, SERIES)
+    chosen = chosen or list(dict.fromkeys(which.tolist()))[:SERIES]
+    picked = pick_origins(test, which, spec.horizon, count, chosen)
     names = prepared.series.target_names
     shown_series = list(dict.fromkeys(which[picked].tolist()))
     cells = [(s, k) for s in shown_series for k in range(len(names))]
@@ -249,7 +258,8 @@ def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, 
     left = []
     if prepared.series.ids is not None:
         every = len(np.unique(which))
-        left.append(f"the first {len(shown_series)} of {every} series with test windows" if every > len(shown_series)
+        some = "the first" if chosen == list(dict.fromkeys(which.tolist()))[: len(chosen)] else "chosen:"
+        left.append(f"{some} {len(shown_series)} of {every} series with test windows" if every > len(shown_series)
                     else f"all {every} series with test windows")  # fmt: skip
     if len(cells) > len(panels):
         left.append(f"{len(panels)} of {len(cells)} panels")
@@ -257,12 +267,32 @@ def plot_test(path: Path, name: str, prepared: Prepared, test_pred: np.ndarray, 
     return plot_fans(path, panels, title, step_errors(prepared, test_pred, calibration))
 
 
-def pick_origins(origins: np.ndarray, which: np.ndarray, horizon: int, count: int, series: int) -> np.ndarray:
-    """Indices into `origins` (rows, each of series `which`): per series (the first `series` that
-    have any), its last origin and up to `count - 1` before it, each at least `horizon` rows before
-    the next, so their forecasts tile the end of the split without overlapping."""
+def chosen_series(names: list[str] | None, prepared: Prepared) -> list[int] | None:
+    """metrics.plot_series (`names`, ids) as series indices, in their order; None: forecast.png's
+    default choice. An id without test windows is refused, by validate and before training.
+
+    Raises:
+        ForecastError: an id that is not a series with test windows (exit 2).
+    """
+    if names is None:
+        return None
+    tested = set(prepared.series.series_of(prepared.origins["test"]).tolist())
+    index = {str(name): s for s, name in enumerate(prepared.series.ids or []) if s in tested}
+    unknown = [name for name in names if name not in index]
+    if unknown:
+        raise ForecastError(
+            f"metrics.plot_series: '{unknown[0]}' has no test windows (not in the data, or too short for one)"
+        )
+    return [index[name] for name in dict.fromkeys(names)]
+
+
+def pick_origins(origins: np.ndarray, which: np.ndarray, horizon: int, count: int, series: list[int]) -> np.ndarray:
+    """Indices into `origins` (rows, each of series `which`): per series of `series` (indices, in
+    that order; each with test origins), its last origin and up to `count - 1` before it, each at
+    least `horizon` rows before the next, so their forecasts tile the end of the split without
+    overlapping."""
     out = []
-    for s in list(dict.fromkeys(which.tolist()))[:series]:
+    for s in series:
         own = np.flatnonzero(which == s)
         chosen = [own[-1]]
         for j in own[::-1]:

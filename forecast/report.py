@@ -265,7 +265,8 @@ def write(
     kept = stopping.enabled and stopping.restore_best_weights
     best = metrics.training.best_epoch if metrics.training and kept else None
     plots.plot_loss(run.loss_plot, history, f"{run.path.name}: {config.training.loss} loss", config.training.loss, best)
-    plots.plot_test(run.forecast_plot, run.path.name, prepared, test_pred, calibration)
+    chosen = plots.chosen_series(config.metrics.plot_series, prepared)
+    plots.plot_test(run.forecast_plot, run.path.name, prepared, test_pred, calibration, chosen)
     write_text(run.report_file, markdown(run, metrics, config, prepared.series.target_names))
 
 

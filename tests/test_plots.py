@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import forecast
 from forecast import plots
 from forecast.cli import app
+from forecast.errors import ForecastError
 from forecast.future import Forecasts
 from forecast.inference import predict_splits
 from forecast.prepare import prepare
@@ -37,14 +38,16 @@ def panel_run(tmp_path_factory):
     return forecast.train(panel_config(path), run_dir=root / "run")
 
 
-def redraw(run, tmp_path):
-    """forecast.png redrawn from a run: its test predictions, as training drew them."""
+def redraw(run, tmp_path, plot_series=None):
+    """forecast.png redrawn from a run: its test predictions, as training drew them (with
+    metrics.plot_series = `plot_series`)."""
     config = run.config
     prepared = prepare(config, run.load_scalers(config), schema=run.load_schema())
     model = run.load_model(prepared.input_shape, prepared.output_shape)
     test_pred = predict_splits(model, prepared, ("test",))["test"]
     calibration = run.load_intervals()
-    return plots.plot_test(tmp_path / "forecast.png", run.path.name, prepared, test_pred, calibration), prepared
+    chosen = plots.chosen_series(plot_series, prepared)
+    return plots.plot_test(tmp_path / "forecast.png", run.path.name, prepared, test_pred, calibration, chosen), prepared
 
 
 def gids(ax, gid: str) -> list:
@@ -105,6 +108,19 @@ def test_forecast_png_of_a_panel_names_its_series(panel_run, tmp_path):
     overview = fig.axes[-1]
     assert "scaled values, mean over all series" in overview.get_title()
     assert gids(overview, "model")[0].get_ydata() == pytest.approx(panel_run.metrics.test.per_step["model"], rel=1e-5)
+
+
+def test_forecast_png_draws_the_series_metrics_plot_series_names(panel_run, tmp_path):
+    fig, prepared = redraw(panel_run, tmp_path, ["c", "a"])
+    panels = [ax for ax in fig.axes[:-1] if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["series 'c': sales", "series 'a': sales"]  # in the order given
+    assert "chosen: 2 of 3 series with test windows" in fig.get_suptitle()
+    for name in ("d", "zz"):  # too short for a window; not in the data: refused as validate refuses it
+        with pytest.raises(ForecastError, match=f"metrics.plot_series: '{name}' has no test windows") as err:
+            plots.chosen_series(["a", name], prepared)
+        assert err.value.exit_code == 2
+    with pytest.raises(ValueError, match=r"metrics\.plot_series picks series of a panel: it needs data\.id_column"):
+        forecast.Config.model_validate(tiny_config(metrics={"plot_series": ["a"]}))
 
 
 def test_loss_legend_hides_no_learning_rate_label(tmp_path):

@@ -156,6 +156,8 @@ class Config(_Section):
         segment = self.model.segment_len
         if segment is not None and self.window.variable_length:
             raise ValueError("model.segment_len needs a fixed number of timesteps; set window.variable_length: false")
+        if self.metrics.plot_series is not None and self.data.id_column is None:
+            raise ValueError("metrics.plot_series picks series of a panel: it needs data.id_column")
         if self.model.linear_base and self.window.variable_length:
             raise ValueError(
                 f"model.base={self.model.base} maps a fixed number of timesteps; set window.variable_length: false"

@@ -24,6 +24,13 @@ class MetricsSection(_Section):
         "pip install 'forecast[stats]').",
     )
 
+    plot_series: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Ids of the panel's series that forecast.png draws, in this order (default: the first 3 with "
+        "test windows); needs data.id_column, and each must have test windows.",
+    )
+
     @field_validator("baselines")
     @classmethod
     def _installed(cls, names: list[str]) -> list[str]:
