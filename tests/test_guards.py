@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 import forecast
 from forecast import config as cfg
@@ -178,21 +178,18 @@ def test_a_failure_after_training_marks_the_run_failed(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command", ["train", "validate"])
 def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_config, command):
-    env = {**os.environ, "KERAS_BACKEND": "nope"}
     run_dir = ["--run-dir", str(tmp_path / "r")] if command == "train" else []
-    out = subprocess.run(
-        [sys.executable, "-m", "forecast", command, str(write_config(tiny_config())), *run_dir],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    out = run_cli(command, write_config(tiny_config()), *run_dir, env={"KERAS_BACKEND": "nope"}, timeout=120)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
-        "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend "
-        "(not one of tensorflow, jax, torch, numpy, openvino)"
-    ]
+    assert out.stderr.strip().splitlines() == [NO_BACKEND]
     assert not (tmp_path / "r").exists()
+
+
+# the one line for a backend Keras cannot load, from KERAS_BACKEND or keras.json alike
+NO_BACKEND = (
+    "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend "
+    "(not one of tensorflow, jax, torch, numpy, openvino)"
+)
 
 
 @pytest.mark.slow  # a subprocess: Keras is loaded in this one
@@ -207,10 +204,7 @@ def test_predict_names_a_backend_from_keras_json_as_validate_does(tiny_run, tmp_
         timeout=120,
     )
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
-        "forecast: error: KERAS_BACKEND=nope: cannot load Keras with this backend "
-        "(not one of tensorflow, jax, torch, numpy, openvino)"
-    ]
+    assert out.stderr.strip().splitlines() == [NO_BACKEND]
 
 
 # --- bad files -------------------------------------------------------------------------------
