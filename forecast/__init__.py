@@ -27,8 +27,7 @@ from forecast.config import Config
 from forecast.errors import Diverged, Error, ForecastError, GateFailed, Interrupted, Pruned
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run
-
-__version__ = "0.1.0"
+from forecast.version import __version__ as __version__  # re-exported: forecast.__version__
 
 __all__ = [
     "Config",

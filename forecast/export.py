@@ -28,6 +28,7 @@ import numpy as np
 
 from forecast.errors import ForecastError
 from forecast.rundir import Run, partial, write_atomic, write_json
+from forecast.version import __version__
 
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx"}
 
@@ -122,7 +123,6 @@ def serving_model(run: Run):
     """
     import keras
 
-    from forecast import __version__
     from forecast import calendar as cal
     from forecast import layers as fl
     from forecast.model import target_index
