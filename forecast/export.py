@@ -63,7 +63,7 @@ def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tup
         center, scale = (scalers.center, scalers.scale) if part == "features" else (
             scalers.target_center, scalers.target_scale)  # fmt: skip
         scale, shift = (scale, center) if inverse else (1 / scale, -center / scale)
-        unfitted = ~scalers._fitted()[:, None]  # no training rows, no scaler: their forecasts come out NaN
+        unfitted = ~scalers.has_scaler()[:, None]  # no training rows, no scaler: their forecasts come out NaN
         return np.where(unfitted, np.nan, scale), np.where(unfitted, np.nan, shift)
     scaler = scalers.features if part == "features" else scalers.targets
     apply = scaler.inverse_transform if inverse else scaler.transform
@@ -82,7 +82,7 @@ def clip_tables(scalers: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
         if bound is not None:
             bound = np.atleast_2d(bound).astype(np.float64)
             if isinstance(scalers, SeriesScalers):
-                bound = np.where(~scalers._fitted()[:, None], np.nan, bound)
+                bound = np.where(~scalers.has_scaler()[:, None], np.nan, bound)
         tables.append(bound)
     return tables[0], tables[1]
 
@@ -217,7 +217,7 @@ def serving_model(run: Run):
             "shape": [None],
             "meaning": "each window's series: its index in `ids`",
             "ids": list(scalers.ids),
-            "unfitted": [i for i, ok in zip(scalers.ids, scalers._fitted(), strict=True) if not ok],
+            "unfitted": [i for i, ok in zip(scalers.ids, scalers.has_scaler(), strict=True) if not ok],
         }
         if panel
         else None,

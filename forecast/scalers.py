@@ -360,11 +360,14 @@ class SeriesScalers(_Clipped):
                 "ids": self.ids,
                 "features": {"center": self.center.tolist(), "scale": self.scale.tolist()},
                 "targets": targets,
-                "unfitted": [i for i, ok in zip(self.ids, self._fitted(), strict=True) if not ok],
+                "unfitted": [i for i, ok in zip(self.ids, self.has_scaler(), strict=True) if not ok],
             }
         }
 
-    def _fitted(self) -> np.ndarray:
+    def has_scaler(self) -> np.ndarray:
+        """(series,) booleans: which series hold a scaler (had training rows); `fitted` with None spelled out.
+
+        The others' forecasts come out NaN, in predict and in an exported graph alike."""
         return self.fitted if self.fitted is not None else np.ones(len(self.ids), dtype=bool)
 
     @classmethod
@@ -405,7 +408,7 @@ class SeriesScalers(_Clipped):
         predict; default: every row before its future rows), and a note says so. Only series
         `needed` (those that get windows; default all) are held to this.
         """
-        known = {name: k for k, name in enumerate(self.ids) if self._fitted()[k]}
+        known = {name: k for k, name in enumerate(self.ids) if self.has_scaler()[k]}
         needed = needed if needed is not None else np.ones(series.n_series, dtype=bool)
         unseen = [name for name, use in zip(series.ids, needed, strict=True) if use and name not in known]
         if unseen and not scale_free:
@@ -437,7 +440,7 @@ class SeriesScalers(_Clipped):
                 mine = (own.center, own.scale, own.target_center, own.target_scale, own.low, own.high)[k]
                 picked[missing] = mine[missing]
             arrays.append(picked)
-        fitted = ~missing | (own._fitted() if own is not None else False)
+        fitted = ~missing | (own.has_scaler() if own is not None else False)
         low, high = arrays[4:]
         arranged = SeriesScalers(list(series.ids), *arrays[:4], static=self.static, fitted=fitted, low=low, high=high,
                                  clip=self.clip)  # fmt: skip
