@@ -13,8 +13,16 @@ import pandas as pd
 from forecast.config.schema.data import CALENDAR
 
 
-def _phase(times: pd.DatetimeIndex, name: str) -> np.ndarray:
-    """Position in the cycle, in [0, 1)."""
+def phase(times: pd.DatetimeIndex, name: str) -> np.ndarray:
+    """Position of each stamp in the cycle `name` (a data.calendar name), in [0, 1).
+
+    Public because `layers.Calendar` computes the same numbers inside an exported graph, and must
+    equal these to the last bit (a test compares them).
+
+    Args:
+        times: the stamps (naive or zoned: a zoned index's local time).
+        name: hour, day_of_week, day_of_month, month, day_of_year or week_of_year.
+    """
     if name == "hour":
         return (times.hour + times.minute / 60) / 24
     if name == "day_of_week":
@@ -45,7 +53,7 @@ def features(times: pd.DatetimeIndex, wanted: list[str], out: np.ndarray | None 
     for start in range(0, len(times), CHUNK):
         part = times[start : start + CHUNK]
         for k, name in enumerate(wanted):
-            angle = 2 * np.pi * np.asarray(_phase(part, name), dtype=np.float64)
+            angle = 2 * np.pi * np.asarray(phase(part, name), dtype=np.float64)
             out[start : start + len(part), 2 * k] = np.sin(angle)
             out[start : start + len(part), 2 * k + 1] = np.cos(angle)
     return out

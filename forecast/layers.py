@@ -603,7 +603,7 @@ class Calendar(keras.layers.Layer):
     shows (a zoned column's local time), so that the graph needs no time-zone database. The civil
     date comes from floor arithmetic in float64 (Hinnant's days -> civil algorithm), not from date
     ops, which neither TensorFlow nor ONNX has: the phases equal pandas' to the last bit (each is
-    integers and one or two divisions, as `calendar._phase` computes them), so a forecast from the
+    integers and one or two divisions, as `calendar.phase` computes them), so a forecast from the
     graph equals `forecast predict`'s. The ISO week is that of the week's Thursday, whose year is
     the ISO year: (its day of that year) // 7 + 1, 52 or 53 weeks without a branch.
 
@@ -629,11 +629,11 @@ class Calendar(keras.layers.Layer):
 
     @staticmethod
     def _phase(name: str, seconds, days):
-        """`calendar._phase` of one cycle, from the stamps' seconds and days since 1970-01-01."""
+        """`calendar.phase` of one cycle, from the stamps' seconds and days since 1970-01-01."""
         if name == "hour":
             of_day = seconds - days * 86400.0
             hour = _floor_div(of_day, 3600.0)
-            minute = _floor_div(of_day - hour * 3600.0, 60.0)  # seconds are ignored, as calendar._phase does
+            minute = _floor_div(of_day - hour * 3600.0, 60.0)  # seconds are ignored, as calendar.phase does
             return (hour + minute / 60.0) / 24.0
         weekday = days + 3.0 - 7.0 * _floor_div(days + 3.0, 7.0)  # Monday = 0: 1970-01-01 was a Thursday
         if name == "day_of_week":
