@@ -8,7 +8,7 @@ closed-form count equals Keras's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
@@ -189,7 +189,7 @@ def cudnn_blockers(model: cfg.Model) -> list[str]:
 
 def _static_vector(extras: Extras, inputs: dict):
     """Numeric static covariates and an embedding of each categorical one, side by side: (batch, width)."""
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     from forecast import layers as fl
 
@@ -205,7 +205,7 @@ def _static_vector(extras: Extras, inputs: dict):
 def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | None, x):
     """model.base's forecast of the window `x`: (batch, timesteps, features) -> (batch, horizon,
     targets), from a layer named "base" (seasonal_linear: the sum of its two parts)."""
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     from forecast import layers as fl
 
@@ -258,40 +258,108 @@ def build(
     instance_norm, so its inverse restores the level) and added to the network's output, to every
     quantile: the network learns the residual, and everything downstream sees one model.
     model.base_calendar adds a learned seasonal profile of the calendar columns to that base.
+
+    The parts are built in a fixed order (inputs, statics, instance norm, base, encoder, decoder,
+    head): a seed draws each layer's initial weights in the order the layers are made, so the
+    order is what makes a seed give the same weights, and the layer names what saved runs load by.
     """
-    import keras
+    import keras  # deferred: Keras loads TensorFlow, and `forecast validate` imports this module
 
     from forecast import layers as fl
 
     extras = extras or Extras()
-    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}.get(model.cell)
-    reg = keras.regularizers.L2(model.l2) if model.l2 else None
-    parallel = model.decoder == "parallel"
-    n_out = 1 if model.channel_independent else len(targets)
-    n_q = len(model.quantiles or [None])  # a quantile model: one output per quantile, quantile-major
-    inputs = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
+    window = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
     if model.cell == "naive":
-        return keras.Model(inputs, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(inputs), name="naive")
-    named = {"window": inputs}
+        return keras.Model(window, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(window), name="naive")
+    named = {"window": window, **_extra_inputs(spec, extras)}
+    static = _static_vector(extras, named)
+    norm = _instance_norm(model, targets, extras)
+    x, shift = norm(window) if norm is not None else (window, None)
+    base = _base_forecast(model, spec, targets, extras, season, x, named)
+    x = _decoder(model, spec, n_features, _encoder(model, spec, x, static), named, static)
+    x = _head(model, spec, n_features, len(targets), x)
+    x = _forecast(model, x, base, norm, shift)
+    return keras.Model(named if len(named) > 1 else window, x, name="forecast")
+
+
+def _extra_inputs(spec: WindowSpec, extras: Extras) -> dict:
+    """A panel model's inputs beside the window, by name: "future", "static", "categories"."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    named = {}
     if extras.future:
         named["future"] = keras.Input((spec.horizon, len(extras.future)), name="future")
     if extras.static:
         named["static"] = keras.Input((extras.static,), name="static")
     if extras.categories:
         named["categories"] = keras.Input((len(extras.categories),), dtype="int32", name="categories")
-    static = _static_vector(extras, named)
-    x = inputs
-    if model.instance_norm != "none":
-        # the inverse adds each target's level to every quantile of it: targets repeated per quantile
-        norm = fl.InstanceNorm(
-            model.instance_norm, list(targets) * n_q, model.instance_norm_affine, channels=extras.normalized,
-            std=model.instance_norm_std, name="instance_norm",
-        )  # fmt: skip
-        x, shift = norm(x)
+    return named
+
+
+def _instance_norm(model: cfg.Model, targets: list[int], extras: Extras):
+    """model.instance_norm's layer (None: none): it takes each window's level off, and its inverse
+    adds each target's level back to every quantile of it (targets repeated per quantile)."""
+    from forecast import layers as fl
+
+    if model.instance_norm == "none":
+        return None
+    return fl.InstanceNorm(
+        model.instance_norm, list(targets) * _quantile_count(model), model.instance_norm_affine,
+        channels=extras.normalized, std=model.instance_norm_std, name="instance_norm",
+    )  # fmt: skip
+
+
+def _quantile_count(model: cfg.Model) -> int:
+    """Outputs per target: one per quantile of a quantile model (quantile-major), else one."""
+    return len(model.quantiles or [None])
+
+
+def _regularizer(model: cfg.Model):
+    """model.l2's weight penalty on the recurrent and dense kernels (None: none)."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    return keras.regularizers.L2(model.l2) if model.l2 else None
+
+
+def _base_forecast(
+    model: cfg.Model, spec: WindowSpec, targets: list[int], extras: Extras, season: int | None, x, named: dict
+):
+    """model.base's forecast of the (instance-normalized) window `x`, plus model.base_calendar's
+    profile read from the raw window and the horizon's calendar columns: (batch, horizon, targets),
+    or None without either."""
+    import keras  # deferred: Keras loads TensorFlow
+
     base = None if model.base == "none" else _base(model, spec, targets, season, x)
     if model.base_calendar:  # from the raw window: its calendar columns before instance_norm's affine
-        profile = _calendar_base(model, spec, targets, extras, season)([inputs, named["future"]])
+        profile = _calendar_base(model, spec, targets, extras, season)([named["window"], named["future"]])
         base = profile if base is None else keras.layers.Add(name="base_with_calendar")([base, profile])
+    return base
+
+
+class _Encoded(NamedTuple):
+    """The encoder's result, as the decoder reads it.
+
+    Attributes:
+        output: the last recurrent layer's output (with a parallel decoder, its sequence).
+        cells: the recurrent layers, which a parallel decoder runs again (else empty).
+        states: their final states, where the parallel decoder starts (else empty).
+        query_width: the width of the steps the first layer reads: the parallel decoder's queries'.
+    """
+
+    output: Any
+    cells: list
+    states: list
+    query_width: int
+
+
+def _encoder(model: cfg.Model, spec: WindowSpec, x, static) -> _Encoded:
+    """The window (statics appended to every step; a channel-independent model's channels as rows
+    of the batch; with segment_len, segments of rows embedded as one step each) through the stacked
+    recurrent layers."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl
+
     if static is not None:
         x = fl.AppendToSteps(name="static_to_steps")([x, static])
     if model.channel_independent:
@@ -301,8 +369,21 @@ def build(
         x = keras.layers.Reshape((spec.timesteps // model.segment_len, model.segment_len * width), name="segments")(x)
         x = keras.layers.Dense(model.layers[0].units, activation="relu", name="segment_embedding")(x)
     query_width = x.shape[-1]
+    return _Encoded(*_recurrent(model, x), query_width)
 
-    recurrent, states = [], []
+
+def _recurrent(model: cfg.Model, x):
+    """model.layers stacked (dropout_between them), each returning its sequence to the next.
+
+    Returns:
+        (output, cells, final states); cells and states only for a parallel decoder (else empty).
+    """
+    import keras  # deferred: Keras loads TensorFlow
+
+    cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[model.cell]
+    reg = _regularizer(model)
+    parallel = model.decoder == "parallel"
+    cells, states = [], []
     for i, layer in enumerate(model.layers):
         rnn = cell(
             layer.units,
@@ -319,55 +400,116 @@ def build(
         out = rnn(x)
         if parallel:
             (x, *state) = out
-            recurrent.append(rnn)
+            cells.append(rnn)
             states.append(state)
         else:
             x = out
         if model.dropout_between and (not parallel or i < len(model.layers) - 1):
             x = keras.layers.Dropout(model.dropout_between, name=f"dropout_{i}")(x)
+    return x, cells, states
 
-    if parallel:
-        # every output segment decoded at once: the encoder's own cells, one step, from its final states
-        segments = -(-spec.horizon // model.segment_len)
-        channels = n_features if model.channel_embedding else 0
-        x = fl.SegmentQueries(segments, query_width, channels, name="segment_queries")(states[-1][0])
-        if extras.future or static is not None:
-            conditions = []
-            if extras.future:
-                conditions.append(fl.SegmentRows(segments, model.segment_len, name="future_segments")(named["future"]))
-            if static is not None:
-                repeated = fl.RepeatRows(segments, name="repeat_static")(static)
-                conditions.append(keras.layers.Reshape((1, repeated.shape[-1]), name="static_segments")(repeated))
-            if len(conditions) > 1:
-                conditions = [keras.layers.Concatenate(name="segment_conditions")(conditions)]
-            projected = keras.layers.Dense(query_width, name="condition_projection")(conditions[0])
-            x = keras.layers.Add(name="conditioned_queries")([x, projected])
-        for i, (rnn, state) in enumerate(zip(recurrent, states, strict=True)):
-            repeat = fl.RepeatRows(segments, name=f"repeat_state_{i}")
-            x = rnn(x, initial_state=[repeat(s) for s in state])[0]
-        x = keras.layers.Reshape((x.shape[-1],), name="decoded")(x)
-        if model.dropout_between:
-            x = keras.layers.Dropout(model.dropout_between, name="dropout_decoder")(x)
-    elif extras.future or static is not None:  # the dense decoder reads the horizon's known values and the statics
-        known = [keras.layers.Flatten(name="future_flat")(named["future"])] if extras.future else []
-        x = keras.layers.Concatenate(name="decoder_inputs")([x, *known, *([static] if static is not None else [])])
+
+def _decoder(model: cfg.Model, spec: WindowSpec, n_features: int, encoded: _Encoded, named: dict, static):
+    """The encoder's output -> what the dense layers read: the parallel decoder's segments, or
+    (the dense decoder) the encoder's last output beside the horizon's known values and the statics."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    if model.decoder == "parallel":
+        return _parallel_decoder(model, spec, n_features, encoded, named, static)
+    x = encoded.output
+    if "future" not in named and static is None:
+        return x
+    known = [keras.layers.Flatten(name="future_flat")(named["future"])] if "future" in named else []
+    return keras.layers.Concatenate(name="decoder_inputs")([x, *known, *([static] if static is not None else [])])
+
+
+def _parallel_decoder(model: cfg.Model, spec: WindowSpec, n_features: int, encoded: _Encoded, named: dict, static):
+    """Every output segment decoded at once: the encoder's own cells run one step on a query per
+    segment (its position, a channel's embedding, the segment's known values and the statics),
+    from the encoder's final states. Returns (batch * segments, width)."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl
+
+    segments = _segments(model, spec)
+    channels = n_features if model.channel_embedding else 0
+    x = fl.SegmentQueries(segments, encoded.query_width, channels, name="segment_queries")(encoded.states[-1][0])
+    conditions = _segment_conditions(model, segments, encoded.query_width, named, static)
+    if conditions is not None:
+        x = keras.layers.Add(name="conditioned_queries")([x, conditions])
+    for i, (rnn, state) in enumerate(zip(encoded.cells, encoded.states, strict=True)):
+        repeat = fl.RepeatRows(segments, name=f"repeat_state_{i}")
+        x = rnn(x, initial_state=[repeat(s) for s in state])[0]
+    x = keras.layers.Reshape((x.shape[-1],), name="decoded")(x)
+    if model.dropout_between:
+        x = keras.layers.Dropout(model.dropout_between, name="dropout_decoder")(x)
+    return x
+
+
+def _segments(model: cfg.Model, spec: WindowSpec) -> int:
+    """Output segments of a parallel decoder: the horizon in segment_len pieces, the last one padded."""
+    return -(-spec.horizon // model.segment_len)
+
+
+def _segment_conditions(model: cfg.Model, segments: int, query_width: int, named: dict, static):
+    """Each segment's known future values and the series' statics, projected to the queries'
+    width (added to them); None without either."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl
+
+    if "future" not in named and static is None:
+        return None
+    conditions = []
+    if "future" in named:
+        conditions.append(fl.SegmentRows(segments, model.segment_len, name="future_segments")(named["future"]))
+    if static is not None:
+        repeated = fl.RepeatRows(segments, name="repeat_static")(static)
+        conditions.append(keras.layers.Reshape((1, repeated.shape[-1]), name="static_segments")(repeated))
+    if len(conditions) > 1:
+        conditions = [keras.layers.Concatenate(name="segment_conditions")(conditions)]
+    return keras.layers.Dense(query_width, name="condition_projection")(conditions[0])
+
+
+def _head(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, x):
+    """The decoder's output through model.dense and the head: (batch, horizon, outputs), outputs
+    quantile-major; a channel-independent model's rows gathered back into channels."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl
+
+    reg = _regularizer(model)
+    outputs = (1 if model.channel_independent else n_targets) * _quantile_count(model)
     for i, units in enumerate(model.dense):
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense_{i}")(x)
-    if parallel:
-        x = keras.layers.Dense(model.segment_len * n_out * n_q, kernel_regularizer=reg, name="head")(x)
-        x = fl.MergeSegments(segments, spec.horizon, n_out * n_q, name="forecast_segments")(x)
+    if model.decoder == "parallel":
+        segments = _segments(model, spec)
+        x = keras.layers.Dense(model.segment_len * outputs, kernel_regularizer=reg, name="head")(x)
+        x = fl.MergeSegments(segments, spec.horizon, outputs, name="forecast_segments")(x)
     else:
-        x = keras.layers.Dense(spec.horizon * n_out * n_q, kernel_regularizer=reg, name="head")(x)
-        x = keras.layers.Reshape((spec.horizon, n_out * n_q), name="forecast_steps")(x)
+        x = keras.layers.Dense(spec.horizon * outputs, kernel_regularizer=reg, name="head")(x)
+        x = keras.layers.Reshape((spec.horizon, outputs), name="forecast_steps")(x)
     if model.channel_independent:
-        if n_q == 1:
+        if _quantile_count(model) == 1:
             x = keras.layers.Reshape((spec.horizon,), name="per_channel")(x)
         x = fl.BatchToChannels(n_features, name="batch_to_channels")(x)
+    return x
+
+
+def _forecast(model: cfg.Model, x, base, norm, shift):
+    """The head's output -> the forecast: the base added under every quantile, instance_norm's
+    level restored, a quantile model's quantiles reshaped to (batch, horizon, quantiles, targets)
+    and kept from crossing."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl
+
+    n_q = _quantile_count(model)
     if base is not None:  # quantile-major, as the head's outputs: the base under every quantile
         copies = keras.layers.Concatenate(name="base_per_quantile")([base] * n_q) if n_q > 1 else base
         x = keras.layers.Add(name="base_plus_residual")([x, copies])
-    if model.instance_norm != "none":
+    if norm is not None:
         x = norm(x, shift, inverse=True)
     if model.quantiles:  # (batch, horizon, quantiles, targets), never crossing
         x = fl.MonotoneQuantiles(n_q, model.quantiles.index(0.5), name="quantiles")(x)
-    return keras.Model(named if len(named) > 1 else inputs, x, name="forecast")
+    return x
