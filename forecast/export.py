@@ -8,8 +8,9 @@ inputs, raw as well: time stamps (window_time, future_time) from which the graph
 calendar features, the horizon's future covariates (future), and a panel's static covariates
 (static: numbers, standardized inside; categories: the run's integer codes). A quantile model adds
 its quantiles, a run with intervals its calibrated bounds (where the window holds what their scale
-needs). `signature.json` names every input and output, its shape and columns, the window
-arithmetic and the forecast version: the contract a consumer in Java, C# or C++ codes against.
+needs). `signature.json` (`signature.py`) names every input and output, its shape and columns,
+the window arithmetic and the forecast version: the contract a consumer in Java, C# or C++ codes
+against.
 
 Keras builds the artifact (`Model.export`: tf_saved_model, or onnx through tf2onnx); this module
 only assembles the graph around the trained network. TensorFlow-only: export is a TensorFlow
@@ -27,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from forecast.errors import ForecastError
+from forecast.model import target_index
 from forecast.rundir import Run, partial, write_atomic, write_json
-from forecast.version import __version__
+from forecast.signature import Serving, describe
 
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx"}
 
@@ -57,7 +59,7 @@ def check(run: Run, fmt: str, output: Path) -> None:
 def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(scale, shift) tables, one row per series (or one row), with x * scale + shift equal to the
     run's scaler on `part` ("features" or "targets") or, with `inverse`, to its inverse."""
-    from forecast.scalers import SeriesScalers
+    from forecast.scalers import SeriesScalers  # deferred: scalers loads scikit-learn, which check() never needs
 
     if isinstance(scalers, SeriesScalers):
         center, scale = (scalers.center, scalers.scale) if part == "features" else (
@@ -75,7 +77,7 @@ def affine_tables(scalers: Any, part: str, n: int, inverse: bool = False) -> tup
 def clip_tables(scalers: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(low, high) tables in original units, one row per series (or one row), of scaler.clip's range
     (None: that side is open); a series without training rows gets NaN, as its forecast does."""
-    from forecast.scalers import SeriesScalers, clip_bounds
+    from forecast.scalers import SeriesScalers, clip_bounds  # deferred: scalers loads scikit-learn
 
     tables = []
     for bound in clip_bounds(scalers):
@@ -85,24 +87,6 @@ def clip_tables(scalers: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
                 bound = np.where(~scalers.has_scaler()[:, None], np.nan, bound)
         tables.append(bound)
     return tables[0], tables[1]
-
-
-STAMPS = (
-    "whole seconds since 1970-01-01T00:00 of the wall-clock time the time column shows (a zoned column: its "
-    "local time, not UTC), rounded down; pandas: times.tz_localize(None).as_unit('ns').asi8 // 10**9 (a naive "
-    "column without tz_localize). Seconds within a minute do not change the calendar features"
-)
-
-
-def stamps(times) -> np.ndarray:
-    """What `window_time` and `future_time` take for `times` (a pandas DatetimeIndex, naive or
-    zoned): int64 whole seconds since 1970-01-01T00:00 of each stamp's wall-clock time, the time
-    the calendar features describe (a zoned index's local time, as pandas' .hour gives it)."""
-    import pandas as pd
-
-    times = pd.DatetimeIndex(times)
-    naive = times.tz_localize(None) if times.tz is not None else times
-    return naive.as_unit("ns").asi8 // 10**9  # floor: a stamp before 1970 keeps its own second
 
 
 def _columns(tables: tuple[np.ndarray, np.ndarray], columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,54 +105,87 @@ def serving_model(run: Run):
     Returns:
         (keras.Model, signature dict).
     """
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import calendar as cal
-    from forecast import layers as fl
-    from forecast.model import target_index
-    from forecast.scalers import SeriesScalers
-    from forecast.windows import WindowSpec
-
-    config = run.config
-    schema = run.load_schema()
-    if schema is None:
-        raise ForecastError(f"{run.path}: no schema.json (a run from before forecast recorded its columns)")
-    scalers = run.load_scalers(config)
-    calibration = run.load_intervals()
-    features, targets = list(schema.features), list(schema.targets)
-    calendar, covariates = list(config.data.calendar), list(config.data.covariates.future)
-    spec = WindowSpec.from_config(config.window)
-    timesteps = None if spec.variable_length else spec.timesteps
-    width = len(features) + 2 * len(calendar)  # the network's window: scaled features, then calendar columns
-    network = run.load_model((timesteps, width), (spec.horizon, len(targets)))
+    serving = Serving.load(run)
+    spec, timesteps = serving.spec, serving.timesteps
+    width = len(serving.features) + 2 * len(serving.calendar)  # the network's window: features, then calendar
+    network = run.load_model((timesteps, width), (spec.horizon, len(serving.targets)))
     takes = {i.name for i in network.inputs}  # "window", and a panel model's "future", "static", "categories"
-    encoder = scalers.static
+    inputs, fed, series = _graph_inputs(serving, takes)
+    if set(fed) != takes:
+        raise ForecastError(
+            f"{run.model_file}: the model takes {sorted(takes)} but the run's config gives {sorted(fed)}"
+        )
+    outputs = _graph_outputs(serving, network(fed if len(fed) > 1 else fed["window"]), fed["window"], series)
+    model = keras.Model(inputs, outputs, name="forecast_serving")
+    model(_example_batch(inputs, timesteps or spec.history + 1))  # Keras exports only a model that has run
+    return model, describe(serving, list(inputs))
 
-    window = keras.Input((timesteps, len(features)), name="window")
-    inputs, series = {"window": window}, None
-    panel = isinstance(scalers, SeriesScalers)
-    if panel:
-        series = keras.Input((), dtype="int32", name="series")
-        inputs["series"] = series
-    tables = affine_tables(scalers, "features", len(features))
-    scaled = fl.Affine(*tables, "float32", name="scale_window")(window, series)
-    if calendar:
-        inputs["window_time"] = keras.Input((timesteps,), dtype="int64", name="window_time")
-        days = fl.Calendar(calendar, name="window_calendar")(inputs["window_time"])
+
+def _graph_inputs(serving: Serving, takes: set[str]) -> tuple[dict, dict, Any]:
+    """The graph's raw inputs and what they feed the network.
+
+    Args:
+        serving: the run as served.
+        takes: the network's input names.
+
+    Returns:
+        (raw inputs by name, in the graph's order; the network's inputs by name, scaled; the
+        `series` input, None for one series).
+    """
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
+
+    inputs = {"window": keras.Input((serving.timesteps, len(serving.features)), name="window")}
+    series = None
+    if serving.panel:
+        series = inputs["series"] = keras.Input((), dtype="int32", name="series")
+    tables = affine_tables(serving.scalers, "features", len(serving.features))
+    scaled = fl.Affine(*tables, "float32", name="scale_window")(inputs["window"], series)
+    if serving.calendar:
+        inputs["window_time"] = keras.Input((serving.timesteps,), dtype="int64", name="window_time")
+        days = fl.Calendar(serving.calendar, name="window_calendar")(inputs["window_time"])
         scaled = keras.layers.Concatenate(axis=-1, name="window_with_calendar")([scaled, days])
     fed = {"window": scaled}
     if "future" in takes:
-        known = []
-        if covariates:
-            inputs["future"] = keras.Input((spec.horizon, len(covariates)), name="future")
-            own = _columns(tables, [features.index(c) for c in covariates])
-            known.append(fl.Affine(*own, "float32", name="scale_future")(inputs["future"], series))
-        if calendar:
-            inputs["future_time"] = keras.Input((spec.horizon,), dtype="int64", name="future_time")
-            known.append(fl.Calendar(calendar, name="future_calendar")(inputs["future_time"]))
-        fed["future"] = (
-            known[0] if len(known) == 1 else keras.layers.Concatenate(axis=-1, name="future_with_calendar")(known)
-        )
+        raw, fed["future"] = _future_inputs(serving, tables, series)
+        inputs |= raw
+    raw, static = _static_inputs(serving, takes)
+    return inputs | raw, fed | static, series
+
+
+def _future_inputs(serving: Serving, tables: tuple[np.ndarray, np.ndarray], series) -> tuple[dict, Any]:
+    """The horizon's known values: (raw inputs by name, what the network's "future" input gets):
+    the future covariates scaled by their feature columns' `tables`, then the calendar of the
+    target rows' stamps."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
+
+    inputs, known = {}, []
+    if serving.covariates:
+        inputs["future"] = keras.Input((serving.spec.horizon, len(serving.covariates)), name="future")
+        own = _columns(tables, [serving.features.index(c) for c in serving.covariates])
+        known.append(fl.Affine(*own, "float32", name="scale_future")(inputs["future"], series))
+    if serving.calendar:
+        inputs["future_time"] = keras.Input((serving.spec.horizon,), dtype="int64", name="future_time")
+        known.append(fl.Calendar(serving.calendar, name="future_calendar")(inputs["future_time"]))
+    if len(known) == 1:
+        return inputs, known[0]
+    return inputs, keras.layers.Concatenate(axis=-1, name="future_with_calendar")(known)
+
+
+def _static_inputs(serving: Serving, takes: set[str]) -> tuple[dict, dict]:
+    """A panel's static covariates, for the network inputs in `takes`: (raw inputs by name, what
+    the network gets by name): numeric ones standardized inside, categorical codes as they are."""
+    import keras  # deferred: Keras loads TensorFlow
+
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
+
+    encoder = serving.scalers.static
+    inputs, fed = {}, {}
     if "static" in takes:
         numeric = list(encoder.numeric.values())
         mean, std = np.array([[m for m, _ in numeric]]), np.array([[s for _, s in numeric]])
@@ -177,162 +194,37 @@ def serving_model(run: Run):
     if "categories" in takes:
         inputs["categories"] = keras.Input((len(encoder.categorical),), dtype="int32", name="categories")
         fed["categories"] = inputs["categories"]
-    if set(fed) != takes:
-        raise ForecastError(
-            f"{run.model_file}: the model takes {sorted(takes)} but the run's config gives {sorted(fed)}"
-        )
-    scaled = fed["window"]
-    raw = network(fed if len(fed) > 1 else scaled)
+    return inputs, fed
+
+
+def _graph_outputs(serving: Serving, raw, scaled, series) -> dict:
+    """The network's output `raw` in original units: the point forecast (a quantile model's
+    median), its quantiles, and the calibrated bounds computed from the `scaled` window, where the
+    window holds what their scale needs (`Serving.bounds`)."""
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
+
+    scalers, targets, quantiles = serving.scalers, serving.targets, serving.config.model.quantiles
     unscale = fl.Affine(*affine_tables(scalers, "targets", len(targets), inverse=True), "float64",
                         *clip_tables(scalers), name="unscale")  # fmt: skip
-    quantiles = config.model.quantiles
-    outputs = {}
     point = fl.Select(quantiles.index(0.5), axis=2, name="median")(raw) if quantiles else raw
-    outputs["forecast"] = unscale(point, series)
+    outputs = {"forecast": unscale(point, series)}
     if quantiles:
         outputs["quantiles"] = unscale(raw, series)
-    bounds, reason = None, _bounds_blocker(config, spec, features, targets, calibration)
-    if calibration is not None and reason is None:
-        index = target_index(config.model, features, targets)  # into the features: the calendar comes after them
+    calibration = serving.calibration
+    if calibration is not None and serving.bounds_left_out is None:
+        index = target_index(serving.config.model, serving.features, targets)  # the calendar comes after them
         layer = fl.WindowBounds(
             calibration.method, calibration.levels, None if calibration.corrections is None
             else calibration.corrections.tolist(), calibration.floor.tolist(), calibration.lag, index,
             calibration.quantiles, name="bounds_scaled",
         )  # fmt: skip
-        bounds = calibration.bound_quantiles
         outputs["bounds"] = unscale(layer(scaled, raw), series)
-    model = keras.Model(inputs, outputs, name="forecast_serving")
-    model(_example_batch(inputs, timesteps or spec.history + 1))  # Keras exports only a model that has run
-
-    time_input = {"units": STAMPS, "calendar": calendar, "calendar_columns": cal.names(calendar)}
-    described = {
-        "window": {
-            "dtype": "float32",
-            "shape": [None, timesteps, len(features)],
-            "columns": features,
-            "units": "original: the rows of each window, oldest first, every `step` rows",
-        },
-        "series": {
-            "dtype": "int32",
-            "shape": [None],
-            "meaning": "each window's series: its index in `ids`",
-            "ids": list(scalers.ids),
-            "unfitted": [i for i, ok in zip(scalers.ids, scalers.has_scaler(), strict=True) if not ok],
-        }
-        if panel
-        else None,
-        "window_time": {
-            "dtype": "int64",
-            "shape": [None, timesteps],
-            "meaning": "each window row's time stamp: the graph computes the calendar features from it",
-            **time_input,
-        },
-        "future": {
-            "dtype": "float32",
-            "shape": [None, spec.horizon, len(covariates)],
-            "columns": covariates,
-            "units": "original: each future covariate's known value at the forecast's target rows (origin + "
-            "delay, ..., origin + delay + horizon - 1), the rows of the `forecast` output",
-        },
-        "future_time": {
-            "dtype": "int64",
-            "shape": [None, spec.horizon],
-            "meaning": "the time stamps of the forecast's target rows, for their calendar features",
-            **time_input,
-        },
-        "static": {
-            "dtype": "float32",
-            "shape": [None, len(encoder.numeric)],
-            "columns": list(encoder.numeric),
-            "units": "original: each window's series' numeric static covariates (standardized inside)",
-        }
-        if encoder is not None
-        else None,
-        "categories": {
-            "dtype": "int32",
-            "shape": [None, len(encoder.categorical)],
-            "columns": list(encoder.categorical),
-            "meaning": "each window's series' categorical static covariates as codes: 0 is a value the run never "
-            "saw; k >= 1 is vocabularies[column][k - 1] (the value's 1-based position in its vocabulary)",
-            "vocabularies": encoder.categorical,
-        }
-        if encoder is not None
-        else None,
-    }
-    signature = {
-        "forecast_version": __version__,
-        "run": run.path.name,
-        "inputs": [{"name": name, **described[name]} for name in inputs],
-        "outputs": [
-            {
-                "name": "forecast",
-                "dtype": "float64",
-                "shape": [None, spec.horizon, len(targets)],
-                "columns": targets,
-                "meaning": "the point forecast (a quantile model's median), original units",
-            },
-            *(
-                [
-                    {
-                        "name": "quantiles",
-                        "dtype": "float64",
-                        "shape": [None, spec.horizon, len(quantiles), len(targets)],
-                        "levels": quantiles,
-                        "columns": targets,
-                    }
-                ]
-                if quantiles
-                else []
-            ),
-            *(
-                [
-                    {
-                        "name": "bounds",
-                        "dtype": "float64",
-                        "shape": [None, spec.horizon, len(bounds), len(targets)],
-                        "quantiles": bounds,
-                        "levels": calibration.levels,
-                        "method": calibration.method,
-                        "columns": targets,
-                    }
-                ]
-                if bounds
-                else []
-            ),
-        ],
-        "window": {
-            "lookback": config.window.lookback,
-            "step": spec.step,
-            "timesteps": timesteps,
-            "delay": spec.delay,
-            "horizon": spec.horizon,
-        },
-        "time_column": schema.time_column,
-        "frequency": config.data.frequency or schema.frequency,
-        "id_column": config.data.id_column,
-        "clip": config.scaler.clip,  # the outputs are kept within each series' training range (scaler.clip)
-    }
-    if calibration is not None and reason is not None:
-        signature["bounds_left_out"] = reason
-    return model, signature
+    return outputs
 
 
 def _example_batch(inputs: dict, steps: int) -> dict[str, np.ndarray]:
     """Two rows of zeros for every input (a variable-length window and its stamps: `steps` long)."""
     return {name: np.zeros((2, *(d or steps for d in i.shape[1:])), i.dtype) for name, i in inputs.items()}
-
-
-def _bounds_blocker(config, spec, features, targets, calibration) -> str | None:
-    """Why the run's intervals cannot be computed from the window alone (None: they can)."""
-    if calibration is None:
-        return None
-    if spec.step != 1:
-        return "window.step > 1: each window's scale reads rows between the sampled ones"
-    if any(t not in features for t in targets):
-        return "a target is not among the features: the window does not hold its values for the scale"
-    if spec.variable_length or spec.history < calibration.lag:
-        return "the window is shorter than the scale's lag"
-    return None
 
 
 def export(run_dir: Path, fmt: str, output: Path) -> dict:
@@ -376,12 +268,12 @@ def run_exported(path: Path, fmt: str, inputs: dict[str, np.ndarray]) -> dict[st
     """Outputs of an exported artifact for `inputs`, run the way a consumer runs it: ONNX through
     onnxruntime, a SavedModel through tf.saved_model.load's serving signature (parity checks)."""
     if fmt == "onnx":
-        import onnxruntime as ort
+        import onnxruntime as ort  # deferred: an optional extra (forecast[export])
 
         session = ort.InferenceSession(str(path))
         names = [o.name for o in session.get_outputs()]
         return dict(zip(names, session.run(None, inputs), strict=True))
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow takes seconds to load
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     return {k: v.numpy() for k, v in serve(**{k: tf.constant(v) for k, v in inputs.items()}).items()}

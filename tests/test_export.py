@@ -12,7 +12,8 @@ from test_panel import LENGTHS, panel_config, panel_frame
 import forecast
 from forecast import config as cfg
 from forecast.errors import ForecastError
-from forecast.export import run_exported, stamps
+from forecast.export import run_exported
+from forecast.signature import stamps
 
 PARITY = 1e-4  # absolute, original units (issue 19)
 
