@@ -367,7 +367,7 @@ class SeriesScalers(_Clipped):
     def has_scaler(self) -> np.ndarray:
         """(series,) booleans: which series hold a scaler (had training rows); `fitted` with None spelled out.
 
-        The others' forecasts come out NaN, in predict and in an exported graph alike."""
+        `for_series` treats the others as series the run never saw, and an exported graph forecasts them as NaN."""
         return self.fitted if self.fitted is not None else np.ones(len(self.ids), dtype=bool)
 
     @classmethod
