@@ -998,11 +998,3 @@ def _columns(values: np.ndarray, index: list[int]) -> np.ndarray:
     if index == list(range(index[0], index[0] + len(index))):
         return values[:, index[0] : index[0] + len(index)]
     return values[:, index]
-
-
-def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """The columns as one float32 array, filled column by column (no float64 copy of them all)."""
-    out = np.empty((len(frame), len(columns)), dtype=np.float32)
-    for k, column in enumerate(columns):
-        out[:, k] = frame[column].to_numpy()
-    return out
