@@ -6,11 +6,6 @@ and the row, so a batch job fails in one line instead of deep inside Keras.
 
 from __future__ import annotations
 
-import contextlib
-import lzma
-import warnings
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +14,10 @@ import pandas as pd
 
 from forecast import config as cfg
 from forecast.errors import ForecastError
+from forecast.memory import release_memory
+from forecast.readers import numbers_again, parquet, read_table
+from forecast.timegrid import frequency
+from forecast.timeparse import parse_times
 
 
 @dataclass
@@ -76,18 +75,6 @@ class Series:
     def label(self, series: int) -> str:
         """How messages name a series: "series 'H12'"."""
         return f"series '{self.ids[series]}'" if self.ids is not None else "the series"
-
-
-def frequency(times: pd.DatetimeIndex) -> str | None:
-    """pandas' name for the stamps' frequency ('h', 'W-SUN', 'ME'), or None when they are irregular
-    or too few: the one place forecast asks pandas, for the schema, the season and future stamps."""
-    if len(times) < 3:
-        return None
-    with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
-        found = pd.infer_freq(times)
-        return getattr(found, "freqstr", found)
-    return None
 
 
 @dataclass(frozen=True)
@@ -188,276 +175,6 @@ class InputSchema:
                 f"{path.name}: column '{extra[0]}' was not in the training data (the run's features: "
                 f"{', '.join(self.features)}); drop it or train a run that uses it"
             )
-
-
-def parquet(path: Path) -> bool:
-    """A Parquet file, or a directory of them (a dataset written in parts)."""
-    return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
-
-
-def read_table(path: Path, ids: list[str] = (), only: tuple[str, list] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file (or a directory of Parquet files), turning the ways it can fail
-    into one line each.
-
-    `ids` columns (a panel's id column) are read as text, exactly as written (`007`, `01` and `1.0`
-    stay three series: pandas would read all three as the number 1 or 7), on every path: whole or
-    `only`, CSV or Parquet (see `_id_text`). A CSV's are then pandas categories: a hundred thousand
-    ids repeated over fifty million rows cost codes, not fifty million strings. `only` (column,
-    text ids) keeps the rows whose column holds one of the ids (a group of a panel's series): a
-    Parquet file is filtered as it is read, a row group at a time, and a CSV a chunk at a time, so
-    only the wanted rows are ever held.
-    """
-    if not (path.is_file() or path.is_dir()):
-        raise ForecastError(f"data.path: file not found: {path}")
-    try:
-        if parquet(path):
-            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
-            import pyarrow.parquet as pq
-
-            # The system allocator (see arrow_system_pool): the columns pandas keeps are Arrow's
-            # buffers, and once forecast has copied what it uses, they go back to the system
-            # instead of staying in the pool (measured: about 1 GB of peak RSS for a
-            # 50-million-row panel).
-            with arrow_system_pool():
-                if only is not None:
-                    table = _parquet_rows(path, only)
-                else:
-                    table = pq.read_table(path, partitioning=_partitioning(path, ids[0] if ids else None))
-                table = _ids_as_text(table, ids, path)
-                frame = table.to_pandas(self_destruct=True, split_blocks=True)
-                del table
-        else:
-            with warnings.catch_warnings():  # an id column absent from the header is reported below
-                warnings.simplefilter("ignore")
-                # text, then categories: pandas 3 infers numbers for dtype="category" (1, 01 and 1.0 are one)
-                dtype = {c: str for c in ids} or None
-                if only is None:
-                    frame = pd.read_csv(path, dtype=dtype)
-                else:  # a chunk at a time, each cut to the wanted series: never the whole file in memory
-                    with pd.read_csv(path, dtype=dtype, chunksize=ROWS_AT_A_TIME) as chunks:
-                        frame = pd.concat([_wanted(c, only) for c in chunks], ignore_index=True)
-                for column in set(ids) & set(frame.columns):
-                    frame[column] = frame[column].astype("category")
-    except pd.errors.EmptyDataError:
-        raise ForecastError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ForecastError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz/.bz2/.zip/.xz raises one of the others
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ForecastError(f"{path}: cannot read the file ({reason})") from None
-    if frame.empty:
-        raise ForecastError(f"{path}: the file has a header but no data rows")
-    frame = frame.reset_index(drop=True)  # a Parquet file may carry pandas' index: rows are positions here
-    duplicated = None if parquet(path) else _duplicate_header(path, frame)
-    if duplicated:
-        raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
-    return frame
-
-
-ROWS_AT_A_TIME = 1 << 20  # rows of a file read at a time where only some of its series are wanted
-
-
-def _wanted(chunk: pd.DataFrame, only: tuple[str, list]) -> pd.DataFrame:
-    """The rows of a CSV chunk (its ids read as text) whose id is among `only`'s."""
-    if only[0] not in chunk:  # a missing id column is reported by the caller
-        return chunk
-    return chunk[chunk[only[0]].isin(only[1]).to_numpy(bool)]  # an empty id: never selected
-
-
-def _numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
-    """Text columns of some series of a CSV (read a chunk at a time) that are numbers throughout, as
-    numbers, but not `keep` (ids, times, static covariates: `07` stays text): a chunk with one bad
-    cell reads its whole column as text, and the series kept from it must not be blamed for a cell
-    of a series that is not among them. Only the columns that must be numbers are converted."""
-    for column in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
-        if column in keep:
-            continue
-        with contextlib.suppress(ValueError, TypeError):
-            frame[column] = pd.to_numeric(frame[column])
-    return frame
-
-
-def parquet_dataset(path: Path, id_column: str | None = None):
-    """A Parquet file or directory as pyarrow's dataset, read as `pq.read_table` reads it (hive
-    partitions, the id column's as text: see `_id_partitioning`; the first file's schema, the
-    others cast to it)."""
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
-    partitioning = _id_partitioning(dataset, id_column)
-    return dataset if partitioning is None else ds.dataset(path, format="parquet", partitioning=partitioning)
-
-
-def _partitioning(path: Path, id_column: str | None):
-    """`pq.read_table`'s partitioning: hive, the id column's as text (`_id_partitioning`)."""
-    if id_column is None or not path.is_dir():
-        return "hive"
-    return _id_partitioning(parquet_dataset(path), id_column) or "hive"
-
-
-def _id_partitioning(dataset, id_column: str | None):
-    """Hive partitioning where a directory named for the id column (`store=007/`) gives the id as
-    written: pyarrow would infer the number 7 from a name that looks like one. None: pyarrow's own
-    will do (no such directory, or its names already read as text)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    first = next(iter(dataset.get_fragments()), None) if id_column is not None else None
-    keys = ds.get_partition_keys(first.partition_expression) if first is not None else {}
-    if id_column not in keys or pa.types.is_string(dataset.schema.field(id_column).type):
-        return None
-    fields = [pa.field(k, pa.string()) if k == id_column else dataset.schema.field(k) for k in keys]
-    return ds.HivePartitioning(pa.schema(fields))
-
-
-def _id_text(column, name: str, path: Path):
-    """A Parquet id column (pyarrow array) as text: text as stored, whole numbers as pandas writes
-    them in a CSV (7 -> '7', so a file converted from CSV keeps its series). Any other type is
-    refused: a float's text is ambiguous (1.0 or 1), a date's depends on its format."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return column
-    if pa.types.is_integer(kind):
-        return pc.cast(column, pa.string())
-    raise ForecastError(f"{path.name}: data.id_column '{name}' holds {kind}; ids must be text or whole numbers")
-
-
-def _ids_as_text(table, ids: list[str], path: Path):
-    """`table` with its id columns as text (`_id_text`); an absent one is reported by the caller."""
-    for name in ids:
-        at = table.schema.get_field_index(name)
-        if at >= 0:
-            table = table.set_column(at, name, _id_text(table.column(at), name, path))
-    return table
-
-
-def _parquet_rows(path: Path, only: tuple[str, list]):
-    """The rows of a Parquet file (or directory) whose `only[0]` column holds one of `only[1]`.
-
-    Read as pyarrow's dataset reads the whole (hive partitions, the first file's schema, the others
-    cast to it), but only the row groups whose statistics do not rule the values out, one at a
-    time: a file sorted by id reads little more than its wanted rows (measured: 0.6 s and 445 MB
-    peak for a tenth of a 50-million-row panel, where the filtered read_table took 0.9 s and 897 MB).
-    """
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    column, values = only
-    dataset = parquet_dataset(path, column)
-    values = _as_stored(values, dataset.schema.field(column).type if column in dataset.schema.names else None)
-    low, high = (min(values), max(values)) if values else (None, None)
-    kept = []
-    for fragment in dataset.get_fragments():
-        for group in fragment.split_by_row_group():
-            stats = group.row_groups[0].statistics.get(column) if group.row_groups else None
-            with contextlib.suppress(TypeError):  # values and statistics of types that do not compare
-                if values and stats and (stats["max"] < low or stats["min"] > high):
-                    continue
-            kept.append(group)
-    subset = ds.FileSystemDataset(kept, dataset.schema, dataset.format, dataset.filesystem)
-    return subset.to_table(filter=pc.field(column).isin(values), fragment_readahead=1, batch_readahead=1)
-
-
-def _as_stored(ids: list, kind) -> list:
-    """Text ids as a Parquet id column of `kind` stores them, what its filter and row-group
-    statistics compare with: an integer column's as numbers ('7' -> 7; '007' is no integer's text,
-    so no row of it matches)."""
-    import pyarrow as pa
-
-    if kind is not None and pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if kind is None or not pa.types.is_integer(kind):
-        return ids
-    return [int(i) for i in ids if _printed_integer(i)]
-
-
-def _printed_integer(text: str) -> bool:
-    """Whether `text` is how an integer prints ('7', '-3'; not '007', '+7' or '7.0')."""
-    try:
-        return str(int(text)) == text
-    except ValueError:
-        return False
-
-
-def _duplicate_header(path: Path, frame: pd.DataFrame) -> str | None:
-    """A column name given twice in a CSV header (pandas renames the second 'a' to 'a.1' silently)."""
-    if not any(str(c) != str(c).rpartition(".")[0] and str(c).rpartition(".")[2].isdigit() for c in frame.columns):
-        return None  # no 'name.N' column: nothing can have been renamed
-    header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            return name
-        seen.add(name)
-    return None
-
-
-def _numeric_times(raw: pd.Series, column: str, path: Path, time_format: str | None) -> pd.Series:
-    """A numeric time column as text pandas can parse: whole numbers 1..9999 without a format are
-    years (1700 or 1700.0 -> '1700'); with a format, whole numbers are read by it ('%Y%m%d').
-
-    pandas would read a bare number as nanoseconds since 1970, a silent wrong answer for years.
-    """
-    values = raw.to_numpy(np.float64)
-    whole = np.isfinite(values) & (values == np.round(values))
-    if not whole.all():
-        row = int(np.flatnonzero(~whole)[0])
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {row}: {values[row]:g} is a number, not a date "
-            "(whole years like 1700 are read as years; otherwise write dates or set data.time_format)"
-        )
-    if time_format is None and not ((values >= 1) & (values <= 9999)).all():
-        raise ForecastError(
-            f"{path.name}: column '{column}' holds numbers that are not years; "
-            "set data.time_format (e.g. '%Y%m%d' for 20200131) or write dates"
-        )
-    text = pd.Series(values.astype(np.int64).astype(str), index=raw.index)
-    return text.str.zfill(4) if time_format is None else text  # year 999 -> '0999' for '%Y'
-
-
-def _parse_times(
-    frame: pd.DataFrame, column: str, path: Path, time_format: str | None, ordered: bool = True
-) -> pd.DatetimeIndex:
-    if column not in frame.columns:
-        raise ForecastError(
-            f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
-        )
-    raw = frame[column]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        raw = _numeric_times(raw, column, path, time_format)
-        time_format = time_format or "%Y"
-    with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            times = pd.to_datetime(raw, errors="coerce", format=time_format)
-        except (ValueError, TypeError) as exc:  # a bad format directive; time zones that differ by row
-            reason = str(exc).split(". ")[0]
-            raise ForecastError(
-                f"{path.name}: column '{column}': {reason} (data.time_format: {time_format!r})"
-            ) from None
-    bad = np.flatnonzero(times.isna().to_numpy())
-    if len(bad):
-        fix = f"in the format {time_format!r}" if time_format else "(set data.time_format)"
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}"
-        )
-    index = pd.DatetimeIndex(times)
-    if not ordered:  # a panel: sorted by series and time later, and checked per series there
-        return index
-    steps = np.diff(index.asi8)
-    if (steps == 0).any():
-        row = int(np.flatnonzero(steps == 0)[0]) + 1
-        raise ForecastError(f"{path.name}: column '{column}' row {row}: duplicate timestamp {index[row]}")
-    if (steps < 0).any():
-        row = int(np.flatnonzero(steps < 0)[0]) + 1
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {row}: timestamps are not sorted ({index[row]} after {index[row - 1]})"
-        )
-    return index
 
 
 def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint: str = "") -> None:
@@ -674,122 +391,6 @@ def _future_rows(values: np.ndarray, targets: list[int], starts: np.ndarray, whe
     return (last + 1).astype(np.int64)
 
 
-def series_ids(path: Path, id_column: str) -> list:
-    """A panel file's series ids in the order they first appear (see `series_rows`)."""
-    return series_rows(path, id_column)[0]
-
-
-def series_rows(path: Path, id_column: str) -> tuple[list, np.ndarray]:
-    """A panel file's series ids in the order they first appear, and each one's number of rows,
-    reading only the id column a batch at a time: memory grows with the series, not the rows.
-    Ids as text, as load_series names them (see `read_table`). An empty id is None."""
-    order: dict = {}
-    counts: list[int] = []
-    try:
-        for values, n in _id_batches(path, id_column):
-            for value, count in zip(values, n, strict=True):
-                k = order.setdefault(value, len(order))
-                if k == len(counts):
-                    counts.append(0)
-                counts[k] += int(count)
-    except (OSError, ValueError, KeyError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ForecastError(f"{path}: cannot read its id column '{id_column}' ({reason})") from None
-    return list(order), np.asarray(counts, dtype=np.int64)
-
-
-def time_format_of(path: Path, column: str) -> str | None:
-    """The format pandas would infer for a text time column when it reads the whole file: the one
-    its first value has (None: not text, no value, or no single format). A panel read a group of
-    series at a time is parsed with it, so that every group reads its stamps as the whole read
-    would (a group whose first stamp is 03/04 must not read day-first dates month-first)."""
-    return _format_of(_first_time(path, column))
-
-
-def _format_of(first: object) -> str | None:
-    """`time_format_of` for the file's first time value."""
-    if not isinstance(first, str) or _number(first):
-        return None  # numbers (years, 20200131) are times of their own kind (see _numeric_times)
-    with warnings.catch_warnings():  # "dayfirst=False was specified": pandas' own inference says no more
-        warnings.simplefilter("ignore", UserWarning)
-        return pd.tseries.api.guess_datetime_format(first)
-
-
-def stamp_format(path: Path, column: str | None, time_format: str | None) -> str | None:
-    """The format a file writes its stamps in, so that stamps written from it (forecasts' origins
-    and target times, a template's rows) look like its own: `time_format` (data.time_format) when
-    given, else its first text value's ('2024-05-01 13:00' has no seconds), '%Y' for years written
-    as numbers; None where the file says nothing (no time column, Parquet timestamps, text of no
-    single format)."""
-    if column is None:
-        return None
-    if time_format is not None:
-        return time_format
-    first = _first_time(path, column)
-    if (isinstance(first, str) and _number(first)) or isinstance(first, int | float | np.number):
-        return "%Y"  # the only numbers read without a format (see _numeric_times)
-    return _format_of(first)  # the head read once, not again by time_format_of
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_time(path: Path, column: str) -> object:
-    """A file's first non-empty value of its time column (a CSV's as text); None: none, or unreadable."""
-    try:
-        if parquet(path):
-            batches = parquet_dataset(path).to_batches(columns=[column])
-            batch = next((b for b in batches if b.column(0).null_count < b.num_rows), None)  # empty parts skipped
-            values = batch.column(0).to_pandas() if batch is not None else pd.Series([], dtype=object)
-        else:
-            values = pd.read_csv(path, usecols=[column], nrows=1000, dtype=str)[column]
-    except (OSError, ValueError, KeyError):
-        return None  # the read of a group reports the problem
-    values = values.dropna()
-    return values.iloc[0] if len(values) else None
-
-
-def time_batches(path: Path, column: str, time_format: str | None) -> Iterator[pd.DatetimeIndex]:
-    """A file's time column, parsed a batch at a time (each as `load_series` parses a panel's)."""
-    if parquet(path):
-        for batch in parquet_dataset(path).to_batches(columns=[column]):
-            yield _parse_times(batch.to_pandas(), column, path, time_format, ordered=False)
-        return
-    with pd.read_csv(path, usecols=[column], chunksize=ROWS_AT_A_TIME) as chunks:
-        for chunk in chunks:
-            yield _parse_times(chunk, column, path, time_format, ordered=False)
-
-
-def _id_batches(path: Path, id_column: str) -> Iterator[tuple[list, np.ndarray]]:
-    """(distinct ids in order of first appearance, their rows) of each batch of a file's id column."""
-    if parquet(path):
-        import pyarrow.compute as pc
-
-        with arrow_system_pool():
-            for batch in parquet_dataset(path, id_column).to_batches(columns=[id_column]):
-                column = batch.column(0)
-                if hasattr(column, "dictionary_decode"):
-                    column = column.dictionary_decode()
-                column = _id_text(column, id_column, path)
-                counted = pc.value_counts(column)  # in order of first appearance
-                yield counted.field("values").to_pylist(), counted.field("counts").to_numpy()
-        return
-    reader = pd.read_csv(path, usecols=[id_column], dtype={id_column: str}, chunksize=ROWS_AT_A_TIME)
-    with reader as chunks:
-        for chunk in chunks:
-            codes, uniques = pd.factorize(chunk[id_column])
-            names = list(uniques)
-            counts = np.bincount(codes[codes >= 0], minlength=len(names))
-            if (codes < 0).any():
-                names, counts = [*names, None], np.append(counts, (codes < 0).sum())
-            yield names, counts
-
-
 def load_series(
     data: cfg.Data,
     path: Path | None = None,
@@ -815,13 +416,13 @@ def load_series(
         data = schema.apply(data)
     panel = data.id_column is not None
     times = (
-        _parse_times(frame, data.time_column, path, data.time_format, ordered=not panel) if data.time_column else None
+        parse_times(frame, data.time_column, path, data.time_format, ordered=not panel) if data.time_column else None
     )
     order, starts, ids = _panel_order(frame, data, path, times) if panel else (None, None, None)
     covariates = data.covariates
     not_inputs = {data.time_column, data.id_column, *covariates.static}
     if only is not None and not parquet(path):
-        frame = _numbers_again(frame, keep=not_inputs)
+        frame = numbers_again(frame, keep=not_inputs)
     if data.features is None:
         # every column but the time axis; a stray text cell is an error, never a silently dropped column
         features = [str(c) for c in frame.columns if c not in not_inputs]
@@ -957,34 +558,6 @@ def leading_rows(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
     np.add.at(steps, offsets[:-1], 1)
     np.add.at(steps, offsets[:-1] + np.clip(counts, 0, np.diff(offsets)), -1)
     return np.cumsum(steps[:-1], dtype=np.int8) > 0
-
-
-@contextlib.contextmanager
-def arrow_system_pool() -> Iterator[None]:
-    """Arrow allocates from the system allocator inside: its default pool (jemalloc or mimalloc)
-    keeps freed buffers for reuse, so RSS ratchets up with every large table a loop builds."""
-    import pyarrow as pa
-
-    pool = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(pool)
-
-
-def release_memory() -> None:
-    """Hand memory freed by the C allocator back to the system (glibc's malloc_trim).
-
-    Reading a large Parquet file leaves Arrow's freed buffers in glibc's heap, not returned to the
-    system: measured on a 50-million-row panel, 0.9 GB of resident memory that every later step
-    (scaling, TensorFlow) would have stacked on. Nothing happens where glibc is not the allocator.
-    """
-    import ctypes
-    import ctypes.util
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _any_missing(values: np.ndarray, rows: np.ndarray) -> bool:
