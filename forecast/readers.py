@@ -100,7 +100,12 @@ def numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
     """Text columns of some series of a CSV (read a chunk at a time) that are numbers throughout, as
     numbers, but not `keep` (ids, times, static covariates: `07` stays text): a chunk with one bad
     cell reads its whole column as text, and the series kept from it must not be blamed for a cell
-    of a series that is not among them. Only the columns that must be numbers are converted."""
+    of a series that is not among them. Only the columns that must be numbers are converted.
+
+    Args:
+        frame: some series of a CSV, as `read_table` reads them with `only` (changed in place).
+        keep: the columns left as read (the time and id columns, static covariates).
+    """
     for column in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
         if column in keep:
             continue
