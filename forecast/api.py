@@ -219,9 +219,9 @@ def _plot(runs: list[Run], path: Path, data: PathLike | None, series: list | Non
     """`plot_predictions` for members already resolved: the Figure, and the members' (network,
     intervals) for forecasts made after it; `quiet`: log none of the data's notes (when
     `write_predictions` reads the same series again and logs them itself)."""
-    from forecast.data import series_ids
     from forecast.future import ONE_SERIES
     from forecast.plots import SERIES
+    from forecast.readers import series_ids
 
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
@@ -245,7 +245,7 @@ def _open(
 ) -> Forecaster:
     """`forecaster` for members already resolved (`forecast.ensemble.members`); `loaded`: as
     `_forecaster`'s."""
-    from forecast.data import series_ids
+    from forecast.readers import series_ids
 
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
@@ -271,8 +271,10 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     import pandas as pd
 
     from forecast import future
-    from forecast.data import load_series, parquet, parquet_dataset, stamp_format
+    from forecast.data import load_series
     from forecast.ensemble import members
+    from forecast.readers import parquet, parquet_dataset
+    from forecast.timeparse import stamp_format
     from forecast.windows import WindowSpec
 
     run = members(run)[0]
@@ -316,9 +318,10 @@ def write_predictions(
     released. Anything else is forecast in one piece and streamed in chunks (`Forecaster.write`).
     Arguments as `predict`'s and `forecaster`'s.
     """
-    from forecast.data import release_memory, series_rows
     from forecast.ensemble import members
     from forecast.future import output_format, write_parts
+    from forecast.memory import release_memory
+    from forecast.readers import series_rows
     from forecast.rundir import STDOUT, special_file
     from forecast.windows import WindowSpec
 
@@ -391,7 +394,7 @@ def write_predictions(
 
 def _time_format(data: cfg.Data, path: Path) -> str | None:
     """data.time_format, or the format a whole read of the file would infer (see `time_format_of`)."""
-    from forecast.data import time_format_of
+    from forecast.timeparse import time_format_of
 
     if data.time_column is None or data.time_format is not None:
         return data.time_format
@@ -403,8 +406,8 @@ def _file_witness(data: cfg.Data, path: Path, time_format: str | None):
     batch at a time: every group's (and every shard's) rows then print their stamps as a predict of
     the whole file in one piece does. None where the time column cannot be read this way (missing,
     a bad stamp, zones that differ): the read of a group reports it, naming the row."""
-    from forecast.data import time_batches
     from forecast.future import _witness
+    from forecast.timeparse import time_batches
 
     if data.time_column is None:
         return None
@@ -474,9 +477,11 @@ def _forecaster(
     import numpy as np
 
     from forecast import future
-    from forecast.data import load_series, release_memory, stamp_format
+    from forecast.data import load_series
+    from forecast.memory import release_memory
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
+    from forecast.timeparse import stamp_format
     from forecast.windows import Feed, WindowSpec
 
     run = runs[0]
@@ -547,7 +552,7 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
 
 def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
     """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order."""
-    from forecast.data import series_ids
+    from forecast.readers import series_ids
 
     if config.data.id_column is None:
         raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")

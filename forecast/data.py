@@ -1,24 +1,32 @@
-"""Reading a series from CSV/Parquet and checking it (the scalers live in `forecast.scalers`).
+"""The data layer's entry point: `load_series` reads the columns a config asks for into a `Series`,
+and `InputSchema` records them for a run's later reads.
 
-Every problem a user can fix in the file becomes a ForecastError that names the file, the column
-and the row, so a batch job fails in one line instead of deep inside Keras.
+`load_series` is a pipeline of stages, each in the module named after its job: `readers` (the
+file, whole or some series), `timeparse` (the time column), `panels` (series order, static
+covariates, future rows), `columns` (which columns, checked numeric, as float32), `fill` (missing
+values), `timegrid` (data.frequency's grid) and `memory`. Every problem a user can fix in the file
+becomes a ForecastError that names the file, the column and the row, so a batch job fails in one
+line instead of deep inside Keras. (The scalers live in `forecast.scalers`.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import lzma
-import warnings
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forecast import calendar as cal
 from forecast import config as cfg
+from forecast.columns import as_float32, used_columns
 from forecast.errors import ForecastError
+from forecast.fill import fill_history, mark_missing
+from forecast.memory import release_memory
+from forecast.panels import future_rows, leading_rows, panel_order, static_covariates
+from forecast.readers import numbers_again, parquet, read_table
+from forecast.timegrid import frequency, regularize
+from forecast.timeparse import parse_times
 
 
 @dataclass
@@ -47,8 +55,6 @@ class Series:
     @property
     def calendar_names(self) -> list[str]:
         """The generated columns: hour_sin, hour_cos, ..."""
-        from forecast import calendar as cal
-
         return cal.names(self.calendar)
 
     @property
@@ -76,18 +82,6 @@ class Series:
     def label(self, series: int) -> str:
         """How messages name a series: "series 'H12'"."""
         return f"series '{self.ids[series]}'" if self.ids is not None else "the series"
-
-
-def frequency(times: pd.DatetimeIndex) -> str | None:
-    """pandas' name for the stamps' frequency ('h', 'W-SUN', 'ME'), or None when they are irregular
-    or too few: the one place forecast asks pandas, for the schema, the season and future stamps."""
-    if len(times) < 3:
-        return None
-    with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
-        found = pd.infer_freq(times)
-        return getattr(found, "freqstr", found)
-    return None
 
 
 @dataclass(frozen=True)
@@ -190,606 +184,6 @@ class InputSchema:
             )
 
 
-def parquet(path: Path) -> bool:
-    """A Parquet file, or a directory of them (a dataset written in parts)."""
-    return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
-
-
-def read_table(path: Path, ids: list[str] = (), only: tuple[str, list] | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file (or a directory of Parquet files), turning the ways it can fail
-    into one line each.
-
-    `ids` columns (a panel's id column) are read as text, exactly as written (`007`, `01` and `1.0`
-    stay three series: pandas would read all three as the number 1 or 7), on every path: whole or
-    `only`, CSV or Parquet (see `_id_text`). A CSV's are then pandas categories: a hundred thousand
-    ids repeated over fifty million rows cost codes, not fifty million strings. `only` (column,
-    text ids) keeps the rows whose column holds one of the ids (a group of a panel's series): a
-    Parquet file is filtered as it is read, a row group at a time, and a CSV a chunk at a time, so
-    only the wanted rows are ever held.
-    """
-    if not (path.is_file() or path.is_dir()):
-        raise ForecastError(f"data.path: file not found: {path}")
-    try:
-        if parquet(path):
-            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
-            import pyarrow.parquet as pq
-
-            # The system allocator (see arrow_system_pool): the columns pandas keeps are Arrow's
-            # buffers, and once forecast has copied what it uses, they go back to the system
-            # instead of staying in the pool (measured: about 1 GB of peak RSS for a
-            # 50-million-row panel).
-            with arrow_system_pool():
-                if only is not None:
-                    table = _parquet_rows(path, only)
-                else:
-                    table = pq.read_table(path, partitioning=_partitioning(path, ids[0] if ids else None))
-                table = _ids_as_text(table, ids, path)
-                frame = table.to_pandas(self_destruct=True, split_blocks=True)
-                del table
-        else:
-            with warnings.catch_warnings():  # an id column absent from the header is reported below
-                warnings.simplefilter("ignore")
-                # text, then categories: pandas 3 infers numbers for dtype="category" (1, 01 and 1.0 are one)
-                dtype = {c: str for c in ids} or None
-                if only is None:
-                    frame = pd.read_csv(path, dtype=dtype)
-                else:  # a chunk at a time, each cut to the wanted series: never the whole file in memory
-                    with pd.read_csv(path, dtype=dtype, chunksize=ROWS_AT_A_TIME) as chunks:
-                        frame = pd.concat([_wanted(c, only) for c in chunks], ignore_index=True)
-                for column in set(ids) & set(frame.columns):
-                    frame[column] = frame[column].astype("category")
-    except pd.errors.EmptyDataError:
-        raise ForecastError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ForecastError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz/.bz2/.zip/.xz raises one of the others
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ForecastError(f"{path}: cannot read the file ({reason})") from None
-    if frame.empty:
-        raise ForecastError(f"{path}: the file has a header but no data rows")
-    frame = frame.reset_index(drop=True)  # a Parquet file may carry pandas' index: rows are positions here
-    duplicated = None if parquet(path) else _duplicate_header(path, frame)
-    if duplicated:
-        raise ForecastError(f"{path.name}: column '{duplicated}' appears twice in the header")
-    return frame
-
-
-ROWS_AT_A_TIME = 1 << 20  # rows of a file read at a time where only some of its series are wanted
-
-
-def _wanted(chunk: pd.DataFrame, only: tuple[str, list]) -> pd.DataFrame:
-    """The rows of a CSV chunk (its ids read as text) whose id is among `only`'s."""
-    if only[0] not in chunk:  # a missing id column is reported by the caller
-        return chunk
-    return chunk[chunk[only[0]].isin(only[1]).to_numpy(bool)]  # an empty id: never selected
-
-
-def _numbers_again(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
-    """Text columns of some series of a CSV (read a chunk at a time) that are numbers throughout, as
-    numbers, but not `keep` (ids, times, static covariates: `07` stays text): a chunk with one bad
-    cell reads its whole column as text, and the series kept from it must not be blamed for a cell
-    of a series that is not among them. Only the columns that must be numbers are converted."""
-    for column in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
-        if column in keep:
-            continue
-        with contextlib.suppress(ValueError, TypeError):
-            frame[column] = pd.to_numeric(frame[column])
-    return frame
-
-
-def parquet_dataset(path: Path, id_column: str | None = None):
-    """A Parquet file or directory as pyarrow's dataset, read as `pq.read_table` reads it (hive
-    partitions, the id column's as text: see `_id_partitioning`; the first file's schema, the
-    others cast to it)."""
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
-    partitioning = _id_partitioning(dataset, id_column)
-    return dataset if partitioning is None else ds.dataset(path, format="parquet", partitioning=partitioning)
-
-
-def _partitioning(path: Path, id_column: str | None):
-    """`pq.read_table`'s partitioning: hive, the id column's as text (`_id_partitioning`)."""
-    if id_column is None or not path.is_dir():
-        return "hive"
-    return _id_partitioning(parquet_dataset(path), id_column) or "hive"
-
-
-def _id_partitioning(dataset, id_column: str | None):
-    """Hive partitioning where a directory named for the id column (`store=007/`) gives the id as
-    written: pyarrow would infer the number 7 from a name that looks like one. None: pyarrow's own
-    will do (no such directory, or its names already read as text)."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    first = next(iter(dataset.get_fragments()), None) if id_column is not None else None
-    keys = ds.get_partition_keys(first.partition_expression) if first is not None else {}
-    if id_column not in keys or pa.types.is_string(dataset.schema.field(id_column).type):
-        return None
-    fields = [pa.field(k, pa.string()) if k == id_column else dataset.schema.field(k) for k in keys]
-    return ds.HivePartitioning(pa.schema(fields))
-
-
-def _id_text(column, name: str, path: Path):
-    """A Parquet id column (pyarrow array) as text: text as stored, whole numbers as pandas writes
-    them in a CSV (7 -> '7', so a file converted from CSV keeps its series). Any other type is
-    refused: a float's text is ambiguous (1.0 or 1), a date's depends on its format."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return column
-    if pa.types.is_integer(kind):
-        return pc.cast(column, pa.string())
-    raise ForecastError(f"{path.name}: data.id_column '{name}' holds {kind}; ids must be text or whole numbers")
-
-
-def _ids_as_text(table, ids: list[str], path: Path):
-    """`table` with its id columns as text (`_id_text`); an absent one is reported by the caller."""
-    for name in ids:
-        at = table.schema.get_field_index(name)
-        if at >= 0:
-            table = table.set_column(at, name, _id_text(table.column(at), name, path))
-    return table
-
-
-def _parquet_rows(path: Path, only: tuple[str, list]):
-    """The rows of a Parquet file (or directory) whose `only[0]` column holds one of `only[1]`.
-
-    Read as pyarrow's dataset reads the whole (hive partitions, the first file's schema, the others
-    cast to it), but only the row groups whose statistics do not rule the values out, one at a
-    time: a file sorted by id reads little more than its wanted rows (measured: 0.6 s and 445 MB
-    peak for a tenth of a 50-million-row panel, where the filtered read_table took 0.9 s and 897 MB).
-    """
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    column, values = only
-    dataset = parquet_dataset(path, column)
-    values = _as_stored(values, dataset.schema.field(column).type if column in dataset.schema.names else None)
-    low, high = (min(values), max(values)) if values else (None, None)
-    kept = []
-    for fragment in dataset.get_fragments():
-        for group in fragment.split_by_row_group():
-            stats = group.row_groups[0].statistics.get(column) if group.row_groups else None
-            with contextlib.suppress(TypeError):  # values and statistics of types that do not compare
-                if values and stats and (stats["max"] < low or stats["min"] > high):
-                    continue
-            kept.append(group)
-    subset = ds.FileSystemDataset(kept, dataset.schema, dataset.format, dataset.filesystem)
-    return subset.to_table(filter=pc.field(column).isin(values), fragment_readahead=1, batch_readahead=1)
-
-
-def _as_stored(ids: list, kind) -> list:
-    """Text ids as a Parquet id column of `kind` stores them, what its filter and row-group
-    statistics compare with: an integer column's as numbers ('7' -> 7; '007' is no integer's text,
-    so no row of it matches)."""
-    import pyarrow as pa
-
-    if kind is not None and pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if kind is None or not pa.types.is_integer(kind):
-        return ids
-    return [int(i) for i in ids if _printed_integer(i)]
-
-
-def _printed_integer(text: str) -> bool:
-    """Whether `text` is how an integer prints ('7', '-3'; not '007', '+7' or '7.0')."""
-    try:
-        return str(int(text)) == text
-    except ValueError:
-        return False
-
-
-def _duplicate_header(path: Path, frame: pd.DataFrame) -> str | None:
-    """A column name given twice in a CSV header (pandas renames the second 'a' to 'a.1' silently)."""
-    if not any(str(c) != str(c).rpartition(".")[0] and str(c).rpartition(".")[2].isdigit() for c in frame.columns):
-        return None  # no 'name.N' column: nothing can have been renamed
-    header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            return name
-        seen.add(name)
-    return None
-
-
-def _numeric_times(raw: pd.Series, column: str, path: Path, time_format: str | None) -> pd.Series:
-    """A numeric time column as text pandas can parse: whole numbers 1..9999 without a format are
-    years (1700 or 1700.0 -> '1700'); with a format, whole numbers are read by it ('%Y%m%d').
-
-    pandas would read a bare number as nanoseconds since 1970, a silent wrong answer for years.
-    """
-    values = raw.to_numpy(np.float64)
-    whole = np.isfinite(values) & (values == np.round(values))
-    if not whole.all():
-        row = int(np.flatnonzero(~whole)[0])
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {row}: {values[row]:g} is a number, not a date "
-            "(whole years like 1700 are read as years; otherwise write dates or set data.time_format)"
-        )
-    if time_format is None and not ((values >= 1) & (values <= 9999)).all():
-        raise ForecastError(
-            f"{path.name}: column '{column}' holds numbers that are not years; "
-            "set data.time_format (e.g. '%Y%m%d' for 20200131) or write dates"
-        )
-    text = pd.Series(values.astype(np.int64).astype(str), index=raw.index)
-    return text.str.zfill(4) if time_format is None else text  # year 999 -> '0999' for '%Y'
-
-
-def _parse_times(
-    frame: pd.DataFrame, column: str, path: Path, time_format: str | None, ordered: bool = True
-) -> pd.DatetimeIndex:
-    if column not in frame.columns:
-        raise ForecastError(
-            f"data.time_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
-        )
-    raw = frame[column]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        raw = _numeric_times(raw, column, path, time_format)
-        time_format = time_format or "%Y"
-    with warnings.catch_warnings():  # "could not infer format": the bad value is reported below
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            times = pd.to_datetime(raw, errors="coerce", format=time_format)
-        except (ValueError, TypeError) as exc:  # a bad format directive; time zones that differ by row
-            reason = str(exc).split(". ")[0]
-            raise ForecastError(
-                f"{path.name}: column '{column}': {reason} (data.time_format: {time_format!r})"
-            ) from None
-    bad = np.flatnonzero(times.isna().to_numpy())
-    if len(bad):
-        fix = f"in the format {time_format!r}" if time_format else "(set data.time_format)"
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {bad[0]}: {raw.iloc[bad[0]]!r} is not a date/time {fix}"
-        )
-    index = pd.DatetimeIndex(times)
-    if not ordered:  # a panel: sorted by series and time later, and checked per series there
-        return index
-    steps = np.diff(index.asi8)
-    if (steps == 0).any():
-        row = int(np.flatnonzero(steps == 0)[0]) + 1
-        raise ForecastError(f"{path.name}: column '{column}' row {row}: duplicate timestamp {index[row]}")
-    if (steps < 0).any():
-        row = int(np.flatnonzero(steps < 0)[0]) + 1
-        raise ForecastError(
-            f"{path.name}: column '{column}' row {row}: timestamps are not sorted ({index[row]} after {index[row - 1]})"
-        )
-    return index
-
-
-def _numeric(frame: pd.DataFrame, columns: list[str], key: str, path: Path, hint: str = "") -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ForecastError(
-            f"{key}: column '{missing[0]}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
-        )
-    for column in columns:
-        if pd.api.types.is_bool_dtype(frame[column]) or not pd.api.types.is_numeric_dtype(frame[column]):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
-            example = f": row {bad[0]} is {frame[column].iloc[bad[0]]!r}" if len(bad) else ""
-            raise ForecastError(f"{key}: column '{column}' in {path.name} is not numeric{example}{hint}")
-
-
-def _group_fill(values: np.ndarray, groups: np.ndarray, how: str) -> np.ndarray:
-    """ffill or linear interpolation within each series (never across two), vectorised over all of them.
-
-    Interpolation matches pandas' `interpolate(limit_direction="both")` on each series: linear
-    between the nearest values before and after, the nearest one at either end.
-    """
-    if how == "ffill":
-        return pd.DataFrame(values).groupby(groups, sort=False).ffill().to_numpy(values.dtype)
-    out = values.copy()
-    index = pd.Series(np.arange(len(values), dtype=np.float64))
-    for k in range(values.shape[1]):
-        column = values[:, k].astype(np.float64)
-        holes = np.isnan(column)
-        if not holes.any():
-            continue
-        by_series = index.where(~holes).groupby(groups, sort=False)
-        before, after = by_series.ffill().to_numpy(), by_series.bfill().to_numpy()
-        before_value = np.where(np.isnan(before), np.nan, column[np.nan_to_num(before).astype(np.int64)])
-        after_value = np.where(np.isnan(after), np.nan, column[np.nan_to_num(after).astype(np.int64)])
-        span = after - before
-        weight = np.where(span > 0, (index.to_numpy() - before) / np.where(span > 0, span, 1), 0.0)
-        line = before_value + (after_value - before_value) * weight
-        filled = np.where(np.isnan(before), after_value, np.where(np.isnan(after), before_value, line))
-        out[:, k] = np.where(holes, filled, column)
-    return out
-
-
-def _fill(
-    values: np.ndarray, columns: list[str], how: str, path: Path, groups: np.ndarray | None, where
-) -> tuple[np.ndarray, np.ndarray | None, dict[str, int], list[str]]:
-    """Treat missing values as data.fill says (`values` may be changed in place).
-
-    Returns the values, the rows kept (data.fill=drop; None when all are), the count filled (or,
-    for drop, dropped) per column, and notes for the user. `groups` (a panel's series of each row)
-    keeps ffill and interpolation inside each series.
-    """
-    values[np.isinf(values)] = np.nan
-    missing = np.isnan(values)
-    counts = {columns[k]: int(n) for k, n in enumerate(missing.sum(axis=0)) if n}
-    notes = []
-    if counts and how != "none":
-        verb = "dropped the rows of" if how == "drop" else "filled"
-        touched = ", ".join(f"{n} in '{c}'" for c, n in counts.items())
-        notes.append(f"data.fill={how} {verb} {sum(counts.values())} missing values ({touched})")
-        if how == "drop":
-            notes.append(
-                f"data.fill=drop removed {int(missing.any(axis=1).sum())} rows: the series' spacing is now uneven"
-            )
-        elif groups is None and missing[-1].any():
-            notes.append(f"the last row ({len(values) - 1}), the forecast origin, holds filled values")
-    kept = None
-    if counts and how in ("ffill", "interpolate"):
-        values = _group_fill(values, groups if groups is not None else np.zeros(len(values), np.int32), how)
-    elif counts and how == "drop":
-        kept = np.flatnonzero(~missing.any(axis=1))
-        values = values[kept]
-    del missing
-    holes = np.isnan(values)
-    if holes.any():
-        row, col = (int(v[0]) for v in np.nonzero(holes))
-        fix = "set data.fill to ffill, interpolate or drop" if how == "none" else f"data.fill={how} cannot fill it"
-        place = where(int(kept[row]) if kept is not None else row)
-        raise ForecastError(f"{path.name}: column '{columns[col]}' {place}: missing or infinite value ({fix})")
-    if len(values) == 0:
-        raise ForecastError(f"{path.name}: no rows left after data.fill={how}")
-    return values, kept, counts if how != "none" else {}, notes
-
-
-def _fits_float32(column: str, values: np.ndarray, path: Path, where) -> None:
-    """Series are trained in float32: a value beyond its range (~3.4e38) would become infinite.
-    (Missing values, a predict file's future targets, are not checked.)"""
-    limit = float(np.finfo(np.float32).max)
-    for start in range(0, len(values), CHUNK):  # inf is a missing value for data.fill, not too big
-        part = values[start : start + CHUNK]
-        big = np.isfinite(part) & (np.abs(part) > limit)
-        if big.any():
-            row = start + int(np.flatnonzero(big)[0])
-            raise ForecastError(
-                f"{path.name}: column '{column}' {where(row)}: {values[row]:g} is beyond float32 (3.4e38)"
-            )
-
-
-def _panel_order(frame: pd.DataFrame, data: cfg.Data, path: Path, times: pd.DatetimeIndex | None):
-    """Series codes in the file's order of first appearance, and the row order that makes each
-    series contiguous and sorted in time (long files often interleave series by time)."""
-    column = data.id_column
-    if column not in frame.columns:
-        raise ForecastError(
-            f"data.id_column: column '{column}' not in {path.name} (columns: {', '.join(map(str, frame.columns))})"
-        )
-    ids_column = frame[column]
-    codes = None
-    if isinstance(ids_column.dtype, pd.CategoricalDtype):  # read as a category: its codes, if in file order
-        codes = ids_column.cat.codes.to_numpy()
-        if not (len(codes) and codes.min() >= 0 and _nondecreasing(codes)):
-            codes = None
-        else:
-            used = np.unique(codes[np.r_[0, np.flatnonzero(np.diff(codes)) + 1]])
-            uniques = ids_column.cat.categories[used]
-            codes = (
-                np.searchsorted(used, codes).astype(np.int32) if len(used) < len(ids_column.cat.categories) else codes
-            )
-    if codes is None:
-        codes, uniques = pd.factorize(ids_column, sort=False)
-    if (codes < 0).any():
-        raise ForecastError(f"{path.name}: column '{column}' row {int(np.flatnonzero(codes < 0)[0])}: no series id")
-    ids = [str(u) for u in uniques]
-    if len(set(ids)) < len(ids):  # 1 and "1" in one column
-        raise ForecastError(f"{path.name}: column '{column}' holds ids that read the same as text ('{ids[0]}')")
-    if _nondecreasing(codes) and (times is None or _increasing_within(times, codes)):
-        order = None  # already grouped and sorted (the usual file): no copy of every column
-    elif times is None:
-        order = np.argsort(codes, kind="stable")
-    else:
-        order = np.lexsort((times.asi8, codes))
-    if times is not None:
-        ordered_codes = codes if order is None else codes[order]
-        ordered_times = times.asi8 if order is None else times.asi8[order]
-        same = (np.diff(ordered_codes) == 0) & (np.diff(ordered_times) == 0)
-        if same.any():
-            row = int(np.flatnonzero(same)[0] + 1)
-            row = int(order[row]) if order is not None else row
-            raise ForecastError(f"{path.name}: series '{ids[codes[row]]}' row {row}: duplicate timestamp {times[row]}")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(ids)))]).astype(np.int64)
-    return order, starts, ids
-
-
-CHUNK = 1 << 22  # rows checked at a time: a large panel's temporaries stay small
-
-
-def _nondecreasing(values: np.ndarray) -> bool:
-    return all((np.diff(values[i : i + CHUNK + 1]) >= 0).all() for i in range(0, len(values), CHUNK))
-
-
-def _increasing_within(times: pd.DatetimeIndex, codes: np.ndarray) -> bool:
-    """Whether stamps do not decrease within each run of equal codes (a duplicate is reported later)."""
-    stamps = times.asi8
-    return all(
-        ((np.diff(stamps[i : i + CHUNK + 1]) >= 0) | (np.diff(codes[i : i + CHUNK + 1]) != 0)).all()
-        for i in range(0, len(stamps), CHUNK)
-    )
-
-
-def _static(frame: pd.DataFrame, columns: list[str], order, starts, ids, path: Path) -> pd.DataFrame | None:
-    """One row per series of its static covariates; a value that changes within a series is an error."""
-    if not columns:
-        return None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ForecastError(f"data.covariates.static: column '{missing[0]}' not in {path.name}")
-    sorted_frame = frame[columns] if order is None else frame[columns].iloc[order]
-    first = sorted_frame.iloc[starts[:-1]]
-    series = np.repeat(np.arange(len(ids)), np.diff(starts))
-
-    def row(position: int) -> int:
-        return int(order[position]) if order is not None else int(position)
-
-    for column in columns:
-        values = sorted_frame[column].to_numpy()
-        if pd.isna(values).any():
-            raise ForecastError(
-                f"{path.name}: column '{column}' row {row(np.flatnonzero(pd.isna(values))[0])}: missing static value"
-            )
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            numbers = values.astype(np.float64)  # standardized across series: one inf makes every value NaN
-            if np.isinf(numbers).any():
-                position = np.flatnonzero(np.isinf(numbers))[0]
-                raise ForecastError(
-                    f"{path.name}: column '{column}' row {row(position)}: infinite static value "
-                    f"in series '{ids[series[position]]}'"
-                )
-            _fits_float32(column, numbers, path, lambda position: f"row {row(position)}")
-        changed = values != first[column].to_numpy()[series]
-        if changed.any():
-            position = np.flatnonzero(changed)[0]
-            raise ForecastError(
-                f"{path.name}: column '{column}' row {row(position)}: static covariate changes within "
-                f"series '{ids[series[position]]}'"
-            )
-    return first.set_axis(ids, axis=0)
-
-
-def _future_rows(values: np.ndarray, targets: list[int], starts: np.ndarray, where, path: Path) -> np.ndarray:
-    """Each series' trailing rows with every target empty are future rows (for `predict`):
-    returns each series' first future row (its history's end)."""
-    known = np.zeros(len(values), bool)
-    for k in targets:
-        known |= ~np.isnan(values[:, k])
-    nonempty = np.diff(starts) > 0
-    if known[starts[1:][nonempty] - 1].all():  # every series ends with a target value: no future rows
-        return starts[1:].copy()
-    position = np.where(known, np.arange(len(values)), -1)
-    last = np.full(len(starts) - 1, -1)
-    last[nonempty] = np.maximum.reduceat(position, starts[:-1][nonempty])
-    empty = np.flatnonzero(last < starts[:-1])
-    if len(empty):
-        raise ForecastError(f"{path.name}: {where(int(starts[empty[0]]))}: no row with a target value")
-    return (last + 1).astype(np.int64)
-
-
-def series_ids(path: Path, id_column: str) -> list:
-    """A panel file's series ids in the order they first appear (see `series_rows`)."""
-    return series_rows(path, id_column)[0]
-
-
-def series_rows(path: Path, id_column: str) -> tuple[list, np.ndarray]:
-    """A panel file's series ids in the order they first appear, and each one's number of rows,
-    reading only the id column a batch at a time: memory grows with the series, not the rows.
-    Ids as text, as load_series names them (see `read_table`). An empty id is None."""
-    order: dict = {}
-    counts: list[int] = []
-    try:
-        for values, n in _id_batches(path, id_column):
-            for value, count in zip(values, n, strict=True):
-                k = order.setdefault(value, len(order))
-                if k == len(counts):
-                    counts.append(0)
-                counts[k] += int(count)
-    except (OSError, ValueError, KeyError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ForecastError(f"{path}: cannot read its id column '{id_column}' ({reason})") from None
-    return list(order), np.asarray(counts, dtype=np.int64)
-
-
-def time_format_of(path: Path, column: str) -> str | None:
-    """The format pandas would infer for a text time column when it reads the whole file: the one
-    its first value has (None: not text, no value, or no single format). A panel read a group of
-    series at a time is parsed with it, so that every group reads its stamps as the whole read
-    would (a group whose first stamp is 03/04 must not read day-first dates month-first)."""
-    return _format_of(_first_time(path, column))
-
-
-def _format_of(first: object) -> str | None:
-    """`time_format_of` for the file's first time value."""
-    if not isinstance(first, str) or _number(first):
-        return None  # numbers (years, 20200131) are times of their own kind (see _numeric_times)
-    with warnings.catch_warnings():  # "dayfirst=False was specified": pandas' own inference says no more
-        warnings.simplefilter("ignore", UserWarning)
-        return pd.tseries.api.guess_datetime_format(first)
-
-
-def stamp_format(path: Path, column: str | None, time_format: str | None) -> str | None:
-    """The format a file writes its stamps in, so that stamps written from it (forecasts' origins
-    and target times, a template's rows) look like its own: `time_format` (data.time_format) when
-    given, else its first text value's ('2024-05-01 13:00' has no seconds), '%Y' for years written
-    as numbers; None where the file says nothing (no time column, Parquet timestamps, text of no
-    single format)."""
-    if column is None:
-        return None
-    if time_format is not None:
-        return time_format
-    first = _first_time(path, column)
-    if (isinstance(first, str) and _number(first)) or isinstance(first, int | float | np.number):
-        return "%Y"  # the only numbers read without a format (see _numeric_times)
-    return _format_of(first)  # the head read once, not again by time_format_of
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _first_time(path: Path, column: str) -> object:
-    """A file's first non-empty value of its time column (a CSV's as text); None: none, or unreadable."""
-    try:
-        if parquet(path):
-            batches = parquet_dataset(path).to_batches(columns=[column])
-            batch = next((b for b in batches if b.column(0).null_count < b.num_rows), None)  # empty parts skipped
-            values = batch.column(0).to_pandas() if batch is not None else pd.Series([], dtype=object)
-        else:
-            values = pd.read_csv(path, usecols=[column], nrows=1000, dtype=str)[column]
-    except (OSError, ValueError, KeyError):
-        return None  # the read of a group reports the problem
-    values = values.dropna()
-    return values.iloc[0] if len(values) else None
-
-
-def time_batches(path: Path, column: str, time_format: str | None) -> Iterator[pd.DatetimeIndex]:
-    """A file's time column, parsed a batch at a time (each as `load_series` parses a panel's)."""
-    if parquet(path):
-        for batch in parquet_dataset(path).to_batches(columns=[column]):
-            yield _parse_times(batch.to_pandas(), column, path, time_format, ordered=False)
-        return
-    with pd.read_csv(path, usecols=[column], chunksize=ROWS_AT_A_TIME) as chunks:
-        for chunk in chunks:
-            yield _parse_times(chunk, column, path, time_format, ordered=False)
-
-
-def _id_batches(path: Path, id_column: str) -> Iterator[tuple[list, np.ndarray]]:
-    """(distinct ids in order of first appearance, their rows) of each batch of a file's id column."""
-    if parquet(path):
-        import pyarrow.compute as pc
-
-        with arrow_system_pool():
-            for batch in parquet_dataset(path, id_column).to_batches(columns=[id_column]):
-                column = batch.column(0)
-                if hasattr(column, "dictionary_decode"):
-                    column = column.dictionary_decode()
-                column = _id_text(column, id_column, path)
-                counted = pc.value_counts(column)  # in order of first appearance
-                yield counted.field("values").to_pylist(), counted.field("counts").to_numpy()
-        return
-    reader = pd.read_csv(path, usecols=[id_column], dtype={id_column: str}, chunksize=ROWS_AT_A_TIME)
-    with reader as chunks:
-        for chunk in chunks:
-            codes, uniques = pd.factorize(chunk[id_column])
-            names = list(uniques)
-            counts = np.bincount(codes[codes >= 0], minlength=len(names))
-            if (codes < 0).any():
-                names, counts = [*names, None], np.append(counts, (codes < 0).sum())
-            yield names, counts
-
-
 def load_series(
     data: cfg.Data,
     path: Path | None = None,
@@ -808,188 +202,148 @@ def load_series(
         only: a panel's series to load (a shard of `predict`), by id; None: all of them.
     """
     path = Path(path or data.path)
-    selection = (data.id_column, only) if only is not None and data.id_column else None
-    frame = read_table(path, [data.id_column] if data.id_column else [], selection)
-    if schema is not None:
-        schema.check_columns(frame, path)
-        data = schema.apply(data)
-    panel = data.id_column is not None
-    times = (
-        _parse_times(frame, data.time_column, path, data.time_format, ordered=not panel) if data.time_column else None
-    )
-    order, starts, ids = _panel_order(frame, data, path, times) if panel else (None, None, None)
-    covariates = data.covariates
-    not_inputs = {data.time_column, data.id_column, *covariates.static}
-    if only is not None and not parquet(path):
-        frame = _numbers_again(frame, keep=not_inputs)
-    if data.features is None:
-        # every column but the time axis; a stray text cell is an error, never a silently dropped column
-        features = [str(c) for c in frame.columns if c not in not_inputs]
-        _numeric(
-            frame,
-            features,
-            "data.features",
-            path,
-            hint=" (name it in data.time_column if it holds times, or list data.features)",
-        )
-    else:
-        features = list(data.features)
-        _numeric(frame, features, "data.features", path)
-    features += [c for c in (*covariates.past, *covariates.future) if c not in features]
-    _numeric(frame, [*covariates.past, *covariates.future], "data.covariates", path)
-    inputs_only = {*covariates.past, *covariates.future}  # covariates are never targets, by default either
-    targets = list(data.targets) if data.targets is not None else [c for c in features if c not in inputs_only]
-    if not targets:
-        raise ForecastError("data.targets: every feature is a covariate; name the targets")
-    _numeric(frame, targets, "data.targets", path)
+    frame, data = _read(data, path, schema, only)
+    rows = _series_order(frame, data, path)
+    features, targets = used_columns(frame, data, path)
     columns = list(dict.fromkeys(features + targets))
     dtypes = {str(c): str(frame[c].dtype) for c in columns}
-    static = _static(frame, covariates.static, order, starts, ids, path) if panel else None
-    if order is not None:
-        times = times[order] if times is not None else None
-    source = order  # each row's row in the file (None: the same; -1: a stamp data.frequency inserted)
-    starts = starts if starts is not None else np.array([0, len(frame)], dtype=np.int64)
-
-    def where(row: int) -> str:
-        series = int(np.searchsorted(starts, row, side="right") - 1)
-        name = f"series '{ids[series]}' " if panel else ""
-        if source is None or source[row] >= 0:
-            return f"{name}row {row if source is None else source[row]}"
-        return f"{name}{times[row]} (a stamp data.frequency inserted)"
-
-    # One float32 array of every used column, filled column by column (reordered when the file
-    # interleaves series): the one copy of a large panel's values. Range is checked before the cast.
-    values = np.empty((len(frame), len(columns)), dtype=np.float32)
-    for k, column in enumerate(columns):
-        column_values = frame[column].to_numpy()
-        if column_values.dtype != np.float32:
-            column_values = column_values.astype(np.float64)  # bools and ints too; a float32 cannot overflow
-        column_values = column_values[order] if order is not None else column_values
-        if column_values.dtype != np.float32:
-            _fits_float32(column, column_values, path, where)
-        values[:, k] = column_values
-    del frame, column_values
+    panel = data.id_column is not None
+    static = (
+        static_covariates(frame, data.covariates.static, rows.source, rows.starts, rows.ids, path) if panel else None
+    )
+    rows.values = as_float32(frame, columns, rows.source, path, rows.where)
+    del frame  # from here on the one copy of a large panel's values is rows.values
     release_memory()
-    notes = []
-    for column, sentinels in data.missing_values.items():
-        if column not in columns:
-            raise ForecastError(f"data.missing_values: column '{column}' is not among the features or targets")
-        k = columns.index(column)
-        hit = np.isin(values[:, k], np.asarray(sentinels, dtype=np.float32))
-        if hit.any():
-            values[hit, k] = np.nan
-            notes.append(
-                f"{int(hit.sum())} rows of '{column}' held {'/'.join(f'{v:g}' for v in sentinels)} (missing): "
-                f"data.fill={data.fill}"
-            )
+    notes = mark_missing(rows.values, columns, data.missing_values, data.fill)
     if data.frequency is not None:
-        from forecast.timegrid import regularize
-
-        regular = regularize(times, starts, data.frequency, where, path.name)
-        if regular is not None:
-            grid = np.full((len(regular.times), len(columns)), np.nan, dtype=np.float32)
-            grid[regular.rows] = values
-            inserted_source = np.full(len(regular.times), -1)
-            inserted_source[regular.rows] = source if source is not None else np.arange(len(values))
-            values, source, times, starts = grid, inserted_source, regular.times, regular.starts
-            notes.append(f"data.frequency={data.frequency} inserted {regular.inserted} missing time stamps")
+        notes += _regularize(rows, data.frequency, path)
     target_index = [columns.index(t) for t in targets]
-    ends = _future_rows(values, target_index, starts, where, path)
-    if not future:  # rows with empty targets after a series' last value: future rows, not training data
-        trailing = int((starts[1:] - ends).sum())
-        if trailing:
-            notes.append(f"{trailing} rows after the last target value of their series (future rows) are not used")
-            keep = np.arange(len(values)) < np.repeat(ends, np.diff(starts))
-            values = values[keep]
-            source = (source if source is not None else np.arange(len(keep)))[keep]
-            times = times[keep] if times is not None else None
-            starts = np.concatenate([[0], np.cumsum(ends - starts[:-1])]).astype(np.int64)
-        ends = None
-    groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts)) if panel else None
-    history = None if ends is None else leading_rows(starts, ends - starts[:-1])
-    if history is not None and not _any_missing(values, history):
-        history = None  # nothing to fill among the history rows: the future rows' NaN stay as they are
-        values, kept, filled, fill_notes = values, None, {}, []
-    elif history is None:
-        values, kept, filled, fill_notes = _fill(values, columns, data.fill, path, groups, where)
-    else:  # predict: the future rows are left as they are
-        past = np.flatnonzero(history)
-        part, kept, filled, fill_notes = _fill(
-            values[past], columns, data.fill, path, groups[past] if groups is not None else None,
-            lambda row: where(int(past[row])),
-        )  # fmt: skip
-        if kept is not None:  # data.fill=drop: positions among all rows, in their order
-            kept = np.concatenate([past[kept], np.flatnonzero(~history)])
-            values = np.concatenate([part, values[~history]])
-            order = np.argsort(kept, kind="stable")
-            kept, values = kept[order], values[order]
-        else:
-            values[past] = part
-    notes += fill_notes
-    if kept is not None:  # data.fill=drop
-        times = times[kept] if times is not None else None
-        series_of_row = np.repeat(np.arange(len(starts) - 1), np.diff(starts))[kept]
-        counts = np.bincount(series_of_row, minlength=len(starts) - 1)
-        if ends is not None:
-            ends = np.cumsum(counts) - counts + np.bincount(series_of_row[history[kept]], minlength=len(counts))
-        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows.ends = future_rows(rows.values, target_index, rows.starts, rows.where, path)
+    if not future:
+        notes += _drop_future_rows(rows)
+    filled, fill_notes = _fill(rows, columns, data.fill, path)
     return Series(
-        features=_columns(values, [columns.index(c) for c in features]),
-        targets=_columns(values, target_index),
+        features=_columns(rows.values, [columns.index(c) for c in features]),
+        targets=_columns(rows.values, target_index),
         feature_names=features,
         target_names=targets,
-        times=times,
-        notes=notes,
+        times=rows.times,
+        notes=notes + fill_notes,
         filled=filled,
         dtypes=dtypes,
-        starts=starts if panel else None,
-        ids=ids,
-        ends=ends,
+        starts=rows.starts if panel else None,
+        ids=rows.ids,
+        ends=rows.ends,
         static=static,
         calendar=list(data.calendar),
     )
 
 
-def leading_rows(offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """A boolean mask of the first `counts[i]` rows of each series (offsets: n_series + 1), built
-    from +1/-1 steps and a running sum in int8: one byte a row, however many rows."""
-    steps = np.zeros(int(offsets[-1]) + 1, dtype=np.int8)
-    np.add.at(steps, offsets[:-1], 1)
-    np.add.at(steps, offsets[:-1] + np.clip(counts, 0, np.diff(offsets)), -1)
-    return np.cumsum(steps[:-1], dtype=np.int8) > 0
+@dataclass
+class _Rows:
+    """The rows as `load_series` carries them from stage to stage, in series order.
 
-
-@contextlib.contextmanager
-def arrow_system_pool() -> Iterator[None]:
-    """Arrow allocates from the system allocator inside: its default pool (jemalloc or mimalloc)
-    keeps freed buffers for reuse, so RSS ratchets up with every large table a loop builds."""
-    import pyarrow as pa
-
-    pool = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(pool)
-
-
-def release_memory() -> None:
-    """Hand memory freed by the C allocator back to the system (glibc's malloc_trim).
-
-    Reading a large Parquet file leaves Arrow's freed buffers in glibc's heap, not returned to the
-    system: measured on a 50-million-row panel, 0.9 GB of resident memory that every later step
-    (scaling, TensorFlow) would have stacked on. Nothing happens where glibc is not the allocator.
+    A stage that inserts rows (data.frequency) or drops them (future rows, data.fill=drop) changes
+    the values, stamps, offsets and sources together, and `where` reads them as they are at the
+    moment a message is written: an error names a row by its row in the file, whatever the stages
+    before it did, or by its stamp where data.frequency inserted it.
     """
-    import ctypes
-    import ctypes.util
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    times: pd.DatetimeIndex | None  # each row's stamp; None: rows are identified by their index
+    starts: np.ndarray  # row offsets of the series (n_series + 1): [0, rows] for one series
+    source: np.ndarray | None = None  # each row's row in the file (None: the same; -1: a stamp data.frequency inserted)
+    ids: list[str] | None = None  # a panel's series ids; None: one series
+    values: np.ndarray | None = None  # the used columns, float32, once read
+    ends: np.ndarray | None = None  # first row after each series' history; None: every row is history
+
+    def where(self, row: int) -> str:
+        """How messages name a row: "series 'a' row 12", "row 12", or "series 'a' 2024-01-01 03:00:00
+        (a stamp data.frequency inserted)"."""
+        series = int(np.searchsorted(self.starts, row, side="right") - 1)
+        name = f"series '{self.ids[series]}' " if self.ids is not None else ""
+        if self.source is None or self.source[row] >= 0:
+            return f"{name}row {row if self.source is None else self.source[row]}"
+        return f"{name}{self.times[row]} (a stamp data.frequency inserted)"
 
 
-def _any_missing(values: np.ndarray, rows: np.ndarray) -> bool:
-    """Whether any value of the selected rows is NaN or infinite (checked a chunk at a time)."""
-    return any((~np.isfinite(values[i : i + CHUNK]))[rows[i : i + CHUNK]].any() for i in range(0, len(values), CHUNK))
+def _read(data: cfg.Data, path: Path, schema: InputSchema | None, only: list | None) -> tuple[pd.DataFrame, cfg.Data]:
+    """The file (only the `only` series of a panel, if given), its columns matched to a run's schema
+    by name. A CSV read a chunk at a time gets its number columns back as numbers: a chunk with one
+    bad cell reads its whole column as text, and must not blame the series kept from it."""
+    selection = (data.id_column, only) if only is not None and data.id_column else None
+    frame = read_table(path, [data.id_column] if data.id_column else [], selection)
+    if schema is not None:
+        schema.check_columns(frame, path)
+        data = schema.apply(data)
+    if only is not None and not parquet(path):
+        frame = numbers_again(frame, keep={data.time_column, data.id_column, *data.covariates.static})
+    return frame, data
+
+
+def _series_order(frame: pd.DataFrame, data: cfg.Data, path: Path) -> _Rows:
+    """The rows' stamps and a panel's series order: each series' rows contiguous and sorted in time,
+    in the file's order of ids. A single series' stamps must already increase; a panel's are
+    checked per series once sorted, since long files interleave series by time."""
+    panel = data.id_column is not None
+    times = (
+        parse_times(frame, data.time_column, path, data.time_format, ordered=not panel) if data.time_column else None
+    )
+    if not panel:
+        return _Rows(times, np.array([0, len(frame)], dtype=np.int64))
+    order, starts, ids = panel_order(frame, data, path, times)
+    if order is not None and times is not None:
+        times = times[order]
+    return _Rows(times, starts, source=order, ids=ids)
+
+
+def _regularize(rows: _Rows, freq: str, path: Path) -> list[str]:
+    """data.frequency: every stamp on its grid, the missing stamps inserted as empty rows (NaN) for
+    data.fill to treat, so a model never reads 23 hours as a day."""
+    regular = regularize(rows.times, rows.starts, freq, rows.where, path.name)
+    if regular is None:
+        return []
+    grid = np.full((len(regular.times), rows.values.shape[1]), np.nan, dtype=np.float32)
+    grid[regular.rows] = rows.values
+    inserted_source = np.full(len(regular.times), -1)
+    inserted_source[regular.rows] = rows.source if rows.source is not None else np.arange(len(rows.values))
+    rows.values, rows.source, rows.times, rows.starts = grid, inserted_source, regular.times, regular.starts
+    return [f"data.frequency={freq} inserted {regular.inserted} missing time stamps"]
+
+
+def _drop_future_rows(rows: _Rows) -> list[str]:
+    """Outside `predict`, rows with empty targets after a series' last value are future rows, not
+    training data: they are dropped, and said so, rather than filled into made-up targets."""
+    starts, ends = rows.starts, rows.ends
+    rows.ends = None
+    trailing = int((starts[1:] - ends).sum())
+    if not trailing:
+        return []
+    keep = np.arange(len(rows.values)) < np.repeat(ends, np.diff(starts))
+    rows.values = rows.values[keep]
+    rows.source = (rows.source if rows.source is not None else np.arange(len(keep)))[keep]
+    rows.times = rows.times[keep] if rows.times is not None else None
+    rows.starts = np.concatenate([[0], np.cumsum(ends - starts[:-1])]).astype(np.int64)
+    return [f"{trailing} rows after the last target value of their series (future rows) are not used"]
+
+
+def _fill(rows: _Rows, columns: list[str], how: str, path: Path) -> tuple[dict[str, int], list[str]]:
+    """data.fill on the history rows, within each series; with data.fill=drop, the stamps and the
+    series' offsets (and a predict file's history ends) follow the rows that are left.
+
+    Returns the count filled (or dropped) per column, and notes for the user.
+    """
+    starts, ends = rows.starts, rows.ends
+    groups = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts)) if rows.ids is not None else None
+    history = None if ends is None else leading_rows(starts, ends - starts[:-1])
+    rows.values, kept, filled, notes = fill_history(rows.values, columns, how, path, groups, rows.where, history)
+    if kept is not None:  # data.fill=drop
+        rows.times = rows.times[kept] if rows.times is not None else None
+        series_of_row = np.repeat(np.arange(len(starts) - 1), np.diff(starts))[kept]
+        counts = np.bincount(series_of_row, minlength=len(starts) - 1)
+        if ends is not None:
+            rows.ends = np.cumsum(counts) - counts + np.bincount(series_of_row[history[kept]], minlength=len(counts))
+        rows.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return filled, notes
 
 
 def _columns(values: np.ndarray, index: list[int]) -> np.ndarray:
@@ -998,11 +352,3 @@ def _columns(values: np.ndarray, index: list[int]) -> np.ndarray:
     if index == list(range(index[0], index[0] + len(index))):
         return values[:, index[0] : index[0] + len(index)]
     return values[:, index]
-
-
-def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """The columns as one float32 array, filled column by column (no float64 copy of them all)."""
-    out = np.empty((len(frame), len(columns)), dtype=np.float32)
-    for k, column in enumerate(columns):
-        out[:, k] = frame[column].to_numpy()
-    return out

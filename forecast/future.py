@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from forecast import config as cfg
-from forecast.data import Series, arrow_system_pool
+from forecast.data import Series
 from forecast.errors import ForecastError
+from forecast.memory import arrow_system_pool
 from forecast.windows import WindowSpec
 
 
@@ -180,8 +181,8 @@ def stamps_after(last: pd.DatetimeIndex, count: int, frequency: str | None, refe
     """(len(last), count) stamps (UTC wall time) after each of `last`: on the `frequency` grid, else
     the one pandas infers from `reference` (month ends stay month ends, years stay years), else
     steps of its median spacing."""
-    from forecast.data import frequency as infer
     from forecast.timegrid import after
+    from forecast.timegrid import frequency as infer
 
     name = frequency or infer(reference[-1000:])
     if name is not None:

@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from forecast import config as cfg
-from forecast.data import InputSchema, Series, frequency, leading_rows, load_series, release_memory
+from forecast.data import InputSchema, Series, load_series
 from forecast.errors import ForecastError
+from forecast.memory import release_memory
 from forecast.model import Extras, choose_season, target_index
+from forecast.panels import leading_rows
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
 from forecast.scalers import fit as fit_scalers
+from forecast.timegrid import frequency
 from forecast.windows import Feed, WindowSpec, seasonal_offsets
 
 

@@ -16,6 +16,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScale
 from forecast import config as cfg
 from forecast.data import Series
 from forecast.errors import ForecastError
+from forecast.panels import leading_rows
 
 
 def make_scaler(scaler: cfg.Scaler) -> TransformerMixin:
@@ -420,8 +421,6 @@ class SeriesScalers(_Clipped):
         own = None
         if unseen:
             if rows is None:
-                from forecast.data import leading_rows
-
                 rows = leading_rows(series.offsets, series.history_ends - series.offsets[:-1])
             own = SeriesScalers.fit(kind, series, rows)
             notes.append(

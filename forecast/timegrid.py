@@ -4,11 +4,13 @@ Real series lose stamps (a meter offline, a store closed); a model that assumes 
 would silently read 23 hours as a day. With a frequency, every stamp must lie on that grid (a
 stamp off it is an error naming the series and row), and the missing ones become rows whose
 values `data.fill` treats. Everything here is vectorised over all series at once: a panel of
-100,000 series is regularised without a Python loop over them.
+100,000 series is regularised without a Python loop over them. Without a configured frequency,
+`frequency` asks pandas for the stamps' own (for the run's schema, the season and future stamps).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -38,6 +40,18 @@ class Regular:
     starts: np.ndarray
     times: pd.DatetimeIndex
     inserted: int
+
+
+def frequency(times: pd.DatetimeIndex) -> str | None:
+    """pandas' name for the stamps' frequency ('h', 'W-SUN', 'ME'), or None when they are irregular
+    or too few: the one place forecast asks pandas, for the schema, the season and future stamps."""
+    if len(times) < 3:
+        return None
+    with contextlib.suppress(TypeError, ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset object instead of the name
+        found = pd.infer_freq(times)
+        return getattr(found, "freqstr", found)
+    return None
 
 
 def _positions(times: pd.DatetimeIndex, freq: str) -> tuple[np.ndarray, np.ndarray, object]:

@@ -147,7 +147,7 @@ def test_scalers_round_trip_through_json(kind):
     ],
 )
 def test_stamp_format_is_how_the_file_writes_its_stamps(tmp_path, column, time_format, expected):
-    from forecast.data import stamp_format
+    from forecast.timeparse import stamp_format
 
     frame = pd.DataFrame({"t": column, "y": [1.0, 2.0]})
     path = tmp_path / ("d.parquet" if expected is None else "d.csv")

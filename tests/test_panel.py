@@ -16,11 +16,12 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 import forecast
 from forecast import config as cfg
 from forecast.calendar import features as calendar_features
-from forecast.data import load_series, series_rows
+from forecast.data import load_series
 from forecast.errors import ForecastError
 from forecast.metrics import scores, smape_terms
 from forecast.model import Extras, build, count_parameters
 from forecast.prepare import prepare
+from forecast.readers import series_rows
 from forecast.windows import WindowSpec
 
 LENGTHS = {"a": 80, "b": 60, "c": 45, "d": 6}  # d is too short for one window

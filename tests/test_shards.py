@@ -7,8 +7,8 @@ from conftest import TEXT_IDS, run_cli
 from test_panel import panel_config, panel_frame
 
 import forecast
-from forecast.data import series_ids
 from forecast.errors import ForecastError
+from forecast.readers import series_ids
 
 LENGTHS = {f"s{k:02d}": 40 + k for k in range(11)}
 
