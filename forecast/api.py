@@ -636,13 +636,13 @@ def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | N
         metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
         storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
     """
-    from forecast import sweeps as sw
+    from forecast import leaderboard as lb
 
     if (Path(sweep_dir) / "tune.json").exists():
         from forecast import tuning
 
         return tuning.leaderboard(Path(sweep_dir), metric, storage)
-    return sw.leaderboard(Path(sweep_dir), metric or "val.model.mae")
+    return lb.of_sweep(Path(sweep_dir), metric or "val.model.mae")
 
 
 def tune(

@@ -35,20 +35,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
+from forecast.leaderboard import Leaderboard, cells, check_metric, leaderboard_lock, scores, write_leaderboard
 from forecast.plans import content, difference
-from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, hold, write_text
-from forecast.sweeps import (
-    Leaderboard,
-    cells,
-    check_interval_metric,
-    clear_trials,
-    keep_plan,
-    leaderboard_lock,
-    overrides,
-    scores,
-    write_leaderboard,
-)
+from forecast.sweep_dirs import clear_trials, keep_plan, overrides
 
 log = logging.getLogger("forecast")
 
@@ -383,9 +373,7 @@ def run(
     if pruner not in PRUNERS:
         raise ForecastError(f"--pruner {pruner}: expected one of {', '.join(PRUNERS)}")
     base = cfg.load(config_path, base_overrides)
-    if not is_metric_path(metric):
-        raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
-    check_interval_metric(metric, base)
+    check_metric(metric, base)
     check_space(config_path, space, base_overrides)
     _optuna()
     check_storage(storage)  # all before the directory exists: bad input leaves nothing behind
