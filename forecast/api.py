@@ -681,8 +681,9 @@ def tune(
             study and trials and start over, instead of refusing.
     """
     from forecast import tuning
+    from forecast.search_space import read_space
 
-    parsed = tuning.read_space(space if isinstance(space, dict) else Path(space))
+    parsed = read_space(space if isinstance(space, dict) else Path(space))
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
     return tuning.run(

@@ -29,15 +29,13 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
 from forecast.leaderboard import Leaderboard, cells, check_metric, leaderboard_lock, scores, write_leaderboard
 from forecast.plans import content, difference
 from forecast.rundir import Busy, Run, hold, write_text
+from forecast.search_space import Distribution, check_space, sample
 from forecast.sweep_dirs import clear_trials, keep_plan, overrides
 
 log = logging.getLogger("forecast")
@@ -48,126 +46,6 @@ PRUNERS = ("median", "halving", "none")
 # epochs rank learning rates by how fast they start, not where they end). Steps are epochs from 1,
 # and Optuna prunes from step == n_warmup_steps on.
 MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 3}
-
-
-class Distribution(BaseModel):
-    """One key's distribution: `choices`, or `low`/`high` (ints when both are ints) with `log` or `step`."""
-
-    model_config = ConfigDict(extra="forbid")
-    low: int | float | None = None
-    high: int | float | None = None
-    log: bool = False
-    step: int | float | None = None
-    choices: list[Any] | None = None
-    when: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Distribution:
-        if self.choices is not None:
-            if self.low is not None or self.high is not None or self.step is not None or self.log:
-                raise ValueError("give either choices or low/high, not both")
-            if not self.choices:
-                raise ValueError("choices is empty")
-            if not all(v is None or isinstance(v, str | int | float | bool) for v in self.choices):
-                raise ValueError("choices must be numbers, strings, booleans or null (not lists or mappings)")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("give low and high (a range), or choices")
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.step is not None:
-            raise ValueError("log and step cannot be combined")
-        if self.log and self.low <= 0:
-            raise ValueError("log needs low > 0")
-        if self.step is not None and self.step <= 0:
-            raise ValueError("step must be positive")
-        return self
-
-    @property
-    def integer(self) -> bool:
-        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
-
-    def values(self) -> list:
-        """The values a config must accept: the choices, or both ends of the range."""
-        return list(self.choices) if self.choices is not None else [self.low, self.high]
-
-
-def read_space(source: Path | dict) -> dict[str, Distribution]:
-    """The space (a YAML file, or its mapping), checked: ForecastError (exit 2) naming the key."""
-    path = "space" if isinstance(source, dict) else source
-    raw = source if isinstance(source, dict) else cfg.read_yaml(Path(source))
-    if not isinstance(raw, dict) or not raw:
-        raise ForecastError(
-            f"{path}: a space maps dotted config keys to distributions, e.g. "
-            "'training.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}'"
-        )
-    space: dict[str, Distribution] = {}
-    for key, spec in raw.items():
-        if not isinstance(spec, dict):
-            raise ForecastError(f"{path}: {key}: expected {{low, high[, log | step]}} or {{choices: [...]}}")
-        try:
-            dist = Distribution(**spec)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            raise ForecastError(f"{path}: {key}{'.' + where if where else ''}: {message}") from None
-        for parent, allowed in (dist.when or {}).items():
-            if parent not in space:
-                raise ForecastError(f"{path}: {key}.when: {parent} is not a key drawn before {key}")
-            choices = space[parent].values() if space[parent].choices is not None else None
-            wanted = allowed if isinstance(allowed, list) else [allowed]
-            if choices is not None and not set(map(json.dumps, wanted)) <= set(map(json.dumps, choices)):
-                raise ForecastError(f"{path}: {key}.when: {parent} never takes {allowed} (choices: {choices})")
-            dist.when[parent] = wanted  # one form: a list of the allowed values
-        space[str(key)] = dist
-    return space
-
-
-def check_space(config_path: Path, space: dict[str, Distribution], base_overrides=()) -> None:
-    """Every value at the edges of every range, and every choice, makes a valid config (the other
-    keys at their first value, where their `when` holds): a typo'd key or a bad value fails now,
-    not at trial 17."""
-    for key, dist in space.items():
-        for value in dist.values():
-            fixed = {k: d.values()[0] for k, d in space.items()}
-            fixed[key] = value
-            _enable(key, space, fixed)
-            cfg.load(config_path, [*base_overrides, *overrides(sample(FixedValues(fixed), space))], option="--space")
-
-
-def _enable(key: str, space: dict[str, Distribution], fixed: dict[str, object]) -> None:
-    """Set the keys `key` depends on (and theirs) to values under which it is drawn."""
-    for parent, allowed in (space[key].when or {}).items():
-        fixed[parent] = allowed[0]
-        _enable(parent, space, fixed)
-
-
-class FixedValues:
-    """A stand-in trial whose every suggestion is a given value (`check_space` draws with it)."""
-
-    def __init__(self, values: dict[str, object]) -> None:
-        self.values = values
-
-    def _pick(self, name, *args, **kwargs):
-        return self.values[name]
-
-    suggest_categorical = suggest_int = suggest_float = _pick
-
-
-def sample(trial, space: dict[str, Distribution]) -> dict[str, object]:
-    """Draw a trial's values (define-by-run: a key whose `when` does not hold is not drawn at all)."""
-    values: dict[str, object] = {}
-    for key, dist in space.items():
-        if any(key_ not in values or values[key_] not in wanted for key_, wanted in (dist.when or {}).items()):
-            continue
-        if dist.choices is not None:
-            values[key] = trial.suggest_categorical(key, dist.choices)
-        elif dist.integer:
-            values[key] = trial.suggest_int(key, dist.low, dist.high, step=dist.step or 1, log=dist.log)
-        else:
-            values[key] = trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
-    return values
 
 
 def _optuna():

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from forecast.cli import app
 from forecast.errors import ForecastError
 from forecast.rundir import Run
-from forecast.tuning import check_space, read_space, sample
+from forecast.search_space import check_space, read_space, sample
 
 optuna = pytest.importorskip("optuna", reason="forecast[tune] is not installed")
 from optuna.trial import TrialState  # noqa: E402
