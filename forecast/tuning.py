@@ -33,86 +33,25 @@ from pathlib import Path
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
 from forecast.leaderboard import Leaderboard, cells, check_metric, leaderboard_lock, scores, write_leaderboard
+from forecast.optuna_study import (
+    PRUNERS,
+    SAMPLERS,
+    check_storage,
+    forget,
+    load_optuna,
+    load_study,
+    make_pruner,
+    make_sampler,
+    open_storage,
+    public_url,
+)
 from forecast.plans import content, difference
-from forecast.rundir import Busy, Run, hold, write_text
+from forecast.rundir import Run, hold, write_text
 from forecast.search_space import Distribution, check_space, sample
 from forecast.sweep_dirs import clear_trials, keep_plan, overrides
+from forecast.trial_claims import claim_file, counted, reap, requeue, study_lock, trial_dir
 
 log = logging.getLogger("forecast")
-
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "halving", "none")
-# MedianPruner: no pruning until 5 trials have finished, nor before a trial's 3rd epoch (the first
-# epochs rank learning rates by how fast they start, not where they end). Steps are epochs from 1,
-# and Optuna prunes from step == n_warmup_steps on.
-MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 3}
-
-
-def _optuna():
-    try:
-        import optuna
-    except ImportError:
-        raise ForecastError("forecast tune needs Optuna: pip install 'forecast[tune]'") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # forecast logs each trial itself
-    return optuna
-
-
-def open_storage(url: str | None, sweep_dir: Path):
-    """An Optuna storage: `sqlite:///SWEEP_DIR/study.db` by default, any SQLAlchemy URL, or `journal:PATH`."""
-    optuna = _optuna()
-    if url is None:
-        url = f"sqlite:///{(Path(sweep_dir) / 'study.db').resolve()}"
-    if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    check_storage(url)  # form and driver; what is left to fail (the database itself) is a runtime error
-    # SQLite: several workers' writes queue for the file's lock instead of failing after 5 s
-    engine = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-
-
-def check_storage(url: str | None) -> None:
-    """A storage URL's form and database driver, checked without connecting (exit 2 naming it)."""
-    if url is None or url.startswith("journal:"):
-        return
-    if "://" not in url:
-        raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
-    import sqlalchemy.exc
-    from sqlalchemy.engine import make_url
-
-    try:
-        make_url(url).get_dialect().import_dbapi()
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
-        raise ForecastError(f"--storage {_public(url)}: {exc}") from None
-
-
-def _public(url: str) -> str:
-    """A storage URL without its password: what tune.json records and messages show."""
-    if url.startswith("journal:") or "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url)._replace(password=None).render_as_string(hide_password=False)  # a NamedTuple
-    except Exception:  # not a URL SQLAlchemy parses: say nothing of it
-        return "(the --storage URL)"
-
-
-def _sampler(name: str, seed: int):
-    optuna = _optuna()
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-
-
-def _pruner(name: str):
-    optuna = _optuna()
-    if name == "median":
-        return optuna.pruners.MedianPruner(**MEDIAN)
-    if name == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    return optuna.pruners.NopPruner()
 
 
 def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: bool = False) -> None:
@@ -126,88 +65,10 @@ def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: boo
 
     def clear() -> None:
         old = json.loads((sweep_dir / "tune.json").read_text())
-        with hold(_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
-            clear_trials(sweep_dir, forget=lambda: _forget(old, storage, sweep_dir))
+        with hold(study_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
+            clear_trials(sweep_dir, forget=lambda: forget(old, storage, sweep_dir))
 
     keep_plan(sweep_dir / "tune.json", plan, "the study's plan", restart, clear)
-
-
-def _forget(plan: dict, storage: str | None, sweep_dir: Path) -> None:
-    """Delete the study an old tune.json names from its storage (this run's --storage when it is
-    the recorded one: the recorded URL has no password)."""
-    optuna = _optuna()
-    recorded = plan.get("storage")
-    url = storage if storage is not None and _public(storage) == recorded else recorded
-    with contextlib.suppress(KeyError):  # never created, or deleted already
-        optuna.delete_study(study_name=plan["study"], storage=open_storage(url, sweep_dir))
-
-
-def trial_dir(sweep_dir: Path, number: int) -> Path:
-    return Path(sweep_dir) / f"trial-{number:04d}"
-
-
-def _lock(sweep_dir: Path) -> Path:
-    """The study's lock: held to requeue, count and ask, so those three are one step across workers."""
-    return Path(sweep_dir) / ".tune.lock"
-
-
-def _claim(sweep_dir: Path, number: int) -> Path:
-    return Path(sweep_dir) / ".claims" / f"trial-{number:04d}.lock"
-
-
-def _counted(study) -> int:
-    """Trials that count towards --trials: finished, pruned, running, or failed by their own settings
-    (not those lost with their worker: they are queued again)."""
-    from optuna.trial import TrialState
-
-    kept = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    return sum(t.state in kept or (t.state == TrialState.FAIL and "failed" in t.user_attrs) for t in study.trials)
-
-
-def _requeue(study, trial, why: str) -> bool:
-    """Queue a lost trial's settings once more (a retry is not retried again), then mark it failed.
-    Called under .tune.lock, so no worker counts the study between the two. True if queued again."""
-    from optuna.trial import TrialState
-
-    again = "retry_of" not in trial.user_attrs
-    if again:
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
-    study.tell(trial.number, state=TrialState.FAIL)
-    log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
-    return again
-
-
-def _mark_lost(path: Path, again: bool) -> None:
-    """A dead worker's run says so too: its status.json `failed`, naming the worker, never the
-    `running` it was left at (the kernel freed the run's lock with the worker, so it is free)."""
-    run = Run(path)
-    if run.status not in ("created", "running"):
-        return
-    try:
-        left = json.loads(run.status_file.read_text())
-        worker = f"pid {left['pid']} on {left['host']}"
-    except (OSError, ValueError, KeyError):
-        worker = "its process"
-    with contextlib.suppress(Busy), run.lock():
-        queued = "; its settings were queued again as a new trial" if again else ""
-        run.set_status("failed", f"lost: its worker ({worker}) died while it ran{queued}")
-
-
-def _reap(study, sweep_dir: Path) -> None:
-    """Running trials whose claim nobody holds lost their worker (killed, machine gone): requeue them."""
-    from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        claim = _claim(sweep_dir, trial.number)
-        if not claim.exists():  # claimed elsewhere (a sweep directory that is not shared)
-            continue
-        try:
-            with hold(claim, "claim"):
-                running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                if any(t.number == trial.number for t in running):  # not told finished since the list
-                    _mark_lost(trial_dir(sweep_dir, trial.number), _requeue(study, trial, "lost its worker"))
-        except Busy:
-            continue
 
 
 def run(
@@ -253,7 +114,7 @@ def run(
     base = cfg.load(config_path, base_overrides)
     check_metric(metric, base)
     check_space(config_path, space, base_overrides)
-    _optuna()
+    load_optuna()
     check_storage(storage)  # all before the directory exists: bad input leaves nothing behind
     sweep_dir = Path(sweep_dir)
     study_name = study_name or sweep_dir.resolve().name
@@ -266,7 +127,7 @@ def run(
         "metric": metric,
         "study": study_name,
         **({"set": list(base_overrides)} if base_overrides else {}),
-        **({"storage": _public(storage)} if storage else {}),
+        **({"storage": public_url(storage)} if storage else {}),
     }
     record(sweep_dir, plan, storage, restart)
     args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
@@ -346,10 +207,10 @@ def work(
     load_keras()  # quietly, before anything imports Keras: TensorFlow's start-up lines stay off stderr
     from forecast.callbacks import signals
 
-    optuna = _optuna()
+    optuna = load_optuna()
     start = time.monotonic()
     base = cfg.load(config_path, base_overrides)
-    lock = _lock(sweep_dir)
+    lock = study_lock(sweep_dir)
     # one flag for the whole loop: each trial's training shares it (callbacks.signals nests)
     with signals() as received:
         with hold(lock, "the study", wait=True):
@@ -359,28 +220,28 @@ def work(
                 direction="minimize",
                 load_if_exists=True,
             )
-        study.pruner = _pruner(pruner)
+        study.pruner = make_pruner(pruner)
         log.info(f"study {study_name} in {sweep_dir}: {trials} trials, {sampler} sampler, {pruner} pruner")
         while timeout is None or time.monotonic() - start < timeout:
             with contextlib.ExitStack() as claim:
                 with hold(lock, "the study", wait=True):
                     if received:
                         break
-                    _reap(study, sweep_dir)
-                    if _counted(study) >= trials:
+                    reap(study, sweep_dir)
+                    if counted(study) >= trials:
                         break
                     _unchanged(sweep_dir, config_path, base_overrides)
                     # reseeded at each ask: the study's k-th trial draws with seed + k, whichever
                     # worker asks (asks are serialised), so workers never draw alike and one worker
                     # on a new study is reproducible
-                    study.sampler = _sampler(sampler, base.seed + len(study.trials))
+                    study.sampler = make_sampler(sampler, base.seed + len(study.trials))
                     trial = study.ask()
-                    claim.enter_context(hold(_claim(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
+                    claim.enter_context(hold(claim_file(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
                 _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides)
         if received:
             name = signal.Signals(received[0]).name
             raise Interrupted(f"interrupted by {name}; rerun the same command to finish the study", received[0])
-    log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
+    log.info(f"worker done: the study holds {counted(study)} of {trials} trials")
 
 
 def _unchanged(sweep_dir: Path, config_path: Path, base_overrides=()) -> None:
@@ -422,8 +283,8 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
         return
     except Interrupted as exc:
         trial.set_user_attr("lost", str(exc))
-        with hold(_lock(sweep_dir), "the study", wait=True):
-            _requeue(study, trial, "was interrupted")
+        with hold(study_lock(sweep_dir), "the study", wait=True):
+            requeue(study, trial, "was interrupted")
         raise
     except Exception as exc:  # these settings fail (bad for the data, diverged, out of memory): the study goes on
         reason = " ".join((str(exc) if isinstance(exc, Error) else f"{type(exc).__name__}: {exc}").split())
@@ -441,29 +302,12 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
     log.info(f"{path.name}: {metric} {value:.4f}")
 
 
-def _load(sweep_dir: Path, storage: str | None = None):
-    """tune.json and the study it names (in `storage`, else the one tune.json records, else the default)."""
-    sweep_dir = Path(sweep_dir)
-    try:
-        plan = json.loads((sweep_dir / "tune.json").read_text())
-    except (OSError, ValueError):
-        raise ForecastError(f"{sweep_dir}: not a tuning directory (no tune.json)") from None
-    optuna = _optuna()
-    try:
-        study = optuna.load_study(
-            study_name=plan["study"], storage=open_storage(storage or plan.get("storage"), sweep_dir)
-        )
-    except KeyError:
-        raise ForecastError(f"{sweep_dir}: the storage holds no study {plan['study']!r}; give its --storage") from None
-    return plan, study
-
-
 def leaderboard(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
     """Every trial of a tuned study: completed ones ranked by `metric` (default: the one tuned), then
     pruned (at which epoch), running and failed ones (why); writes leaderboard.csv/.md."""
     from optuna.trial import TrialState
 
-    plan, study = _load(sweep_dir, storage)
+    plan, study = load_study(sweep_dir, storage)
     metric = metric or plan["metric"]
     with leaderboard_lock(sweep_dir):
         done, rest = [], []
@@ -502,7 +346,7 @@ def best(sweep_dir: Path, storage: str | None = None) -> str:
     """The best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml)."""
     from optuna.trial import TrialState
 
-    plan, study = _load(sweep_dir, storage)
+    plan, study = load_study(sweep_dir, storage)
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
