@@ -639,9 +639,7 @@ def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | N
     from forecast import leaderboard as lb
 
     if (Path(sweep_dir) / "tune.json").exists():
-        from forecast import tuning
-
-        return tuning.leaderboard(Path(sweep_dir), metric, storage)
+        return lb.of_study(Path(sweep_dir), metric, storage)
     return lb.of_sweep(Path(sweep_dir), metric or "val.model.mae")
 
 
@@ -694,9 +692,9 @@ def tune(
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
     """The best completed trial's config of a tuned study, as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from forecast import tuning
+    from forecast import leaderboard as lb
 
-    return tuning.best(Path(sweep_dir), storage)
+    return lb.best(Path(sweep_dir), storage)
 
 
 def compare(runs: list[Run | PathLike]) -> str:

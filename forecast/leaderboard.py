@@ -20,8 +20,10 @@ from forecast import config as cfg
 from forecast import tables
 from forecast.errors import ForecastError
 from forecast.intervals import level_name
+from forecast.optuna_study import load_study
 from forecast.results import is_metric_path
 from forecast.rundir import Run, clear_partials, hold, write_text
+from forecast.trial_claims import trial_dir
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,80 @@ def of_sweep(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
         rows.sort(key=lambda r: r[metric])
         title = f"{len(rows)} of {len(plan)} trials completed, ranked by {metric}"
         return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
+
+
+def of_study(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
+    """Every trial of a tuned study: completed ones ranked by `metric` (default: the one tuned), then
+    pruned (at which epoch), running and failed ones (why); writes leaderboard.csv/.md.
+
+    Args:
+        sweep_dir: a tuning directory (its tune.json names the study).
+        metric: a metrics.json path.
+        storage: `--storage`, when tune.json's (recorded without a password) is not enough.
+
+    Returns:
+        The leaderboard: completed trials best first, then the others in trial order.
+    """
+    from optuna.trial import TrialState  # deferred: Optuna is an optional extra (forecast[tune])
+
+    plan, study = load_study(sweep_dir, storage)
+    metric = metric or plan["metric"]
+    with leaderboard_lock(sweep_dir):
+        done, rest = [], []
+        undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
+        for t in study.trials:
+            row = {
+                "trial": trial_dir(sweep_dir, t.number).name,
+                "state": t.state.name.lower(),
+                **undrawn,
+                **cells(t.params),
+            }
+            run = Run(trial_dir(sweep_dir, t.number))
+            if t.state == TrialState.COMPLETE and run.status == "completed":
+                done.append({**row, **scores(run, metric)})
+                continue
+            note = ""
+            if t.state == TrialState.PRUNED:
+                epoch = t.user_attrs.get("pruned_epoch", t.last_step)
+                row["epochs"] = epoch
+                note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
+            elif t.state == TrialState.FAIL:
+                note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
+            rest.append({**row, "note": note})
+        done.sort(key=lambda r: r[metric])
+        counts = {
+            s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
+        }
+        title = (
+            f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
+            f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
+        )
+        return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
+
+
+def best(sweep_dir: Path, storage: str | None = None) -> str:
+    """A tuned study's best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml).
+
+    Args:
+        sweep_dir: a tuning directory (exit 2 when none of its trials has completed).
+        storage: `--storage`, when tune.json's (recorded without a password) is not enough.
+    """
+    from optuna.trial import TrialState  # deferred: Optuna is an optional extra (forecast[tune])
+
+    plan, study = load_study(sweep_dir, storage)
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if Run(trial_dir(sweep_dir, t.number)).status == "completed"  # a run this directory holds
+    ]
+    if not done:
+        raise ForecastError(f"{sweep_dir}: no trial of study {plan['study']!r} has completed yet")
+    trial = min(done, key=lambda t: t.value)
+    path = trial_dir(sweep_dir, trial.number)
+    header = f"# best of study {plan['study']}: {path.name}, {plan['metric']} {trial.value:.6g}\n"
+    text = header + Run(path).config_file.read_text()
+    write_text(Path(sweep_dir) / "best.yaml", text)
+    return text
 
 
 @contextmanager

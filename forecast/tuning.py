@@ -32,21 +32,20 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
-from forecast.leaderboard import Leaderboard, cells, check_metric, leaderboard_lock, scores, write_leaderboard
+from forecast.leaderboard import Leaderboard, check_metric, of_study
 from forecast.optuna_study import (
     PRUNERS,
     SAMPLERS,
     check_storage,
     forget,
     load_optuna,
-    load_study,
     make_pruner,
     make_sampler,
     open_storage,
     public_url,
 )
 from forecast.plans import content, difference
-from forecast.rundir import Run, hold, write_text
+from forecast.rundir import hold
 from forecast.search_space import Distribution, check_space, sample
 from forecast.sweep_dirs import clear_trials, keep_plan, overrides
 from forecast.trial_claims import claim_file, counted, reap, requeue, study_lock, trial_dir
@@ -156,7 +155,7 @@ def run(
         raise
     if failed := [c.exitcode for c in children if c.exitcode]:
         raise Error(f"{len(failed)} of {jobs - 1} other workers failed (exit codes {failed}); see their lines above")
-    return leaderboard(sweep_dir, metric, storage)
+    return of_study(sweep_dir, metric, storage)
 
 
 def _child(worker: int, args: tuple, base_overrides: tuple, level: int) -> None:
@@ -300,63 +299,3 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
         return
     study.tell(trial, value)
     log.info(f"{path.name}: {metric} {value:.4f}")
-
-
-def leaderboard(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
-    """Every trial of a tuned study: completed ones ranked by `metric` (default: the one tuned), then
-    pruned (at which epoch), running and failed ones (why); writes leaderboard.csv/.md."""
-    from optuna.trial import TrialState
-
-    plan, study = load_study(sweep_dir, storage)
-    metric = metric or plan["metric"]
-    with leaderboard_lock(sweep_dir):
-        done, rest = [], []
-        undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
-        for t in study.trials:
-            row = {
-                "trial": trial_dir(sweep_dir, t.number).name,
-                "state": t.state.name.lower(),
-                **undrawn,
-                **cells(t.params),
-            }
-            run = Run(trial_dir(sweep_dir, t.number))
-            if t.state == TrialState.COMPLETE and run.status == "completed":
-                done.append({**row, **scores(run, metric)})
-                continue
-            note = ""
-            if t.state == TrialState.PRUNED:
-                epoch = t.user_attrs.get("pruned_epoch", t.last_step)
-                row["epochs"] = epoch
-                note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
-            elif t.state == TrialState.FAIL:
-                note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
-            rest.append({**row, "note": note})
-        done.sort(key=lambda r: r[metric])
-        counts = {
-            s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
-        }
-        title = (
-            f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
-            f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
-        )
-        return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
-
-
-def best(sweep_dir: Path, storage: str | None = None) -> str:
-    """The best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from optuna.trial import TrialState
-
-    plan, study = load_study(sweep_dir, storage)
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if Run(trial_dir(sweep_dir, t.number)).status == "completed"  # a run this directory holds
-    ]
-    if not done:
-        raise ForecastError(f"{sweep_dir}: no trial of study {plan['study']!r} has completed yet")
-    trial = min(done, key=lambda t: t.value)
-    path = trial_dir(sweep_dir, trial.number)
-    header = f"# best of study {plan['study']}: {path.name}, {plan['metric']} {trial.value:.6g}\n"
-    text = header + Run(path).config_file.read_text()
-    write_text(Path(sweep_dir) / "best.yaml", text)
-    return text
