@@ -684,10 +684,22 @@ def tune(
     parsed = read_space(space if isinstance(space, dict) else Path(space))
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
-    return tuning.run(
-        Path(config), parsed, Path(sweep_dir), trials, study, storage, metric, timeout, sampler, pruner, jobs,
-        overrides, restart,
-    )  # fmt: skip
+    settings = tuning.TuneSettings(
+        config_path=Path(config),
+        space=parsed,
+        sweep_dir=Path(sweep_dir),
+        trials=trials,
+        study=study,
+        storage=storage,
+        metric=metric,
+        timeout=timeout,
+        sampler=sampler,
+        pruner=pruner,
+        jobs=jobs,
+        base_overrides=tuple(overrides),
+        restart=restart,
+    )
+    return tuning.run(settings)
 
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:

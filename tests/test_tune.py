@@ -262,7 +262,7 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
     the later trials another study's. The worker checks the plan before each trial."""
     from forecast import config as cfg
     from forecast.plans import content
-    from forecast.tuning import record, work
+    from forecast.tuning import TuneSettings, record, work
 
     config = write_config(tiny_config(training={"epochs": 1}))
     sweep = tmp_path / "s"
@@ -271,7 +271,7 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
     write_config(tiny_config(training={"epochs": 1, "batch_size": 16}))
     space = read_space({"training.learning_rate": {"low": 1e-3, "high": 2e-3}})
     with pytest.raises(ForecastError) as err:
-        work(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none")
+        work(TuneSettings(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none"))
     assert str(err.value) == (
         "training.batch_size: 32 in the study's plan, 16 now: changed while the study ran, "
         "so this worker stops; rerun with --restart"
