@@ -636,7 +636,7 @@ def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | N
         metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
         storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
     """
-    from forecast import leaderboard as lb
+    from forecast import leaderboards as lb
 
     if (Path(sweep_dir) / "tune.json").exists():
         return lb.of_study(Path(sweep_dir), metric, storage)
@@ -704,7 +704,7 @@ def tune(
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
     """The best completed trial's config of a tuned study, as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from forecast import leaderboard as lb
+    from forecast import leaderboards as lb
 
     return lb.best(Path(sweep_dir), storage)
 

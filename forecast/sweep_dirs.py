@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from forecast.errors import ForecastError
-from forecast.leaderboard import leaderboard_lock
+from forecast.leaderboards import leaderboard_lock
 from forecast.plans import describe, difference, first_difference
 from forecast.rundir import clear_partials, hold, write_json
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast.errors import Diverged, ForecastError
-from forecast.leaderboard import Leaderboard, check_metric, of_sweep
+from forecast.leaderboards import Leaderboard, check_metric, of_sweep
 from forecast.plans import content
 from forecast.rundir import Busy, Run, hold
 from forecast.sweep_dirs import clear_trials, keep_plan, overrides

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
-from forecast.leaderboard import Leaderboard, check_metric, of_study
+from forecast.leaderboards import Leaderboard, check_metric, of_study
 from forecast.optuna_study import (
     PRUNERS,
     SAMPLERS,

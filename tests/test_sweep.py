@@ -14,7 +14,7 @@ from forecast import api
 from forecast import config as cfg
 from forecast.cli import app
 from forecast.errors import ForecastError
-from forecast.leaderboard import of_sweep
+from forecast.leaderboards import of_sweep
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
 from forecast.sweep_dirs import keep_plan, overrides
