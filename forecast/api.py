@@ -641,13 +641,11 @@ def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | N
         metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
         storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
     """
-    from forecast import sweeps as sw
+    from forecast import leaderboards as lb
 
     if (Path(sweep_dir) / "tune.json").exists():
-        from forecast import tuning
-
-        return tuning.leaderboard(Path(sweep_dir), metric, storage)
-    return sw.leaderboard(Path(sweep_dir), metric or "val.model.mae")
+        return lb.of_study(Path(sweep_dir), metric, storage)
+    return lb.of_sweep(Path(sweep_dir), metric or "val.model.mae")
 
 
 def tune(
@@ -686,21 +684,34 @@ def tune(
             study and trials and start over, instead of refusing.
     """
     from forecast import tuning
+    from forecast.search_space import read_space
 
-    parsed = tuning.read_space(space if isinstance(space, dict) else Path(space))
+    parsed = read_space(space if isinstance(space, dict) else Path(space))
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
-    return tuning.run(
-        Path(config), parsed, Path(sweep_dir), trials, study, storage, metric, timeout, sampler, pruner, jobs,
-        overrides, restart,
-    )  # fmt: skip
+    settings = tuning.TuneSettings(
+        config_path=Path(config),
+        space=parsed,
+        sweep_dir=Path(sweep_dir),
+        trials=trials,
+        study=study,
+        storage=storage,
+        metric=metric,
+        timeout=timeout,
+        sampler=sampler,
+        pruner=pruner,
+        jobs=jobs,
+        base_overrides=tuple(overrides),
+        restart=restart,
+    )
+    return tuning.run(settings)
 
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
     """The best completed trial's config of a tuned study, as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from forecast import tuning
+    from forecast import leaderboards as lb
 
-    return tuning.best(Path(sweep_dir), storage)
+    return lb.best(Path(sweep_dir), storage)
 
 
 def compare(runs: list[Run | PathLike]) -> str:

@@ -307,7 +307,19 @@ def tune(
     if config is None or space is None:
         raise ForecastError("tune: give a CONFIG file and --space SPACE.yaml (or --best SWEEP_DIR)")
     board = api.tune(
-        config, space, trials, sweep_dir, study, storage, metric, timeout, sampler, pruner, jobs, set_ or (), restart
+        config,
+        space,
+        trials,
+        sweep_dir=sweep_dir,
+        study=study,
+        storage=storage,
+        metric=metric,
+        timeout=timeout,
+        sampler=sampler,
+        pruner=pruner,
+        jobs=jobs,
+        overrides=set_ or (),
+        restart=restart,
     )
     print(board.markdown.rstrip())
     log.info(f"leaderboard: {board.directory / 'leaderboard.md'}")

@@ -15,24 +15,19 @@ from many machines; `forecast leaderboard` then ranks whatever runs exist.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 import os
 import random
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 
 from forecast import config as cfg
-from forecast import tables
 from forecast.errors import Diverged, ForecastError
-from forecast.plans import content, describe, difference, first_difference
-from forecast.results import is_metric_path
-from forecast.rundir import Busy, Run, clear_partials, hold, write_json, write_text
+from forecast.leaderboards import Leaderboard, check_metric, of_sweep
+from forecast.plans import content
+from forecast.rundir import Busy, Run, hold
+from forecast.sweep_dirs import clear_trials, keep_plan, overrides
 
 log = logging.getLogger("forecast")
 
@@ -73,11 +68,6 @@ def trials(grid: dict[str, list], draws: int | None, seed: int) -> list[dict[str
     else:
         picks = range(size)
     return [combination(grid, i) for i in picks]
-
-
-def overrides(trial: dict[str, object]) -> list[str]:
-    """A trial as `--set` assignments (values written back as YAML flow scalars/lists)."""
-    return [f"{key}={json.dumps(value)}" for key, value in trial.items()]
 
 
 def shard_of(spec: str | None) -> tuple[int, int]:
@@ -122,179 +112,6 @@ def record(
     keep_plan(sweep_dir / "sweep.json", plan, "the sweep's plan", restart, lambda: clear_trials(sweep_dir))
 
 
-# entries of a plan written before plans recorded their resolved config (kept for the message only)
-LEGACY = ("resolved", "data")
-
-
-def keep_plan(
-    path: Path, plan: dict, name: str, restart: bool = False, clear: Callable[[], None] | None = None
-) -> None:
-    """Write a directory's plan file, or check that the one there is the same: workers of one
-    sweep or study agree on it. Another plan (its first differing key named, see
-    `plans.difference`) is refused with exit 2, unless `restart`: then `clear` removes what the
-    old plan made and this plan replaces it (the same plan with `restart` just goes on, so every
-    task of a job array may be given it).
-
-    A plan written by an earlier forecast records the config by path only: it is compared as it
-    was (path, --set and grid or space) and, when those agree, accepted with a warning that edits
-    to the config cannot be seen."""
-    # two workers starting at once: one writes, the other compares
-    with hold(path.with_name(f".{path.name}.lock"), path.name, wait=True):
-        clear_partials(path)  # a worker killed while writing the plan
-        if path.exists():
-            old = json.loads(path.read_text())
-            legacy = "resolved" not in old
-            if legacy:
-                why = describe(first_difference(old, {k: v for k, v in plan.items() if k not in LEGACY}), f"in {name}")
-            else:
-                why = difference(old, plan, f"in {name}")
-            if not restart:
-                if why:
-                    raise ForecastError(f"{why}; rerun with --restart or use a new --sweep-dir")
-                if legacy:
-                    log.warning(
-                        f"warning: {path} was written by an earlier forecast and records the config by path "
-                        "only: edits to it cannot be detected (--restart records it by content)"
-                    )
-                return
-            if not (why or legacy):  # the same plan: --restart has nothing to replace
-                return
-            if clear is not None:
-                clear()
-        write_json(path, plan)
-
-
-def clear_trials(sweep_dir: Path, forget: Callable[[], None] = lambda: None) -> None:
-    """--restart: remove the old plan's trials and leaderboard. Every claim and every trial's run
-    lock is held first, so nothing is removed under a process still working on it (Busy, exit 2,
-    naming it, before anything is removed); `forget` (the old study) runs under them too."""
-    import shutil
-
-    trials = sorted(p for p in sweep_dir.glob("trial-*") if p.is_dir())
-    claims = sweep_dir / ".claims"
-    claims.mkdir(exist_ok=True)
-    with ExitStack() as held:
-        for lock in sorted({*claims.glob("trial-*.lock"), *(claims / f"{p.name}.lock" for p in trials)}):
-            held.enter_context(hold(lock, f"--restart: {lock.stem}"))
-        for trial in trials:
-            held.enter_context(hold(trial / ".lock", f"--restart: run {trial}"))
-        forget()
-        for trial in trials:
-            shutil.rmtree(trial)
-    with leaderboard_lock(sweep_dir):
-        for name in ("leaderboard.csv", "leaderboard.md"):
-            (sweep_dir / name).unlink(missing_ok=True)
-    (sweep_dir / "best.yaml").unlink(missing_ok=True)
-    log.info(f"{sweep_dir}: --restart removed the old plan's {len(trials)} trials")
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """Completed trials ranked by a metric, and the Markdown written to SWEEP_DIR/leaderboard.md."""
-
-    directory: Path
-    metric: str
-    rows: list[dict]
-    markdown: str
-
-
-def leaderboard(sweep_dir: Path, metric: str = "val.model.mae") -> Leaderboard:
-    """Completed trials ranked by `metric` (lower is better), test metrics beside; writes CSV and Markdown.
-
-    Args:
-        sweep_dir: a sweep directory; every completed trial-NNN run in it is ranked (shards merged).
-        metric: a metrics.json path.
-
-    Returns:
-        The leaderboard, rows best first.
-    """
-    sweep_dir = Path(sweep_dir)
-    try:
-        plan = json.loads((sweep_dir / "sweep.json").read_text())["trials"]
-    except (OSError, ValueError, KeyError):
-        raise ForecastError(f"{sweep_dir}: not a sweep directory (no sweep.json)") from None
-    with leaderboard_lock(sweep_dir):
-        rows = []
-        for i, trial in enumerate(plan):
-            run = Run(sweep_dir / f"trial-{i:03d}")
-            if run.status != "completed":
-                continue
-            rows.append({"trial": run.path.name, **cells(trial), **scores(run, metric)})
-        rows.sort(key=lambda r: r[metric])
-        title = f"{len(rows)} of {len(plan)} trials completed, ranked by {metric}"
-        return write_leaderboard(sweep_dir, metric, rows, title, ["trial", metric])
-
-
-@contextmanager
-def leaderboard_lock(sweep_dir: Path) -> Iterator[None]:
-    """Held while a leaderboard is read and written. Workers that finish together each write one;
-    without it, one that read the trials earlier could rename its table over a later one. The
-    holder is the leaderboard's only writer, so it clears what a killed writer left."""
-    with hold(Path(sweep_dir) / ".leaderboard.lock", "the leaderboard", wait=True):
-        for name in ("leaderboard.csv", "leaderboard.md"):
-            clear_partials(Path(sweep_dir) / name)
-        yield
-
-
-def cells(values: dict[str, object]) -> dict[str, object]:
-    """A trial's settings as table cells: scalars as they are, lists as JSON."""
-    return {k: v if isinstance(v, str | int | float | bool) else json.dumps(v) for k, v in values.items()}
-
-
-def scores(run: Run, metric: str) -> dict[str, object]:
-    """A completed trial's leaderboard columns: the ranked metric, then the test scores beside it."""
-    metrics = run.metrics
-    try:
-        value = metrics.get(metric)
-    except KeyError:
-        raise ForecastError(f"--metric {metric}: no such metric in {run.metrics_file}") from None
-    return {
-        metric: value,
-        **({} if metric == "val.model.mae" else {"val_mae": metrics.val.model.mae}),
-        "test_mae": metrics.test.model.mae,
-        "test_rmse": metrics.test.model.rmse,
-        "test_scaled_mse": metrics.test.scaled_model.mse,
-        "naive_test_mae": metrics.test.naive.mae,
-        "epochs": metrics.training.epochs_run if metrics.training else 0,
-    }
-
-
-def write_leaderboard(directory: Path, metric: str, rows: list[dict], title: str, empty: list[str]) -> Leaderboard:
-    """leaderboard.csv and leaderboard.md of rows in rank order (columns: the union, first seen first)."""
-    columns = list(dict.fromkeys(c for r in rows for c in r)) or empty
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(directory / "leaderboard.csv", buffer.getvalue())
-    body = tables.markdown(
-        ["rank", *columns], [[rank, *(r.get(c, "") for c in columns)] for rank, r in enumerate(rows, 1)]
-    )
-    markdown = f"# Leaderboard: {directory.name} ({title})\n\n{body}\n"
-    write_text(directory / "leaderboard.md", markdown)
-    return Leaderboard(directory, metric, rows, markdown)
-
-
-def check_interval_metric(metric: str, config: cfg.Config) -> None:
-    """An interval score to rank by must exist in every trial (the config has intervals at its level)
-    and be lower-is-better: coverage is not (rank by acd_L, its distance from nominal)."""
-    from forecast.intervals import level_name
-
-    parts = metric.split(".")
-    if parts[1] != "intervals":
-        return
-    name = parts[-1]
-    if config.intervals.method == "none":
-        raise ForecastError(f"--metric {metric}: the config has no intervals (set intervals.method)")
-    if name.startswith("coverage_"):
-        better = metric.replace("coverage", "acd")
-        raise ForecastError(f"--metric {metric}: higher coverage is not better; rank by {better}")
-    suffixes = [level_name(v) for v in config.intervals.levels]
-    for kind in ("width", "interval_score", "msis", "acd"):
-        if name.startswith(f"{kind}_") and name[len(kind) + 1 :] not in suffixes:
-            raise ForecastError(f"--metric {metric}: the config's intervals.levels give {', '.join(suffixes)}")
-
-
 def run(
     config_path: Path,
     grid: dict[str, list],
@@ -323,14 +140,8 @@ def run(
     Returns:
         The leaderboard of every completed trial in the directory (all shards').
     """
-    import shutil
-
-    from forecast import lifecycle
-
     base = cfg.load(config_path, base_overrides)
-    if not is_metric_path(metric):
-        raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
-    check_interval_metric(metric, base)
+    check_metric(metric, base)
     planned = trials(grid, draws, base.seed)
     index, count = shard_of(shard)
     # every trial validates before any trains; a bad grid key or value is named as the grid's
@@ -340,37 +151,54 @@ def run(
     mine = [i for i in range(len(planned)) if i % count == index]
     log.info(f"sweep {sweep_dir}: {len(planned)} trials, shard {index}/{count} runs {len(mine)}")
     failed: list[str] = []
-    claims = sweep_dir / ".claims"
-    claims.mkdir(exist_ok=True)
+    (sweep_dir / ".claims").mkdir(exist_ok=True)
     for done, i in enumerate(mine, 1):
         trial = Run(sweep_dir / f"trial-{i:03d}")
-        label = " ".join(overrides(planned[i]))
-        step = f"[{done}/{len(mine)}] {trial.path.name}"
-        if trial.status == "completed":
-            log.info(f"{step} already completed: {label}")
-            continue
-        try:
-            # a trial belongs to whoever holds its claim: several unsharded processes on one
-            # directory share the trials like a queue, and a killed one's claim is released
-            with hold(claims / f"{trial.path.name}.lock", f"trial {trial.path.name}"):
-                if trial.status == "completed":  # finished by another process since the check above
-                    continue
-                if trial.path.exists():  # a trial killed part-way starts over
-                    shutil.rmtree(trial.path)
-                prepared = lifecycle.plan(configs[i])
-                log.info(f"{step}: {label}")
-                metrics = lifecycle.execute(configs[i], prepared, lifecycle.create(configs[i], prepared, trial.path))
-        except Busy as exc:
-            log.info(f"{step} skipped: {exc}")
-            continue
-        except (ForecastError, Diverged) as exc:  # this trial's settings: the others still run
-            log.warning(f"warning: {step} failed, the sweep goes on ({exc})")
+        if not _train(trial, configs[i], f"[{done}/{len(mine)}] {trial.path.name}", " ".join(overrides(planned[i]))):
             failed.append(trial.path.name)
-            continue
-        log.info(f"{step}: val MAE {metrics.val.model.mae:.4f}, test MAE {metrics.test.model.mae:.4f}")
-        import keras
-
-        keras.backend.clear_session()
     if failed:
         log.warning(f"warning: {len(failed)} trials failed ({', '.join(failed)}); a rerun retries them")
-    return leaderboard(sweep_dir, metric)
+    return of_sweep(sweep_dir, metric)
+
+
+def _train(trial: Run, config: cfg.Config, step: str, label: str) -> bool:
+    """Train one trial of a sweep, unless it completed or another process holds its claim.
+
+    A trial belongs to whoever holds its claim (SWEEP_DIR/.claims/trial-NNN.lock): several unsharded
+    processes on one directory share the trials like a queue, and a killed one's claim is released;
+    a trial killed part-way starts over.
+
+    Args:
+        trial: the trial's run directory, SWEEP_DIR/trial-NNN.
+        config: the trial's config (the base with its grid values).
+        step: the trial as log lines name it, e.g. "[2/4] trial-001".
+        label: its grid values as `--set` assignments.
+
+    Returns:
+        False when its settings failed (the sweep goes on); True when it trained, had, or was skipped.
+    """
+    from forecast import lifecycle  # deferred: it loads pandas and the data stack; `forecast leaderboard` needs none
+
+    if trial.status == "completed":
+        log.info(f"{step} already completed: {label}")
+        return True
+    try:
+        with hold(trial.path.parent / ".claims" / f"{trial.path.name}.lock", f"trial {trial.path.name}"):
+            if trial.status == "completed":  # finished by another process since the check above
+                return True
+            if trial.path.exists():  # a trial killed part-way starts over
+                shutil.rmtree(trial.path)
+            prepared = lifecycle.plan(config)
+            log.info(f"{step}: {label}")
+            metrics = lifecycle.execute(config, prepared, lifecycle.create(config, prepared, trial.path))
+    except Busy as exc:
+        log.info(f"{step} skipped: {exc}")
+        return True
+    except (ForecastError, Diverged) as exc:  # this trial's settings: the others still run
+        log.warning(f"warning: {step} failed, the sweep goes on ({exc})")
+        return False
+    log.info(f"{step}: val MAE {metrics.val.model.mae:.4f}, test MAE {metrics.test.model.mae:.4f}")
+    import keras  # deferred: Keras loads TensorFlow (loaded by now: this only names it)
+
+    keras.backend.clear_session()
+    return True

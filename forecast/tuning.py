@@ -1,22 +1,14 @@
 """Tuning: an Optuna study over dotted config keys; every trial an ordinary run directory.
 
-The space file maps the keys `--set` takes to distributions, in the order they are drawn:
+The space (`forecast.search_space`) maps the keys `--set` takes to distributions. Trial n lives in
+SWEEP_DIR/trial-<n:04d> (n is Optuna's trial number, unique across workers); each epoch's val_loss
+is reported to the trial and the study's pruner may stop it there. The study lives in a storage
+any number of workers share (`forecast.optuna_study`); workers share the sweep directory too, and
+its lock and claims (`forecast.trial_claims`) keep the study at exactly `--trials` and requeue a
+trial whose worker died. A worker stopped by SIGINT/SIGTERM requeues its own trial.
 
-    training.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}    # a float (log-uniform)
-    model.layers[0].units: {low: 16, high: 128, step: 16}             # an int: low and high are ints
-    model.decoder: {choices: [dense, parallel]}
-    model.segment_len: {choices: [12, 24], when: {model.decoder: parallel}}   # drawn only then
-
-Trial n lives in SWEEP_DIR/trial-<n:04d> (n is Optuna's trial number, unique across workers);
-each epoch's val_loss is reported to the trial and the study's pruner may stop it there. The
-study lives in a storage any number of workers share: a SQLite file in the sweep directory by
-default, any SQLAlchemy URL, or `journal:PATH` (Optuna's journal file, for shared filesystems).
-
-Workers share the sweep directory (as `forecast sweep`'s shards do): `.tune.lock` makes "count
-the trials, start one" atomic, so a study stops at exactly `--trials`, and each running trial's
-claim file (`.claims/trial-NNNN.lock`, an flock the kernel frees when its holder dies) tells a
-worker whose process died from one still training. A dead worker's trial is marked failed and
-queued once more with the same settings; a worker stopped by SIGINT/SIGTERM does the same itself.
+A tune's settings are one `TuneSettings`, built once by `forecast.api.tune` and handed down whole:
+`run` (this machine's `-j` workers), `work` (one worker's loop) and `_trial` (one trial).
 """
 
 from __future__ import annotations
@@ -27,224 +19,78 @@ import logging
 import math
 import multiprocessing
 import os
+import signal
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError, Interrupted, Pruned
-from forecast.plans import content, difference
-from forecast.results import is_metric_path
-from forecast.rundir import Busy, Run, hold, write_text
-from forecast.sweeps import (
-    Leaderboard,
-    cells,
-    check_interval_metric,
-    clear_trials,
-    keep_plan,
-    leaderboard_lock,
-    overrides,
-    scores,
-    write_leaderboard,
+from forecast.leaderboards import Leaderboard, check_metric, of_study
+from forecast.optuna_study import (
+    PRUNERS,
+    SAMPLERS,
+    check_storage,
+    forget,
+    load_optuna,
+    make_pruner,
+    make_sampler,
+    open_storage,
+    public_url,
 )
+from forecast.plans import content, difference
+from forecast.rundir import hold
+from forecast.search_space import Distribution, check_space, sample
+from forecast.startup import load_keras
+from forecast.sweep_dirs import clear_trials, keep_plan, overrides
+from forecast.trial_claims import claim_file, counted, reap, requeue, study_lock, trial_dir
 
 log = logging.getLogger("forecast")
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "halving", "none")
-# MedianPruner: no pruning until 5 trials have finished, nor before a trial's 3rd epoch (the first
-# epochs rank learning rates by how fast they start, not where they end). Steps are epochs from 1,
-# and Optuna prunes from step == n_warmup_steps on.
-MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 3}
 
+@dataclass(frozen=True)
+class TuneSettings:
+    """What one `forecast tune` (or `forecast.api.tune`) asks for: built once, read everywhere.
 
-class Distribution(BaseModel):
-    """One key's distribution: `choices`, or `low`/`high` (ints when both are ints) with `log` or `step`."""
+    A `-j` worker process is handed it whole (it pickles), so every worker of this machine runs
+    with the same settings; workers elsewhere agree through tune.json (`record`).
 
-    model_config = ConfigDict(extra="forbid")
-    low: int | float | None = None
-    high: int | float | None = None
-    log: bool = False
-    step: int | float | None = None
-    choices: list[Any] | None = None
-    when: dict[str, Any] | None = None
+    Attributes:
+        config_path: the base config file.
+        space: `search_space.read_space`'s distributions, in drawing order.
+        sweep_dir: the study's directory: trials, tune.json, study.db, leaderboard; workers share it.
+        trials: the study's size: a worker starts trials until the study holds this many (all workers').
+        study: the study's name; None: the sweep directory's name (`study_name`).
+        storage: a database URL or `journal:PATH`; None: sqlite:///SWEEP_DIR/study.db.
+        metric: the metrics.json path minimised.
+        timeout: a worker starts no trial after this many seconds; None: no limit.
+        sampler: tpe or random (SAMPLERS); the study's k-th trial draws with seed `config.seed + k`.
+        pruner: median, halving (successive halving) or none (PRUNERS), on each epoch's val_loss.
+        jobs: worker processes on this machine (this one and jobs-1 more).
+        base_overrides: `--set` assignments applied before each trial's values.
+        restart: a directory holding another plan (another config, data, space, metric or study)
+            is cleared and its study deleted, instead of refused.
+    """
 
-    @model_validator(mode="after")
-    def _check(self) -> Distribution:
-        if self.choices is not None:
-            if self.low is not None or self.high is not None or self.step is not None or self.log:
-                raise ValueError("give either choices or low/high, not both")
-            if not self.choices:
-                raise ValueError("choices is empty")
-            if not all(v is None or isinstance(v, str | int | float | bool) for v in self.choices):
-                raise ValueError("choices must be numbers, strings, booleans or null (not lists or mappings)")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("give low and high (a range), or choices")
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        if self.log and self.step is not None:
-            raise ValueError("log and step cannot be combined")
-        if self.log and self.low <= 0:
-            raise ValueError("log needs low > 0")
-        if self.step is not None and self.step <= 0:
-            raise ValueError("step must be positive")
-        return self
+    config_path: Path
+    space: dict[str, Distribution]
+    sweep_dir: Path
+    trials: int
+    study: str | None = None
+    storage: str | None = None
+    metric: str = "val.model.mae"
+    timeout: float | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    jobs: int = 1
+    base_overrides: tuple[str, ...] = ()
+    restart: bool = False
 
     @property
-    def integer(self) -> bool:
-        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
-
-    def values(self) -> list:
-        """The values a config must accept: the choices, or both ends of the range."""
-        return list(self.choices) if self.choices is not None else [self.low, self.high]
-
-
-def read_space(source: Path | dict) -> dict[str, Distribution]:
-    """The space (a YAML file, or its mapping), checked: ForecastError (exit 2) naming the key."""
-    path = "space" if isinstance(source, dict) else source
-    raw = source if isinstance(source, dict) else cfg.read_yaml(Path(source))
-    if not isinstance(raw, dict) or not raw:
-        raise ForecastError(
-            f"{path}: a space maps dotted config keys to distributions, e.g. "
-            "'training.learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}'"
-        )
-    space: dict[str, Distribution] = {}
-    for key, spec in raw.items():
-        if not isinstance(spec, dict):
-            raise ForecastError(f"{path}: {key}: expected {{low, high[, log | step]}} or {{choices: [...]}}")
-        try:
-            dist = Distribution(**spec)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            raise ForecastError(f"{path}: {key}{'.' + where if where else ''}: {message}") from None
-        for parent, allowed in (dist.when or {}).items():
-            if parent not in space:
-                raise ForecastError(f"{path}: {key}.when: {parent} is not a key drawn before {key}")
-            choices = space[parent].values() if space[parent].choices is not None else None
-            wanted = allowed if isinstance(allowed, list) else [allowed]
-            if choices is not None and not set(map(json.dumps, wanted)) <= set(map(json.dumps, choices)):
-                raise ForecastError(f"{path}: {key}.when: {parent} never takes {allowed} (choices: {choices})")
-            dist.when[parent] = wanted  # one form: a list of the allowed values
-        space[str(key)] = dist
-    return space
-
-
-def check_space(config_path: Path, space: dict[str, Distribution], base_overrides=()) -> None:
-    """Every value at the edges of every range, and every choice, makes a valid config (the other
-    keys at their first value, where their `when` holds): a typo'd key or a bad value fails now,
-    not at trial 17."""
-    for key, dist in space.items():
-        for value in dist.values():
-            fixed = {k: d.values()[0] for k, d in space.items()}
-            fixed[key] = value
-            _enable(key, space, fixed)
-            cfg.load(config_path, [*base_overrides, *overrides(sample(FixedValues(fixed), space))], option="--space")
-
-
-def _enable(key: str, space: dict[str, Distribution], fixed: dict[str, object]) -> None:
-    """Set the keys `key` depends on (and theirs) to values under which it is drawn."""
-    for parent, allowed in (space[key].when or {}).items():
-        fixed[parent] = allowed[0]
-        _enable(parent, space, fixed)
-
-
-class FixedValues:
-    """A stand-in trial whose every suggestion is a given value (`check_space` draws with it)."""
-
-    def __init__(self, values: dict[str, object]) -> None:
-        self.values = values
-
-    def _pick(self, name, *args, **kwargs):
-        return self.values[name]
-
-    suggest_categorical = suggest_int = suggest_float = _pick
-
-
-def sample(trial, space: dict[str, Distribution]) -> dict[str, object]:
-    """Draw a trial's values (define-by-run: a key whose `when` does not hold is not drawn at all)."""
-    values: dict[str, object] = {}
-    for key, dist in space.items():
-        if any(key_ not in values or values[key_] not in wanted for key_, wanted in (dist.when or {}).items()):
-            continue
-        if dist.choices is not None:
-            values[key] = trial.suggest_categorical(key, dist.choices)
-        elif dist.integer:
-            values[key] = trial.suggest_int(key, dist.low, dist.high, step=dist.step or 1, log=dist.log)
-        else:
-            values[key] = trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
-    return values
-
-
-def _optuna():
-    try:
-        import optuna
-    except ImportError:
-        raise ForecastError("forecast tune needs Optuna: pip install 'forecast[tune]'") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # forecast logs each trial itself
-    return optuna
-
-
-def open_storage(url: str | None, sweep_dir: Path):
-    """An Optuna storage: `sqlite:///SWEEP_DIR/study.db` by default, any SQLAlchemy URL, or `journal:PATH`."""
-    optuna = _optuna()
-    if url is None:
-        url = f"sqlite:///{(Path(sweep_dir) / 'study.db').resolve()}"
-    if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    check_storage(url)  # form and driver; what is left to fail (the database itself) is a runtime error
-    # SQLite: several workers' writes queue for the file's lock instead of failing after 5 s
-    engine = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-
-
-def check_storage(url: str | None) -> None:
-    """A storage URL's form and database driver, checked without connecting (exit 2 naming it)."""
-    if url is None or url.startswith("journal:"):
-        return
-    if "://" not in url:
-        raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
-    import sqlalchemy.exc
-    from sqlalchemy.engine import make_url
-
-    try:
-        make_url(url).get_dialect().import_dbapi()
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
-        raise ForecastError(f"--storage {_public(url)}: {exc}") from None
-
-
-def _public(url: str) -> str:
-    """A storage URL without its password: what tune.json records and messages show."""
-    if url.startswith("journal:") or "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url)._replace(password=None).render_as_string(hide_password=False)  # a NamedTuple
-    except Exception:  # not a URL SQLAlchemy parses: say nothing of it
-        return "(the --storage URL)"
-
-
-def _sampler(name: str, seed: int):
-    optuna = _optuna()
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-
-
-def _pruner(name: str):
-    optuna = _optuna()
-    if name == "median":
-        return optuna.pruners.MedianPruner(**MEDIAN)
-    if name == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    return optuna.pruners.NopPruner()
+    def study_name(self) -> str:
+        """The study's name: `study`, else the sweep directory's name."""
+        return self.study or Path(self.sweep_dir).resolve().name
 
 
 def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: bool = False) -> None:
@@ -252,173 +98,90 @@ def record(sweep_dir: Path, plan: dict, storage: str | None = None, restart: boo
     metric and study), and where it is stored unless by default (without a password; `leaderboard`
     and `--best` find it there). Workers started with the same plan agree; another is refused (its
     trial numbers would collide with this study's run directories), or with `restart` replaces it:
-    the old study is deleted from its storage and its trials removed."""
+    the old study is deleted from its storage and its trials removed.
+
+    Args:
+        sweep_dir: the study's directory.
+        plan: this worker's plan (`_plan`).
+        storage: `--storage`, to delete an old study from when it is the recorded one.
+        restart: replace another plan instead of refusing it.
+    """
     if (sweep_dir / "sweep.json").exists():
         raise ForecastError(f"{sweep_dir}: holds a `forecast sweep`; give tune its own --sweep-dir")
 
     def clear() -> None:
         old = json.loads((sweep_dir / "tune.json").read_text())
-        with hold(_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
-            clear_trials(sweep_dir, forget=lambda: _forget(old, storage, sweep_dir))
+        with hold(study_lock(sweep_dir), "the study", wait=True):  # workers between trials wait
+            clear_trials(sweep_dir, forget=lambda: forget(old, storage, sweep_dir))
 
     keep_plan(sweep_dir / "tune.json", plan, "the study's plan", restart, clear)
 
 
-def _forget(plan: dict, storage: str | None, sweep_dir: Path) -> None:
-    """Delete the study an old tune.json names from its storage (this run's --storage when it is
-    the recorded one: the recorded URL has no password)."""
-    optuna = _optuna()
-    recorded = plan.get("storage")
-    url = storage if storage is not None and _public(storage) == recorded else recorded
-    with contextlib.suppress(KeyError):  # never created, or deleted already
-        optuna.delete_study(study_name=plan["study"], storage=open_storage(url, sweep_dir))
+def run(settings: TuneSettings) -> Leaderboard:
+    """Run trials of a study until it holds `settings.trials` of them (all workers'), then rebuild the leaderboard.
 
-
-def trial_dir(sweep_dir: Path, number: int) -> Path:
-    return Path(sweep_dir) / f"trial-{number:04d}"
-
-
-def _lock(sweep_dir: Path) -> Path:
-    """The study's lock: held to requeue, count and ask, so those three are one step across workers."""
-    return Path(sweep_dir) / ".tune.lock"
-
-
-def _claim(sweep_dir: Path, number: int) -> Path:
-    return Path(sweep_dir) / ".claims" / f"trial-{number:04d}.lock"
-
-
-def _counted(study) -> int:
-    """Trials that count towards --trials: finished, pruned, running, or failed by their own settings
-    (not those lost with their worker: they are queued again)."""
-    from optuna.trial import TrialState
-
-    kept = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    return sum(t.state in kept or (t.state == TrialState.FAIL and "failed" in t.user_attrs) for t in study.trials)
-
-
-def _requeue(study, trial, why: str) -> bool:
-    """Queue a lost trial's settings once more (a retry is not retried again), then mark it failed.
-    Called under .tune.lock, so no worker counts the study between the two. True if queued again."""
-    from optuna.trial import TrialState
-
-    again = "retry_of" not in trial.user_attrs
-    if again:
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
-    study.tell(trial.number, state=TrialState.FAIL)
-    log.warning(f"warning: trial-{trial.number:04d} {why}: marked failed{', queued again' if again else ''}")
-    return again
-
-
-def _mark_lost(path: Path, again: bool) -> None:
-    """A dead worker's run says so too: its status.json `failed`, naming the worker, never the
-    `running` it was left at (the kernel freed the run's lock with the worker, so it is free)."""
-    run = Run(path)
-    if run.status not in ("created", "running"):
-        return
-    try:
-        left = json.loads(run.status_file.read_text())
-        worker = f"pid {left['pid']} on {left['host']}"
-    except (OSError, ValueError, KeyError):
-        worker = "its process"
-    with contextlib.suppress(Busy), run.lock():
-        queued = "; its settings were queued again as a new trial" if again else ""
-        run.set_status("failed", f"lost: its worker ({worker}) died while it ran{queued}")
-
-
-def _reap(study, sweep_dir: Path) -> None:
-    """Running trials whose claim nobody holds lost their worker (killed, machine gone): requeue them."""
-    from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        claim = _claim(sweep_dir, trial.number)
-        if not claim.exists():  # claimed elsewhere (a sweep directory that is not shared)
-            continue
-        try:
-            with hold(claim, "claim"):
-                running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                if any(t.number == trial.number for t in running):  # not told finished since the list
-                    _mark_lost(trial_dir(sweep_dir, trial.number), _requeue(study, trial, "lost its worker"))
-        except Busy:
-            continue
-
-
-def run(
-    config_path: Path,
-    space: dict[str, Distribution],
-    sweep_dir: Path,
-    trials: int,
-    study_name: str | None = None,
-    storage: str | None = None,
-    metric: str = "val.model.mae",
-    timeout: float | None = None,
-    sampler: str = "tpe",
-    pruner: str = "median",
-    jobs: int = 1,
-    base_overrides: list[str] | tuple[str, ...] = (),
-    restart: bool = False,
-) -> Leaderboard:
-    """Run trials of a study until it holds `trials` of them (all workers'), then rebuild the leaderboard.
+    Every setting is checked before the sweep directory exists: bad input leaves nothing behind.
 
     Args:
-        config_path: the base config file.
-        space: `read_space`'s distributions.
-        sweep_dir: the study's directory: trials, tune.json, study.db, leaderboard; workers share it.
-        trials: the study's size: a worker starts trials until the study holds this many.
-        study_name: default: the sweep directory's name.
-        storage: default: sqlite:///SWEEP_DIR/study.db.
-        metric: the metrics.json path minimised.
-        timeout: a worker starts no trial after this many seconds.
-        sampler: tpe or random; the study's k-th trial draws with seed `config.seed + k`.
-        pruner: median, halving (successive halving) or none, on each epoch's val_loss.
-        jobs: worker processes on this machine (this one and jobs-1 more).
-        base_overrides: `--set` assignments applied before each trial's values.
-        restart: a directory holding another plan (another config, data, space, metric or study)
-            is cleared and its study deleted, instead of refused.
+        settings: the tune's settings.
 
     Returns:
         The leaderboard of every trial in the study.
     """
-    if sampler not in SAMPLERS:
-        raise ForecastError(f"--sampler {sampler}: expected one of {', '.join(SAMPLERS)}")
-    if pruner not in PRUNERS:
-        raise ForecastError(f"--pruner {pruner}: expected one of {', '.join(PRUNERS)}")
-    base = cfg.load(config_path, base_overrides)
-    if not is_metric_path(metric):
-        raise ForecastError(f"--metric {metric}: no such metric (e.g. val.model.mae, val.scaled.model.mse)")
-    check_interval_metric(metric, base)
-    check_space(config_path, space, base_overrides)
-    _optuna()
-    check_storage(storage)  # all before the directory exists: bad input leaves nothing behind
-    sweep_dir = Path(sweep_dir)
-    study_name = study_name or sweep_dir.resolve().name
+    base = _check(settings)
+    sweep_dir = Path(settings.sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / ".claims").mkdir(exist_ok=True)
-    plan = {
+    record(sweep_dir, _plan(settings, base), settings.storage, settings.restart)
+    _workers(settings)
+    return of_study(sweep_dir, settings.metric, settings.storage)
+
+
+def _check(settings: TuneSettings) -> cfg.Config:
+    """Every setting a study needs, checked (exit 2 naming it); returns the base config."""
+    if settings.sampler not in SAMPLERS:
+        raise ForecastError(f"--sampler {settings.sampler}: expected one of {', '.join(SAMPLERS)}")
+    if settings.pruner not in PRUNERS:
+        raise ForecastError(f"--pruner {settings.pruner}: expected one of {', '.join(PRUNERS)}")
+    base = cfg.load(settings.config_path, settings.base_overrides)
+    check_metric(settings.metric, base)
+    check_space(settings.config_path, settings.space, settings.base_overrides)
+    load_optuna()
+    check_storage(settings.storage)
+    return base
+
+
+def _plan(settings: TuneSettings, base: cfg.Config) -> dict:
+    """What tune.json records of these settings (`record`); the storage without its password."""
+    return {
         **content(base),
-        "config": str(Path(config_path).resolve()),
-        "space": {k: v.model_dump(exclude_defaults=True) for k, v in space.items()},
-        "metric": metric,
-        "study": study_name,
-        **({"set": list(base_overrides)} if base_overrides else {}),
-        **({"storage": _public(storage)} if storage else {}),
+        "config": str(Path(settings.config_path).resolve()),
+        "space": {k: v.model_dump(exclude_defaults=True) for k, v in settings.space.items()},
+        "metric": settings.metric,
+        "study": settings.study_name,
+        **({"set": list(settings.base_overrides)} if settings.base_overrides else {}),
+        **({"storage": public_url(settings.storage)} if settings.storage else {}),
     }
-    record(sweep_dir, plan, storage, restart)
-    args = (config_path, space, sweep_dir, trials, study_name, storage, metric, timeout, sampler, pruner)
+
+
+def _workers(settings: TuneSettings) -> None:
+    """This process's `work` and, with `jobs` > 1, jobs-1 more worker processes; a signal while they
+    run is passed on to each (each requeues its trial and stops), and one that failed is an error."""
     children = []
-    if jobs > 1:
+    if settings.jobs > 1:
         # each worker a process of its own (TensorFlow, signals); cores shared out unless set
-        os.environ.setdefault("FORECAST_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        os.environ.setdefault("FORECAST_THREADS", str(max(1, (os.cpu_count() or 1) // settings.jobs)))
         context = multiprocessing.get_context("spawn")
         children = [
-            context.Process(target=_child, args=(i, args, tuple(base_overrides), log.level), name=f"worker {i}")
-            for i in range(1, jobs)
+            context.Process(target=_child, args=(i, settings, log.level), name=f"worker {i}")
+            for i in range(1, settings.jobs)
         ]
     started = []
     try:
         for child in children:
             child.start()
             started.append(child)
-        work(*args, base_overrides=base_overrides)
+        work(settings)
         for child in started:  # a SIGTERM while waiting here is passed on too
             child.join()
     except BaseException:
@@ -428,21 +191,20 @@ def run(
             child.join()
         raise
     if failed := [c.exitcode for c in children if c.exitcode]:
-        raise Error(f"{len(failed)} of {jobs - 1} other workers failed (exit codes {failed}); see their lines above")
-    return leaderboard(sweep_dir, metric, storage)
+        raise Error(
+            f"{len(failed)} of {settings.jobs - 1} other workers failed (exit codes {failed}); see their lines above"
+        )
 
 
-def _child(worker: int, args: tuple, base_overrides: tuple, level: int) -> None:
+def _child(worker: int, settings: TuneSettings, level: int) -> None:
     """A `-j` worker process: the parent's log level with a prefix, the same loop, one line on error."""
-    import sys
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"[worker {worker}] %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
     try:
-        work(*args, base_overrides=base_overrides)
+        work(settings)
     except Error as exc:
         log.error(f"error: {exc}")
         raise SystemExit(exc.exit_code) from None
@@ -453,102 +215,93 @@ def _child(worker: int, args: tuple, base_overrides: tuple, level: int) -> None:
         raise SystemExit(1) from None
 
 
-def work(
-    config_path: Path,
-    space: dict[str, Distribution],
-    sweep_dir: Path,
-    trials: int,
-    study_name: str,
-    storage: str | None,
-    metric: str,
-    timeout: float | None,
-    sampler: str,
-    pruner: str,
-    base_overrides=(),
-) -> None:
+def work(settings: TuneSettings) -> None:
     """One worker's loop: (under the directory's lock) requeue lost trials, stop at `trials`, start
     one and claim it; then train it and tell the study how it ended.
+
+    Args:
+        settings: the tune's settings (tune.json already records them: `run`, `record`).
 
     Raises:
         Interrupted: SIGINT/SIGTERM: the running trial stops at its next batch and is queued again
             (or, when it was already finishing, finishes); no new trial starts.
     """
-    import signal
-
-    from forecast.startup import load_keras
-
     load_keras()  # quietly, before anything imports Keras: TensorFlow's start-up lines stay off stderr
-    from forecast.callbacks import signals
+    from forecast.callbacks import signals  # deferred: the callbacks import Keras, loaded just above
 
-    optuna = _optuna()
-    start = time.monotonic()
-    base = cfg.load(config_path, base_overrides)
-    lock = _lock(sweep_dir)
+    optuna = load_optuna()
+    start, sweep_dir, trials = time.monotonic(), settings.sweep_dir, settings.trials
+    base = cfg.load(settings.config_path, settings.base_overrides)
+    lock = study_lock(sweep_dir)
     # one flag for the whole loop: each trial's training shares it (callbacks.signals nests)
     with signals() as received:
         with hold(lock, "the study", wait=True):
             study = optuna.create_study(
-                study_name=study_name,
-                storage=open_storage(storage, sweep_dir),
+                study_name=settings.study_name,
+                storage=open_storage(settings.storage, sweep_dir),
                 direction="minimize",
                 load_if_exists=True,
             )
-        study.pruner = _pruner(pruner)
-        log.info(f"study {study_name} in {sweep_dir}: {trials} trials, {sampler} sampler, {pruner} pruner")
-        while timeout is None or time.monotonic() - start < timeout:
+        study.pruner = make_pruner(settings.pruner)
+        log.info(
+            f"study {settings.study_name} in {sweep_dir}: {trials} trials, "
+            f"{settings.sampler} sampler, {settings.pruner} pruner"
+        )
+        while settings.timeout is None or time.monotonic() - start < settings.timeout:
             with contextlib.ExitStack() as claim:
                 with hold(lock, "the study", wait=True):
                     if received:
                         break
-                    _reap(study, sweep_dir)
-                    if _counted(study) >= trials:
+                    reap(study, sweep_dir)
+                    if counted(study) >= trials:
                         break
-                    _unchanged(sweep_dir, config_path, base_overrides)
+                    _unchanged(settings)
                     # reseeded at each ask: the study's k-th trial draws with seed + k, whichever
                     # worker asks (asks are serialised), so workers never draw alike and one worker
                     # on a new study is reproducible
-                    study.sampler = _sampler(sampler, base.seed + len(study.trials))
+                    study.sampler = make_sampler(settings.sampler, base.seed + len(study.trials))
                     trial = study.ask()
-                    claim.enter_context(hold(_claim(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
-                _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides)
+                    claim.enter_context(hold(claim_file(sweep_dir, trial.number), f"trial-{trial.number:04d}"))
+                _trial(study, trial, settings)
         if received:
             name = signal.Signals(received[0]).name
             raise Interrupted(f"interrupted by {name}; rerun the same command to finish the study", received[0])
-    log.info(f"worker done: the study holds {_counted(study)} of {trials} trials")
+    log.info(f"worker done: the study holds {counted(study)} of {trials} trials")
 
 
-def _unchanged(sweep_dir: Path, config_path: Path, base_overrides=()) -> None:
+def _unchanged(settings: TuneSettings) -> None:
     """Before each trial: the config and data are still those tune.json records. A worker runs for
     hours and reads the config file at every trial, so an edit meanwhile would make its later
     trials another study's; it stops instead (exit 2, naming the key)."""
-    plan = json.loads((Path(sweep_dir) / "tune.json").read_text())
+    plan = json.loads((Path(settings.sweep_dir) / "tune.json").read_text())
     if "resolved" not in plan:  # a study started by an earlier forecast: nothing to compare
         return
-    why = difference(plan, {**plan, **content(cfg.load(config_path, base_overrides))}, "in the study's plan")
+    now = content(cfg.load(settings.config_path, settings.base_overrides))
+    why = difference(plan, {**plan, **now}, "in the study's plan")
     if why:
         raise ForecastError(f"{why}: changed while the study ran, so this worker stops; rerun with --restart")
 
 
-def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) -> None:
+def _trial(study, trial, settings: TuneSettings) -> None:
     """Train one trial in its run directory and tell the study: complete, pruned or failed (with why)."""
-    import keras
-    from optuna.trial import TrialState
+    import keras  # deferred: Keras loads TensorFlow (`work` has loaded it quietly by now)
+    from optuna.trial import TrialState  # deferred: Optuna is an optional extra (forecast[tune])
 
-    from forecast import lifecycle
-    from forecast.callbacks import PruneTrial
+    from forecast import lifecycle  # deferred: it loads pandas and the data stack; a refused tune needs none
+    from forecast.callbacks import PruneTrial  # deferred: the callbacks import Keras
 
-    values = sample(trial, space)
+    values = sample(trial, settings.space)
     label = " ".join(overrides(values))
-    path = trial_dir(sweep_dir, trial.number)
+    path = trial_dir(settings.sweep_dir, trial.number)
     log.info(f"{path.name}: {label}")
     try:
-        config = cfg.load(config_path, [*base_overrides, *overrides(values)], option="--space")
+        config = cfg.load(settings.config_path, [*settings.base_overrides, *overrides(values)], option="--space")
         if path.exists():  # trial numbers are never reused: another study's run, which is kept
             raise ForecastError(f"{path} exists (another study's trial); give this study its own --sweep-dir")
         prepared = lifecycle.plan(config)
         run = lifecycle.create(config, prepared, path)
         metrics = lifecycle.execute(config, prepared, run, callbacks=[PruneTrial(trial)])
-        value = float(metrics.get(metric))
+        value = float(metrics.get(settings.metric))
     except Pruned as exc:
         trial.set_user_attr("pruned_epoch", exc.epoch)
         study.tell(trial, state=TrialState.PRUNED)
@@ -556,8 +309,8 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
         return
     except Interrupted as exc:
         trial.set_user_attr("lost", str(exc))
-        with hold(_lock(sweep_dir), "the study", wait=True):
-            _requeue(study, trial, "was interrupted")
+        with hold(study_lock(settings.sweep_dir), "the study", wait=True):
+            requeue(study, trial, "was interrupted")
         raise
     except Exception as exc:  # these settings fail (bad for the data, diverged, out of memory): the study goes on
         reason = " ".join((str(exc) if isinstance(exc, Error) else f"{type(exc).__name__}: {exc}").split())
@@ -568,85 +321,8 @@ def _trial(study, trial, config_path, space, sweep_dir, metric, base_overrides) 
     finally:
         keras.backend.clear_session()
     if not math.isfinite(value):
-        trial.set_user_attr("failed", f"{metric} is {value}")
+        trial.set_user_attr("failed", f"{settings.metric} is {value}")
         study.tell(trial, state=TrialState.FAIL)
         return
     study.tell(trial, value)
-    log.info(f"{path.name}: {metric} {value:.4f}")
-
-
-def _load(sweep_dir: Path, storage: str | None = None):
-    """tune.json and the study it names (in `storage`, else the one tune.json records, else the default)."""
-    sweep_dir = Path(sweep_dir)
-    try:
-        plan = json.loads((sweep_dir / "tune.json").read_text())
-    except (OSError, ValueError):
-        raise ForecastError(f"{sweep_dir}: not a tuning directory (no tune.json)") from None
-    optuna = _optuna()
-    try:
-        study = optuna.load_study(
-            study_name=plan["study"], storage=open_storage(storage or plan.get("storage"), sweep_dir)
-        )
-    except KeyError:
-        raise ForecastError(f"{sweep_dir}: the storage holds no study {plan['study']!r}; give its --storage") from None
-    return plan, study
-
-
-def leaderboard(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
-    """Every trial of a tuned study: completed ones ranked by `metric` (default: the one tuned), then
-    pruned (at which epoch), running and failed ones (why); writes leaderboard.csv/.md."""
-    from optuna.trial import TrialState
-
-    plan, study = _load(sweep_dir, storage)
-    metric = metric or plan["metric"]
-    with leaderboard_lock(sweep_dir):
-        done, rest = [], []
-        undrawn = dict.fromkeys(plan["space"], "")  # a conditional key not drawn in a trial: an empty cell
-        for t in study.trials:
-            row = {
-                "trial": trial_dir(sweep_dir, t.number).name,
-                "state": t.state.name.lower(),
-                **undrawn,
-                **cells(t.params),
-            }
-            run = Run(trial_dir(sweep_dir, t.number))
-            if t.state == TrialState.COMPLETE and run.status == "completed":
-                done.append({**row, **scores(run, metric)})
-                continue
-            note = ""
-            if t.state == TrialState.PRUNED:
-                epoch = t.user_attrs.get("pruned_epoch", t.last_step)
-                row["epochs"] = epoch
-                note = f"pruned at epoch {epoch} (val_loss {t.intermediate_values.get(epoch, float('nan')):.4g})"
-            elif t.state == TrialState.FAIL:
-                note = t.user_attrs.get("failed") or t.user_attrs.get("lost") or "its worker died"
-            rest.append({**row, "note": note})
-        done.sort(key=lambda r: r[metric])
-        counts = {
-            s: sum(t.state.name.lower() == s for t in study.trials) for s in ("complete", "pruned", "fail", "running")
-        }
-        title = (
-            f"study {plan['study']}: {counts['complete']} completed, {counts['pruned']} pruned, "
-            f"{counts['fail']} failed, {counts['running']} running; ranked by {metric}"
-        )
-        return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
-
-
-def best(sweep_dir: Path, storage: str | None = None) -> str:
-    """The best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from optuna.trial import TrialState
-
-    plan, study = _load(sweep_dir, storage)
-    done = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if Run(trial_dir(sweep_dir, t.number)).status == "completed"  # a run this directory holds
-    ]
-    if not done:
-        raise ForecastError(f"{sweep_dir}: no trial of study {plan['study']!r} has completed yet")
-    trial = min(done, key=lambda t: t.value)
-    path = trial_dir(sweep_dir, trial.number)
-    header = f"# best of study {plan['study']}: {path.name}, {plan['metric']} {trial.value:.6g}\n"
-    text = header + Run(path).config_file.read_text()
-    write_text(Path(sweep_dir) / "best.yaml", text)
-    return text
+    log.info(f"{path.name}: {settings.metric} {value:.4f}")

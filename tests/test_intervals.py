@@ -276,7 +276,7 @@ def test_cqr_bounds_stay_nested_and_around_the_point_forecast():
 
 
 def test_sweep_refuses_interval_metrics_it_cannot_rank(write_config, tmp_path):
-    from forecast.sweeps import check_interval_metric
+    from forecast.leaderboards import check_interval_metric
 
     config = cfg.Config.model_validate(conformal_config())
     check_interval_metric("val.intervals.msis_95", config)

@@ -14,9 +14,11 @@ from forecast import api
 from forecast import config as cfg
 from forecast.cli import app
 from forecast.errors import ForecastError
+from forecast.leaderboards import of_sweep
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
-from forecast.sweeps import keep_plan, leaderboard, overrides, read_grid, record, shard_of, trials
+from forecast.sweep_dirs import keep_plan, overrides
+from forecast.sweeps import read_grid, record, shard_of, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
@@ -194,7 +196,7 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
     _trial(sweep, 1, "completed", _metrics(0.4, 0.7))
     _trial(sweep, 2, "running", None)  # still training in another shard: skipped
     _trial(sweep, 3, "interrupted", _metrics(0.1, 0.1))  # killed; its metrics.json is stale: skipped
-    board = leaderboard(sweep)
+    board = of_sweep(sweep)
     assert board.metric == "val.model.mae" and board.directory == sweep
     assert [r["trial"] for r in board.rows] == ["trial-001", "trial-000"]
     assert board.rows[0] == {  # grid values as they are; no second column repeating the ranked metric
@@ -217,7 +219,7 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
     assert lines[4].startswith("| 1 | trial-001 | 8 | 0.4000 |") and lines[5].startswith("| 2 | trial-000 | 4 |")
     assert len(lines) == 6
 
-    by_test = leaderboard(sweep, "test.scaled.model.mae")
+    by_test = of_sweep(sweep, "test.scaled.model.mae")
     assert [r["trial"] for r in by_test.rows] == ["trial-000", "trial-001"]
     assert by_test.rows[0]["val_mae"] == 0.6  # ranked by another metric, val MAE is shown beside
     assert "ranked by test.scaled.model.mae" in (sweep / "leaderboard.md").read_text()
@@ -225,18 +227,18 @@ def test_leaderboard_ranks_completed_trials_in_process(tmp_path):
 
 def test_leaderboard_of_a_sweep_with_nothing_completed(tmp_path):
     record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
-    board = leaderboard(tmp_path)
+    board = of_sweep(tmp_path)
     assert board.rows == [] and (tmp_path / "leaderboard.csv").read_text().strip() == "trial,val.model.mae"
     assert "(0 of 1 trials completed" in board.markdown
 
 
 def test_leaderboard_errors(tmp_path):
     with pytest.raises(ForecastError, match="not a sweep directory"):
-        leaderboard(tmp_path)
+        of_sweep(tmp_path)
     record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
     _trial(tmp_path, 0, "completed", _metrics(0.5, 0.5))
     with pytest.raises(ForecastError, match=r"--metric val\.model\.nope: no such metric in") as err:
-        leaderboard(tmp_path, "val.model.nope")
+        of_sweep(tmp_path, "val.model.nope")
     assert err.value.exit_code == 2
 
 
@@ -302,7 +304,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_next_holder_keeps(tmp_path
         path.write_text("half")
     record(tmp_path, tmp_path / "c.yaml", BASE, [{"training.epochs": 1}])
     assert not stale[0].exists() and stale[1].exists()
-    leaderboard(tmp_path)
+    of_sweep(tmp_path)
     assert not any(path.exists() for path in stale)
     assert other.read_text() == "half"
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [

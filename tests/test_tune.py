@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from forecast.cli import app
 from forecast.errors import ForecastError
 from forecast.rundir import Run
-from forecast.tuning import check_space, read_space, sample
+from forecast.search_space import check_space, read_space, sample
 
 optuna = pytest.importorskip("optuna", reason="forecast[tune] is not installed")
 from optuna.trial import TrialState  # noqa: E402
@@ -144,7 +144,7 @@ def test_missing_optuna_is_exit_2_and_writes_nothing(monkeypatch, write_config, 
 
 
 def test_bad_storage_is_exit_2_without_its_password(tmp_path):
-    from forecast.tuning import _public, check_storage
+    from forecast.optuna_study import check_storage, public_url
 
     for url, message in (
         ("study.db", "expected a database URL"),
@@ -154,8 +154,8 @@ def test_bad_storage_is_exit_2_without_its_password(tmp_path):
         with pytest.raises(ForecastError, match=message) as err:
             check_storage(url)
         assert err.value.exit_code == 2 and "secret" not in str(err.value)
-    assert _public("postgresql://tuner:secret@db/optuna") == "postgresql://tuner@db/optuna"
-    assert _public("journal:/shared/s.log") == "journal:/shared/s.log"
+    assert public_url("postgresql://tuner:secret@db/optuna") == "postgresql://tuner@db/optuna"
+    assert public_url("journal:/shared/s.log") == "journal:/shared/s.log"
 
 
 @pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.name)
@@ -262,7 +262,7 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
     the later trials another study's. The worker checks the plan before each trial."""
     from forecast import config as cfg
     from forecast.plans import content
-    from forecast.tuning import record, work
+    from forecast.tuning import TuneSettings, record, work
 
     config = write_config(tiny_config(training={"epochs": 1}))
     sweep = tmp_path / "s"
@@ -271,7 +271,7 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
     write_config(tiny_config(training={"epochs": 1, "batch_size": 16}))
     space = read_space({"training.learning_rate": {"low": 1e-3, "high": 2e-3}})
     with pytest.raises(ForecastError) as err:
-        work(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none")
+        work(TuneSettings(config, space, sweep, 1, "s", None, "val.model.mae", None, "random", "none"))
     assert str(err.value) == (
         "training.batch_size: 32 in the study's plan, 16 now: changed while the study ran, "
         "so this worker stops; rerun with --restart"
@@ -282,18 +282,18 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
 def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_config, tmp_path):
     """The finding: after a worker was killed (-9) and the study resumed, the lost trial was failed
     in the study but its status.json still said `running`."""
-    from forecast.tuning import _claim, _reap, trial_dir
+    from forecast.trial_claims import claim_file, reap, trial_dir
 
     sweep = tmp_path / "sweep"
     (sweep / ".claims").mkdir(parents=True)
     study = optuna.create_study(study_name="sweep", storage=f"sqlite:///{sweep / 'study.db'}")
     trial = study.ask({"training.learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-2)})
-    _claim(sweep, trial.number).touch()  # claimed by a worker that is gone: nobody holds it
+    claim_file(sweep, trial.number).touch()  # claimed by a worker that is gone: nobody holds it
     run = Run(trial_dir(sweep, trial.number))
     run.path.mkdir()
     run.set_status("running")
     dead = json.loads(run.status_file.read_text())
-    _reap(study, sweep)
+    reap(study, sweep)
     assert _study(sweep).trials[0].state == TrialState.FAIL
     status = json.loads(run.status_file.read_text())
     assert status["status"] == "failed"
