@@ -246,10 +246,11 @@ def _open(
     """`forecaster` for members already resolved (`forecast.ensemble.members`); `loaded`: as
     `_forecaster`'s."""
     from forecast.data import series_ids
+    from forecast.shards import is_part
 
     config = runs[0].config
     data = Path(data if data is not None else config.data.path)
-    only = shard_ids(config, data, shard) if shard is not None and shard[1] > 1 else None
+    only = shard_ids(config, data, shard) if is_part(shard) else None
     if only is None:
         return _forecaster(runs, data, all_origins, None, loaded=loaded)
     time_format = _time_format(config.data, data)  # a shard reads its stamps as the whole file would
@@ -320,6 +321,7 @@ def write_predictions(
     from forecast.ensemble import members
     from forecast.future import output_format, write_parts
     from forecast.rundir import STDOUT, special_file
+    from forecast.shards import check_ids, is_part, select
     from forecast.windows import WindowSpec
 
     runs = members(run)
@@ -336,9 +338,9 @@ def write_predictions(
     except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
         _open(runs, data, all_origins, shard, loaded).write(Path(output), layout)
         return
-    sharded = shard is not None and shard[1] > 1
+    sharded = is_part(shard)
     if sharded:
-        ids, rows = _shard(ids, config, data, shard), rows[shard[0] :: shard[1]]
+        ids, rows = select(ids, shard, config.data.id_column, data), rows[shard[0] :: shard[1]]
     groups = row_groups(rows, GROUP_ROWS)
     if len(groups) <= 1 and not sharded:
         _open(runs, data, all_origins, None, loaded).write(Path(output), layout)
@@ -352,7 +354,7 @@ def write_predictions(
         part.witness = part.witness_with(witness)
         part.write(Path(output), layout)
         return
-    _check_ids(ids, config, data)  # a row without an id would be in no group
+    check_ids(ids, config.data.id_column, data)  # a row without an id would be in no group
     log.info(f"predict: {len(ids):,} series in {len(groups)} groups of about {GROUP_ROWS:,} rows, one at a time")
     counts = {"origins": 0, "skipped": 0, "longest": 0}
 
@@ -548,24 +550,11 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
 def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
     """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order."""
     from forecast.data import series_ids
+    from forecast.shards import NOT_A_PANEL, select
 
     if config.data.id_column is None:
-        raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")
-    return _shard(series_ids(data, config.data.id_column), config, data, shard)
-
-
-def _shard(ids: list, config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
-    """Every N-th of a panel's `ids` from the I-th (checked; a shard past the end is noted)."""
-    _check_ids(ids, config, data)
-    index, count = shard
-    if index >= len(ids):  # an array larger than the panel: this task has nothing to forecast
-        log.warning(f"note: --shard {index}/{count}: the file has only {len(ids)} series; this shard forecasts none")
-    return ids[index::count]
-
-
-def _check_ids(ids: list, config: cfg.Config, data: Path) -> None:
-    if any(i is None for i in ids):
-        raise ForecastError(f"{data}: the id column '{config.data.id_column}' has empty values")
+        raise ForecastError(NOT_A_PANEL)
+    return select(series_ids(data, config.data.id_column), shard, config.data.id_column, data)
 
 
 def backtest(

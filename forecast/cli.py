@@ -22,6 +22,7 @@ from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError, path_error
 from forecast.rundir import STDOUT, check_output, write_output
+from forecast.shards import is_part, shard_of
 
 app = typer.Typer(
     add_completion=False,
@@ -184,7 +185,7 @@ def predict(
     part = _predict_shard(run_dir, shard, output)
     if output is not None and "{shard}" in str(output):
         output = Path(str(output).replace("{shard}", str(part[0] if part else 0)))
-    elif part is not None and part[1] > 1 and output is not None and output != STDOUT:
+    elif is_part(part) and output is not None and output != STDOUT:
         raise ForecastError(f"--output {output}: with --shard give each shard its file, e.g. preds-{{shard}}.parquet")
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
@@ -202,8 +203,6 @@ def predict(
 def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:
     """--shard I/N; else, for a panel run whose --output holds {shard}, Slurm's array variables
     (a plain predict inside an array job forecasts everything, as it would outside one)."""
-    from forecast.sweeps import shard_of
-
     if shard is not None:
         return shard_of(shard)
     if output is None or "{shard}" not in str(output):
@@ -211,7 +210,7 @@ def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> 
     from forecast.ensemble import members
 
     part = shard_of(None) if members(runs)[0].config.data.id_column is not None else None
-    if part is not None and part[1] > 1:
+    if is_part(part):
         log.info(f"shard {part[0]}/{part[1]} from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
     return part
 

@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import math
-import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,6 +32,7 @@ from forecast.errors import Diverged, ForecastError
 from forecast.plans import content, describe, difference, first_difference
 from forecast.results import is_metric_path
 from forecast.rundir import Busy, Run, clear_partials, hold, write_json, write_text
+from forecast.shards import shard_of
 
 log = logging.getLogger("forecast")
 
@@ -78,32 +78,6 @@ def trials(grid: dict[str, list], draws: int | None, seed: int) -> list[dict[str
 def overrides(trial: dict[str, object]) -> list[str]:
     """A trial as `--set` assignments (values written back as YAML flow scalars/lists)."""
     return [f"{key}={json.dumps(value)}" for key, value in trial.items()]
-
-
-def shard_of(spec: str | None) -> tuple[int, int]:
-    """`I/N` (0 <= I < N); without one, Slurm's array variables, else the whole sweep."""
-    if spec is None and "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
-        names = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN")
-        try:
-            task, count, first = (int(os.environ.get(name, "0")) for name in names)
-        except ValueError:
-            values = ", ".join(f"{n}={os.environ.get(n)!r}" for n in names if n in os.environ)
-            raise ForecastError(f"Slurm array variables are not integers: {values}") from None
-        if not 0 <= task - first < count:
-            raise ForecastError(
-                f"SLURM_ARRAY_TASK_ID={task} is outside the array ({first}..{first + count - 1}): "
-                "use a contiguous array (--array=0-N) or give --shard I/N"
-            )
-        return task - first, count
-    if spec is None:
-        return 0, 1
-    try:
-        index, count = (int(v) for v in spec.split("/"))
-    except ValueError:
-        raise ForecastError(f"--shard {spec}: expected I/N, e.g. 0/4") from None
-    if not 0 <= index < count:
-        raise ForecastError(f"--shard {spec}: I must be in 0..N-1")
-    return index, count
 
 
 def record(

@@ -15,7 +15,8 @@ from forecast import config as cfg
 from forecast import lifecycle
 from forecast.errors import ForecastError
 from forecast.rundir import Busy, hold
-from forecast.sweeps import MAX_TRIALS, combination, shard_of, trials
+from forecast.shards import shard_of
+from forecast.sweeps import MAX_TRIALS, combination, trials
 
 # --- configs ---------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from forecast.cli import app
 from forecast.errors import ForecastError
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
-from forecast.sweeps import keep_plan, leaderboard, overrides, read_grid, record, shard_of, trials
+from forecast.shards import shard_of
+from forecast.sweeps import keep_plan, leaderboard, overrides, read_grid, record, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
