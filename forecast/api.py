@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecast.backtesting import Backtest
-    from forecast.future import Forecaster, Forecasts
+    from forecast.forecasts import Forecaster, Forecasts
     from forecast.sweeps import Leaderboard
 
 log = logging.getLogger("forecast")
@@ -179,7 +179,7 @@ def predict(run: Runs, data: PathLike | None = None, all_origins: bool = False, 
         long: [id,] origin, target_time, step, column, prediction (a panel's id column first).
         wide: [id,] origin, column, step_1 ... step_H.
     """
-    from forecast.future import check_layout
+    from forecast.outputs import check_layout
 
     check_layout(layout)  # before the work, not after it
     return forecasts(run, data, all_origins).frame(layout)
@@ -220,7 +220,7 @@ def _plot(runs: list[Run], path: Path, data: PathLike | None, series: list | Non
     intervals) for forecasts made after it; `quiet`: log none of the data's notes (when
     `write_predictions` reads the same series again and logs them itself)."""
     from forecast.data import series_ids
-    from forecast.future import ONE_SERIES
+    from forecast.forecasts import ONE_SERIES
     from forecast.plots import SERIES
 
     config = runs[0].config
@@ -271,7 +271,7 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     says so): the template still lists the stamps `predict` will forecast. Loads no model."""
     import pandas as pd
 
-    from forecast import future
+    from forecast import future, outputs
     from forecast.data import load_series, parquet, parquet_dataset, stamp_format
     from forecast.ensemble import members
     from forecast.windows import WindowSpec
@@ -280,7 +280,7 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     config, schema = run.config, run.load_schema()
     path = Path(data if data is not None else config.data.path)
     if output is not None:
-        future.rows_format(Path(output))  # a wrong extension: before the data is read
+        outputs.rows_format(Path(output))  # a wrong extension: before the data is read
     series = load_series(config.data, path, schema, future=True)
     if not config.data.covariates.future:
         log.info(
@@ -293,7 +293,7 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     if output is not None:
         column = config.data.time_column
         written = stamp_format(path, column, config.data.time_format)
-        future.write_rows(rows, Path(output), column, written, series.times)
+        outputs.write_rows(rows, Path(output), column, written, series.times)
     return rows
 
 
@@ -319,8 +319,7 @@ def write_predictions(
     """
     from forecast.data import release_memory, series_rows
     from forecast.ensemble import members
-    from forecast.future import output_format, write_parts
-    from forecast.rundir import STDOUT, special_file
+    from forecast.outputs import STDOUT, output_format, special_file, write_parts
     from forecast.shards import check_ids, is_part, select
     from forecast.windows import WindowSpec
 
@@ -401,24 +400,24 @@ def _time_format(data: cfg.Data, path: Path) -> str | None:
 
 
 def _file_witness(data: cfg.Data, path: Path, time_format: str | None):
-    """The stamps that decide how a CSV prints the whole file's stamps (`future._witness`), read a
+    """The stamps that decide how a CSV prints the whole file's stamps (`outputs.witness_of`), read a
     batch at a time: every group's (and every shard's) rows then print their stamps as a predict of
     the whole file in one piece does. None where the time column cannot be read this way (missing,
     a bad stamp, zones that differ): the read of a group reports it, naming the row."""
     from forecast.data import time_batches
-    from forecast.future import _witness
+    from forecast.outputs import witness_of
 
     if data.time_column is None:
         return None
     found = None
     try:
         for times in time_batches(path, data.time_column, time_format):
-            own = _witness(times)
+            own = witness_of(times)
             if own is None:
                 continue
             if found is not None and str(found.tz) != str(own.tz):
                 return None
-            found = own if found is None else _witness(found.append(own))
+            found = own if found is None else witness_of(found.append(own))
     except Exception:  # only a formatting aid: the groups' reads check the column
         return None
     return found
@@ -477,6 +476,7 @@ def _forecaster(
 
     from forecast import future
     from forecast.data import load_series, release_memory, stamp_format
+    from forecast.forecasts import Forecaster
     from forecast.prepare import extras_of, model_shapes
     from forecast.scalers import SeriesScalers
     from forecast.windows import Feed, WindowSpec
@@ -521,7 +521,7 @@ def _forecaster(
     y = y if calibration is not None else None  # each window's scale, for its intervals only
     column = config.data.time_column
     written = stamp_format(data, column, section.time_format)  # for CSV; a group given the file's: no read
-    return future.Forecaster(
+    return Forecaster(
         model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
         skipped=len(skipped), others=others, time_format=written,
     )  # fmt: skip

@@ -21,7 +21,6 @@ import typer
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError, path_error
-from forecast.rundir import STDOUT, check_output, write_output
 from forecast.shards import is_part, shard_of
 
 app = typer.Typer(
@@ -134,6 +133,7 @@ def evaluate(
 ) -> None:
     """Reload a run and recompute its metrics (JSON)."""
     from forecast.gates import check
+    from forecast.outputs import STDOUT, check_output, write_output  # deferred: loads pandas and pyarrow
     from forecast.report import table
 
     check_output(output)
@@ -165,7 +165,7 @@ def predict(
     series: o.PlotSeriesOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
-    from forecast.future import output_format
+    from forecast.outputs import STDOUT, check_output, output_format  # deferred: loads pandas and pyarrow
 
     if template is not None:
         given = {
@@ -243,6 +243,8 @@ def backtest(
     quiet: o.QuietOpt = False,
 ) -> None:
     """Rolling-origin evaluation over K consecutive test folds, model vs naive."""
+    from forecast.outputs import STDOUT, check_output, write_output  # deferred: loads pandas and pyarrow
+
     _logging(quiet)
     if output == STDOUT:
         raise ForecastError("--output: backtest writes a JSON file and a plot beside it; give a file name, not -")

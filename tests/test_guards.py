@@ -267,7 +267,7 @@ def test_a_dotted_column_name_is_not_a_duplicate(tmp_path):
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path):
-    from forecast.rundir import check_output
+    from forecast.outputs import check_output
 
     check_output(tmp_path / "out.csv")
     with pytest.raises(ForecastError, match=r"--output: the folder .* does not exist"):
