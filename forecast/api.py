@@ -179,7 +179,7 @@ def predict(run: Runs, data: PathLike | None = None, all_origins: bool = False, 
         long: [id,] origin, target_time, step, column, prediction (a panel's id column first).
         wide: [id,] origin, column, step_1 ... step_H.
     """
-    from forecast.outputs import check_layout
+    from forecast.outputs import check_layout  # deferred: loads pandas and pyarrow
 
     check_layout(layout)  # before the work, not after it
     return forecasts(run, data, all_origins).frame(layout)
@@ -201,64 +201,18 @@ def forecaster(
     `.write(path, layout)` streams them to a file in chunks of bounded memory.
     Arguments as `predict`'s; `shard` (I, N): only the series I, I + N, I + 2N, ... of the file (in
     the order they first appear), so that N processes cover a panel between them."""
-    from forecast.ensemble import members
+    from forecast import predicting  # deferred: loads pandas and scikit-learn
 
-    return _open(members(run), Path(data) if data is not None else None, all_origins, shard)
+    return predicting.forecaster(run, data, all_origins, shard)
 
 
 def plot_predictions(run: Runs, path: PathLike, data: PathLike | None = None, series: list | None = None):
     """`forecast predict --plot`: a PNG of the forecast after each chosen series' end with its
     intervals and the last rows of its history (see `Forecasts.plot`); returns the Figure.
     Only the series drawn are read and forecast: `series`, by id, or a panel's first few."""
-    from forecast.ensemble import members
+    from forecast import predicting  # deferred: loads pandas and scikit-learn
 
-    return _plot(members(run), Path(path), data, series)[0]
-
-
-def _plot(runs: list[Run], path: Path, data: PathLike | None, series: list | None, quiet: bool = False):
-    """`plot_predictions` for members already resolved: the Figure, and the members' (network,
-    intervals) for forecasts made after it; `quiet`: log none of the data's notes (when
-    `write_predictions` reads the same series again and logs them itself)."""
-    from forecast.data import series_ids
-    from forecast.forecasts import ONE_SERIES
-    from forecast.plots import SERIES
-
-    config = runs[0].config
-    data = Path(data if data is not None else config.data.path)
-    only = None
-    if config.data.id_column is not None:
-        ids = series_ids(data, config.data.id_column)
-        by_text = {str(i): i for i in ids}
-        unknown = [name for name in series or () if str(name) not in by_text]
-        if unknown:
-            raise ForecastError(f"--series: '{unknown[0]}' is not a series of {data}")
-        # by default a few more than drawn, in case the first are too short for a forecast
-        only = [by_text[str(name)] for name in series] if series else ids[: 10 * SERIES]
-    elif series:
-        raise ForecastError(ONE_SERIES)
-    forecaster = _forecaster(runs, data, False, only, quiet=quiet)
-    return forecaster.all().plot(path, series), forecaster.members
-
-
-def _open(
-    runs: list[Run], data: Path | None, all_origins: bool, shard: tuple[int, int] | None, loaded: list | None = None
-) -> Forecaster:
-    """`forecaster` for members already resolved (`forecast.ensemble.members`); `loaded`: as
-    `_forecaster`'s."""
-    from forecast.data import series_ids
-    from forecast.shards import is_part
-
-    config = runs[0].config
-    data = Path(data if data is not None else config.data.path)
-    only = shard_ids(config, data, shard) if is_part(shard) else None
-    if only is None:
-        return _forecaster(runs, data, all_origins, None, loaded=loaded)
-    time_format = _time_format(config.data, data)  # a shard reads its stamps as the whole file would
-    if not only:  # a shard past the last series: an empty output, same columns
-        return _forecaster(
-            runs, data, all_origins, series_ids(data, config.data.id_column)[:1], empty=True, loaded=loaded
-        )
-    return _forecaster(runs, data, all_origins, only, time_format=time_format, loaded=loaded)
+    return predicting.plot(run, path, data, series)
 
 
 def template(run: Runs, data: PathLike | None = None, output: PathLike | None = None) -> pd.DataFrame:
@@ -269,32 +223,9 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
     empty). Written to `output` (.csv or .parquet; `-`: stdout) when given. Append the filled rows
     to the history and predict from it. A run without future covariates needs no such rows (a note
     says so): the template still lists the stamps `predict` will forecast. Loads no model."""
-    import pandas as pd
+    from forecast import predicting  # deferred: loads pandas and scikit-learn
 
-    from forecast import future, outputs
-    from forecast.data import load_series, parquet, parquet_dataset, stamp_format
-    from forecast.ensemble import members
-    from forecast.windows import WindowSpec
-
-    run = members(run)[0]
-    config, schema = run.config, run.load_schema()
-    path = Path(data if data is not None else config.data.path)
-    if output is not None:
-        outputs.rows_format(Path(output))  # a wrong extension: before the data is read
-    series = load_series(config.data, path, schema, future=True)
-    if not config.data.covariates.future:
-        log.info(
-            "note: this run has no future covariates: predict needs no future rows (these are the stamps it forecasts)"
-        )
-    columns = parquet_dataset(path).schema.names if parquet(path) else list(pd.read_csv(path, nrows=0).columns)
-    spec = WindowSpec.from_config(config.window)
-    frequency = config.data.frequency or schema.frequency
-    rows = future.template(series, spec, config.data, frequency, [str(c) for c in columns], str(path))
-    if output is not None:
-        column = config.data.time_column
-        written = stamp_format(path, column, config.data.time_format)
-        outputs.write_rows(rows, Path(output), column, written, series.times)
-    return rows
+    return predicting.template(run, data, output)
 
 
 def write_predictions(
@@ -312,219 +243,14 @@ def write_predictions(
     before anything is written), its network loaded once for both.
 
     A panel written to a CSV or Parquet file is forecast a group of series at a time (about
-    `GROUP_ROWS` rows each, read alone), so memory stays flat however large the panel: the run is
+    `predicting.GROUP_ROWS` rows each, read alone), so memory stays flat however large the panel: the run is
     loaded once, each group's series are read, checked, scaled, forecast and written, then
     released. Anything else is forecast in one piece and streamed in chunks (`Forecaster.write`).
     Arguments as `predict`'s and `forecaster`'s.
     """
-    from forecast.data import release_memory, series_rows
-    from forecast.ensemble import members
-    from forecast.outputs import STDOUT, output_format, special_file, write_parts
-    from forecast.shards import check_ids, is_part, select
-    from forecast.windows import WindowSpec
+    from forecast import predicting  # deferred: loads pandas and scikit-learn
 
-    runs = members(run)
-    config = runs[0].config
-    data = Path(data if data is not None else config.data.path)
-    kind = output_format(Path(output), layout)
-    loaded = _plot(runs, Path(plot), data, series, quiet=True)[1] if plot is not None else None
-    streamed = kind in ("csv", "parquet") and Path(output) != STDOUT and not special_file(Path(output))
-    if config.data.id_column is None or not streamed:
-        _open(runs, data, all_origins, shard, loaded).write(Path(output), layout)
-        return
-    try:
-        ids, rows = series_rows(data, config.data.id_column)
-    except ForecastError:  # no file, no id column, an empty file: the whole read names the problem
-        _open(runs, data, all_origins, shard, loaded).write(Path(output), layout)
-        return
-    sharded = is_part(shard)
-    if sharded:
-        ids, rows = select(ids, shard, config.data.id_column, data), rows[shard[0] :: shard[1]]
-    groups = row_groups(rows, GROUP_ROWS)
-    if len(groups) <= 1 and not sharded:
-        _open(runs, data, all_origins, None, loaded).write(Path(output), layout)
-        return
-    # read in groups, or a shard: stamps parsed and printed as the whole file's are (see _file_witness)
-    time_format = _time_format(config.data, data)
-    witness = _file_witness(config.data, data, time_format) if kind == "csv" else None
-    if len(groups) <= 1:
-        only = ids or series_rows(data, config.data.id_column)[0][:1]
-        part = _forecaster(runs, data, all_origins, only, empty=not ids, loaded=loaded, time_format=time_format)
-        part.witness = part.witness_with(witness)
-        part.write(Path(output), layout)
-        return
-    check_ids(ids, config.data.id_column, data)  # a row without an id would be in no group
-    log.info(f"predict: {len(ids):,} series in {len(groups)} groups of about {GROUP_ROWS:,} rows, one at a time")
-    counts = {"origins": 0, "skipped": 0, "longest": 0}
-
-    def parts():
-        held, zone = loaded, _UNSEEN
-        for k, (first, last) in enumerate(groups):
-            try:
-                part = _forecaster(runs, data, all_origins, ids[first:last], loaded=held, group=(k, len(groups)),
-                                   time_format=time_format)  # fmt: skip
-            except ForecastError as error:
-                if " row " not in str(error):
-                    raise
-                raise ForecastError(
-                    f"{error} (series group {k + 1} of {len(groups)}, '{ids[first]}' to '{ids[last - 1]}': row "
-                    "numbers count that group's rows in file order)"
-                ) from None
-            held = part.members
-            if part.series.times is not None:  # one zone for the panel, as a whole read requires
-                zone = _same_zone(zone, part.series.times, config.data.time_column, data)
-            part.witness = part.witness_with(witness)  # stamps print alike in every group's CSV rows
-            counts["origins"] += len(part.origins)
-            counts["skipped"] += part.skipped
-            history = part.series.history_ends - part.series.offsets[:-1]
-            counts["longest"] = max(counts["longest"], int(history.max(initial=0)))
-            yield from part.chunks()
-            del part
-            release_memory()
-        if not counts["origins"] and not sharded:  # raised while writing: nothing is left behind
-            need = WindowSpec.from_config(config.window).history + 1
-            raise ForecastError(f"{data}: {counts['longest']} rows, fewer than the {need} one window needs")
-
-    write_parts(Path(output), layout, parts(), 0)
-    if counts["skipped"]:
-        log.info(f"data: {counts['skipped']:,} series in all are too short for one window and get no forecast")
-
-
-def _time_format(data: cfg.Data, path: Path) -> str | None:
-    """data.time_format, or the format a whole read of the file would infer (see `time_format_of`)."""
-    from forecast.data import time_format_of
-
-    if data.time_column is None or data.time_format is not None:
-        return data.time_format
-    return time_format_of(path, data.time_column)
-
-
-def _file_witness(data: cfg.Data, path: Path, time_format: str | None):
-    """The stamps that decide how a CSV prints the whole file's stamps (`outputs.witness_of`), read a
-    batch at a time: every group's (and every shard's) rows then print their stamps as a predict of
-    the whole file in one piece does. None where the time column cannot be read this way (missing,
-    a bad stamp, zones that differ): the read of a group reports it, naming the row."""
-    from forecast.data import time_batches
-    from forecast.outputs import witness_of
-
-    if data.time_column is None:
-        return None
-    found = None
-    try:
-        for times in time_batches(path, data.time_column, time_format):
-            own = witness_of(times)
-            if own is None:
-                continue
-            if found is not None and str(found.tz) != str(own.tz):
-                return None
-            found = own if found is None else witness_of(found.append(own))
-    except Exception:  # only a formatting aid: the groups' reads check the column
-        return None
-    return found
-
-
-_UNSEEN = object()  # no group read yet: its zone (None for naive stamps) is not known
-
-
-def _same_zone(zone, times, column: str, path: Path):
-    """The panel's time zone (None: naive), checked against one more group's stamps."""
-    if zone is not _UNSEEN and str(times.tz) != str(zone):
-        raise ForecastError(f"{path.name}: column '{column}': time zones differ between series ({zone} and {times.tz})")
-    return times.tz
-
-
-# Rows of a panel read and forecast at a time by `write_predictions`: about 270 MB of series,
-# scalers and windows' labels, so that with TensorFlow and the model a predict stays near 1.5 GB
-# whatever the panel's size (BENCHMARKS.md, "Panels at scale").
-GROUP_ROWS = 1 << 21
-
-
-def row_groups(rows, limit: int) -> list[tuple[int, int]]:
-    """Consecutive (first, last) ranges of series whose rows add up to at most `limit` (a longer
-    series is a group of its own)."""
-    import numpy as np
-
-    groups, first, total = [], 0, 0
-    for k, n in enumerate(np.asarray(rows, dtype=np.int64).tolist()):
-        if total and total + n > limit:
-            groups.append((first, k))
-            first, total = k, 0
-        total += n
-    if total or first < len(rows):
-        groups.append((first, len(rows)))
-    return groups
-
-
-def _forecaster(
-    runs: list[Run],
-    data: Path,
-    all_origins: bool,
-    only: list | None,
-    empty: bool = False,
-    loaded: list | None = None,
-    group: tuple[int, int] | None = None,
-    time_format: str | None = None,
-    quiet: bool = False,
-) -> Forecaster:
-    """A Forecaster for the series `only` (None: all) of `data` with the run `runs[0]` (and an
-    ensemble's other members, `runs[1:]`: same data, scalers and intervals, see `forecast.ensemble`);
-    `empty`: none of them (a shard past the panel's end); `loaded`: the members' (network,
-    intervals) when a previous group or the plot loaded them; `group` (k, n):
-    this is group k of n of one predict (its notes say so; a group of short series forecasts none);
-    `time_format`: the whole file's, for a group's text stamps; `quiet`: log none of its notes."""
-    import numpy as np
-
-    from forecast import future
-    from forecast.data import load_series, release_memory, stamp_format
-    from forecast.forecasts import Forecaster
-    from forecast.prepare import extras_of, model_shapes
-    from forecast.scalers import SeriesScalers
-    from forecast.windows import Feed, WindowSpec
-
-    run = runs[0]
-    config = run.config
-    scalers = run.load_scalers(config)
-    schema = run.load_schema()
-    section = config.data if time_format is None else config.data.model_copy(update={"time_format": time_format})
-    series = load_series(section, data, schema, future=True, only=only)
-    spec = WindowSpec.from_config(config.window)
-    series = future.extend(series, spec, config.data, config.data.frequency or schema.frequency, str(data))
-    origins, skipped = future.origins(
-        series, spec, all_origins, str(data), any_length=not all_origins, part=only is not None
-    )
-    if empty:
-        origins, skipped = origins[:0], []
-    if skipped:
-        series.notes.append(
-            f"{len(skipped)} series are too short for one window and get no forecast (first: '{skipped[0]}')"
-        )
-    if isinstance(scalers, SeriesScalers):
-        forecast = ~np.isin(np.asarray(series.ids, dtype=object), skipped)  # a skipped series needs no scaler
-        scale_free = all(member.config.model.instance_norm != "none" for member in runs)  # every member's
-        scalers, notes = scalers.for_series(series, config.scaler, scale_free, str(data), needed=forecast)
-        series.notes.extend(notes)
-    where = f" (group {group[0] + 1} of {group[1]})" if group is not None else ""
-    for note in series.notes if not quiet else ():
-        log.info(f"data{where}: {note}")
-    scalers.check(len(series.feature_names), len(series.target_names), source=str(run.scaler_file))
-    x, y = scalers.transform(series)
-    extras = extras_of(config, series, scalers)
-    feed = None
-    if extras.any:
-        static, categories = scalers.static.encode(series.static) if scalers.static is not None else (None, None)
-        feed = Feed(series.offsets, list(extras.future), static, categories)
-    release_memory()
-    if loaded is None:  # Keras loads here, after the data checks
-        loaded = [(member.load_model(*model_shapes(spec, series)), member.load_intervals()) for member in runs]
-    (model, calibration), *others = loaded
-    whole = not all_origins and series.ids is None and feed is None
-    y = y if calibration is not None else None  # each window's scale, for its intervals only
-    column = config.data.time_column
-    written = stamp_format(data, column, section.time_format)  # for CSV; a group given the file's: no read
-    return Forecaster(
-        model, x, series, spec, origins, scalers, config.data.id_column or "id", whole, feed, calibration, y,
-        skipped=len(skipped), others=others, time_format=written,
-    )  # fmt: skip
+    predicting.write(run, output, data, all_origins, layout, shard, plot, series)
 
 
 def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]:
@@ -545,16 +271,6 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
     ex.check(run, format, Path(output))  # before TensorFlow loads: a typo costs nothing
     load_keras()
     return ex.export(run.path, format, Path(output))
-
-
-def shard_ids(config: cfg.Config, data: Path, shard: tuple[int, int]) -> list:
-    """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order."""
-    from forecast.data import series_ids
-    from forecast.shards import NOT_A_PANEL, select
-
-    if config.data.id_column is None:
-        raise ForecastError(NOT_A_PANEL)
-    return select(series_ids(data, config.data.id_column), shard, config.data.id_column, data)
 
 
 def backtest(

@@ -21,7 +21,6 @@ import typer
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError, path_error
-from forecast.shards import is_part, shard_of
 
 app = typer.Typer(
     add_completion=False,
@@ -166,6 +165,7 @@ def predict(
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
     from forecast.outputs import STDOUT, check_output, output_format  # deferred: loads pandas and pyarrow
+    from forecast.shards import is_part  # deferred: loads pandas
 
     if template is not None:
         given = {
@@ -203,6 +203,8 @@ def predict(
 def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:
     """--shard I/N; else, for a panel run whose --output holds {shard}, Slurm's array variables
     (a plain predict inside an array job forecasts everything, as it would outside one)."""
+    from forecast.shards import is_part, shard_of  # deferred: loads pandas
+
     if shard is not None:
         return shard_of(shard)
     if output is None or "{shard}" not in str(output):

@@ -12,12 +12,10 @@ import logging
 import os
 from pathlib import Path
 
+from forecast.data import series_ids
 from forecast.errors import ForecastError
 
 log = logging.getLogger("forecast")
-
-# --shard on a run without data.id_column
-NOT_A_PANEL = "--shard splits a panel's series (data.id_column); this run forecasts one series"
 
 
 def shard_of(spec: str | None) -> tuple[int, int]:
@@ -57,6 +55,19 @@ def shard_of(spec: str | None) -> tuple[int, int]:
 def is_part(shard: tuple[int, int] | None) -> bool:
     """Whether `shard` takes a part of the work: one of several, not the whole."""
     return shard is not None and shard[1] > 1
+
+
+def shard_ids(id_column: str | None, data: Path, shard: tuple[int, int]) -> list:
+    """The ids of shard (I, N) of a panel file: every N-th series from the I-th, in file order.
+
+    Args:
+        id_column: the run's data.id_column; None (one series) is refused: there is nothing to split.
+        data: the CSV or Parquet file.
+        shard: (I, N).
+    """
+    if id_column is None:
+        raise ForecastError("--shard splits a panel's series (data.id_column); this run forecasts one series")
+    return select(series_ids(data, id_column), shard, id_column, data)
 
 
 def select(ids: list, shard: tuple[int, int], id_column: str, source: Path) -> list:
