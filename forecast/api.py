@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError
-from forecast.results import SCORED, Metrics, aggregate, means
+from forecast.results import SCORED, Metrics, Repeats, Validation, aggregate
 from forecast.rundir import Run
 from forecast.startup import load_keras
 
@@ -85,20 +84,6 @@ def resume(run: Run | PathLike, verbose: int = 0) -> Run:
     from forecast import lifecycle
 
     return lifecycle.resume(run.path if isinstance(run, Run) else Path(run), verbose)
-
-
-@dataclass(frozen=True)
-class Repeats:
-    """One run per seed, and mean ± std of every metric across them (repeats.json)."""
-
-    seeds: list[int]
-    runs: list[Run]
-    summary: dict[str, Any] = field(repr=False)
-
-    @property
-    def means(self) -> Metrics:
-        """The mean of every metric, in the shape of one run's metrics."""
-        return Metrics.from_dict(means(self.summary))
 
 
 def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None = None, verbose: int = 0) -> Repeats:
@@ -442,26 +427,6 @@ def _config_differences(paths: list[Path]) -> str:
         more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
         lines.append(f"{path.name} vs {paths[0].name}: " + (shown + more if changed else "same config"))
     return "\n\nconfig differences:\n" + "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """What `forecast validate` reports: the data, the split, the windows and the model's size."""
-
-    config: cfg.Config
-    rows: int
-    feature_names: list[str]
-    target_names: list[str]
-    borders: tuple[int, int, int]
-    windows: dict[str, int]
-    input_shape: tuple[int, int]
-    output_shape: tuple[int, ...]  # (horizon, targets); a quantile model (horizon, quantiles, targets)
-    parameters: int
-    cudnn_blockers: list[str]
-    notes: list[str]
-    series: int = 1
-    series_skipped: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes
 
 
 def validate(config: cfg.Config | PathLike) -> Validation:

@@ -82,7 +82,7 @@ def test_members_must_read_the_same_data_the_same_way(ensemble):
 
 def test_a_repeats_result_a_run_named_twice_and_a_broken_repeats_json(ensemble, tmp_path):
     root, path = ensemble
-    seeds = forecast.api.Repeats([3, 4], [forecast.api.Run(root / "repeats" / f"seed-{s}") for s in (3, 4)], {})
+    seeds = forecast.results.Repeats([3, 4], [forecast.api.Run(root / "repeats" / f"seed-{s}") for s in (3, 4)], {})
     assert forecast.predict(seeds, path).equals(forecast.predict(root / "repeats", path))
     with pytest.raises(ForecastError, match="named twice"):
         forecast.predict([root / "repeats", root / "repeats" / "seed-4"], path)
