@@ -7,9 +7,13 @@
     print(run.metrics.test.model.mae, run.metrics.test.naive.mae)
     frame = forecast.predict(run, "data/recent.csv")  # long-form forecasts in original units
 
-Importing this module (and `forecast`) loads neither TensorFlow nor Keras: they load when a
-function needs them. Errors are `forecast.errors.Error` subclasses carrying the CLI's exit code;
-progress and warnings go to the "forecast" logger (the CLI prints them on stderr).
+A facade: each function resolves its arguments (a path or an object) and hands the work to the
+module that owns it: `lifecycle` (train, resume, repeat, validate, evaluate), `predicting`
+(predict, forecasts, template, plots), `backtesting`, `sweeps`, `tuning` and `export`. Those
+modules are imported inside the functions, so that importing this module (and `forecast`) loads
+neither TensorFlow nor Keras, nor pandas or scikit-learn: they load when a function needs them.
+Errors are `forecast.errors.Error` subclasses carrying the CLI's exit code; progress and warnings
+go to the "forecast" logger (the CLI prints them on stderr).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
+from forecast import fetch
 from forecast.errors import Error, ForecastError
-from forecast.results import SCORED, Metrics, Repeats, Validation, aggregate
+from forecast.gates import comparison
+from forecast.plans import config_differences
+from forecast.results import SCORED, Metrics, Repeats, Validation
 from forecast.rundir import Run
 from forecast.startup import load_keras
 
@@ -72,7 +79,7 @@ def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbos
     Returns:
         The completed run. Every data problem raises before the directory is created.
     """
-    from forecast import lifecycle
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
     config = _config(config)
     prepared = lifecycle.plan(config)
@@ -81,7 +88,7 @@ def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbos
 
 def resume(run: Run | PathLike, verbose: int = 0) -> Run:
     """Continue an interrupted (or failed) run from its last completed epoch; returns it completed."""
-    from forecast import lifecycle
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
     return lifecycle.resume(run.path if isinstance(run, Run) else Path(run), verbose)
 
@@ -95,24 +102,9 @@ def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None
         run_dir: the parent directory (default `runs/<name>-<time>/`); repeats.json is written there.
         verbose: Keras's progress output.
     """
-    from forecast import lifecycle
-    from forecast.rundir import write_json
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
-    config = _config(config)
-    prepared = lifecycle.plan(config)
-    parent = Run.create(config.name, Path(run_dir) if run_dir is not None else None)
-    log.info(f"run directory: {parent.path}")
-    seeds = list(range(config.seed, config.seed + repeats))
-    runs, results = [], []
-    for seed in seeds:
-        seeded = config.model_copy(update={"seed": seed})
-        log.info(f"seed {seed}: {parent.path / f'seed-{seed}'}")
-        run = lifecycle.create(seeded, prepared, parent.path / f"seed-{seed}")
-        results.append(lifecycle.execute(seeded, prepared, run, verbose).to_dict())
-        runs.append(run)
-    summary = aggregate(results)
-    write_json(parent.path / "repeats.json", {"seeds": seeds, **summary})
-    return Repeats(seeds, runs, summary)
+    return lifecycle.repeat(_config(config), repeats, Path(run_dir) if run_dir is not None else None, verbose)
 
 
 def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | None = None) -> Metrics:
@@ -126,26 +118,11 @@ def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | Non
     Returns:
         The scores per split (no training statistics).
     """
-    from forecast.prepare import prepare
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
     if split not in (None, *SCORED):
         raise ForecastError(f"--split: expected val or test, got {split!r}")
-    run = _run(run)
-    config = run.config
-    prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
-    for note in prepared.series.notes:
-        log.info(f"data: {note}")
-    calibration = run.load_intervals()
-    model = run.load_model(prepared.input_shape, prepared.output_shape)  # Keras loads here, after the data checks
-    from forecast.inference import predict_splits
-    from forecast.metrics import evaluate as score
-
-    predictions = predict_splits(model, prepared, (split,) if split else SCORED)
-    from forecast.baselines import forecasts
-    from forecast.lifecycle import panel_counts
-
-    statistical = forecasts(prepared, config.metrics.baselines, list(predictions))
-    return Metrics(score(prepared, predictions, calibration, statistical), **panel_counts(prepared))
+    return lifecycle.evaluate(_run(run), data, split)
 
 
 def predict(run: Runs, data: PathLike | None = None, all_origins: bool = False, layout: str = "long") -> pd.DataFrame:
@@ -250,7 +227,7 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
     Returns:
         The signature (also written as signature.json: inside the SavedModel, beside the .onnx file).
     """
-    from forecast import export as ex
+    from forecast import export as ex  # deferred: loads NumPy
 
     run = _run(run)
     ex.check(run, format, Path(output))  # before TensorFlow loads: a typo costs nothing
@@ -275,7 +252,7 @@ def backtest(
         verbose: Keras's progress output.
     """
     load_keras()
-    from forecast import backtesting as bt
+    from forecast import backtesting as bt  # deferred: loads NumPy
 
     trained = None
     if isinstance(source, Run) or (not isinstance(source, cfg.Config) and Path(source).is_dir()):
@@ -389,9 +366,8 @@ def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
 
 
 def compare(runs: list[Run | PathLike]) -> str:
-    """Two or more runs' metrics side by side, with each run's change against the first (text table)."""
-    from forecast.gates import comparison
-
+    """Two or more runs' metrics side by side, with each run's change against the first (text table),
+    then the config keys each differs in (a warning when their data or targets differ)."""
     if len(runs) < 2:
         raise ForecastError("compare: give two or more run directories")
     paths = [r.path if isinstance(r, Run) else Path(r) for r in runs]
@@ -401,80 +377,26 @@ def compare(runs: list[Run | PathLike]) -> str:
             loaded.append(json.loads((path / "metrics.json").read_text()))
         except (OSError, ValueError):
             raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
-    return comparison([p.name for p in paths], loaded) + _config_differences(paths)
-
-
-def _config_differences(paths: list[Path]) -> str:
-    """Each later run's config keys that differ from the first run's (`plans.differences`); a
-    warning when they do not share data and targets (their errors are then not comparable)."""
-    from forecast.plans import ABSENT, differences
-
     try:
         configs = [Run(path).config.model_dump(mode="json") for path in paths]
-    except Error:
-        return ""
-    lines = []
-    for path, config in zip(paths[1:], configs[1:], strict=True):
-        changed = list(differences(configs[0], config))
-        # the rows scored: the data, its targets, and every way of splitting it (fractions, ends, *_last)
-        scored = {k.split("[")[0] for k, _, _ in changed if k.startswith(("data.path", "data.targets", "data.split."))}
-        for key in sorted(scored):
-            log.warning(f"warning: {path.name} differs from {paths[0].name} in {key}: its errors are not comparable")
-        shown = ", ".join(
-            f"{k}: {'absent' if then is ABSENT else repr(then)} -> {'absent' if now is ABSENT else repr(now)}"
-            for k, then, now in changed[:8]
-        )
-        more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
-        lines.append(f"{path.name} vs {paths[0].name}: " + (shown + more if changed else "same config"))
-    return "\n\nconfig differences:\n" + "\n".join(lines)
+    except Error:  # a run without a readable config.yaml: its metrics alone
+        return comparison([p.name for p in paths], loaded)
+    return comparison([p.name for p in paths], loaded) + config_differences([p.name for p in paths], configs)
 
 
 def validate(config: cfg.Config | PathLike) -> Validation:
     """Check a config against its data without training (no TensorFlow import): every refusal
     `train` would make before it trains (`lifecycle.check`) is made here, with the same message."""
-    from forecast.lifecycle import check
-    from forecast.model import count_parameters, cudnn_blockers
-    from forecast.prepare import prepare
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
-    config = _config(config)
-    p = prepare(config)
-    check(config, p)
-    s, spec = p.series, p.spec
-    return Validation(
-        config=config,
-        rows=len(s),
-        feature_names=s.feature_names,
-        target_names=s.target_names,
-        borders=p.borders,
-        windows={k: len(v) for k, v in p.origins.items()},
-        input_shape=(spec.timesteps, p.x.shape[1]),
-        output_shape=(
-            spec.horizon,
-            *([len(config.model.quantiles)] if config.model.quantiles else []),
-            len(s.target_names),
-        ),
-        parameters=count_parameters(config.model, spec, p.x.shape[1], len(s.target_names), p.extras),
-        cudnn_blockers=cudnn_blockers(config.model),
-        notes=list(s.notes),
-        series=s.n_series,
-        series_skipped=len(p.skipped),
-        extras={
-            k: v
-            for k, v in {
-                "future": (spec.horizon, len(p.extras.future)) if p.extras.future else None,
-                "static": p.extras.static or None,
-                "categories": p.extras.categories or None,
-            }.items()
-            if v is not None
-        },
-    )
+    return lifecycle.validate(_config(config))
 
 
 def build_model(config: cfg.Config | PathLike) -> keras.Model:
     """The (untrained, uncompiled) Keras model a config describes, built for its data."""
     load_keras()
-    from forecast.model import build
-    from forecast.prepare import prepare
+    from forecast.model import build  # deferred: loads NumPy
+    from forecast.prepare import prepare  # deferred: loads pandas and scikit-learn
 
     config = shape_only(_config(config))
     p = prepare(config)
@@ -489,6 +411,4 @@ def shape_only(config: cfg.Config) -> cfg.Config:
 
 def download(name: str, dest: PathLike = "data", **kwargs: Any) -> tuple[Path, str]:
     """Download and unpack a public dataset (see `forecast.fetch.download`)."""
-    from forecast.fetch import download as fetch
-
-    return fetch(name, Path(dest), **kwargs)
+    return fetch.download(name, Path(dest), **kwargs)
