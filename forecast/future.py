@@ -53,20 +53,8 @@ def extend(
     starts, ends = series.offsets[:-1], series.history_ends
     need = spec.delay + spec.horizon - 1
     have = series.offsets[1:] - ends
-    forecast = (ends - starts) > spec.history  # a series too short for one window gets no forecast
-    for column in data.covariates.future if check else ():
-        k = series.feature_names.index(column)
-        target_rows = ends[:, None] + np.arange(need)[None, :]  # rows after each series' history
-        inside = target_rows < series.offsets[1:, None]
-        values = np.where(inside, series.features[np.minimum(target_rows, len(series) - 1), k], np.nan)
-        missing = np.isnan(values).any(axis=1) & forecast
-        if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            found = int((~np.isnan(values[i])).sum())
-            raise ForecastError(
-                f"{source}: {series.label(i)}: future covariate '{column}' needs values in the {need} rows after "
-                f"its last target row (found {found}); add those rows with the targets left empty"
-            )
+    if check:
+        check_future_covariates(series, spec, data, source)
     add = np.maximum(need - have, 0)
     if not add.any():
         return series
@@ -109,6 +97,28 @@ def extend(
         static=series.static,
         calendar=series.calendar,
     )
+
+
+def check_future_covariates(series: Series, spec: WindowSpec, data: cfg.Data, source: str) -> None:
+    """Refuse a series with a window whose future covariates lack a value in any of the `delay +
+    horizon - 1` rows after its history (the file's rows there; a series too short for one window
+    gets no forecast and needs none), naming the series and the column."""
+    starts, ends = series.offsets[:-1], series.history_ends
+    need = spec.delay + spec.horizon - 1
+    forecast = (ends - starts) > spec.history  # a series too short for one window gets no forecast
+    for column in data.covariates.future:
+        k = series.feature_names.index(column)
+        target_rows = ends[:, None] + np.arange(need)[None, :]  # rows after each series' history
+        inside = target_rows < series.offsets[1:, None]
+        values = np.where(inside, series.features[np.minimum(target_rows, len(series) - 1), k], np.nan)
+        missing = np.isnan(values).any(axis=1) & forecast
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            found = int((~np.isnan(values[i])).sum())
+            raise ForecastError(
+                f"{source}: {series.label(i)}: future covariate '{column}' needs values in the {need} rows after "
+                f"its last target row (found {found}); add those rows with the targets left empty"
+            )
 
 
 def template(
