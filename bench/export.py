@@ -34,7 +34,7 @@ def size(path: Path) -> int:
 
 
 def main() -> None:
-    run = forecast.api._run(Path(sys.argv[1]))
+    run = forecast.Run.open(Path(sys.argv[1]))
     config = run.config
     spec = WindowSpec.from_config(config.window)
     series = load_series(config.data, None, run.load_schema())

@@ -8,7 +8,7 @@ stored), then runs in child processes, each one's wall time and peak RSS its own
 3. train: `forecast train` for one epoch of --steps batches, then the full scoring of every
    series' validation and test window -> training windows/s (metrics.json), peak RSS;
 4. predict: `forecast predict` of the horizon after every series' end -> series/s (one process: the
-   panel is read and forecast a group of series at a time, api.GROUP_ROWS rows each);
+   panel is read and forecast a group of series at a time, predicting.GROUP_ROWS rows each);
 4b. the same on a panel --larger times the series -> peak RSS must not grow with the panel;
 4c. predict --all-origins on one 50th of the series -> windows/s;
 5. predict in shards: the same in --shards processes (`forecast predict --shard I/N`, Parquet

@@ -4,8 +4,6 @@ The Python API (`forecast.api`) is re-exported here; importing it does not impor
 """
 
 from forecast.api import (
-    Repeats,
-    Validation,
     backtest,
     best_config,
     build_model,
@@ -25,7 +23,7 @@ from forecast.api import (
 )
 from forecast.config import Config
 from forecast.errors import Diverged, Error, ForecastError, GateFailed, Interrupted, Pruned
-from forecast.results import Metrics, Scores, SplitScores, TrainingStats
+from forecast.results import Metrics, Repeats, Scores, SplitScores, TrainingStats, Validation
 from forecast.rundir import Run
 from forecast.version import __version__ as __version__  # re-exported: forecast.__version__
 

@@ -21,7 +21,6 @@ import typer
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
 from forecast.errors import Error, ForecastError, path_error
-from forecast.rundir import STDOUT, check_output, write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -133,6 +132,7 @@ def evaluate(
 ) -> None:
     """Reload a run and recompute its metrics (JSON)."""
     from forecast.gates import check
+    from forecast.outputs import STDOUT, check_output, write_output  # deferred: loads pandas and pyarrow
     from forecast.report import table
 
     check_output(output)
@@ -164,7 +164,8 @@ def predict(
     series: o.PlotSeriesOpt = None,
 ) -> None:
     """Forecast the horizon after the end of a series (original units; CSV, Parquet or NumPy)."""
-    from forecast.future import output_format
+    from forecast.outputs import STDOUT, check_output, output_format  # deferred: loads pandas and pyarrow
+    from forecast.shards import is_part  # deferred: loads pandas
 
     if template is not None:
         given = {
@@ -184,7 +185,7 @@ def predict(
     part = _predict_shard(run_dir, shard, output)
     if output is not None and "{shard}" in str(output):
         output = Path(str(output).replace("{shard}", str(part[0] if part else 0)))
-    elif part is not None and part[1] > 1 and output is not None and output != STDOUT:
+    elif is_part(part) and output is not None and output != STDOUT:
         raise ForecastError(f"--output {output}: with --shard give each shard its file, e.g. preds-{{shard}}.parquet")
     check_output(output)
     output_format(output, layout)  # an unknown extension fails here, before TensorFlow loads
@@ -202,7 +203,7 @@ def predict(
 def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> tuple[int, int] | None:
     """--shard I/N; else, for a panel run whose --output holds {shard}, Slurm's array variables
     (a plain predict inside an array job forecasts everything, as it would outside one)."""
-    from forecast.sweeps import shard_of
+    from forecast.shards import is_part, shard_of  # deferred: loads pandas
 
     if shard is not None:
         return shard_of(shard)
@@ -211,7 +212,7 @@ def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> 
     from forecast.ensemble import members
 
     part = shard_of(None) if members(runs)[0].config.data.id_column is not None else None
-    if part is not None and part[1] > 1:
+    if is_part(part):
         log.info(f"shard {part[0]}/{part[1]} from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
     return part
 
@@ -244,6 +245,8 @@ def backtest(
     quiet: o.QuietOpt = False,
 ) -> None:
     """Rolling-origin evaluation over K consecutive test folds, model vs naive."""
+    from forecast.outputs import STDOUT, check_output, write_output  # deferred: loads pandas and pyarrow
+
     _logging(quiet)
     if output == STDOUT:
         raise ForecastError("--output: backtest writes a JSON file and a plot beside it; give a file name, not -")

@@ -9,6 +9,9 @@ it:
 - `execute`: fit (status "running", signals turned into a clean stop, divergence kept), then
   `finish`: save the model, score val and test, write metrics.json, plots and report.md, log
   to MLflow, mark "completed" and drop the resume backup.
+
+Beside them: `validate` (plan's checks, nothing trained), `repeat` (one run per seed) and
+`evaluate` (a completed run scored again).
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from pathlib import Path
 
 from forecast import config as cfg
 from forecast import plots
+from forecast.baselines import forecasts as baseline_forecasts
 from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
 from forecast.intervals import Calibration
+from forecast.metrics import evaluate as score
+from forecast.model import count_parameters, cudnn_blockers
 from forecast.prepare import Prepared, prepare
-from forecast.results import Metrics
-from forecast.rundir import Run
+from forecast.results import SCORED, Metrics, Repeats, Validation, aggregate
+from forecast.rundir import Run, write_json
 from forecast.startup import load_keras
 
 log = logging.getLogger("forecast")
@@ -366,6 +372,77 @@ def panel_counts(prepared: Prepared) -> dict:
     }
 
 
+def validate(config: cfg.Config) -> Validation:
+    """`forecast validate`: the config checked against its data without training (no TensorFlow
+    import), every refusal `plan` makes (`check`) with the same message, and what it found."""
+    p = prepare(config)
+    check(config, p)
+    s, spec = p.series, p.spec
+    return Validation(
+        config=config,
+        rows=len(s),
+        feature_names=s.feature_names,
+        target_names=s.target_names,
+        borders=p.borders,
+        windows={k: len(v) for k, v in p.origins.items()},
+        input_shape=(spec.timesteps, p.x.shape[1]),
+        output_shape=(
+            spec.horizon,
+            *([len(config.model.quantiles)] if config.model.quantiles else []),
+            len(s.target_names),
+        ),
+        parameters=count_parameters(config.model, spec, p.x.shape[1], len(s.target_names), p.extras),
+        cudnn_blockers=cudnn_blockers(config.model),
+        notes=list(s.notes),
+        series=s.n_series,
+        series_skipped=len(p.skipped),
+        extras={
+            k: v
+            for k, v in {
+                "future": (spec.horizon, len(p.extras.future)) if p.extras.future else None,
+                "static": p.extras.static or None,
+                "categories": p.extras.categories or None,
+            }.items()
+            if v is not None
+        },
+    )
+
+
+def repeat(config: cfg.Config, repeats: int, run_dir: Path | None = None, verbose: int = 0) -> Repeats:
+    """`train --repeats N`: seeds seed .. seed+N-1, each an ordinary run in RUN_DIR/seed-N from data
+    planned once, and their mean ± std written to RUN_DIR/repeats.json."""
+    prepared = plan(config)
+    parent = Run.create(config.name, run_dir)
+    log.info(f"run directory: {parent.path}")
+    seeds = list(range(config.seed, config.seed + repeats))
+    runs, results = [], []
+    for seed in seeds:
+        seeded = config.model_copy(update={"seed": seed})
+        log.info(f"seed {seed}: {parent.path / f'seed-{seed}'}")
+        run = create(seeded, prepared, parent.path / f"seed-{seed}")
+        results.append(execute(seeded, prepared, run, verbose).to_dict())
+        runs.append(run)
+    summary = aggregate(results)
+    write_json(parent.path / "repeats.json", {"seeds": seeds, **summary})
+    return Repeats(seeds, runs, summary)
+
+
+def evaluate(run: Run, data: Path | str | None = None, split: str | None = None) -> Metrics:
+    """`forecast evaluate`: a completed run's scores recomputed, on its own data or `data` (same
+    columns, same split rules), on `split` or both; no training statistics."""
+    config = run.config
+    prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
+    for note in prepared.series.notes:
+        log.info(f"data: {note}")
+    calibration = run.load_intervals()
+    model = run.load_model(prepared.input_shape, prepared.output_shape)  # Keras loads here, after the data checks
+    from forecast.inference import predict_splits  # deferred: loads Keras
+
+    predictions = predict_splits(model, prepared, (split,) if split else SCORED)
+    statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
+    return Metrics(score(prepared, predictions, calibration, statistical), **panel_counts(prepared))
+
+
 def train(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None, verbose: int = 0) -> Run:
     """create + execute: one complete training run from planned data."""
     run = create(config, prepared, run_dir)
@@ -387,4 +464,4 @@ def resume(path: Path, verbose: int = 0) -> Run:
     return run
 
 
-__all__ = ["create", "execute", "finish", "plan", "resume", "train"]
+__all__ = ["create", "evaluate", "execute", "finish", "plan", "repeat", "resume", "train", "validate"]

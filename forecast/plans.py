@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from forecast.config.loader import dotted
 
 EDGE = 64 * 1024  # bytes hashed at each end of a data file
 ABSENT = object()  # a key one side lacks
+log = logging.getLogger("forecast")
 
 
 def data_identity(path: Path) -> dict[str, Any] | None:
@@ -113,3 +115,24 @@ def describe(found: tuple[str, Any, Any] | None, when: str) -> str | None:
         return None
     key, then, now = found
     return f"{key}: {show(then)} {when}, {show(now)} now"
+
+
+def config_differences(names: list[str], configs: list[dict[str, Any]]) -> str:
+    """`forecast compare`'s last section: each later run's config keys that differ from the first
+    run's (`differences`; `configs` are the runs' resolved configs as JSON, `names` their
+    directories' names), and a warning for each run whose data, targets or split differ from the
+    first's: their errors are then not comparable."""
+    lines = []
+    for name, config in zip(names[1:], configs[1:], strict=True):
+        changed = list(differences(configs[0], config))
+        # the rows scored: the data, its targets, and every way of splitting it (fractions, ends, *_last)
+        scored = {k.split("[")[0] for k, _, _ in changed if k.startswith(("data.path", "data.targets", "data.split."))}
+        for key in sorted(scored):
+            log.warning(f"warning: {name} differs from {names[0]} in {key}: its errors are not comparable")
+        shown = ", ".join(
+            f"{k}: {'absent' if then is ABSENT else repr(then)} -> {'absent' if now is ABSENT else repr(now)}"
+            for k, then, now in changed[:8]
+        )
+        more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
+        lines.append(f"{name} vs {names[0]}: " + (shown + more if changed else "same config"))
+    return "\n\nconfig differences:\n" + "\n".join(lines)

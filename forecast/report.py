@@ -10,14 +10,13 @@ import pandas as pd
 
 from forecast import plots, tables
 from forecast.intervals import level_name
-from forecast.results import BASELINES, SCORED, Metrics, TrainingStats
+from forecast.results import BASELINES, SCORED, Metrics, Repeats, TrainingStats, Validation
 from forecast.rundir import Run, write_text
 
 if TYPE_CHECKING:
     import keras
 
     from forecast import config as cfg
-    from forecast.api import Repeats, Validation
     from forecast.intervals import Calibration
     from forecast.prepare import Prepared
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from forecast import config as cfg
 
 SPLITS = ("train", "val", "test")  # chronological order; windows belong to the split of their targets
 SCORED = SPLITS[1:]  # the splits a run is scored on
@@ -329,3 +331,37 @@ def is_metric_path(path: str) -> bool:
     interval score (`test.intervals.coverage_95`, `val.intervals.naive.msis_95`), whose levels
     the config chooses."""
     return path in METRIC_PATHS or bool(_INTERVAL_PATH.match(path))
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """One run per seed, and mean ± std of every metric across them (repeats.json)."""
+
+    seeds: list[int]
+    runs: list[Any]  # each seed's run (rundir.Run)
+    summary: dict[str, Any] = field(repr=False)
+
+    @property
+    def means(self) -> Metrics:
+        """The mean of every metric, in the shape of one run's metrics."""
+        return Metrics.from_dict(means(self.summary))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `forecast validate` reports: the data, the split, the windows and the model's size."""
+
+    config: cfg.Config
+    rows: int
+    feature_names: list[str]
+    target_names: list[str]
+    borders: tuple[int, int, int]
+    windows: dict[str, int]
+    input_shape: tuple[int, int]
+    output_shape: tuple[int, ...]  # (horizon, targets); a quantile model (horizon, quantiles, targets)
+    parameters: int
+    cudnn_blockers: list[str]
+    notes: list[str]
+    series: int = 1
+    series_skipped: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import io
 import json
 import os
 import socket
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
 from forecast.errors import ForecastError, path_error
@@ -109,74 +107,6 @@ def hold(path: Path, what: str, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         handle.close()  # closing releases the lock
-
-
-STDOUT = Path("-")
-
-
-def check_output(path: Path | None, option: str = "--output") -> None:
-    """Before any work: where an output goes can be written. `-` is stdout; a symlink is followed
-    to its target; a FIFO or a device (/dev/stdout) is fine; a folder, or a file in a folder that
-    does not exist, is bad input."""
-    if path is None or Path(path) == STDOUT or special_file(Path(path)):
-        return
-    target = Path(path).resolve()  # follows every symlink in the path
-    if target.is_dir():
-        raise ForecastError(f"{option}: {path} is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise ForecastError(f"{option}: the folder {target.parent} does not exist")
-
-
-def write_output(path: Path, content: str | Callable[[BinaryIO], Any]) -> None:
-    """Write a user's `--output`: what it names, never what stands in its place.
-
-    `content` is text, or a function that writes bytes to a binary stream (a Parquet or NumPy
-    file, or a large CSV streamed without first becoming one string in memory).
-    `-` writes to stdout; a symlink writes its target (atomically, beside the target); a FIFO,
-    a terminal or /dev/stdout is written to directly, since a rename would replace the special
-    file with a regular one; anything else is written atomically.
-    """
-    text = isinstance(content, str)
-    if Path(path) == STDOUT:
-        if text:
-            sys.stdout.write(content)
-        elif (buffer := getattr(sys.stdout, "buffer", None)) is not None:
-            sys.stdout.flush()  # whatever was printed before stays before
-            content(buffer)
-            buffer.flush()
-        else:  # a notebook's stdout takes text only
-            stream = io.BytesIO()
-            content(stream)
-            sys.stdout.write(stream.getvalue().decode())
-        sys.stdout.flush()
-        return
-    if special_file(Path(path)):  # open the name as given: /dev/stdout through a pipe resolves to nothing
-        with open(path, "w" if text else "wb") as stream:
-            if text:
-                stream.write(content)
-            else:
-                content(stream)
-        return
-    if text:
-        write_text(Path(path).resolve(), content)
-        return
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as stream:
-            content(stream)
-
-    write_atomic(Path(path).resolve(), write)
-
-
-def special_file(path: Path) -> bool:
-    """An existing path (links followed) that is not a regular file or a folder: a FIFO, a device."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_text(path: Path, text: str) -> Path:

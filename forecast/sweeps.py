@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import shutil
 from pathlib import Path
@@ -27,6 +26,7 @@ from forecast.errors import Diverged, ForecastError
 from forecast.leaderboards import Leaderboard, check_metric, of_sweep
 from forecast.plans import content
 from forecast.rundir import Busy, Run, hold
+from forecast.shards import shard_of
 from forecast.sweep_dirs import clear_trials, keep_plan, overrides
 
 log = logging.getLogger("forecast")
@@ -68,32 +68,6 @@ def trials(grid: dict[str, list], draws: int | None, seed: int) -> list[dict[str
     else:
         picks = range(size)
     return [combination(grid, i) for i in picks]
-
-
-def shard_of(spec: str | None) -> tuple[int, int]:
-    """`I/N` (0 <= I < N); without one, Slurm's array variables, else the whole sweep."""
-    if spec is None and "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
-        names = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN")
-        try:
-            task, count, first = (int(os.environ.get(name, "0")) for name in names)
-        except ValueError:
-            values = ", ".join(f"{n}={os.environ.get(n)!r}" for n in names if n in os.environ)
-            raise ForecastError(f"Slurm array variables are not integers: {values}") from None
-        if not 0 <= task - first < count:
-            raise ForecastError(
-                f"SLURM_ARRAY_TASK_ID={task} is outside the array ({first}..{first + count - 1}): "
-                "use a contiguous array (--array=0-N) or give --shard I/N"
-            )
-        return task - first, count
-    if spec is None:
-        return 0, 1
-    try:
-        index, count = (int(v) for v in spec.split("/"))
-    except ValueError:
-        raise ForecastError(f"--shard {spec}: expected I/N, e.g. 0/4") from None
-    if not 0 <= index < count:
-        raise ForecastError(f"--shard {spec}: I must be in 0..N-1")
-    return index, count
 
 
 def record(

@@ -136,3 +136,10 @@ def after(last: pd.DatetimeIndex, count: int, freq: str) -> np.ndarray:
         warnings.simplefilter("ignore")
         columns = [np.asarray(last + k * offset, dtype="datetime64[ns]") for k in range(1, count + 1)]
     return np.stack(columns, axis=1) if columns else np.empty((len(last), 0), "datetime64[ns]")
+
+
+def as_numpy(index: pd.Index) -> np.ndarray:
+    """Stamps as naive datetime64[ns] (UTC for zoned ones), row numbers as int64."""
+    if isinstance(index, pd.DatetimeIndex):
+        return index.as_unit("ns").asi8.view("datetime64[ns]")
+    return np.asarray(index, dtype=np.int64)

@@ -11,6 +11,7 @@ from test_panel import LENGTHS, panel_config, panel_frame
 from typer.testing import CliRunner
 
 import forecast
+import forecast.predicting
 from forecast import config as cfg
 from forecast.cli import app
 from forecast.errors import ForecastError
@@ -51,7 +52,7 @@ def test_the_ensemble_forecast_is_the_members_mean_and_so_are_its_bounds(ensembl
 def test_a_panel_ensemble_predicted_group_by_group_equals_the_whole(ensemble, tmp_path, monkeypatch, caplog):
     root, path = ensemble
     forecast.api.write_predictions(root / "repeats", tmp_path / "whole.csv", path)
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 50)  # a series a group
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 50)  # a series a group
     with caplog.at_level("INFO", logger="forecast"):
         forecast.api.write_predictions(root / "repeats", tmp_path / "groups.csv", path)
     assert "in 4 groups" in caplog.text
@@ -81,7 +82,7 @@ def test_members_must_read_the_same_data_the_same_way(ensemble):
 
 def test_a_repeats_result_a_run_named_twice_and_a_broken_repeats_json(ensemble, tmp_path):
     root, path = ensemble
-    seeds = forecast.api.Repeats([3, 4], [forecast.api.Run(root / "repeats" / f"seed-{s}") for s in (3, 4)], {})
+    seeds = forecast.results.Repeats([3, 4], [forecast.api.Run(root / "repeats" / f"seed-{s}") for s in (3, 4)], {})
     assert forecast.predict(seeds, path).equals(forecast.predict(root / "repeats", path))
     with pytest.raises(ForecastError, match="named twice"):
         forecast.predict([root / "repeats", root / "repeats" / "seed-4"], path)

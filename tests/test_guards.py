@@ -15,7 +15,8 @@ from forecast import config as cfg
 from forecast import lifecycle
 from forecast.errors import ForecastError
 from forecast.rundir import Busy, hold
-from forecast.sweeps import MAX_TRIALS, combination, shard_of, trials
+from forecast.shards import shard_of
+from forecast.sweeps import MAX_TRIALS, combination, trials
 
 # --- configs ---------------------------------------------------------------------------------
 
@@ -266,7 +267,7 @@ def test_a_dotted_column_name_is_not_a_duplicate(tmp_path):
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path):
-    from forecast.rundir import check_output
+    from forecast.outputs import check_output
 
     check_output(tmp_path / "out.csv")
     with pytest.raises(ForecastError, match=r"--output: the folder .* does not exist"):

@@ -15,7 +15,7 @@ import forecast
 from forecast import config as cfg
 from forecast.cli import app
 from forecast.data import load_series
-from forecast.future import future_stamps
+from forecast.future import stamps_after
 from forecast.gates import check
 from forecast.report import table
 
@@ -75,7 +75,8 @@ def test_a_numeric_year_column_is_read_as_years(tmp_path):
     pd.DataFrame({"YEAR": np.arange(1700.0, 1760.0), "SUNACTIVITY": np.arange(60.0)}).to_csv(path, index=False)
     series = load_series(cfg.Data(path=str(path), time_column="YEAR"))
     assert series.times[0] == pd.Timestamp("1700-01-01") and series.feature_names == ["SUNACTIVITY"]
-    assert list(future_stamps(series.times, 2)) == [pd.Timestamp("1760-01-01"), pd.Timestamp("1761-01-01")]
+    after = pd.DatetimeIndex(stamps_after(series.times[-1:], 2, None, series.times)[0])
+    assert list(after) == [pd.Timestamp("1760-01-01"), pd.Timestamp("1761-01-01")]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,8 @@ def test_a_numeric_year_column_is_read_as_years(tmp_path):
 )
 def test_future_stamps_follow_the_calendar(freq, expected):
     times = pd.date_range("2000-01-01", periods=24, freq=freq)
-    assert [t.strftime("%Y-%m-%d") for t in future_stamps(times, 2)] == expected
+    after = pd.DatetimeIndex(stamps_after(times[-1:], 2, None, times)[0])
+    assert [t.strftime("%Y-%m-%d") for t in after] == expected
 
 
 def test_set_takes_text_that_is_not_yaml(write_config):

@@ -15,7 +15,7 @@ import forecast
 from forecast import plots
 from forecast.cli import app
 from forecast.errors import ForecastError
-from forecast.future import Forecasts
+from forecast.forecasts import Forecasts
 from forecast.inference import predict_splits
 from forecast.prepare import prepare
 

@@ -164,18 +164,18 @@ def test_a_file_streamed_in_small_chunks_equals_the_whole(outputs, tiny_run, rec
 
 
 def test_every_chunk_formats_stamps_as_the_whole_series_would():
-    from forecast.future import _witness, stamp_text
+    from forecast.outputs import stamp_text, witness_of
 
     stamps = pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-02 06:00:00.250"]).as_unit("us")
     whole = [str(s) for s in stamps.astype(str)]
     for chunk in (stamps[:1], stamps[:2], stamps[1:2]):  # all midnight, or no fraction, on their own
-        text = stamp_text(chunk, None, _witness(stamps))
+        text = stamp_text(chunk, None, witness_of(stamps))
         assert text == whole[: len(chunk)] if chunk[0] == stamps[0] else text == whole[1:2]
-    assert _witness(pd.DatetimeIndex(["2020-01-01", "2020-01-02"])).empty  # dates only: nothing to witness
+    assert witness_of(pd.DatetimeIndex(["2020-01-01", "2020-01-02"])).empty  # dates only: nothing to witness
 
 
 def test_csv_writes_float32_forecasts_shortest_and_stamps_in_the_input_format(tmp_path):
-    from forecast.future import Forecasts
+    from forecast.forecasts import Forecasts
 
     values = np.array([[[128067.50029298446], [1432.333490782564]]])  # float64 noise of float32 results
     origin = pd.DatetimeIndex(["2024-05-01 13:00"])
@@ -201,7 +201,7 @@ def test_csv_writes_float32_forecasts_shortest_and_stamps_in_the_input_format(tm
     ],
 )
 def test_stamps_are_written_in_the_inputs_format_where_it_is_exact(time_format, stamps, text):
-    from forecast.future import stamp_text
+    from forecast.outputs import stamp_text
 
     assert stamp_text(pd.DatetimeIndex(stamps), time_format) == text
 

@@ -44,7 +44,7 @@ def test_a_parquet_file_with_a_pandas_index_reads_by_position(tmp_path):
 
 def test_output_to_dev_stdout_through_a_pipe():
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
-    code += "from forecast.rundir import check_output, write_output; "
+    code += "from forecast.outputs import check_output, write_output; "
     code += "check_output(Path('/dev/stdout')); write_output(Path('/dev/stdout'), 'a,b\\n')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -7,6 +7,7 @@ from conftest import TEXT_IDS, run_cli
 from test_panel import panel_config, panel_frame
 
 import forecast
+import forecast.predicting
 from forecast.errors import ForecastError
 from forecast.readers import series_ids
 
@@ -73,7 +74,7 @@ def test_ids_that_look_like_numbers_stay_text_in_groups_and_shards(text_ids_run,
         assert [list(s["store"].drop_duplicates()) for s in shards] == [ids[0::2], ids[1::2]]
         forecast.api.write_predictions(run, tmp_path / "whole.csv", source)
         with monkeypatch.context() as patch:
-            patch.setattr(forecast.api, "GROUP_ROWS", 50)  # a series a group
+            patch.setattr(forecast.predicting, "GROUP_ROWS", 50)  # a series a group
             forecast.api.write_predictions(run, tmp_path / "groups.csv", source)
         assert (tmp_path / "groups.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
         assert list(pd.read_csv(tmp_path / "groups.csv", dtype=str)["store"].drop_duplicates()) == ids
@@ -134,7 +135,7 @@ def test_a_panel_predicted_group_by_group_equals_the_whole(covariate_run, source
             name = f"{origins}{suffix}"
             forecast.api.write_predictions(run, tmp_path / f"whole-{name}", tmp / source, origins)
             expected[name] = (tmp_path / f"whole-{name}").read_bytes()
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 100)  # two or three series a group
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 100)  # two or three series a group
     with caplog.at_level("INFO", logger="forecast"):
         for name in expected:
             origins, suffix = name.split(".")[0] == "True", "." + name.split(".")[1]
@@ -152,7 +153,7 @@ def test_grouped_shards_partition_the_series_and_a_panel_of_short_series_fails_w
     covariate_run, tmp_path, monkeypatch
 ):
     run, tmp = covariate_run
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 100)
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 100)
     whole = forecast.api.forecaster(run, tmp / "future.parquet").all().frame()
     parts = []
     for i in range(2):
@@ -166,7 +167,7 @@ def test_grouped_shards_partition_the_series_and_a_panel_of_short_series_fails_w
     with pytest.raises(ForecastError) as grouped:
         forecast.api.write_predictions(run, tmp_path / "out.csv", tmp_path / "short.csv")
     assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".out.csv*"))
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 1 << 21)
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 1 << 21)
     with pytest.raises(ForecastError) as whole:
         forecast.api.write_predictions(run, tmp_path / "out.csv", tmp_path / "short.csv")
     assert str(grouped.value) == str(whole.value) and "8 rows, fewer than the 12" in str(whole.value)
@@ -197,7 +198,7 @@ def grouped_and_whole(run, data, output, monkeypatch, **kwargs):
     whole, grouped = output.with_name("whole" + output.suffix), output.with_name("grouped" + output.suffix)
     forecast.api.write_predictions(run, whole, data, **kwargs)
     with monkeypatch.context() as patch:
-        patch.setattr(forecast.api, "GROUP_ROWS", 80)
+        patch.setattr(forecast.predicting, "GROUP_ROWS", 80)
         forecast.api.write_predictions(run, grouped, data, **kwargs)
     return whole, grouped
 
@@ -225,7 +226,7 @@ def test_groups_refuse_mixed_zones_and_read_parquet_parts_of_differing_types(dai
     zoned["time"] = [f"{t:%Y-%m-%dT%H:%M:%S}{'+01:00' if s < 's4' else '+02:00'}" for t, s in
                      zip(frame["time"], frame["store"], strict=True)]  # fmt: skip
     zoned.to_csv(tmp_path / "zoned.csv", index=False)
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 80)
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 80)
     for suffix in (".csv", ".parquet"):
         with pytest.raises(ForecastError, match="time"):
             forecast.api.write_predictions(run, tmp_path / f"z{suffix}", tmp_path / "zoned.csv")
@@ -242,7 +243,7 @@ def test_groups_refuse_mixed_zones_and_read_parquet_parts_of_differing_types(dai
 
 def test_grouped_errors_name_the_file_the_column_and_the_right_series(daily_run, tmp_path, monkeypatch):
     run, _ = daily_run
-    monkeypatch.setattr(forecast.api, "GROUP_ROWS", 80)
+    monkeypatch.setattr(forecast.predicting, "GROUP_ROWS", 80)
     with pytest.raises(ForecastError, match="file not found"):
         forecast.api.write_predictions(run, tmp_path / "o.csv", tmp_path / "missing.csv")
     daily_frame().drop(columns="store").to_csv(tmp_path / "noid.csv", index=False)

@@ -17,8 +17,9 @@ from forecast.errors import ForecastError
 from forecast.leaderboards import of_sweep
 from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
+from forecast.shards import shard_of
 from forecast.sweep_dirs import keep_plan, overrides
-from forecast.sweeps import read_grid, record, shard_of, trials
+from forecast.sweeps import read_grid, record, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
