@@ -280,7 +280,7 @@ class Forecaster:
     time_format: str | None = None  # how the input writes its stamps (data.stamp_format)
 
     def witness_with(self, earlier: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
-        """This series' `witness_of` stamps with an earlier part's: the stamps that fix how CSV prints stamps,
+        """`witness_of` this series' stamps, with an earlier part's: the stamps that fix how CSV prints stamps,
         carried from one group of a panel's series to the next."""
         own = witness_of(self.series.times)
         return own if earlier is None or own is None else own.append(earlier)
