@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make run    create .venv, install forecast, train configs/etth1.yaml
 #   make test   create .venv, install forecast with the test tools, run the tests
+#   make test-fast  the fast tier: every test not marked slow (under a minute; docs/development.md)
 #   make lint   ruff: lint and format check (CI runs it before the tests)
 #   make test-stats  the AutoETS baseline's tests against statsforecast (metrics.baselines: [ets])
 #   make docs   build the documentation site into site/ (mkdocs --strict: a broken link fails it)
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 # PYTHONPATH for its tests only, so the project's own tests run on the pandas the core installs
 STATS  := .stats
 
-.PHONY: install run test test-stats lint docs bench clean
+.PHONY: install run test test-fast test-stats lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 $(STATS)/.installed: pyproject.toml $(STAMP)
 	rm -rf $(STATS)

@@ -1,4 +1,5 @@
-"""Shared helpers: run the real CLI in a subprocess and write small configs on ETTh1."""
+"""Shared helpers: run the real CLI in a subprocess, write small configs on ETTh1, train shared runs;
+and the `slow` tier's rule for tests that use a training fixture (TRAINING_FIXTURES)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,39 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ETTH1 = ROOT / "data" / "ETTh1.csv"
+
+
+# Fixtures that train (or kill) a real run when first requested. A scoped fixture's setup is charged to the
+# first test that uses it, so every test that requests one, directly or through another fixture, is marked
+# `slow` by pytest_collection_modifyitems below; a new training fixture must be added here. Any other test that
+# trains or loads a Keras model, runs a subprocess, or takes more than ~0.3 s is marked `slow` where it is
+# written (`@pytest.mark.slow`, or `pytestmark` in a file whose every test is slow).
+TRAINING_FIXTURES = frozenset(
+    {
+        "tiny_run",  # conftest: the shared tiny run (and `run`, which returns it)
+        "text_ids_run",  # conftest: a panel run on ids that look like numbers
+        "trained",  # test_api (tiny_run), test_callbacks (3 epochs), test_cli (the CLI)
+        "runs",  # test_scalers: a panel without and with scaler.clip
+        "ensemble",  # test_ensemble: two seeds by `repeat`
+        "base_runs",  # test_export: one run per base
+        "panel_with_extras",  # test_export: a panel reading every extra input
+        "covariate_panel",  # test_panel: future covariate, statics, calendar
+        "independent_run",  # test_performance: a channel-independent run
+        "conformal_run",  # test_plots: conformal intervals
+        "panel_run",  # test_plots, test_shards: a panel run
+        "covariate_run",  # test_shards: a panel run with a future covariate
+        "daily_run",  # test_shards: a daily panel run
+        "killed",  # test_resume: a run killed in its last write
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that requests a fixture in TRAINING_FIXTURES (its whole fixture closure)."""
+    for item in items:
+        if TRAINING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_cli(

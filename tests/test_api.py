@@ -202,6 +202,7 @@ def test_load_config_with_overrides(config_file):
         forecast.load_config(config_file.parent / "missing.yaml")
 
 
+@pytest.mark.slow  # over 0.3 s (builds a Keras model)
 def test_build_model_matches_the_closed_form_count(config_file):
     model = forecast.build_model(config_file)
     assert model.input_shape == (None, 12, 7) and model.output_shape == (None, 4, 7)
@@ -253,6 +254,7 @@ def test_validate_refuses_distribute_under_another_backend(config_file):
     ]
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_forecast_loads_neither_tensorflow_nor_keras(config_file):
     code = (
         "import sys, forecast\n"
@@ -266,6 +268,7 @@ def test_import_forecast_loads_neither_tensorflow_nor_keras(config_file):
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_divergence_raises_and_keeps_the_run(tmp_path):
     frame = pd.read_csv(ETTH1, nrows=1000)
     frame.loc[500:, "OT"] = 1e30  # a poisoned stretch inside the training rows' targets

@@ -14,6 +14,7 @@ from conftest import ROOT
 from bench.throughput import TOLERANCE, gate, parse
 
 
+@pytest.mark.slow  # a subprocess
 def test_importing_the_bench_loads_neither_keras_nor_forecast():
     heavy = "{'keras', 'tensorflow', 'numpy', 'forecast'}"
     code = f"import sys, bench.throughput; print(sorted({heavy} & set(sys.modules)))"

@@ -96,6 +96,7 @@ class _Probe(keras.callbacks.Callback):
 # --- StopOnSignal ---
 
 
+@pytest.mark.slow  # trains a Keras model
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stop_on_signal_raises_interrupted_at_the_next_batch_boundary(signum):
     received: list[int] = []
@@ -116,11 +117,13 @@ def test_stop_on_signal_raises_interrupted_at_the_next_batch_boundary(signum):
     assert int(model.optimizer.iterations.numpy()) == 3
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_stop_on_signal_lets_training_finish_without_a_signal():
     history = _fit(_model(), [StopOnSignal([])], epochs=2)
     assert len(history.history["loss"]) == 2
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_stop_on_signal_also_stops_during_validation():
     received: list[int] = []
     arrive = keras.callbacks.LambdaCallback(on_test_batch_end=lambda batch, logs: received.append(signal.SIGTERM))
@@ -233,6 +236,7 @@ def _copy(trained: Run, tmp_path) -> Run:
     return Run(tmp_path / "run")
 
 
+@pytest.mark.slow  # trains a Keras model
 @pytest.mark.parametrize(("bad", "shown"), [(np.nan, "nan"), (1e30, "inf")])  # (3e30)**2 overflows float32
 def test_checkpoint_raises_diverged_and_does_not_commit_the_epoch(tmp_path, bad, shown):
     run = Run(tmp_path)
@@ -293,6 +297,7 @@ def test_checkpoint_keeps_the_last_two_epochs_and_the_best_weights_they_name(tra
     assert not np.array_equal(first[1], last[1])
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_checkpoint_drops_best_weights_no_longer_referenced(tmp_path):
     run = Run(tmp_path)
     stopping = keras.callbacks.EarlyStopping(monitor="loss", patience=10, restore_best_weights=True)
@@ -303,6 +308,7 @@ def test_checkpoint_drops_best_weights_no_longer_referenced(tmp_path):
     assert record["early_stopping"]["best_epoch"] == 3 and record["reduce_lr"] is None
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_a_fresh_run_has_no_completed_epochs_and_restores_nothing(tmp_path):
     run = Run(tmp_path)
     assert completed_epochs(run) == 0 and latest(run) is None and latest_weights(run) is None and records(run) == []
@@ -482,6 +488,7 @@ def _round_trip_fit(run: Run, model, epochs, initial_epoch=0):
     return stopping, plateau, probe
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
     whole, split = Run(tmp_path / "whole"), Run(tmp_path / "split")
     whole.path.mkdir()
@@ -524,6 +531,7 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
 # --- EpochStats ---
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_epoch_stats_adds_wall_time_and_the_epochs_learning_rate():
     plain = _fit(_model(learning_rate=0.1), [], epochs=2)
     assert "learning_rate" not in plain.history and "epoch_seconds" not in plain.history  # not Keras's own
@@ -542,6 +550,7 @@ def test_epoch_stats_adds_wall_time_and_the_epochs_learning_rate():
 # --- training.lr_decay (Keras's LearningRateScheduler) ---
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_lr_decay_multiplies_the_rate_every_epoch_and_resumes_on_schedule(tmp_path):
     training = {"epochs": 3, "lr_decay": 0.5, "learning_rate": 0.004, "early_stopping": False,
                 "reduce_lr_on_plateau": False}  # fmt: skip

@@ -108,6 +108,7 @@ def test_schema_command_prints_json_schema():
 
 # configs/spaces/ holds `forecast tune` search spaces, not configs (tests/test_tune.py checks them)
 CONFIGS = sorted(p for p in (ETTH1.parent.parent / "configs").rglob("*.yaml") if p.parent.name != "spaces")
+SLOW_CONFIGS = {"m4"}  # converting the real M4 Hourly files takes seconds
 
 # ETTh1's standard borders (12/4/4 months of hours) and the window counts the published loaders
 # (Informer, PatchTST) give: val/test = 2880 - horizon + 1, train = 8640 - lookback - horizon + 1.
@@ -140,7 +141,11 @@ def _name(path: Path) -> str:
     return path.relative_to(ETTH1.parent.parent / "configs").as_posix()
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.parent.name in SLOW_CONFIGS else p for p in CONFIGS],
+    ids=lambda p: str(p.relative_to(p.parents[1])),
+)
 def test_shipped_configs_validate_against_their_data(path, tmp_path):
     from forecast.prepare import prepare
 
@@ -244,7 +249,13 @@ def test_a_data_path_that_names_no_file_is_refused(write_config, path, message):
         cfg.load(write_config(config))  # not the config's folder read as a Parquet dataset
 
 
-@pytest.mark.parametrize("text", ["a: " + "[" * 1000 + "]" * 1000, "".join(" " * i + f"k{i}:\n" for i in range(500))])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("a: " + "[" * 1000 + "]" * 1000, marks=pytest.mark.slow),  # over 0.3 s
+        "".join(" " * i + f"k{i}:\n" for i in range(500)),
+    ],
+)
 def test_yaml_nested_too_deep_is_one_error_naming_the_file(write_config, text):
     path = write_config(text + "\n")
     with pytest.raises(ForecastError, match=rf"^{path}: invalid YAML at line \d+, column \d+: nested more than 100"):

@@ -1,6 +1,7 @@
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from forecast.dataset import WindowDataset
 from forecast.inference import predict_windows as predict
@@ -69,6 +70,7 @@ def test_batches_are_gathered_not_stored():
     assert held <= x.nbytes + y.nbytes + 3 * origins.nbytes
 
 
+@pytest.mark.slow  # over 0.3 s (a Keras model's first predict)
 def test_predict_keeps_order_and_drops_padding():
     import keras
 
@@ -92,6 +94,7 @@ def test_steps_per_epoch_streams_through_reshuffled_passes():
     np.testing.assert_array_equal(np.concatenate([resumed[i][0][:, -1, 0] / 2 for i in range(2)]), epochs[3])
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_fit_trains_on_the_same_batches_on_every_backend():
     """What fit consumes (on TensorFlow an in-graph gather, elsewhere the PyDataset) is the same
     sequence of batches: same seeded shuffles, same padding, so seeds and resume hold alike.

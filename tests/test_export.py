@@ -65,6 +65,7 @@ def check_parity(run, tmp_path, fmt: str, data=None) -> dict:
     return signature
 
 
+@pytest.mark.slow  # trains a Keras model
 @pytest.mark.parametrize("fmt", ["saved_model", "onnx"])
 def test_conformal_run_exports_with_parity_and_signature(fmt, tmp_path):
     config = cfg.Config.model_validate(tiny_config(intervals={"method": "conformal"}, window={"step": 1}))
@@ -82,6 +83,7 @@ def test_conformal_run_exports_with_parity_and_signature(fmt, tmp_path):
     assert signature["window"] == {"lookback": 24, "step": 1, "timesteps": 24, "delay": 1, "horizon": 4}
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
     # RevIN's scaling too: each quantile's forecast is multiplied back by its target's window std
     config = cfg.Config.model_validate(
@@ -102,6 +104,7 @@ def test_channel_independent_quantile_model_exports_to_onnx(tmp_path):
     assert [o["name"] for o in signature["outputs"]] == ["forecast", "quantiles", "bounds"]
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_panel_export_scales_each_series_by_its_own_scaler(tmp_path):
     path = tmp_path / "panel.csv"
     ids = ["1", "01", "1.0", "007"]  # text, as read: pandas would make them two numbers
@@ -115,6 +118,7 @@ def test_panel_export_scales_each_series_by_its_own_scaler(tmp_path):
     assert signature["inputs"][0]["columns"] == ["sales", "visits"]
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_step_over_one_leaves_bounds_out_and_says_why(tmp_path):
     run = forecast.train(cfg.Config.model_validate(tiny_config(intervals={"method": "conformal"})), tmp_path / "r")
     signature = check_parity(run, tmp_path, "saved_model")  # tiny_config samples every 2nd row
@@ -163,6 +167,7 @@ def test_a_model_with_a_base_exports_with_parity(base_runs, base, fmt, tmp_path)
     check_parity(run, tmp_path, fmt)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_bad_exports_are_refused_before_anything_is_written(tmp_path):
     run = forecast.train(cfg.Config.model_validate(tiny_config()), tmp_path / "run")
     with pytest.raises(ForecastError, match="--format"):
@@ -189,6 +194,7 @@ def test_export_from_the_cli(write_config, tmp_path):
     assert bad.returncode == 2 and "--format" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_series_without_a_scaler_are_listed_and_come_out_nan(tmp_path):
     path = tmp_path / "panel.csv"
     panel_frame({"a": 60, "b": 70, "c": 14}).to_csv(path, index=False)  # c has no training rows
@@ -248,6 +254,7 @@ def test_future_static_and_calendar_inputs_export_with_parity(panel_with_extras,
     assert [o["name"] for o in signature["outputs"]] == ["forecast", "bounds"]
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_calendar_layer_equals_forecast_calendar(tmp_path):
     import keras
     import onnxruntime as ort
@@ -279,6 +286,7 @@ def test_calendar_layer_equals_forecast_calendar(tmp_path):
     assert np.abs(onnx[0] - expected).max() <= 1e-6
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_calendar_only_run_gets_the_stamps_predict_appends_past_the_end(tmp_path):
     path = tmp_path / "panel.csv"
     panel_frame().to_csv(path, index=False)  # no future rows: predict appends them, stamped on the hourly grid

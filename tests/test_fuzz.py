@@ -75,6 +75,7 @@ def _check(result, tmp: Path | None = None) -> None:
 runner = CliRunner()
 
 
+@pytest.mark.slow  # many hypothesis examples, over 0.3 s
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.sampled_from(KEYS), HOSTILE), min_size=1, max_size=3))
 def test_validate_any_config(tmp_path, changes):
@@ -96,6 +97,7 @@ def _changed_config(tmp_path, config: dict, changes) -> Path | None:
     return path
 
 
+@pytest.mark.slow  # many hypothesis examples, over 0.3 s
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=string.printable + "&*!|>-:[]{}", max_size=300))
 def test_validate_any_yaml_text(tmp_path, text):
@@ -104,6 +106,7 @@ def test_validate_any_yaml_text(tmp_path, text):
     _check(runner.invoke(app, ["validate", str(path)]))
 
 
+@pytest.mark.slow  # many hypothesis examples, over 0.3 s
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(overrides=st.lists(st.text(alphabet=string.printable, max_size=40), min_size=1, max_size=3))
 def test_any_set_override(tmp_path, overrides):
@@ -137,6 +140,7 @@ def frames(draw):
     return frame
 
 
+@pytest.mark.slow  # many hypothesis examples, over 0.3 s
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frame=frames())
 def test_validate_any_csv(tmp_path, frame):

@@ -113,6 +113,7 @@ def test_a_held_lock_names_its_holder(tmp_path):
         pass
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_lock_of_a_killed_process_is_free(tmp_path):
     code = textwrap.dedent(f"""
         import os, sys
@@ -163,6 +164,7 @@ def test_sweeps_share_trials_instead_of_clobbering_them(tmp_path, write_config):
 # --- status.json -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_a_failure_after_training_marks_the_run_failed(tmp_path, monkeypatch):
     import forecast.report
 
@@ -177,6 +179,7 @@ def test_a_failure_after_training_marks_the_run_failed(tmp_path, monkeypatch):
     assert status["pid"] == os.getpid() and status["host"]
 
 
+@pytest.mark.slow  # a subprocess
 @pytest.mark.parametrize("command", ["train", "validate"])
 def test_an_unusable_backend_is_bad_input_before_the_run_exists(tmp_path, write_config, command):
     run_dir = ["--run-dir", str(tmp_path / "r")] if command == "train" else []

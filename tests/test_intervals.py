@@ -71,6 +71,7 @@ OPTION_SETS = {
 }
 
 
+@pytest.mark.slow  # loads a Keras model
 @pytest.mark.parametrize("name", OPTION_SETS)
 def test_quantile_models_never_cross_count_and_reload(name, tmp_path):
     model_cfg = cfg.Model(**OPTION_SETS[name], quantiles=QUANTILES)
@@ -89,6 +90,7 @@ def test_quantile_models_never_cross_count_and_reload(name, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(100 * X, training=False)), out, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow  # over 0.3 s (builds and calls a Keras model)
 def test_channel_independent_quantiles_belong_to_their_own_channel():
     model = build(cfg.Model(**OPTION_SETS["ci-dense"], quantiles=QUANTILES), SPEC, 3, [0, 1, 2])
     together = keras.ops.convert_to_numpy(model(X, training=False))
@@ -165,6 +167,7 @@ def conformal_config(**overrides) -> dict:
     return tiny_config(intervals={"method": "conformal", "levels": [0.8, 0.95]}, **overrides)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_conformal_run_scores_saves_reloads_and_predicts_bounds(write_config, tmp_path):
     run = forecast.train(cfg.Config.model_validate(conformal_config()), tmp_path / "run")
     saved = json.loads(run.intervals_file.read_text())
@@ -193,6 +196,7 @@ def test_conformal_run_scores_saves_reloads_and_predicts_bounds(write_config, tm
     np.testing.assert_allclose(arrays["q0.975"].reshape(-1), frame["q0.975"].to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_quantile_panel_run_trains_and_predicts_per_series(tmp_path):
     path = tmp_path / "panel.csv"
     panel_frame().to_csv(path, index=False)
@@ -211,6 +215,7 @@ def test_quantile_panel_run_trains_and_predicts_per_series(tmp_path):
     assert (frame["q0.1"] <= frame["q0.9"]).all()
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_missing_intervals_file_is_named(tmp_path):
     run = forecast.train(cfg.Config.model_validate(conformal_config()), tmp_path / "run")
     run.intervals_file.unlink()
@@ -238,6 +243,7 @@ def test_coverage_gate_and_too_few_windows_from_the_cli(write_config, tmp_path):
     assert {"q0.025", "q0.975"} <= set(pd.read_csv(output).columns)
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_derived_interval_defaults_survive_a_saved_config_and_overrides():
     levels_only = cfg.Config.model_validate({"intervals": {"levels": [0.9]}})
     assert levels_only.intervals.method == "conformal"
@@ -289,6 +295,7 @@ def test_sweep_refuses_interval_metrics_it_cannot_rank(write_config, tmp_path):
         check_interval_metric("val.intervals.pinball", cfg.Config.model_validate(tiny_config()))
 
 
+@pytest.mark.slow  # trains its folds
 def test_backtest_reports_each_folds_coverage(tmp_path):
     split = {"train_end": 500, "val_end": 700, "test_end": 1000}
     config = cfg.Config.model_validate(tiny_config(intervals={"levels": [0.8]}, data={"split": split}))

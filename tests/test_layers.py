@@ -83,6 +83,7 @@ SEGRNN = dict(
 )
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_channel_independent_output_equals_per_channel_application():
     model = build(cfg.Model(**SEGRNN), SPEC, 3, [0, 1, 2])
     together = keras.ops.convert_to_numpy(model(X, training=False))
@@ -116,6 +117,7 @@ OPTION_SETS = {
 }
 
 
+@pytest.mark.slow  # loads a Keras model
 @pytest.mark.parametrize("name", OPTION_SETS)
 def test_options_save_load_and_count(name, tmp_path):
     model_cfg = cfg.Model(**OPTION_SETS[name])
@@ -159,6 +161,7 @@ def test_the_calendar_base_by_hand(reference, lags, expected):
     np.testing.assert_allclose(out[0], np.array(expected)[:, None] * [1.0, -2.0] + bias, atol=1e-5)
 
 
+@pytest.mark.slow  # loads a Keras model
 def test_the_calendar_base_saves_and_loads(tmp_path):
     # a panel-like model: a future covariate (column 1) before two calendar pairs (columns 2-5)
     extras = Extras(future=[1, 2, 3, 4, 5], normalized=2)

@@ -134,6 +134,7 @@ def test_download_failure_names_the_url(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []  # the temporary folder is gone
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_loads_neither_keras_nor_pandas():
     import subprocess
 
@@ -157,6 +158,7 @@ def test_cli_missing_source_is_one_line_exit_2(tmp_path):
     assert result.stdout == ""
 
 
+@pytest.mark.slow  # reads the real M4 files
 def test_real_hourly(tmp_path):
     if not (REAL_M4 / "Hourly-train.csv").is_file() or not (REAL_M4 / "Hourly-test.csv").is_file():
         pytest.skip(f"the M4 Hourly files are not in {REAL_M4} (they are never bundled)")

@@ -14,6 +14,7 @@ from forecast.windows import WindowSpec
 SPEC = WindowSpec(timesteps=12, step=1, delay=1, horizon=3)
 
 
+@pytest.mark.slow  # over 0.3 s
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_closed_form_parameter_count_matches_keras(cell, bidirectional):
@@ -72,6 +73,7 @@ def zero_network(model: keras.Model) -> keras.Model:
     return model
 
 
+@pytest.mark.slow  # over 0.3 s
 @pytest.mark.parametrize("norm", ["none", "last", "mean"])
 def test_a_zero_network_forecasts_the_seasonal_naive_base(norm):
     model = zero_network(build(cfg.Model(base="seasonal_naive", instance_norm=norm), STEP2, 3, [2, 0], season=6))
@@ -84,6 +86,7 @@ def test_a_zero_network_forecasts_the_seasonal_naive_base(norm):
         np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_a_zero_network_forecasts_the_linear_base_with_its_weights():
     model = zero_network(build(cfg.Model(base="linear", instance_norm="none"), STEP2, 3, [2, 0]))
     assert not np.any(keras.ops.convert_to_numpy(model(WINDOWS)))  # zero-initialised: the network alone
@@ -94,6 +97,7 @@ def test_a_zero_network_forecasts_the_linear_base_with_its_weights():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(WINDOWS)), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_a_zero_network_forecasts_the_seasonal_linear_base_its_two_parts_added():
     model = zero_network(build(cfg.Model(base="seasonal_linear", instance_norm="none"), STEP2, 3, [2, 0], season=6))
     seasonal = WINDOWS[:, [11 - lag for lag in seasonal_lags(STEP2, 6)]][:, :, [2, 0]]
@@ -142,6 +146,7 @@ def test_the_linear_base_counts_its_parameters(shared):
     assert model.get_layer("base").count_params() == (12 + 1) * 8 * (1 if shared else 2)
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_the_base_season_comes_from_the_config_or_the_data():
     def season(**metrics_and_model):
         config = tiny_config(model={"base": "seasonal_naive", **metrics_and_model.get("model", {})},
@@ -183,6 +188,7 @@ def calendar_batch(series: np.ndarray, origins: np.ndarray, future: np.ndarray =
     return {"window": DAY.inputs(x, origins), "future": DAY.targets(future, origins).astype("float32")}
 
 
+@pytest.mark.slow  # over 0.3 s
 @pytest.mark.parametrize("base", ["none", "seasonal_naive", "linear"])
 def test_a_zero_calendar_profile_leaves_the_base(base):
     batch = calendar_batch(np.random.default_rng(4).standard_normal(len(HOURLY)), np.arange(30, 200, 17))
@@ -197,6 +203,7 @@ WEEKLY = 1.5 * np.sin(2 * np.pi * DOW / 7) + 0.5 * np.cos(4 * np.pi * DOW / 7)
 DAILY = 3 * np.sin(2 * np.pi * HOUR / 24) - 2 * np.cos(2 * np.pi * HOUR / 24)
 
 
+@pytest.mark.slow  # over 0.3 s
 @pytest.mark.parametrize("base", ["none", "seasonal_naive"])
 def test_the_calendar_profile_reproduces_a_weekly_season_from_a_day_of_lookback(base):
     # instance_norm last + profile of day and week (none), or yesterday's value + the week's change (seasonal_naive):

@@ -260,6 +260,7 @@ def test_ids_of_digits_round_trip_through_train_and_predict(zeros, tmp_path_fact
     assert list(pd.read_csv(tmp / "out.csv", dtype=str)["store"].drop_duplicates()) == ids
 
 
+@pytest.mark.slow  # loads a Keras model
 def test_model_with_every_extra_input_counts_and_saves(tmp_path):
     import keras
 
@@ -454,6 +455,7 @@ def test_minmax_of_a_constant_training_series_matches_scikit_learn(tmp_path):
     np.testing.assert_allclose(prepared.x[:40], reference.transform(series.features[:40]), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_variable_length_predict_reads_only_the_history(tmp_path):
     from conftest import ETTH1, tiny_config
 

@@ -123,6 +123,7 @@ def test_forecast_png_draws_the_series_metrics_plot_series_names(panel_run, tmp_
         forecast.Config.model_validate(tiny_config(metrics={"plot_series": ["a"]}))
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_loss_legend_hides_no_learning_rate_label(tmp_path):
     epochs = np.arange(30)
     history = pd.DataFrame({
@@ -158,6 +159,7 @@ def test_predict_plot_draws_the_history_tail_and_the_future(conformal_run, recen
         assert len(gids(ax, "interval 0.95")) == 1
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_predict_plot_caps_its_panels(tmp_path):
     n = plots.MAX_PANELS + 1
     values = np.random.default_rng(0).normal(size=(1, 2, n))

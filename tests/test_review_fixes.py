@@ -42,6 +42,7 @@ def test_a_parquet_file_with_a_pandas_index_reads_by_position(tmp_path):
     assert len(series) == 299 and series.times[0] == pd.Timestamp(frame["date"].iloc[0])
 
 
+@pytest.mark.slow  # a subprocess
 def test_output_to_dev_stdout_through_a_pipe():
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
     code += "from forecast.outputs import check_output, write_output; "

@@ -153,6 +153,7 @@ def test_restart_refuses_while_a_trial_is_held_and_removes_nothing(tmp_path, wri
     assert json.loads((sweep / "sweep.json").read_text())["resolved"]["window"]["horizon"] == 4
 
 
+@pytest.mark.slow  # trains its trials
 def test_restart_clears_another_plan_and_starts_over(tmp_path, write_config):
     config, sweep = _sweep_of_one_completed_trial(tmp_path, write_config)
     write_config(tiny_config(training={"epochs": 1}, window={"horizon": 2}))
@@ -272,6 +273,7 @@ def test_two_shards_fill_one_sweep_and_resume_skips_finished(tmp_path, write_con
     assert refused.returncode == 2 and "trials[0].training.epochs: absent in the sweep's plan, 1 now" in refused.stderr
 
 
+@pytest.mark.slow  # over 0.3 s (waits on a lock)
 def test_a_worker_starting_while_another_writes_the_plan_waits_and_compares(tmp_path):
     """Two workers of one sweep start at once: the second waits for the first's plan, then compares
     it with its own (another plan is refused), instead of both seeing no file and both writing."""

@@ -143,6 +143,7 @@ def test_missing_optuna_is_exit_2_and_writes_nothing(monkeypatch, write_config, 
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow  # over 0.3 s (imports the storage drivers)
 def test_bad_storage_is_exit_2_without_its_password(tmp_path):
     from forecast.optuna_study import check_storage, public_url
 
@@ -167,6 +168,7 @@ def test_shipped_spaces_fit_their_config(space):
 # --- trials in process ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # trains its trials
 def test_trials_are_runs_pruned_ones_recorded_and_best_config(write_config, tmp_path):
     """A study seeded with five trials whose val_loss was 0 at every epoch: the median pruner
     stops the next one at its first epoch past warm-up, and says so in the study and the run."""
@@ -195,6 +197,7 @@ def test_trials_are_runs_pruned_ones_recorded_and_best_config(write_config, tmp_
         api.best_config(tmp_path / "nowhere")
 
 
+@pytest.mark.slow  # trains its trials
 def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
     from forecast import api
 
@@ -230,6 +233,7 @@ def test_tune_completes_ranks_and_reruns_nothing(write_config, tmp_path):
     )
 
 
+@pytest.mark.slow  # trains its trials
 def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config, tmp_path):
     """The finding: tune.json remembered its config by path, so a study resumed after an edit
     mixed trials of two configs. Now the resolved config is compared; --restart deletes the old
@@ -257,6 +261,7 @@ def test_an_edited_config_is_refused_and_restart_starts_a_new_study(write_config
     assert json.loads((sweep / "tune.json").read_text())["resolved"]["window"]["horizon"] == 2
 
 
+@pytest.mark.slow  # trains its trials
 def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_config, tmp_path):
     """Workers read the config file at every trial: one edited while the study runs would make
     the later trials another study's. The worker checks the plan before each trial."""
@@ -279,6 +284,7 @@ def test_a_worker_stops_before_its_next_trial_when_the_config_was_edited(write_c
     assert _study(sweep).trials == [] and not list(sweep.glob("trial-*"))
 
 
+@pytest.mark.slow  # over 0.3 s
 def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_config, tmp_path):
     """The finding: after a worker was killed (-9) and the study resumed, the lost trial was failed
     in the study but its status.json still said `running`."""
@@ -303,6 +309,7 @@ def test_a_trial_whose_worker_died_is_marked_failed_in_its_own_status(write_conf
     )
 
 
+@pytest.mark.slow  # trains its trials
 def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path):
     from forecast import api
 
@@ -316,6 +323,7 @@ def test_journal_storage_is_found_again_through_tune_json(write_config, tmp_path
     assert api.best_config(tmp_path / "j").startswith("# best of study j: trial-0000")
 
 
+@pytest.mark.slow  # trains its trials
 def test_settings_that_fail_are_recorded_with_their_reason(write_config, tmp_path):
     """A trial whose config cannot train (here: a lookback longer than the split) fails, with why,
     and counts towards the study: settings that always fail end the study, they do not loop."""
