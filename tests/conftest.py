@@ -139,6 +139,14 @@ def recent(tmp_path_factory):
     return path
 
 
+# A tuning search space of every kind: log-uniform, integer steps, choices, and a key drawn only for one choice
+SPACE = {
+    "training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
+    "model.layers[0].units": {"low": 4, "high": 12, "step": 4},
+    "model.decoder": {"choices": ["dense", "parallel"]},
+    "model.segment_len": {"choices": [2, 4], "when": {"model.decoder": "parallel"}},
+}
+
 # Series ids pandas would read as numbers (1, 1, 1.0, 7, 10): text, each its own series, on every path
 TEXT_IDS = {"1": 44, "01": 40, "1.0": 42, "007": 41, "10": 43}
 

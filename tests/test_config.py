@@ -106,7 +106,7 @@ def test_schema_command_prints_json_schema():
     assert schema["$defs"]["Window"]["properties"]["lookback"]["default"] == 96
 
 
-# configs/spaces/ holds `forecast tune` search spaces, not configs (tests/test_tune.py checks them)
+# configs/spaces/ holds `forecast tune` search spaces, not configs (tests/test_search_space.py checks them)
 CONFIGS = sorted(p for p in (ETTH1.parent.parent / "configs").rglob("*.yaml") if p.parent.name != "spaces")
 SLOW_CONFIGS = {"m4"}  # converting the real M4 Hourly files takes seconds
 
