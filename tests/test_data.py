@@ -1,13 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ETTH1
 
 from forecast import config as cfg
 from forecast.data import load_series
 from forecast.errors import ForecastError
-from forecast.prepare import prepare
-from forecast.scalers import Scalers
 
 
 def _frame(n=50):
@@ -17,50 +14,8 @@ def _frame(n=50):
     )
 
 
-def _etth1_900(scaler) -> cfg.Config:
-    """ETTh1's first 900 rows split 500/200/200, lookback 8, with this scaler section."""
-    split = {"train_end": 500, "val_end": 700, "test_end": 900}
-    data = {"path": str(ETTH1), "time_column": "date", "split": split}
-    return cfg.validate({"data": data, "window": {"lookback": 8}, "scaler": scaler})
-
-
 def _data(path, **kw):
     return cfg.Data(path=str(path), time_column="time", **kw)
-
-
-@pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
-def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
-    config = _etth1_900(scaler)
-    before = prepare(config)
-    wild = pd.read_csv(ETTH1, nrows=900)
-    wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
-    path = tmp_path / "wild.csv"
-    wild.to_csv(path, index=False)
-    after = prepare(config.model_copy(update={"data": config.data.model_copy(update={"path": str(path)})}))
-    probe = before.series.features[:10]
-    np.testing.assert_allclose(
-        before.scalers.features.transform(probe), after.scalers.features.transform(probe), rtol=1e-6
-    )
-    # and the inverse takes scaled targets back to original units
-    np.testing.assert_allclose(
-        before.scalers.inverse_targets(before.y[:20]), before.series.targets[:20], rtol=1e-5, atol=1e-4
-    )
-
-
-def test_standard_scaler_statistics_come_from_train(tmp_path):
-    config = cfg.validate(
-        {
-            "data": {
-                "path": str(ETTH1),
-                "time_column": "date",
-                "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400},
-            }
-        }
-    )
-    prepared = prepare(config)
-    train = pd.read_csv(ETTH1).iloc[:8640, 1:].to_numpy()
-    np.testing.assert_allclose(prepared.scalers.features.mean_, train.mean(axis=0), rtol=1e-5)
-    assert abs(prepared.x[:8640].mean()) < 1e-3 and abs(prepared.x[11520:14400].mean()) > 1e-2
 
 
 def test_features_targets_and_defaults(tmp_path):
@@ -121,38 +76,6 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(ForecastError, match="cannot read the file"):
         load_series(_data(tmp_path / "bad.parquet"))
-
-
-@pytest.mark.parametrize("kind", ["standard", "minmax", "robust", "none"])
-def test_scalers_round_trip_through_json(kind):
-    import json
-
-    config = _etth1_900({"type": kind, "feature_range": [-1, 1]})
-    prepared = prepare(config)
-    again = Scalers.from_dict(json.loads(json.dumps(prepared.scalers.to_dict())), config.scaler)
-    np.testing.assert_array_equal(again.transform(prepared.series)[0], prepared.x)
-    np.testing.assert_array_equal(
-        again.inverse_targets(prepared.y[:50]), prepared.scalers.inverse_targets(prepared.y[:50])
-    )
-
-
-@pytest.mark.parametrize(
-    ("column", "time_format", "expected"),
-    [
-        (["2024-05-01 13:00", "2024-05-01 14:00"], None, "%Y-%m-%d %H:%M"),  # no seconds to invent
-        (["2024-05-01", "2024-05-02"], None, "%Y-%m-%d"),
-        ([1990, 1991], None, "%Y"),  # years as numbers
-        (["2024-05-01 13:00", "2024-05-01 14:00"], "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"),  # the config's wins
-        (pd.to_datetime(["2024-05-01", "2024-05-02"]), None, None),  # Parquet timestamps: no text format
-    ],
-)
-def test_stamp_format_is_how_the_file_writes_its_stamps(tmp_path, column, time_format, expected):
-    from forecast.timeparse import stamp_format
-
-    frame = pd.DataFrame({"t": column, "y": [1.0, 2.0]})
-    path = tmp_path / ("d.parquet" if expected is None else "d.csv")
-    frame.to_parquet(path) if expected is None else frame.to_csv(path, index=False)
-    assert stamp_format(path, "t", time_format) == expected
 
 
 def _panel(tmp_path, column: str, value: float) -> cfg.Data:

@@ -1,5 +1,6 @@
-"""scaler.clip: forecasts kept within each series' training range (issue 15: M4's series never fall
-below their floor, and a forecast under it costs sMAPE); actuals and baselines are never clipped."""
+"""forecast.scalers: statistics from the training rows only, a JSON round trip, and scaler.clip: forecasts kept
+within each series' training range (issue 15: M4's series never fall below their floor, and a forecast under it
+costs sMAPE); actuals and baselines are never clipped."""
 
 import json
 import shutil
@@ -7,6 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ETTH1
 from sklearn.preprocessing import StandardScaler
 from test_export import check_parity
 from test_panel import panel_config, panel_frame
@@ -14,6 +16,7 @@ from test_panel import panel_config, panel_frame
 import forecast
 from forecast import config as cfg
 from forecast.errors import ForecastError
+from forecast.prepare import prepare
 from forecast.scalers import Scalers, SeriesScalers, from_state, to_state
 
 
@@ -100,3 +103,58 @@ def test_one_scaler_for_all_clips_in_original_units_and_round_trips():
     units = again.forecast_units(values)
     np.testing.assert_array_equal(units, np.maximum(again.inverse_targets(values), y.min(0)))
     assert (units > y.max(0)).any()  # lower leaves the top open
+
+
+def _etth1_900(scaler) -> cfg.Config:
+    """ETTh1's first 900 rows split 500/200/200, lookback 8, with this scaler section."""
+    split = {"train_end": 500, "val_end": 700, "test_end": 900}
+    data = {"path": str(ETTH1), "time_column": "date", "split": split}
+    return cfg.validate({"data": data, "window": {"lookback": 8}, "scaler": scaler})
+
+
+@pytest.mark.parametrize("scaler", ["standard", "minmax", "robust", "none"])
+def test_scaler_is_fit_on_training_rows_only(tmp_path, scaler):
+    config = _etth1_900(scaler)
+    before = prepare(config)
+    wild = pd.read_csv(ETTH1, nrows=900)
+    wild.iloc[500:, 1:] = wild.iloc[500:, 1:] * 1000 + 12345  # change val and test rows wildly
+    path = tmp_path / "wild.csv"
+    wild.to_csv(path, index=False)
+    after = prepare(config.model_copy(update={"data": config.data.model_copy(update={"path": str(path)})}))
+    probe = before.series.features[:10]
+    np.testing.assert_allclose(
+        before.scalers.features.transform(probe), after.scalers.features.transform(probe), rtol=1e-6
+    )
+    # and the inverse takes scaled targets back to original units
+    np.testing.assert_allclose(
+        before.scalers.inverse_targets(before.y[:20]), before.series.targets[:20], rtol=1e-5, atol=1e-4
+    )
+
+
+def test_standard_scaler_statistics_come_from_train(tmp_path):
+    config = cfg.validate(
+        {
+            "data": {
+                "path": str(ETTH1),
+                "time_column": "date",
+                "split": {"train_end": 8640, "val_end": 11520, "test_end": 14400},
+            }
+        }
+    )
+    prepared = prepare(config)
+    train = pd.read_csv(ETTH1).iloc[:8640, 1:].to_numpy()
+    np.testing.assert_allclose(prepared.scalers.features.mean_, train.mean(axis=0), rtol=1e-5)
+    assert abs(prepared.x[:8640].mean()) < 1e-3 and abs(prepared.x[11520:14400].mean()) > 1e-2
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust", "none"])
+def test_scalers_round_trip_through_json(kind):
+    import json
+
+    config = _etth1_900({"type": kind, "feature_range": [-1, 1]})
+    prepared = prepare(config)
+    again = Scalers.from_dict(json.loads(json.dumps(prepared.scalers.to_dict())), config.scaler)
+    np.testing.assert_array_equal(again.transform(prepared.series)[0], prepared.x)
+    np.testing.assert_array_equal(
+        again.inverse_targets(prepared.y[:50]), prepared.scalers.inverse_targets(prepared.y[:50])
+    )

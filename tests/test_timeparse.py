@@ -1,0 +1,24 @@
+"""forecast.timeparse: a file's time column parsed into stamps (numbers as years), and the format its stamps are
+written in."""
+
+import pandas as pd
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("column", "time_format", "expected"),
+    [
+        (["2024-05-01 13:00", "2024-05-01 14:00"], None, "%Y-%m-%d %H:%M"),  # no seconds to invent
+        (["2024-05-01", "2024-05-02"], None, "%Y-%m-%d"),
+        ([1990, 1991], None, "%Y"),  # years as numbers
+        (["2024-05-01 13:00", "2024-05-01 14:00"], "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"),  # the config's wins
+        (pd.to_datetime(["2024-05-01", "2024-05-02"]), None, None),  # Parquet timestamps: no text format
+    ],
+)
+def test_stamp_format_is_how_the_file_writes_its_stamps(tmp_path, column, time_format, expected):
+    from forecast.timeparse import stamp_format
+
+    frame = pd.DataFrame({"t": column, "y": [1.0, 2.0]})
+    path = tmp_path / ("d.parquet" if expected is None else "d.csv")
+    frame.to_parquet(path) if expected is None else frame.to_csv(path, index=False)
+    assert stamp_format(path, "t", time_format) == expected
