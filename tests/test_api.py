@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import yaml
 from conftest import ETTH1, ROOT, naive_expectation, tiny_config
 
 import forecast
+from forecast import config as cfg
 from forecast.errors import ForecastError
 from forecast.results import Metrics
 from forecast.rundir import Run
@@ -329,3 +331,11 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkey
     assert history["epoch"].tolist() == [0, 1, 2] and not run.backup.exists()
     for column in ("loss", "val_loss", "learning_rate"):
         np.testing.assert_allclose(history[column], whole[column], rtol=1e-5, err_msg=column)
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_the_api_trains_in_a_worker_thread(tmp_path):
+    config = cfg.validate(tiny_config(training={"epochs": 1}))
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(forecast.train, config, tmp_path / "run").result(timeout=600)
+    assert run.status == "completed"

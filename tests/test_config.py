@@ -269,3 +269,15 @@ def test_a_config_file_over_10_mb_is_refused_unread(write_config):
     path = write_config("name: x\n" + "# padding\n" * (1_100_000))
     with pytest.raises(ForecastError, match=rf"^{path}: larger than 10 MB, too large for a config$"):
         cfg.load(path)
+
+
+def test_the_instance_norm_default_follows_set_overrides(write_config):
+    path = write_config(tiny_config())
+    assert cfg.load(path).model.instance_norm == "last"
+    moved = cfg.load(path, ["data.features=[HUFL, HULL]", "data.targets=[OT]"])
+    assert moved.model.instance_norm == "none"  # OT is no input: no last value of its own
+    listed = write_config(tiny_config(data={"features": ["HUFL"], "targets": ["OT"]}), "listed.yaml")
+    assert cfg.load(listed).model.instance_norm == "none"
+    assert cfg.load(listed, ["data.targets=[HUFL]"]).model.instance_norm == "last"
+    chosen = write_config(tiny_config(model={"instance_norm": "mean"}), "chosen.yaml")
+    assert cfg.load(chosen, ["data.targets=[OT]"]).model.instance_norm == "mean"  # what the user wrote stays

@@ -8,10 +8,13 @@ runs in-process on the shared tiny run (conftest.py), so the whole file takes a 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
 import forecast
@@ -219,3 +222,13 @@ def test_panel_outputs_write_ids_as_read(text_ids_run, tmp_path):
         assert list(dict.fromkeys(pq.read_table(tmp_path / name).column("store").to_pylist())) == ids, name
     with np.load(tmp_path / "a.npz", allow_pickle=False) as npz:
         assert list(npz["id"]) == ids
+
+
+@pytest.mark.slow  # a subprocess
+def test_output_to_dev_stdout_through_a_pipe():
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
+    code += "from forecast.outputs import check_output, write_output; "
+    code += "check_output(Path('/dev/stdout')); write_output(Path('/dev/stdout'), 'a,b\\n')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "a,b\n"

@@ -10,6 +10,7 @@ import pytest
 from conftest import ETTH1, run_cli, tiny_config
 from typer.testing import CliRunner
 
+import forecast
 from forecast import api
 from forecast import config as cfg
 from forecast.cli import app
@@ -316,3 +317,10 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_next_holder_keeps(tmp_path
         "leaderboard.md",
         "sweep.json",
     ]
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_a_failing_trial_does_not_stop_the_sweep(tmp_path, write_config):
+    config = write_config(tiny_config(training={"epochs": 1}))
+    board = forecast.sweep(config, {"window.lookback": [700, 24]}, tmp_path / "sweep")  # 700: too long for train
+    assert [row["trial"] for row in board.rows] == ["trial-001"]

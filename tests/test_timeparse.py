@@ -4,6 +4,9 @@ written in."""
 import pandas as pd
 import pytest
 
+from forecast import config as cfg
+from forecast.data import load_series
+
 
 @pytest.mark.parametrize(
     ("column", "time_format", "expected"),
@@ -22,3 +25,10 @@ def test_stamp_format_is_how_the_file_writes_its_stamps(tmp_path, column, time_f
     path = tmp_path / ("d.parquet" if expected is None else "d.csv")
     frame.to_parquet(path) if expected is None else frame.to_csv(path, index=False)
     assert stamp_format(path, "t", time_format) == expected
+
+
+def test_years_below_1000(tmp_path):
+    path = tmp_path / "years.csv"
+    pd.DataFrame({"year": [998, 999, 1000, 1001], "v": [1.0, 2.0, 3.0, 4.0]}).to_csv(path, index=False)
+    times = load_series(cfg.Data(path=str(path), time_column="year")).times
+    assert [t.year for t in times] == [998, 999, 1000, 1001]

@@ -1,15 +1,15 @@
-"""MLflow logging (issue 7) against a local file store; TensorBoard is checked in test_cli."""
+"""forecast.tracking: MLflow logging (issue 7) against a local file store, and the keys it sends; TensorBoard is
+checked in test_cli."""
 
 import json
 
 import pytest
 from conftest import run_cli, tiny_config
 
-pytestmark = pytest.mark.slow  # trains through the CLI in its own process
-
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install 'forecast[mlflow]')")
 
 
+@pytest.mark.slow  # trains through the CLI in its own process
 def test_mlflow_file_store_gets_params_metrics_history_and_artifacts(tmp_path, write_config, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     store = f"file:{tmp_path / 'mlruns'}"
@@ -27,3 +27,10 @@ def test_mlflow_file_store_gets_params_metrics_history_and_artifacts(tmp_path, w
     assert len(client.get_metric_history(row["run_id"], "epoch.val_loss")) == 2
     artifacts = {a.path for a in client.list_artifacts(row["run_id"])}
     assert {"metrics.json", "report.md", "loss.png", "config.yaml"} <= artifacts
+
+
+def test_mlflow_keys_hold_only_what_mlflow_accepts():
+    from forecast.tracking import _key
+
+    assert _key("val.per_target.T (degC).model") == "val.per_target.T _degC_.model"
+    assert _key("data.missing_values.wv (m/s)") == "data.missing_values.wv _m/s_"
