@@ -281,3 +281,39 @@ def test_the_instance_norm_default_follows_set_overrides(write_config):
     assert cfg.load(listed, ["data.targets=[HUFL]"]).model.instance_norm == "last"
     chosen = write_config(tiny_config(model={"instance_norm": "mean"}), "chosen.yaml")
     assert cfg.load(chosen, ["data.targets=[OT]"]).model.instance_norm == "mean"  # what the user wrote stays
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("seed: -1\n", "seed: Input should be greater than or equal to 0"),
+        ("seed: 4294967296\n", "seed: Input should be less than 4294967296"),
+        ("model:\n  l2: .inf\n", "model.l2: Input should be a finite number"),
+        ("scaler:\n  type: minmax\n  feature_range: [0, .inf]\n", "scaler.feature_range[1]: Input should be a finite"),
+        ("training:\n  learning_rate: .nan\n", "training.learning_rate: Input should be a finite number"),
+        ("name: a\nseed: 1\nname: b\n", "duplicate key 'name' at line 3"),
+    ],
+)
+def test_values_the_backend_would_reject_are_config_errors(tmp_path, yaml_text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ForecastError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        cfg.load(path)
+
+
+def test_an_alias_bomb_is_refused_in_a_short_line(tmp_path):
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\nname: *i\n")
+    assert path.stat().st_size < 600
+    with pytest.raises(ForecastError, match="expands to more than 100,000 values") as caught:
+        cfg.load(path)
+    assert len(str(caught.value)) < 200
+
+
+def test_an_echoed_input_is_cut_short():
+    with pytest.raises(ForecastError) as caught:
+        cfg.validate({"window": {"lookback": "x" * 10_000}})
+    assert "window.lookback" in str(caught.value) and len(str(caught.value)) < 200

@@ -110,3 +110,58 @@ def test_non_finite_values_are_refused_naming_column_and_row(tmp_path, column, v
         warnings.simplefilter("error")  # and no numpy RuntimeWarning on the way
         with pytest.raises(ForecastError, match=message.replace("(", r"\(").replace("+", r"\+")):
             load_series(_panel(tmp_path, column, value))
+
+
+def _etth1(rows=50):
+    import pandas as pd
+    from conftest import ETTH1
+
+    return pd.read_csv(ETTH1, nrows=rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "extra", "message"),
+    [
+        ("bad.csv.gz", lambda p: p.write_bytes(b"\x1f\x8b\x08\x00garbage"), {}, "cannot read the file"),
+        ("bad.csv.zip", lambda p: p.write_bytes(b"PK\x03\x04garbage"), {}, "cannot read the file"),
+        ("bad.csv.bz2", lambda p: p.write_bytes(b"BZh9garbage"), {}, "cannot read the file"),
+        ("bad.csv.xz", lambda p: p.write_bytes(b"\xfd7zXZ\x00garbage"), {}, "cannot read the file"),
+        (
+            "big.csv",
+            lambda p: _etth1().assign(OT=lambda f: f.OT.where(f.index != 3, 1e39)).to_csv(p, index=False),
+            {},
+            "column 'OT' row 3: 1e\\+39 is beyond float32",
+        ),
+        (
+            "tz.csv",
+            lambda p: (
+                _etth1().assign(date=["2020-01-01 00:00+01:00", "2020-01-01 01:00+02:00"] * 25).to_csv(p, index=False)
+            ),
+            {},
+            "column 'date': Mixed timezones detected",
+        ),
+        (
+            "dup.csv",
+            lambda p: p.write_text("date,a,a\n2020-01-01,1,2\n2020-01-02,1,2\n"),
+            {},
+            "column 'a' appears twice in the header",
+        ),
+        ("fmt.csv", lambda p: _etth1().to_csv(p, index=False), {"time_format": "%Q"}, "'Q' is a bad directive"),
+    ],
+)
+def test_bad_files_are_named_in_one_line(tmp_path, name, make, extra, message):
+    from forecast.data import load_series
+
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(ForecastError, match=message) as caught:
+        load_series(cfg.Data(path=str(path), time_column="date", **extra))
+    assert name in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_dotted_column_name_is_not_a_duplicate(tmp_path):
+    from forecast.data import load_series
+
+    path = tmp_path / "dots.csv"
+    _etth1().rename(columns={"HULL": "HUFL.1"}).to_csv(path, index=False)
+    assert "HUFL.1" in load_series(cfg.Data(path=str(path), time_column="date")).feature_names

@@ -232,3 +232,13 @@ def test_output_to_dev_stdout_through_a_pipe():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "a,b\n"
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path):
+    from forecast.outputs import check_output
+
+    check_output(tmp_path / "out.csv")
+    with pytest.raises(ForecastError, match=r"--output: the folder .* does not exist"):
+        check_output(tmp_path / "missing" / "out.csv")
+    with pytest.raises(ForecastError, match="is a folder; give a file name"):
+        check_output(tmp_path)

@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 from conftest import ETTH1, tiny_config
 
+import forecast
 from forecast import config as cfg
 from forecast import lifecycle, rundir
 from forecast.callbacks import latest
 from forecast.errors import ForecastError
 from forecast.results import flatten
+from forecast.rundir import Busy
 
 EPOCHS = 3
 
@@ -162,3 +164,13 @@ def test_resume_refuses_a_run_whose_data_changed(tmp_path, monkeypatch):
         stream.write("2018-06-26 20:00:00,1,1,1,1,1,1,1\n")
     with pytest.raises(ForecastError, match=r"data\.path: the data file is not the one recorded when the run started"):
         lifecycle.resume(path)
+
+
+def test_resume_of_a_run_being_written_is_refused(tmp_path):
+    config = cfg.validate(tiny_config(training={"epochs": 1}))
+    prepared = lifecycle.plan(config)
+    run = lifecycle.create(config, prepared, tmp_path / "run")
+    assert run.status == "created"
+    with run.lock(), pytest.raises(Busy, match="is being written by pid"):
+        forecast.resume(run)
+    assert run.status == "created"  # the refused process wrote nothing

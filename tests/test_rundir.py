@@ -3,16 +3,19 @@
 import errno
 import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import yaml
-from conftest import tiny_config
+from conftest import ROOT, tiny_config
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError
 from forecast.results import Metrics
-from forecast.rundir import Run, write_atomic, write_json, write_text
+from forecast.rundir import Busy, Run, hold, write_atomic, write_json, write_text
 
 
 def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -266,3 +269,31 @@ def test_sigterm_outside_training_removes_the_temporary_and_exits_143(tmp_path, 
     assert exited.value.code == 143
     assert os.listdir(tmp_path) == []
     assert capsys.readouterr().err == "forecast: terminated\n"
+
+
+def test_a_held_lock_names_its_holder(tmp_path):
+    with hold(tmp_path / ".lock", "run X"):
+        with (
+            pytest.raises(Busy, match=rf"run X is being written by pid {os.getpid()} on ") as caught,
+            hold(tmp_path / ".lock", "run X"),
+        ):
+            pass
+        assert caught.value.exit_code == 2
+    with hold(tmp_path / ".lock", "run X"):  # released on exit
+        pass
+
+
+@pytest.mark.slow  # a subprocess
+def test_the_lock_of_a_killed_process_is_free(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from forecast.rundir import hold
+        with hold(__import__("pathlib").Path({str(tmp_path / ".lock")!r}), "run"):
+            print("held", flush=True)
+            os.kill(os.getpid(), 9)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "held" and out.returncode == -9
+    with hold(tmp_path / ".lock", "run"):  # no stale lock: the kernel released it with the process
+        pass

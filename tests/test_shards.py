@@ -10,6 +10,7 @@ import forecast
 import forecast.predicting
 from forecast.errors import ForecastError
 from forecast.readers import series_ids
+from forecast.shards import shard_of
 
 LENGTHS = {f"s{k:02d}": 40 + k for k in range(11)}
 
@@ -272,3 +273,18 @@ def test_shards_print_stamps_as_the_whole_file_and_groups_keep_static_text(daily
     static_run = forecast.train(config, tmp_path / "run")
     whole, grouped = grouped_and_whole(static_run, tmp_path / "static.csv", tmp_path / "g.csv", monkeypatch)
     assert grouped.read_bytes() == whole.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "4"}, "not integers: SLURM_ARRAY_TASK_ID='x'"),
+        ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"}, "SLURM_ARRAY_TASK_ID=4 is outside the array"),
+        ({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "1"}, "outside"),
+    ],
+)
+def test_bad_slurm_variables_are_named(monkeypatch, env, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ForecastError, match=message):
+        shard_of(None)

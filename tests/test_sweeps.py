@@ -20,7 +20,7 @@ from forecast.results import Metrics, Scores, SplitScores, TrainingStats
 from forecast.rundir import Run, hold, write_json
 from forecast.shards import shard_of
 from forecast.sweep_dirs import keep_plan, overrides
-from forecast.sweeps import read_grid, record, trials
+from forecast.sweeps import MAX_TRIALS, combination, read_grid, record, trials
 
 
 def test_grid_expansion_random_draws_and_shards(monkeypatch):
@@ -323,4 +323,40 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_next_holder_keeps(tmp_path
 def test_a_failing_trial_does_not_stop_the_sweep(tmp_path, write_config):
     config = write_config(tiny_config(training={"epochs": 1}))
     board = forecast.sweep(config, {"window.lookback": [700, 24]}, tmp_path / "sweep")  # 700: too long for train
+    assert [row["trial"] for row in board.rows] == ["trial-001"]
+
+
+def test_a_huge_grid_is_sampled_without_building_it():
+    grid = {f"k{i}": list(range(10)) for i in range(11)}  # 10^11 combinations
+    drawn = trials(grid, 3, seed=1)
+    assert len(drawn) == 3 and drawn == trials(grid, 3, seed=1)
+    with pytest.raises(ForecastError, match=f"100,000,000,000 combinations, more than {MAX_TRIALS:,}"):
+        trials(grid, None, seed=1)
+
+
+def test_combinations_are_decoded_in_product_order():
+    import itertools
+
+    grid = {"a": [1, 2, 3], "b": ["x", "y"], "c": [None, True]}
+    product = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
+    assert [combination(grid, i) for i in range(12)] == product
+
+
+def test_a_metric_typo_is_refused_before_any_trial_trains(tmp_path, write_config):
+    config = write_config(tiny_config(training={"epochs": 1}))
+    with pytest.raises(ForecastError, match=r"--metric val\.model\.maee: no such metric"):
+        forecast.sweep(config, {"training.epochs": [1, 2]}, tmp_path / "sweep", metric="val.model.maee")
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_sweeps_share_trials_instead_of_clobbering_them(tmp_path, write_config):
+    config = write_config(tiny_config(training={"epochs": 1}))
+    sweep_dir = tmp_path / "sweep"
+    (sweep_dir / ".claims").mkdir(parents=True)
+    (sweep_dir / "trial-000").mkdir()
+    (sweep_dir / "trial-000" / "marker").write_text("another process is training this trial")
+    with hold(sweep_dir / ".claims" / "trial-000.lock", "trial trial-000"):  # as another worker would
+        board = forecast.sweep(config, {"training.epochs": [1, 2]}, sweep_dir)
+    assert (sweep_dir / "trial-000" / "marker").exists()  # not deleted, not trained
     assert [row["trial"] for row in board.rows] == ["trial-001"]
