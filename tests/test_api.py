@@ -339,3 +339,10 @@ def test_the_api_trains_in_a_worker_thread(tmp_path):
     with ThreadPoolExecutor(1) as pool:
         run = pool.submit(forecast.train, config, tmp_path / "run").result(timeout=600)
     assert run.status == "completed"
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_compare_shows_config_differences(run, tmp_path):
+    other = forecast.train(cfg.validate(tiny_config(seed=8, training={"epochs": 1})), run_dir=tmp_path / "other")
+    text = forecast.compare([run, other])
+    assert "config differences:" in text and "other vs run: seed: 7 -> 8" in text

@@ -6,11 +6,17 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import ETTH1, naive_expectation, run_cli, tiny_config
+from typer.testing import CliRunner
 
-pytestmark = pytest.mark.slow  # every test here runs the CLI in its own process
+from forecast.cli import app
+
+pytestmark = pytest.mark.slow  # every test here runs the CLI in its own process, or in-process on a trained run
+runner = CliRunner()
 
 
 def metrics_backend() -> str:
@@ -97,7 +103,6 @@ def trained(tmp_path_factory):
     """One 2-epoch run of a tiny stacked LSTM on a slice of ETTh1, shared by the tests below."""
     root = tmp_path_factory.mktemp("e2e")
     config = root / "config.yaml"
-    import yaml
 
     config.write_text(yaml.safe_dump(tiny_config()))
     out = run_cli("train", config, "--set", "model.layers[1].recurrent_dropout=0.1", cwd=root)
@@ -294,3 +299,33 @@ def test_a_file_size_limit_while_writing_an_output_is_exit_1_naming_it(trained, 
     assert out.returncode == 1
     assert out.stderr.splitlines() == [f"forecast: error: {tmp_path / 'f.csv'}: File too large"]
     assert sorted(os.listdir(tmp_path)) == ["recent.csv"]
+
+
+@pytest.mark.slow
+def test_a_training_prints_only_forecasts_own_lines(tmp_path, write_config):
+    out = run_cli("train", write_config(tiny_config(training={"epochs": 1})), "--run-dir", tmp_path / "r")
+    assert out.returncode == 0, out.stderr
+    import re
+
+    keras_progress = re.compile(r"^(Epoch \d+/\d+|\d+/\d+ - )")  # one line per epoch in a log, on stderr
+    lines = [line for line in out.stderr.strip().splitlines() if not keras_progress.match(line)]
+    allowed = ("run directory:", "data:", "report:", "warning:", "note:")
+    assert lines and all(line.startswith(allowed) for line in lines), lines
+    assert out.stdout.splitlines()[0].startswith("split  windows  model MAE")  # stdout: the table only
+
+
+def test_summary_takes_a_run_directory_and_data_with_gaps(run, tmp_path, write_config):
+    result = runner.invoke(app, ["summary", str(run.path)])
+    assert result.exit_code == 0 and "total: " in result.stdout
+    frame = pd.read_csv(ETTH1, nrows=1000)
+    frame.loc[5, "OT"] = np.nan  # training would refuse it (data.fill: none); the layers do not care
+    holes = tmp_path / "holes.csv"
+    frame.to_csv(holes, index=False)
+    result = runner.invoke(app, ["summary", str(write_config(tiny_config(data={"path": str(holes)})))])
+    assert result.exit_code == 0, result.stderr
+    assert "closed-form count (forecast validate): " in result.stdout
+
+
+def test_backtest_set_applies_to_configs_not_runs(run):
+    result = runner.invoke(app, ["backtest", str(run.path), "--set", "seed=1"])
+    assert result.exit_code == 2 and "a run directory is scored with its own config.yaml" in result.stderr

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import ETTH1, ROOT, run_cli, tiny_config
 
+import forecast
 from forecast import config as cfg
 from forecast.config.loader import _section_at
 from forecast.errors import ForecastError
@@ -317,3 +318,19 @@ def test_an_echoed_input_is_cut_short():
     with pytest.raises(ForecastError) as caught:
         cfg.validate({"window": {"lookback": "x" * 10_000}})
     assert "window.lookback" in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_set_takes_text_that_is_not_yaml(write_config):
+    path = write_config(tiny_config())
+    assert cfg.load(path, ["data.time_format=%Y"]).data.time_format == "%Y"
+
+
+def test_instance_norm_defaults_to_last_only_where_targets_are_features():
+    assert cfg.validate({}).model.instance_norm == "last"
+    assert cfg.validate({"data": {"features": ["HUFL"], "targets": ["HUFL"]}}).model.instance_norm == "last"
+    assert cfg.validate({"data": {"features": ["HUFL"], "targets": ["OT"]}}).model.instance_norm == "none"
+    assert cfg.validate({"model": {"instance_norm": "mean"}}).model.instance_norm == "mean"
+    with pytest.raises(forecast.ForecastError, match="instance_norm_affine needs"):
+        cfg.validate({"data": {"features": ["HUFL"], "targets": ["OT"]}, "model": {"instance_norm_affine": True}})
+    with pytest.raises(forecast.ForecastError, match="instance_norm_std needs"):
+        cfg.validate({"model": {"instance_norm": "none", "instance_norm_std": True}})

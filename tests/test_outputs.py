@@ -8,8 +8,11 @@ runs in-process on the shared tiny run (conftest.py), so the whole file takes a 
 from __future__ import annotations
 
 import io
+import json
+import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pandas as pd
@@ -242,3 +245,40 @@ def test_output_paths_are_checked_before_any_work(tmp_path):
         check_output(tmp_path / "missing" / "out.csv")
     with pytest.raises(ForecastError, match="is a folder; give a file name"):
         check_output(tmp_path)
+
+
+def test_output_through_a_symlink_writes_its_target(run, recent, tmp_path):
+    target, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    target.write_text("old")
+    link.symlink_to(target)
+    result = runner.invoke(app, ["predict", str(run.path), "--data", str(recent), "--output", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target
+    assert pd.read_csv(target).columns.tolist() == ["origin", "target_time", "step", "column", "prediction"]
+
+
+def test_output_dash_is_stdout(run, recent, tmp_path):
+    result = runner.invoke(app, ["predict", str(run.path), "--data", str(recent), "--output", "-"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("origin,target_time,step,column,prediction\n")
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    metrics = runner.invoke(app, ["evaluate", str(run.path), "--split", "test", "--output", "-"])
+    assert json.loads(metrics.stdout)["test"]["windows"] == 197  # JSON only: no table mixed in
+
+
+def test_output_to_a_fifo_is_written_not_replaced(run, recent, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+
+    def read():
+        with open(fifo) as stream:
+            received.append(stream.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    result = runner.invoke(app, ["predict", str(run.path), "--data", str(recent), "--output", str(fifo)])
+    reader.join(timeout=60)
+    assert result.exit_code == 0
+    assert received and received[0].startswith("origin,target_time")
+    assert not fifo.is_file() and fifo.exists()  # still the FIFO, not a regular file put in its place

@@ -7,7 +7,9 @@ import json
 import pytest
 from conftest import tiny_config
 
+import forecast
 from forecast import config as cfg
+from forecast.gates import check
 from forecast.report import advice, convergence, table
 from forecast.results import Metrics, TrainingStats
 
@@ -81,3 +83,48 @@ def test_a_capped_run_records_and_reports_it(run):
 def test_no_notice_without_the_cap(stopped):
     stats = TrainingStats(5, 5, 1.0, 1.0, 10, "tensorflow", "cpu:0", stopped_by=stopped)
     assert convergence(cfg.validate(tiny_config()), stats) is None
+
+
+def test_the_seasonal_baseline_is_in_every_table_and_gate(run):
+    text = table(run.metrics)
+    assert "seasonal MAE" in text.splitlines()[0] and f"{run.metrics.test.seasonal_naive.mae:.4f}" in text
+    assert "seasonal naive (24 rows)" in run.report_file.read_text()
+    beats = run.metrics.val.beats_seasonal_naive and run.metrics.test.beats_seasonal_naive
+    if beats:
+        assert check(run.metrics, ["beats-seasonal-naive"]) == ["beats-seasonal-naive"]
+    else:
+        with pytest.raises(forecast.GateFailed, match="beats-seasonal-naive failed"):
+            check(run.metrics, ["beats-seasonal-naive"])
+
+
+def test_losing_to_the_baseline_is_said_with_the_likely_fix(run):
+    assert not run.metrics.test.beats_naive  # one epoch on 600 rows does not
+    report = run.report_file.read_text()
+    assert "**Warning:** the model loses to repeat-last on test (MAE +" in report
+    assert run.config.model.instance_norm == "last"  # the default, since every target is a feature
+    assert "on a stationary, mean-reverting series try model.instance_norm: none" in report
+
+
+def test_the_advice_without_instance_norm_names_it():
+    from forecast.report import advice
+
+    config = cfg.validate(tiny_config(model={"instance_norm": "none"}))
+    lost = forecast.Metrics.from_dict(json.loads(json.dumps(_losing_metrics())))
+    assert "set model.instance_norm: last" in advice(config, lost)
+
+
+def test_the_advice_to_turn_instance_norm_off_gives_a_config_that_validates():
+    from forecast.report import advice
+
+    config = cfg.validate(tiny_config(model={"instance_norm": "mean", "instance_norm_std": True}))
+    lost = forecast.Metrics.from_dict(json.loads(json.dumps(_losing_metrics())))
+    text = advice(config, lost)
+    assert text.endswith("try model.instance_norm: none and model.instance_norm_std: false")
+    cfg.validate(tiny_config(model={"instance_norm": "none", "instance_norm_std": False}))  # what it says works
+
+
+def _losing_metrics():
+    scores = {"mae": 2.0, "rmse": 2.0, "mse": 4.0, "mape": None}
+    naive = {"mae": 1.0, "rmse": 1.0, "mse": 1.0, "mape": None}
+    split = {"model": scores, "naive": naive, "scaled": {"model": scores, "naive": naive}, "windows": 3}
+    return {"val": split, "test": split}

@@ -7,6 +7,7 @@ import threading
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ETTH1, run_cli, tiny_config
 from typer.testing import CliRunner
 
@@ -360,3 +361,14 @@ def test_sweeps_share_trials_instead_of_clobbering_them(tmp_path, write_config):
         board = forecast.sweep(config, {"training.epochs": [1, 2]}, sweep_dir)
     assert (sweep_dir / "trial-000" / "marker").exists()  # not deleted, not trained
     assert [row["trial"] for row in board.rows] == ["trial-001"]
+
+
+@pytest.mark.slow  # trains in-process for a few seconds
+def test_sweep_takes_set_and_names_a_bad_grid_key_as_the_grids(tmp_path, write_config):
+    config = write_config(tiny_config(training={"epochs": 1}))
+    with pytest.raises(forecast.ForecastError, match="--grid"):
+        forecast.sweep(config, {"model.unitz": [1]}, tmp_path / "bad")
+    board = forecast.sweep(config, {"model.layers[0].units": [4]}, tmp_path / "ok", overrides=["seed=3"])
+    assert json.loads((tmp_path / "ok" / "sweep.json").read_text())["set"] == ["seed=3"]
+    assert cfg.validate(yaml.safe_load((tmp_path / "ok" / "trial-000" / "config.yaml").read_text())).seed == 3
+    assert "val_mae" not in board.rows[0] and board.rows[0]["model.layers[0].units"] == 4

@@ -1,11 +1,13 @@
 """forecast.timeparse: a file's time column parsed into stamps (numbers as years), and the format its stamps are
 written in."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from forecast import config as cfg
 from forecast.data import load_series
+from forecast.future import stamps_after
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,12 @@ def test_years_below_1000(tmp_path):
     pd.DataFrame({"year": [998, 999, 1000, 1001], "v": [1.0, 2.0, 3.0, 4.0]}).to_csv(path, index=False)
     times = load_series(cfg.Data(path=str(path), time_column="year")).times
     assert [t.year for t in times] == [998, 999, 1000, 1001]
+
+
+def test_a_numeric_year_column_is_read_as_years(tmp_path):
+    path = tmp_path / "sunspots.csv"
+    pd.DataFrame({"YEAR": np.arange(1700.0, 1760.0), "SUNACTIVITY": np.arange(60.0)}).to_csv(path, index=False)
+    series = load_series(cfg.Data(path=str(path), time_column="YEAR"))
+    assert series.times[0] == pd.Timestamp("1700-01-01") and series.feature_names == ["SUNACTIVITY"]
+    after = pd.DatetimeIndex(stamps_after(series.times[-1:], 2, None, series.times)[0])
+    assert list(after) == [pd.Timestamp("1760-01-01"), pd.Timestamp("1761-01-01")]
