@@ -329,3 +329,109 @@ def test_summary_takes_a_run_directory_and_data_with_gaps(run, tmp_path, write_c
 def test_backtest_set_applies_to_configs_not_runs(run):
     result = runner.invoke(app, ["backtest", str(run.path), "--set", "seed=1"])
     assert result.exit_code == 2 and "a run directory is scored with its own config.yaml" in result.stderr
+
+
+def _csv(tmp_path, frame, name="s.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _etth1(n=1000):
+    return pd.read_csv(ETTH1, nrows=n)
+
+
+BAD_CONFIGS = [
+    ("name: x\nwindow: {lookback: 3\n", "invalid YAML at line"),
+    ("name: !!python/object/apply:os.system ['touch HACKED']\n", "invalid YAML"),
+    ({"trainig": {}}, "trainig: unknown key (did you mean 'training'?)"),
+    ({"training": {"epochs": "ten"}}, "training.epochs: Input should be a valid integer"),
+    ({"training": {"learning_rate": -1}}, "training.learning_rate: Input should be greater than 0"),
+    ({"window": {"lookback": 500, "horizon": 200}}, "window: the train split"),
+    ({"data": {"targets": ["Temperature"]}}, "data.targets: column 'Temperature' not in"),
+    ({"data": {"time_column": "when"}}, "data.time_column: column 'when' not in"),
+    ({"data": {"split": {"train_end": 600, "val_end": 800, "test_end": 99999}}}, "data.split: test ends at row 99999"),
+    (
+        {"data": {"split": {"train_end": 600, "val_end": 30000}}},
+        "data.split: val ends at row 30000 but the series has only 17420 rows",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS, ids=lambda v: str(v)[:30])
+def test_bad_configs_exit_2(tmp_path, config, message):
+    if isinstance(config, dict):
+        base = tiny_config()
+        for key, value in config.items():
+            base[key] = {**base.get(key, {}), **value}
+        config = yaml.safe_dump(base)
+    path = tmp_path / "c.yaml"
+    path.write_text(config)
+    _assert_clean_failure(run_cli("train", path, cwd=tmp_path), message, tmp_path)
+
+
+BAD_DATA = [
+    (
+        lambda f: f.assign(OT=f["OT"].astype(str).where(f.index != 5, "12,5x")),
+        "column 'OT' in s.csv is not numeric: row 5 is '12,5x'",
+    ),
+    (lambda f: f.assign(OT=f["OT"].where(f.index != 8)), "column 'OT' row 8: missing or infinite value (set data.fill"),
+    (lambda f: f.assign(OT=f["OT"].where(f.index != 9, np.inf)), "column 'OT' row 9: missing or infinite"),
+    (lambda f: f.iloc[[*range(10), 11, 10, *range(12, len(f))]], "row 11: timestamps are not sorted"),
+    (lambda f: f.iloc[[*range(11), 10, *range(12, len(f))]], "row 11: duplicate timestamp"),
+    (lambda f: f.iloc[:0], "header but no data rows"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), BAD_DATA, ids=lambda v: str(v)[:30])
+def test_bad_csvs_exit_2(tmp_path, mutate, message):
+    data = _csv(tmp_path, mutate(_etth1()))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(data={"path": str(data)})))
+    _assert_clean_failure(run_cli("train", config, cwd=tmp_path), message, tmp_path)
+
+
+def test_empty_file_and_unreadable_parquet_exit_2(tmp_path):
+    for name, content, message in [
+        ("e.csv", "", "the file is empty"),
+        ("p.parquet", "PAR1 garbage", "cannot read the file"),
+    ]:
+        (tmp_path / name).write_text(content)
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml.safe_dump(tiny_config(data={"path": str(tmp_path / name)})))
+        _assert_clean_failure(run_cli("validate", config, cwd=tmp_path), message, tmp_path)
+
+
+def _assert_clean_failure(out, message, cwd):
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("forecast: error: ") and "Traceback" not in out.stderr
+    assert not (cwd / "runs").exists()
+    assert not (cwd / "HACKED").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("modle: 1\n")
+    out = run_cli("--debug", "validate", path)
+    assert out.returncode != 0 and "Traceback" in out.stderr
+
+
+def test_divergence_exits_1_and_keeps_history(tmp_path, write_config):
+    frame = _etth1()
+    frame.loc[700:, "OT"] = 1e30  # a poisoned stretch inside the training rows' targets
+    data = _csv(tmp_path, frame)
+    path = write_config(
+        tiny_config(
+            data={"path": str(data), "split": {"train_end": 900, "val_end": 950, "test_end": 1000}},
+            scaler="none",
+            training={"epochs": 3, "learning_rate": 10.0, "optimizer": "sgd"},
+        )
+    )
+    out = run_cli("train", path, "--run-dir", tmp_path / "run", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "training diverged" in out.stderr and "Traceback" not in out.stderr
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "failed" and "diverged" in status["message"]
+    assert (tmp_path / "run" / "history.csv").exists()

@@ -4,8 +4,9 @@ directory, a status.json that stays true on every way out, the same run from the
 import json
 import os
 
+import pandas as pd
 import pytest
-from conftest import tiny_config
+from conftest import run_cli, tiny_config
 
 from forecast import config as cfg
 from forecast import lifecycle
@@ -40,3 +41,17 @@ def test_a_failure_after_training_marks_the_run_failed(tmp_path, monkeypatch):
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status["status"] == "failed" and status["message"] == "OSError: disk full"
     assert status["pid"] == os.getpid() and status["host"]
+
+
+@pytest.mark.slow  # a subprocess
+def test_two_runs_of_one_config_are_identical(tmp_path, write_config):
+    path = write_config(tiny_config(model={"cell": "gru", "layers": [{"units": 8, "dropout": 0.2}]}))
+    metrics = []
+    for name in ("a", "b"):
+        out = run_cli("train", path, "--run-dir", tmp_path / name, "--quiet", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        m = json.loads((tmp_path / name / "metrics.json").read_text())
+        metrics.append({s: m[s] for s in ("val", "test")})
+    assert metrics[0] == metrics[1]
+    h = [pd.read_csv(tmp_path / n / "history.csv") for n in ("a", "b")]
+    assert h[0]["loss"].tolist() == h[1]["loss"].tolist()

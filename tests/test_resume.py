@@ -9,11 +9,18 @@ epoch exactly once and the same history and metrics as the uninterrupted one.
 """
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import ETTH1, tiny_config
+import yaml
+from conftest import ETTH1, run_cli, tiny_config
 
 import forecast
 from forecast import config as cfg
@@ -174,3 +181,71 @@ def test_resume_of_a_run_being_written_is_refused(tmp_path):
     with run.lock(), pytest.raises(Busy, match="is being written by pid"):
         forecast.resume(run)
     assert run.status == "created"  # the refused process wrote nothing
+
+
+def _train_process(config, cwd):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "forecast", "train", str(config), "--run-dir", str(cwd / "run")],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow  # a subprocess
+def test_sigterm_then_resume(tmp_path):
+    config = tmp_path / "c.yaml"
+    # enough epochs that the kill lands mid-run; early stopping and plateau state must carry over
+    config.write_text(
+        yaml.safe_dump(
+            tiny_config(
+                training={
+                    "epochs": 6,
+                    "batch_size": 16,
+                    "early_stopping": {"patience": 50},
+                    "reduce_lr_on_plateau": {"patience": 0, "factor": 0.5},
+                }
+            )
+        )
+    )
+    proc = _train_process(config, tmp_path)
+    history = tmp_path / "run" / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().strip().splitlines()) >= 3:  # header + 2 epochs
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted by SIGTERM" in err and "--resume" in err
+    run = tmp_path / "run"
+    assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
+    done = len(pd.read_csv(run / "history.csv"))
+    assert 2 <= done < 6
+    lr_before = pd.read_csv(run / "history.csv")["learning_rate"].tolist()
+
+    out = run_cli("train", "--resume", run, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    history = pd.read_csv(run / "history.csv")
+    assert history["epoch"].tolist() == list(range(6))  # every epoch exactly once
+    assert history["learning_rate"].tolist()[:done] == lr_before
+    # patience 0: every epoch without improvement halves the rate; the resumed part must go on
+    # from the restored rate, never jump back to the initial one
+    assert history["learning_rate"].iloc[done] <= lr_before[-1]
+    assert json.loads((run / "status.json").read_text())["status"] == "completed"
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 6
+    assert not (run / "backup").exists()
+    # the resumed run is the run that was never interrupted: same weights, optimizer state and
+    # learning rate at the cut, and each epoch's batches depend only on (seed, epoch)
+    whole = run_cli("train", config, "--run-dir", tmp_path / "whole", "--quiet", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    uninterrupted = pd.read_csv(tmp_path / "whole" / "history.csv")
+    for column in ("loss", "val_loss", "learning_rate"):
+        np.testing.assert_allclose(history[column], uninterrupted[column], rtol=1e-5, err_msg=column)
+    assert run_cli("evaluate", run).returncode == 0  # model.keras loads
+    again = run_cli("train", "--resume", run, cwd=tmp_path)
+    assert again.returncode == 2 and "is completed" in again.stderr

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, tiny_config
+from conftest import ROOT, run_cli, tiny_config
 
 from forecast import config as cfg
 from forecast.errors import Error, ForecastError
@@ -240,7 +241,6 @@ def test_sigterm_outside_training_removes_the_temporary_and_exits_143(tmp_path, 
     """`forecast predict --output` killed with SIGTERM mid-write: the CLI unwinds (its handler raises
     past every `except Exception`), write_atomic's clean-up removes the half-written temporary, and
     the exit code says which signal (128 + 15)."""
-    import signal
 
     from forecast import cli
 
@@ -297,3 +297,31 @@ def test_the_lock_of_a_killed_process_is_free(tmp_path):
     assert out.stdout.strip() == "held" and out.returncode == -9
     with hold(tmp_path / ".lock", "run"):  # no stale lock: the kernel released it with the process
         pass
+
+
+@pytest.mark.slow  # a subprocess
+def test_model_that_does_not_match_its_config_is_refused(tmp_path, write_config):
+    a = write_config(tiny_config(), "a.yaml")
+    b = write_config(tiny_config(window={"lookback": 12, "step": 1, "horizon": 2}), "b.yaml")
+    for path, run in ((a, "ra"), (b, "rb")):
+        assert run_cli("train", path, "--run-dir", tmp_path / run, "--quiet").returncode == 0
+    (tmp_path / "ra" / "model.keras").write_bytes((tmp_path / "rb" / "model.keras").read_bytes())
+    out = run_cli("evaluate", tmp_path / "ra")
+    assert out.returncode == 2 and "does not belong to this config" in out.stderr
+    (tmp_path / "ra" / "model.keras").write_text("not a model")
+    out = run_cli("evaluate", tmp_path / "ra")
+    assert out.returncode == 2 and "cannot load the model" in out.stderr
+
+
+@pytest.mark.slow  # a subprocess
+def test_models_with_code_are_refused(tmp_path, write_config):
+    """safe_mode: a model.keras carrying a Lambda (arbitrary Python) is not loaded."""
+    import keras
+
+    path = write_config(tiny_config())
+    assert run_cli("train", path, "--run-dir", tmp_path / "r", "--quiet").returncode == 0
+    inputs = keras.Input((12, 7))
+    outputs = keras.layers.Reshape((4, 7))(keras.layers.Lambda(lambda t: t[:, :4, :])(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "r" / "model.keras")
+    out = run_cli("evaluate", tmp_path / "r")
+    assert out.returncode == 2 and "cannot load the model" in out.stderr
