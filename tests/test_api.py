@@ -1,5 +1,6 @@
 """The Python API in-process: one tiny run trained once (1 epoch, a few seconds) and shared by most
-tests; divergence and interrupt-then-resume train their own (a few seconds each)."""
+tests; divergence, interrupt-then-resume and a training in a worker thread train their own (a few seconds
+each)."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: real subprocesses, real training of a tiny model, real files."""
+"""The CLI as a user runs it: real subprocesses, real training of a tiny model, real files; bad input exits 2 in
+one line with nothing written, and stderr holds only forecast's own lines."""
 
 import json
 import os

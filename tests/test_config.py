@@ -1,3 +1,6 @@
+"""forecast.config: the schema and its defaults, the YAML loader and --set overrides, hostile config files
+refused in one line, and every shipped config checked against its data."""
+
 import json
 from pathlib import Path
 

@@ -1,3 +1,6 @@
+"""forecast.data: `load_series` reads the columns a config asks for from CSV or Parquet, and names what is wrong
+with a file in one line (the stages it calls have their own files: test_readers, test_timeparse, test_fill)."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,3 +1,5 @@
+"""forecast.dataset: the window batches training and inference read, gathered from the rows rather than stored."""
+
 import tracemalloc
 
 import numpy as np

@@ -1,3 +1,6 @@
+"""forecast.model: the network built from a config, its closed-form parameter count, and its bases (seasonal
+naive, linear, calendar profile) checked by hand."""
+
 import keras
 import numpy as np
 import pandas as pd

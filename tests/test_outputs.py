@@ -1,8 +1,9 @@
-"""`forecast predict`'s layouts (long, wide) and file types (.csv, .parquet, .npy, .npz).
+"""forecast.outputs: `forecast predict`'s layouts (long, wide), file types (.csv, .parquet, .npy, .npz) and
+`--output` targets (a path checked before any work, `-`, /dev/stdout, a symlink, a FIFO).
 
 Every output of one forecast must hold the same numbers as the long CSV, in the documented order,
 and a bad `--output` or `--format` must be refused before any work, with nothing written. The CLI
-runs in-process on the shared tiny run (conftest.py), so the whole file takes a few seconds.
+runs in-process on the shared tiny run (conftest.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Fault injection: a kill at every write of a training run, then --resume, gives the uninterrupted run.
+"""Resume: a kill at every write of a training run (fault injection), or a SIGTERM, then --resume, gives the
+uninterrupted run; a run being written, edited or fed other data is refused.
 
 Every file forecast writes during training goes through `rundir.write_atomic` (status, the epoch's
 weights and record, history.csv, model.keras, metrics.json, plots, report.md). The test counts

@@ -1,4 +1,5 @@
-"""Run directories: atomic writes, creating and opening runs, reading their status and metrics."""
+"""forecast.rundir: atomic writes, one writer per run (its lock), creating and opening runs, reading their status
+and metrics, and loading only a model that belongs to the run's config and carries no code."""
 
 import errno
 import json

@@ -1,4 +1,5 @@
-"""Batch prediction over a panel in shards (issue 19): directories of Parquet files, --shard I/N."""
+"""forecast.shards: batch prediction over a panel in shards (issue 19): directories of Parquet files, --shard I/N,
+and Slurm array variables."""
 
 import numpy as np
 import pandas as pd

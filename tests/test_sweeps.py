@@ -1,4 +1,5 @@
-"""Sweeps (issue 7): a 2 x 2 grid run as two shards into one directory, resumed, ranked."""
+"""forecast.sweeps (issue 7): a grid (or random draws from a huge one), run as shards into one directory that
+workers share, resumed, ranked on its leaderboard; a plan that changed is refused."""
 
 import json
 import logging

@@ -1,3 +1,5 @@
+"""forecast.windows: inputs and targets of a window by hand, split borders without target leaks, window counts."""
+
 import numpy as np
 import pytest
 
