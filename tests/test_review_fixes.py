@@ -52,10 +52,10 @@ def test_output_to_dev_stdout_through_a_pipe():
 
 
 def test_mlflow_keys_hold_only_what_mlflow_accepts():
-    from forecast.tracking import _key
+    from forecast.tracking import mlflow_key
 
-    assert _key("val.per_target.T (degC).model") == "val.per_target.T _degC_.model"
-    assert _key("data.missing_values.wv (m/s)") == "data.missing_values.wv _m/s_"
+    assert mlflow_key("val.per_target.T (degC).model") == "val.per_target.T _degC_.model"
+    assert mlflow_key("data.missing_values.wv (m/s)") == "data.missing_values.wv _m/s_"
 
 
 def test_years_below_1000(tmp_path):
