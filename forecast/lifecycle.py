@@ -26,6 +26,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -37,13 +38,16 @@ from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
 from forecast.intervals import Calibration, min_windows, point
 from forecast.metrics import evaluate as score
 from forecast.metrics import per_series
-from forecast.model import GATES, count_parameters, cudnn_blockers
+from forecast.model import GATES, build, count_parameters, cudnn_blockers
 from forecast.plans import content, difference
 from forecast.prepare import Prepared, prepare
 from forecast.results import SCORED, Metrics, Repeats, TrainingStats, Validation, aggregate
 from forecast.rundir import Run, write_json
 from forecast.startup import backend_name, check_backend, load_keras
 from forecast.tracking import check_available, log_run
+
+if TYPE_CHECKING:
+    import keras
 
 log = logging.getLogger("forecast")
 
@@ -381,6 +385,16 @@ def validate(config: cfg.Config) -> Validation:
     )
 
 
+def build_model(config: cfg.Config) -> keras.Model:
+    """`forecast summary`: the (untrained, uncompiled) network a config describes, built for its data.
+
+    Args:
+        config: the config (`api.shape_only`'s, when a gap in the data should not matter).
+    """
+    p = prepare(config)
+    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
+
+
 def repeat(config: cfg.Config, repeats: int, run_dir: Path | None = None, verbose: int = 0) -> Repeats:
     """`train --repeats N`: seeds seed .. seed+N-1, each an ordinary run in RUN_DIR/seed-N from data
     planned once, and their mean ± std written to RUN_DIR/repeats.json."""
@@ -437,4 +451,4 @@ def resume(path: Path, verbose: int = 0) -> Run:
     return run
 
 
-__all__ = ["create", "evaluate", "execute", "finish", "plan", "repeat", "resume", "train", "validate"]
+__all__ = ["build_model", "create", "evaluate", "execute", "finish", "plan", "repeat", "resume", "train", "validate"]
