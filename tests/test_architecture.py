@@ -24,7 +24,8 @@ HEAVY = frozenset(
     {"numpy", "pandas", "pyarrow", "scipy", "sklearn", "keras", "tensorflow", "tensorboard", "torch", "jax", "h5py"}
     | {"matplotlib", "optuna", "sqlalchemy", "statsforecast", "mlflow", "onnx", "onnxruntime", "tf2onnx"}
 )
-# what importing one of them always loads besides (pandas 2+ imports pyarrow, a dependency of forecast's):
+# what importing one of them always loads besides, on any Keras backend (pandas 2+ imports pyarrow, which
+# forecast depends on):
 # putting off pyarrow in a module that has pandas already puts off nothing
 IMPLIES = {
     "pandas": {"numpy", "pyarrow"},
@@ -35,8 +36,6 @@ IMPLIES = {
     "tensorflow": {"numpy"},
     "matplotlib": {"numpy"},
     "optuna": {"numpy"},
-    "statsforecast": {"numpy", "pandas", "pyarrow"},
-    "mlflow": {"numpy", "pandas", "pyarrow"},
 }
 REASON = re.compile(r"#.*\bdeferred:\s*\S")  # the comment that says why an import waits
 
