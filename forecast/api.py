@@ -9,26 +9,22 @@
 
 A facade: each function resolves its arguments (a path or an object) and hands the work to the
 module that owns it: `lifecycle` (train, resume, repeat, validate, evaluate), `predicting`
-(predict, forecasts, template, plots), `backtesting`, `sweeps`, `tuning` and `export`. Those
-modules are imported inside the functions, so that importing this module (and `forecast`) loads
-neither TensorFlow nor Keras, nor pandas or scikit-learn: they load when a function needs them.
-Errors are `forecast.errors.Error` subclasses carrying the CLI's exit code; progress and warnings
-go to the "forecast" logger (the CLI prints them on stderr).
+(predict, forecasts, template, plots), `backtesting`, `sweeps`, `leaderboards`, `tuning` and
+`export`, imported inside the functions: importing this module (and `forecast`) loads neither
+TensorFlow nor Keras, nor pandas or scikit-learn, until a function needs them. Errors are
+`forecast.errors.Error` subclasses carrying the CLI's exit code; progress and warnings go to the
+"forecast" logger (the CLI prints them on stderr).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecast import config as cfg
-from forecast import fetch
-from forecast.errors import Error, ForecastError
-from forecast.gates import comparison
-from forecast.plans import config_differences
+from forecast import fetch, gates
+from forecast.errors import ForecastError
 from forecast.results import SCORED, Metrics, Repeats, Validation
 from forecast.rundir import Run
 from forecast.startup import load_keras
@@ -41,21 +37,17 @@ if TYPE_CHECKING:
     from forecast.forecasts import Forecaster, Forecasts
     from forecast.leaderboards import Leaderboard
 
-log = logging.getLogger("forecast")
-
 PathLike = str | Path
 Runs = Run | PathLike | list[Run | PathLike]  # a run, or an ensemble: several, or a --repeats directory
 
 
 def load_config(path: PathLike, overrides: list[str] | tuple[str, ...] = ()) -> cfg.Config:
-    """Read, override and validate a YAML config.
+    """Read, override and validate a YAML config: the validated config, data.path made absolute;
+    ForecastError naming the first bad key.
 
     Args:
         path: the YAML file; a relative data.path is looked up beside it, then in the working directory.
         overrides: `--set` assignments, e.g. ["model.layers[0].units=32", "training.epochs=5"].
-
-    Returns:
-        The validated config, data.path made absolute. Raises ForecastError naming the first bad key.
     """
     return cfg.load(path, overrides)
 
@@ -69,21 +61,18 @@ def _run(run: Run | PathLike, trained: bool = True) -> Run:
 
 
 def train(config: cfg.Config | PathLike, run_dir: PathLike | None = None, verbose: int = 0) -> Run:
-    """Train the model a config describes and write its run directory.
+    """Train the model a config describes and write its run directory; returns the completed run.
+    Every data problem raises before the directory is created.
 
     Args:
         config: a Config, or the path of a YAML config.
         run_dir: write the run here (must be empty or absent) instead of `runs/<name>-<time>/`.
         verbose: Keras's progress output (0 none, 1 progress bar, 2 one line per epoch).
-
-    Returns:
-        The completed run. Every data problem raises before the directory is created.
     """
     from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
     config = _config(config)
-    prepared = lifecycle.plan(config)
-    return lifecycle.train(config, prepared, Path(run_dir) if run_dir is not None else None, verbose)
+    return lifecycle.train(config, lifecycle.plan(config), Path(run_dir) if run_dir is not None else None, verbose)
 
 
 def resume(run: Run | PathLike, verbose: int = 0) -> Run:
@@ -108,15 +97,13 @@ def repeat(config: cfg.Config | PathLike, repeats: int, run_dir: PathLike | None
 
 
 def evaluate(run: Run | PathLike, data: PathLike | None = None, split: str | None = None) -> Metrics:
-    """Recompute a run's scores, on its own data or another file with the same columns.
+    """Recompute a run's scores per split (no training statistics), on its own data or another
+    file with the same columns.
 
     Args:
         run: a completed run (or its directory).
         data: evaluate on this file instead of the run's data.path (same split rules).
         split: "val" or "test" (default: both).
-
-    Returns:
-        The scores per split (no training statistics).
     """
     from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
@@ -191,25 +178,16 @@ def template(run: Runs, data: PathLike | None = None, output: PathLike | None = 
 
 
 def write_predictions(
-    run: Runs,
-    output: PathLike,
-    data: PathLike | None = None,
-    all_origins: bool = False,
-    layout: str = "long",
-    shard: tuple[int, int] | None = None,
-    plot: PathLike | None = None,
-    series: list | None = None,
-) -> None:
+    run: Runs, output: PathLike, data: PathLike | None = None, all_origins: bool = False, layout: str = "long",
+    shard: tuple[int, int] | None = None, plot: PathLike | None = None, series: list | None = None,
+) -> None:  # fmt: skip
     """`forecast predict`: forecasts written to `output` (`-`: stdout) as its extension says;
     with `plot`, `plot_predictions`' PNG of `series` too, drawn first (an unknown id is refused
-    before anything is written), its network loaded once for both.
-
-    A panel written to a CSV or Parquet file is forecast a group of series at a time (about
-    `predicting.GROUP_ROWS` rows each, read alone), so memory stays flat however large the panel: the run is
-    loaded once, each group's series are read, checked, scaled, forecast and written, then
-    released. Anything else is forecast in one piece and streamed in chunks (`Forecaster.write`).
-    Arguments as `predict`'s and `forecaster`'s.
-    """
+    before anything is written), its network loaded once for both. A panel written to a CSV or
+    Parquet file is forecast a group of series (about `predicting.GROUP_ROWS` rows) at a time, each
+    read, checked, scaled, forecast, written and released, the run loaded once: memory stays flat
+    however large the panel. Anything else is forecast in one piece and streamed in chunks
+    (`Forecaster.write`). Arguments as `predict`'s and `forecaster`'s."""
     from forecast import predicting  # deferred: loads pandas and scikit-learn
 
     predicting.write(run, output, data, all_origins, layout, shard, plot, series)
@@ -218,14 +196,12 @@ def write_predictions(
 def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]:
     """Export a run for serving without forecast: a TensorFlow SavedModel or an ONNX file whose graph
     takes raw windows (original units) and returns forecasts in original units, scalers inside.
+    Returns the signature (also written as signature.json: inside the SavedModel, beside the .onnx file).
 
     Args:
         run: a completed run (or its directory).
         format: "saved_model" or "onnx" (needs `pip install 'forecast[export]'`).
         output: the SavedModel directory or .onnx file to write (must not exist).
-
-    Returns:
-        The signature (also written as signature.json: inside the SavedModel, beside the .onnx file).
     """
     from forecast import export as ex  # deferred: loads NumPy
 
@@ -236,11 +212,7 @@ def export(run: Run | PathLike, format: str, output: PathLike) -> dict[str, Any]
 
 
 def backtest(
-    source: Run | PathLike,
-    folds: int = 3,
-    refit: bool = False,
-    root: PathLike | None = None,
-    verbose: int = 0,
+    source: Run | PathLike, folds: int = 3, refit: bool = False, root: PathLike | None = None, verbose: int = 0
 ) -> Backtest:
     """Rolling-origin evaluation over `folds` consecutive test folds, model vs naive.
 
@@ -254,26 +226,18 @@ def backtest(
     load_keras()
     from forecast import backtesting as bt  # deferred: loads NumPy
 
-    trained = None
-    if isinstance(source, Run) or (not isinstance(source, cfg.Config) and Path(source).is_dir()):
-        trained = _run(source)
-        config = trained.config
-    else:
-        config = _config(source)
+    run = isinstance(source, Run) or (not isinstance(source, cfg.Config) and Path(source).is_dir())
+    trained = _run(source) if run else None
+    config = trained.config if trained is not None else _config(source)
     root = Path(root) if root is not None else Path("runs") / f"{config.name}-backtest"
     return bt.run(config, folds, refit, root, trained=trained, verbose=verbose)
 
 
 def sweep(
-    config: PathLike,
-    grid: PathLike | dict[str, list],
-    sweep_dir: PathLike | None = None,
-    random_draws: int | None = None,
-    shard: str | None = None,
-    metric: str = "val.model.mae",
-    overrides: list[str] | tuple[str, ...] = (),
-    restart: bool = False,
-) -> Leaderboard:
+    config: PathLike, grid: PathLike | dict[str, list], sweep_dir: PathLike | None = None,
+    random_draws: int | None = None, shard: str | None = None, metric: str = "val.model.mae",
+    overrides: list[str] | tuple[str, ...] = (), restart: bool = False,
+) -> Leaderboard:  # fmt: skip
     """Run a grid (or random draws of it) of configs as ordinary run directories; returns the leaderboard.
 
     Args:
@@ -287,12 +251,11 @@ def sweep(
         restart: sweep_dir holds another plan (config, data or grid): remove its trials and start
             over, instead of refusing (exit 2, naming the first differing key).
     """
-    from forecast import sweeps as sw
+    from forecast import sweeps  # deferred: loads pandas
 
-    grid = sw.read_grid(Path(grid)) if not isinstance(grid, dict) else grid
-    if sweep_dir is None:
-        sweep_dir = Path("sweeps") / f"{load_config(config).name}-{datetime.now():%Y%m%d-%H%M%S}"
-    return sw.run(Path(config), grid, Path(sweep_dir), random_draws, shard, metric, overrides, restart)
+    grid = grid if isinstance(grid, dict) else Path(grid)
+    where = Path(sweep_dir) if sweep_dir is not None else None  # None: sweeps/<name>-<time>
+    return sweeps.run(Path(config), grid, where, random_draws, shard, metric, overrides, restart)
 
 
 def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | None = None) -> Leaderboard:
@@ -303,28 +266,16 @@ def leaderboard(sweep_dir: PathLike, metric: str | None = None, storage: str | N
         metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
         storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
     """
-    from forecast import leaderboards as lb
+    from forecast import leaderboards as lb  # deferred: loads NumPy
 
-    if (Path(sweep_dir) / "tune.json").exists():
-        return lb.of_study(Path(sweep_dir), metric, storage)
-    return lb.of_sweep(Path(sweep_dir), metric or "val.model.mae")
+    return lb.rebuild(Path(sweep_dir), metric, storage)
 
 
 def tune(
-    config: PathLike,
-    space: PathLike | dict,
-    trials: int,
-    sweep_dir: PathLike | None = None,
-    study: str | None = None,
-    storage: str | None = None,
-    metric: str = "val.model.mae",
-    timeout: float | None = None,
-    sampler: str = "tpe",
-    pruner: str = "median",
-    jobs: int = 1,
-    overrides: list[str] | tuple[str, ...] = (),
-    restart: bool = False,
-) -> Leaderboard:
+    config: PathLike, space: PathLike | dict, trials: int, sweep_dir: PathLike | None = None, study: str | None = None,
+    storage: str | None = None, metric: str = "val.model.mae", timeout: float | None = None, sampler: str = "tpe",
+    pruner: str = "median", jobs: int = 1, overrides: list[str] | tuple[str, ...] = (), restart: bool = False,
+) -> Leaderboard:  # fmt: skip
     """Search a space of config values with Optuna, each trial an ordinary run directory; needs
     `forecast[tune]`. Workers (`jobs`, or processes anywhere) given one sweep_dir and storage share
     the study. See `forecast.tuning` and docs/tuning.md.
@@ -345,33 +296,22 @@ def tune(
         restart: sweep_dir holds another plan (config, data, space, metric or study): delete its
             study and trials and start over, instead of refusing.
     """
-    from forecast import tuning
-    from forecast.search_space import read_space
+    from forecast import tuning  # deferred: loads NumPy
+    from forecast.search_space import read_space  # deferred: loads NumPy
 
     parsed = read_space(space if isinstance(space, dict) else Path(space))
     if sweep_dir is None:
         sweep_dir = Path("sweeps") / f"{load_config(config).name}-tune-{datetime.now():%Y%m%d-%H%M%S}"
-    settings = tuning.TuneSettings(
-        config_path=Path(config),
-        space=parsed,
-        sweep_dir=Path(sweep_dir),
-        trials=trials,
-        study=study,
-        storage=storage,
-        metric=metric,
-        timeout=timeout,
-        sampler=sampler,
-        pruner=pruner,
-        jobs=jobs,
-        base_overrides=tuple(overrides),
+    return tuning.run(tuning.TuneSettings(
+        config_path=Path(config), space=parsed, sweep_dir=Path(sweep_dir), trials=trials, study=study, storage=storage,
+        metric=metric, timeout=timeout, sampler=sampler, pruner=pruner, jobs=jobs, base_overrides=tuple(overrides),
         restart=restart,
-    )
-    return tuning.run(settings)
+    ))  # fmt: skip
 
 
 def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
     """The best completed trial's config of a tuned study, as YAML (also written to SWEEP_DIR/best.yaml)."""
-    from forecast import leaderboards as lb
+    from forecast import leaderboards as lb  # deferred: loads NumPy
 
     return lb.best(Path(sweep_dir), storage)
 
@@ -379,20 +319,7 @@ def best_config(sweep_dir: PathLike, storage: str | None = None) -> str:
 def compare(runs: list[Run | PathLike]) -> str:
     """Two or more runs' metrics side by side, with each run's change against the first (text table),
     then the config keys each differs in (a warning when their data or targets differ)."""
-    if len(runs) < 2:
-        raise ForecastError("compare: give two or more run directories")
-    paths = [r.path if isinstance(r, Run) else Path(r) for r in runs]
-    loaded = []
-    for path in paths:
-        try:
-            loaded.append(json.loads((path / "metrics.json").read_text()))
-        except (OSError, ValueError):
-            raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
-    try:
-        configs = [Run(path).config.model_dump(mode="json") for path in paths]
-    except Error:  # a run without a readable config.yaml: its metrics alone
-        return comparison([p.name for p in paths], loaded)
-    return comparison([p.name for p in paths], loaded) + config_differences([p.name for p in paths], configs)
+    return gates.compare([r.path if isinstance(r, Run) else Path(r) for r in runs])
 
 
 def validate(config: cfg.Config | PathLike) -> Validation:
@@ -406,12 +333,9 @@ def validate(config: cfg.Config | PathLike) -> Validation:
 def build_model(config: cfg.Config | PathLike) -> keras.Model:
     """The (untrained, uncompiled) Keras model a config describes, built for its data."""
     load_keras()
-    from forecast.model import build  # deferred: loads NumPy
-    from forecast.prepare import prepare  # deferred: loads pandas and scikit-learn
+    from forecast import lifecycle  # deferred: loads pandas and scikit-learn
 
-    config = shape_only(_config(config))
-    p = prepare(config)
-    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
+    return lifecycle.build_model(shape_only(_config(config)))
 
 
 def shape_only(config: cfg.Config) -> cfg.Config:

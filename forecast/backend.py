@@ -27,7 +27,7 @@ def configure(seed: int) -> None:
         _split_cpu()
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: only the TensorFlow backend has it
 
         tf.config.experimental.enable_op_determinism()
         threads = int(os.environ.get("FORECAST_THREADS", "0"))  # 0: TensorFlow's default, all cores
@@ -65,7 +65,7 @@ def batches(source: BatchSource, endless: bool = False):
     x, y = source.arrays()
     if keras.backend.backend() != "tensorflow" or x.nbytes + (0 if y is None else y.nbytes) > GRAPH_COPY_LIMIT:
         return source
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: only the TensorFlow backend has it
 
     input_offsets, target_offsets = source.offsets()
     series = tf.constant(x)
@@ -112,7 +112,7 @@ def batches(source: BatchSource, endless: bool = False):
 def device() -> str:
     """The accelerator the backend uses first ('gpu:0'), else 'cpu:0'."""
     if keras.backend.backend() == "torch":  # keras.distribution has no torch implementation
-        import torch
+        import torch  # deferred: only the torch backend has it
 
         return "gpu:0" if torch.cuda.is_available() else "cpu:0"
     try:
@@ -127,7 +127,7 @@ def tensorboard(log_dir) -> keras.callbacks.Callback | None:
     if keras.backend.backend() != "tensorflow":
         return None
     try:
-        import tensorboard  # noqa: F401  tf.summary's implementation
+        import tensorboard  # noqa: F401  tf.summary's implementation; deferred: only TensorFlow uses it
     except ImportError:
         return None
     return keras.callbacks.TensorBoard(str(log_dir), write_graph=False, profile_batch=0)
@@ -138,7 +138,7 @@ def _split_cpu() -> None:
     without GPUs). It must run before TensorFlow initializes its devices."""
     count = int(os.environ.get("FORECAST_CPU_DEVICES", "0"))
     if count > 1:
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: only the TensorFlow backend has it
 
         cpu = tf.config.list_physical_devices("CPU")[0]
         with contextlib.suppress(RuntimeError):  # already initialized in this process: keep what it has
@@ -153,7 +153,8 @@ def strategy(kind: str):
     """
     if kind == "none":
         return None
-    import tensorflow as tf  # another backend was refused before the run existed (lifecycle.check_distribute)
+    # deferred: only the TensorFlow backend has it; another was refused before the run existed (check_distribute)
+    import tensorflow as tf
 
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()

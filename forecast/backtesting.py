@@ -19,10 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forecast import config as cfg
-from forecast import tables
+from forecast import lifecycle, tables
+from forecast.data import load_series
 from forecast.errors import ForecastError
+from forecast.metrics import evaluate
+from forecast.plots import plot_backtest
+from forecast.prepare import arrange, split_borders
 from forecast.results import PREDICTORS, SplitScores, aggregate, mean_std
 from forecast.rundir import Run
+from forecast.windows import WindowSpec, split_origins
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -111,15 +116,11 @@ class Backtest:
 
     def plot(self, path: Path) -> Figure:
         """Model and naive MAE per fold, as bars."""
-        from forecast.plots import plot_backtest
-
         return plot_backtest(path, self.folds)
 
 
 def fold_borders(config: cfg.Config, n_rows: int, folds: int) -> list[tuple[int, int, int, int]]:
     """(train_end, val_end, fold_start, fold_end) per fold; the folds tile the test rows."""
-    from forecast.prepare import split_borders
-
     train_end, val_end, test_end = split_borders(config.data.split, n_rows)
     edges = np.linspace(val_end, test_end, folds + 1).round().astype(int)
     val_rows = val_end - train_end
@@ -153,12 +154,7 @@ def run(
         trained: an existing run to score instead of training one (ignored with refit).
         verbose: Keras's verbosity for the runs trained here.
     """
-    from forecast import lifecycle
-    from forecast.data import load_series
-    from forecast.inference import predict_splits
-    from forecast.metrics import evaluate
-    from forecast.prepare import arrange
-    from forecast.windows import WindowSpec, split_origins
+    from forecast.inference import predict_splits  # deferred: loads Keras (TensorFlow); a refused backtest never does
 
     if config.data.id_column is not None:
         raise ForecastError(

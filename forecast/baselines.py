@@ -13,7 +13,6 @@ costs one model selection per window.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,16 +20,6 @@ import numpy as np
 if TYPE_CHECKING:
     from forecast.prepare import Prepared
     from forecast.windows import WindowSpec
-
-NAMES = ("ets",)  # what metrics.baselines accepts
-
-
-def missing(names: list[str]) -> str | None:
-    """Why the configured baselines cannot run here (the extra is not installed), else None.
-    Checked when the config is validated, so a run never trains to fail at scoring."""
-    if names and find_spec("statsforecast") is None:
-        return f"{names[0]} needs statsforecast: pip install 'forecast[stats]'"
-    return None
 
 
 def forecasts(prepared: Prepared, names: list[str], splits: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -69,7 +58,7 @@ def forward(model, values: np.ndarray, origins: np.ndarray, spec: WindowSpec) ->
     `forward_ets` and `pegelsfcast_C`, which `forward` itself calls; tests/test_baselines.py checks
     the two agree with `forward` called directly).
     """
-    from statsforecast.ets import forward_ets, pegelsfcast_C
+    from statsforecast.ets import forward_ets, pegelsfcast_C  # deferred: an optional extra (forecast[stats])
 
     run = forward_ets(model.model_, values)  # states: (rows + 1, states); row t + 1 is after row t
     steps = spec.delay + spec.horizon - 1  # through the last target; the horizon's rows kept
@@ -79,7 +68,7 @@ def forward(model, values: np.ndarray, origins: np.ndarray, spec: WindowSpec) ->
 
 def fit_ets(values: np.ndarray, season: int):
     """AutoETS on `values`; with too few rows for a seasonal model, the best non-seasonal one."""
-    from statsforecast.models import AutoETS
+    from statsforecast.models import AutoETS  # deferred: an optional extra (forecast[stats])
 
     try:
         return AutoETS(season_length=season).fit(values)

@@ -20,7 +20,10 @@ import typer
 
 from forecast import api
 from forecast import cli_options as o  # the typed arguments and options
+from forecast.ensemble import members
 from forecast.errors import Error, ForecastError, path_error
+from forecast.gates import check
+from forecast.m4 import convert
 
 app = typer.Typer(
     add_completion=False,
@@ -104,7 +107,7 @@ def train(
     quiet: o.QuietOpt = False,
 ) -> None:
     """Train the model a config describes and write the run directory."""
-    from forecast.report import repeats_text, table
+    from forecast.report import repeats_text, table  # deferred: report loads pandas, which --help never needs
 
     _logging(quiet)
     if resume is not None:
@@ -131,9 +134,8 @@ def evaluate(
     require: o.RequireOpt = None,
 ) -> None:
     """Reload a run and recompute its metrics (JSON)."""
-    from forecast.gates import check
     from forecast.outputs import STDOUT, check_output, write_output  # deferred: loads pandas and pyarrow
-    from forecast.report import table
+    from forecast.report import table  # deferred: report loads pandas, which --help never needs
 
     check_output(output)
     metrics = api.evaluate(run_dir, data, split)
@@ -209,8 +211,6 @@ def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> 
         return shard_of(shard)
     if output is None or "{shard}" not in str(output):
         return None
-    from forecast.ensemble import members
-
     part = shard_of(None) if members(runs)[0].config.data.id_column is not None else None
     if is_part(part):
         log.info(f"shard {part[0]}/{part[1]} from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
@@ -220,7 +220,7 @@ def _predict_shard(runs: list[Path], shard: str | None, output: Path | None) -> 
 @command
 def validate(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
     """Check a config and its data without training (no TensorFlow import)."""
-    from forecast.report import validation_text
+    from forecast.report import validation_text  # deferred: report loads pandas, which --help never needs
 
     print(validation_text(api.validate(api.load_config(config, set_ or ())), config))
 
@@ -228,7 +228,7 @@ def validate(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
 @command
 def summary(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
     """Print the Keras model summary: layers, output shapes and parameters per layer."""
-    from forecast.report import layers_text
+    from forecast.report import layers_text  # deferred: report loads pandas, which --help never needs
 
     conf = api.Run.open(config).config if config.is_dir() else api.load_config(config, set_ or ())
     print(layers_text(api.build_model(conf)))
@@ -356,8 +356,6 @@ def data_download(
 @command(name="m4", on=data_app)
 def data_m4(frequency: o.FrequencyArg, source: o.SourceOpt = None, dest: o.DestOpt = Path("data")) -> None:
     """Convert the M4 competition's wide train/test CSVs into one long CSV (unique_id, t, y)."""
-    from forecast.m4 import convert
-
     path, what = convert(frequency, source, dest)
     print(f"{path}: {what}")
 

@@ -18,6 +18,7 @@ from forecast import config as cfg
 from forecast.callbacks import Checkpoint, EpochStats, StopOnSignal, latest
 from forecast.callbacks.checkpoint import write_history
 from forecast.dataset import WindowDataset
+from forecast.losses import Pinball
 from forecast.model import build
 from forecast.prepare import Prepared
 from forecast.rundir import Run
@@ -32,8 +33,6 @@ def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     training = config.training
     loss = training.loss
     if loss == "pinball":
-        from forecast.losses import Pinball
-
         loss = Pinball(config.model.quantiles)
     model.compile(optimizer=_OPTIMIZERS[training.optimizer](learning_rate=training.learning_rate), loss=loss)
     return model

@@ -10,22 +10,26 @@ stop on a model that got worse.
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from forecast import tables
-from forecast.errors import ForecastError, GateFailed
+from forecast.errors import Error, ForecastError, GateFailed
+from forecast.plans import config_differences
 from forecast.results import BASELINES as LABELS
 from forecast.results import PREDICTORS, SCORED, Metrics, SplitScores, lookup
+from forecast.rundir import Run
 
 BASELINES = {"beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive", "beats-ets": "ets"}
 _HOW = {"seasonal_naive": "set metrics.seasonality", "ets": "set metrics.baselines: [ets]"}
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 
-__all__ = ["GateFailed", "check", "comparison"]
+__all__ = ["GateFailed", "check", "compare", "comparison"]
 
 
 def _number(metrics: Mapping[str, Any], path: str) -> float:
@@ -91,6 +95,29 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
             raise GateFailed(f"requirement {path}{op}{number} failed: {path} is {value:.6g}")
         passed.append(f"{path}{op}{number} ({value:.6g})")
     return passed
+
+
+def compare(paths: list[Path]) -> str:
+    """`forecast compare`: two or more runs' metrics side by side, with each run's change against the
+    first (`comparison`), then the config keys each differs in (`plans.config_differences`, a warning
+    when their data or targets differ); a run without a readable config.yaml shows its metrics alone.
+
+    Args:
+        paths: the runs' directories; the first is the one the others are compared with.
+    """
+    if len(paths) < 2:
+        raise ForecastError("compare: give two or more run directories")
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(json.loads((path / "metrics.json").read_text()))
+        except (OSError, ValueError):
+            raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
+    try:
+        configs = [Run(path).config.model_dump(mode="json") for path in paths]
+    except Error:  # a run without a readable config.yaml: its metrics alone
+        return comparison([p.name for p in paths], loaded)
+    return comparison([p.name for p in paths], loaded) + config_differences([p.name for p in paths], configs)
 
 
 def comparison(names: list[str], runs: list[Mapping[str, Any]]) -> str:

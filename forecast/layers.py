@@ -12,6 +12,8 @@ import math
 import keras
 from keras import ops
 
+from forecast.config.schema.data import CALENDAR
+
 PACKAGE = "forecast"
 
 
@@ -613,8 +615,6 @@ class Calendar(keras.layers.Layer):
     """
 
     def __init__(self, features: list[str], **kwargs):
-        from forecast.config.schema.data import CALENDAR
-
         super().__init__(**kwargs)
         unknown = [name for name in features if name not in CALENDAR]
         if unknown:

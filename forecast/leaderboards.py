@@ -148,6 +148,20 @@ def of_study(sweep_dir: Path, metric: str | None = None, storage: str | None = N
         return write_leaderboard(Path(sweep_dir), metric, done + rest, title, ["trial", "state", metric])
 
 
+def rebuild(sweep_dir: Path, metric: str | None = None, storage: str | None = None) -> Leaderboard:
+    """`forecast leaderboard`: a tuning directory's (it holds tune.json) rebuilt from its study
+    (`of_study`), any other's from its completed trials (`of_sweep`, by default on val.model.mae).
+
+    Args:
+        sweep_dir: a sweep's or a study's directory.
+        metric: rank by this metrics.json path (default: a sweep's val.model.mae, a study's own metric).
+        storage: a tuned study's storage, when tune.json's (recorded without a password) is not enough.
+    """
+    if (sweep_dir / "tune.json").exists():
+        return of_study(sweep_dir, metric, storage)
+    return of_sweep(sweep_dir, metric or "val.model.mae")
+
+
 def best(sweep_dir: Path, storage: str | None = None) -> str:
     """A tuned study's best completed trial's config as YAML (also written to SWEEP_DIR/best.yaml).
 

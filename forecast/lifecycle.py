@@ -17,25 +17,37 @@ Beside them: `validate` (plan's checks, nothing trained), `repeat` (one run per 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import shutil
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from forecast import config as cfg
-from forecast import plots
+from forecast import intervals, plots, report, rundir
 from forecast.baselines import forecasts as baseline_forecasts
+from forecast.data import InputSchema
 from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
-from forecast.intervals import Calibration
+from forecast.intervals import Calibration, min_windows, point
 from forecast.metrics import evaluate as score
-from forecast.model import count_parameters, cudnn_blockers
+from forecast.metrics import per_series
+from forecast.model import GATES, build, count_parameters, cudnn_blockers
+from forecast.plans import content, difference
 from forecast.prepare import Prepared, prepare
-from forecast.results import SCORED, Metrics, Repeats, Validation, aggregate
+from forecast.results import SCORED, Metrics, Repeats, TrainingStats, Validation, aggregate
 from forecast.rundir import Run, write_json
-from forecast.startup import load_keras
+from forecast.startup import backend_name, check_backend, load_keras
+from forecast.tracking import check_available, log_run
+
+if TYPE_CHECKING:
+    import keras
 
 log = logging.getLogger("forecast")
 
@@ -61,9 +73,6 @@ def check(config: cfg.Config, prepared: Prepared) -> None:
     before a run directory exists, and `forecast validate` runs it too, so a config that validates
     is never refused by train (each raises the same one-line ForecastError). No TensorFlow import.
     """
-    from forecast.startup import check_backend
-    from forecast.tracking import check_available
-
     check_available(config)
     check_backend()
     check_distribute(config)
@@ -74,8 +83,6 @@ def check(config: cfg.Config, prepared: Prepared) -> None:
 
 def check_distribute(config: cfg.Config) -> None:
     """training.distribute is tf.distribute: refused under another backend before anything trains."""
-    from forecast.startup import backend_name
-
     kind, backend = config.training.distribute, backend_name()
     if kind != "none" and backend != "tensorflow":
         raise ForecastError(f"training.distribute={kind} needs the TensorFlow backend (KERAS_BACKEND is {backend})")
@@ -83,8 +90,6 @@ def check_distribute(config: cfg.Config) -> None:
 
 def check_intervals(config: cfg.Config, prepared: Prepared) -> None:
     """Refuse, before anything trains, interval levels the validation windows cannot calibrate."""
-    from forecast.intervals import min_windows
-
     if config.intervals.method == "none":
         return
     windows, level = len(prepared.origins["val"]), max(config.intervals.levels)
@@ -99,11 +104,9 @@ def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
     """Bytes a fit needs, roughly and on the high side: weights, gradients and Adam's two moments
     (4 x float32 per parameter), plus each recurrent layer's gate activations for a batch, kept
     for the backward pass (x2)."""
-    from forecast.model import _GATES, count_parameters
-
     spec, n_features = prepared.spec, prepared.x.shape[1]
     parameters = count_parameters(config.model, spec, n_features, prepared.y.shape[1], prepared.extras)
-    gates = _GATES[config.model.cell][0] * (2 if config.model.bidirectional else 1)
+    gates = GATES[config.model.cell][0] * (2 if config.model.bidirectional else 1)
     rows = config.training.batch_size * (n_features if config.model.channel_independent else 1)
     activations = rows * spec.timesteps * sum(gates * layer.units for layer in config.model.layers)
     return 4 * 4 * parameters + 4 * 2 * activations
@@ -112,9 +115,6 @@ def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
 def available_memory() -> int | None:
     """Bytes the kernel could give this process now: MemAvailable (free memory plus reclaimable
     cache), capped by the cgroup's limit in a container; None where neither can be read."""
-    import re
-    from pathlib import Path
-
     found = None
     try:
         match = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
@@ -147,8 +147,6 @@ def check_memory(config: cfg.Config, prepared: Prepared) -> None:
 
 def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
     """What a user should know once a run exists (never before: bad input prints only its error)."""
-    from forecast.model import cudnn_blockers
-
     log.info(f"run directory: {run.path}")
     for reason in cudnn_blockers(config.model)[:1]:
         log.warning(
@@ -164,10 +162,6 @@ def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
 
 def create(config: cfg.Config, prepared: Prepared, run_dir: Path | None = None) -> Run:
     """A new run directory (runs/<name>-<time>/ unless `run_dir`) with config.yaml and scaler.json."""
-    from forecast.data import InputSchema
-    from forecast.plans import content
-    from forecast.rundir import write_json
-
     run = Run.create(config.name, run_dir)
     with run.lock():
         run.set_status("created")
@@ -186,10 +180,6 @@ def check_plan(run: Run, config: cfg.Config) -> None:
     """Refuse to resume a run whose config.yaml was edited, or whose data file changed, since it
     started: the epochs to come would train something else than the epochs done. A run made
     before forecast recorded its plan is resumed unchecked."""
-    import json
-
-    from forecast.plans import content, difference
-
     try:
         recorded = json.loads((run.backup / PLAN).read_text())
     except FileNotFoundError:
@@ -222,7 +212,7 @@ def execute(
 def _signals_and_status(run: Run) -> Iterator[list[int]]:
     """status.json is true on every way out: SIGINT/SIGTERM become a flag from here to the end
     (fit stops at the next batch; the final writes finish first), and any error marks the run."""
-    from forecast.callbacks import completed_epochs, signals
+    from forecast.callbacks import completed_epochs, signals  # deferred: the callbacks load Keras (TensorFlow)
 
     with signals() as received:
         try:
@@ -249,6 +239,7 @@ def _signals_and_status(run: Run) -> Iterator[list[int]]:
 def _execute(
     config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object]
 ) -> Metrics:
+    # deferred: these load Keras (TensorFlow), which `forecast validate` (lifecycle.check) never needs
     from forecast import backend
     from forecast.callbacks import completed_epochs, latest_weights
     from forecast.fit import compile_model, fit
@@ -281,24 +272,17 @@ def _execute(
 
 
 def _save_model(run: Run, model) -> None:
-    from forecast.rundir import write_atomic
-
-    write_atomic(run.model_file, lambda tmp: model.save(tmp))
+    rundir.write_atomic(run.model_file, lambda tmp: model.save(tmp))
 
 
 def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: int = 1) -> Metrics:
     """Save, score, report and track a fitted run; the one place a run becomes "completed"."""
+    # deferred: these load Keras (TensorFlow), which `forecast validate` (lifecycle.check) never needs
     import keras
-    import pandas as pd
 
-    from forecast import backend, baselines, report
+    from forecast import backend
     from forecast.fit import train_batches
     from forecast.inference import predict_splits
-    from forecast.intervals import point
-    from forecast.metrics import evaluate
-    from forecast.model import count_parameters
-    from forecast.results import TrainingStats
-    from forecast.rundir import write_json
 
     _save_model(run, model)
     history = pd.read_csv(run.history_file)
@@ -325,23 +309,18 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         replicas=replicas,
         stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
     )
-    statistical = baselines.forecasts(prepared, config.metrics.baselines, list(predictions))
-    metrics = Metrics(evaluate(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
+    statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
+    metrics = Metrics(score(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
     if prepared.series.ids is not None:
-        from forecast.metrics import per_series
-        from forecast.rundir import write_atomic
-
         test = point(predictions["test"], config.model.quantiles)
         table = per_series(prepared, "test", test, config.data.id_column, statistical["test"])
-        write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
+        rundir.write_atomic(run.per_series_file, lambda tmp: table.to_csv(tmp, index=False))
     report.write(run, config, prepared, metrics, history, predictions["test"], calibration)
     for hint in (report.advice(config, metrics), report.convergence(config, stats)):
         if hint:
             log.warning(f"warning: {hint}")
     if config.tracking.mlflow is not None:
-        from forecast.tracking import log_run
-
         log_run(config, run, metrics)
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
@@ -350,8 +329,6 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
 
 def calibrate(config: cfg.Config, prepared: Prepared, val_pred) -> Calibration | None:
     """The run's intervals calibrated on its validation predictions; None when it asks for none."""
-    from forecast import intervals
-
     if config.intervals.method == "none":
         return None
     spec, origins = prepared.spec, prepared.origins["val"]
@@ -408,6 +385,16 @@ def validate(config: cfg.Config) -> Validation:
     )
 
 
+def build_model(config: cfg.Config) -> keras.Model:
+    """`forecast summary`: the (untrained, uncompiled) network a config describes, built for its data.
+
+    Args:
+        config: the config (`api.shape_only`'s, when a gap in the data should not matter).
+    """
+    p = prepare(config)
+    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
+
+
 def repeat(config: cfg.Config, repeats: int, run_dir: Path | None = None, verbose: int = 0) -> Repeats:
     """`train --repeats N`: seeds seed .. seed+N-1, each an ordinary run in RUN_DIR/seed-N from data
     planned once, and their mean ± std written to RUN_DIR/repeats.json."""
@@ -436,7 +423,7 @@ def evaluate(run: Run, data: Path | str | None = None, split: str | None = None)
         log.info(f"data: {note}")
     calibration = run.load_intervals()
     model = run.load_model(prepared.input_shape, prepared.output_shape)  # Keras loads here, after the data checks
-    from forecast.inference import predict_splits  # deferred: loads Keras
+    from forecast.inference import predict_splits  # deferred: loads Keras (TensorFlow)
 
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
     statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
@@ -464,4 +451,4 @@ def resume(path: Path, verbose: int = 0) -> Run:
     return run
 
 
-__all__ = ["create", "evaluate", "execute", "finish", "plan", "repeat", "resume", "train", "validate"]
+__all__ = ["build_model", "create", "evaluate", "execute", "finish", "plan", "repeat", "resume", "train", "validate"]

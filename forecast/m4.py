@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forecast.errors import ForecastError
+from forecast.fetch import make_dest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,6 +117,7 @@ def _read_wide(path: Path) -> pd.DataFrame:
         ForecastError: unreadable file, no `V1` id column, a missing or repeated id, a value that
             is not a number, a series without values or with an empty cell before its last value.
     """
+    # deferred: pandas stays out of `forecast --help` (the CLI imports this module)
     import numpy as np
     import pandas as pd
 
@@ -186,6 +188,7 @@ def _long(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
         train: the training file, as `_read_wide` returns it (values contiguous from column 0).
         test: the test file, same ids in the same order.
     """
+    # deferred: pandas stays out of `forecast --help` (the CLI imports this module)
     import numpy as np
     import pandas as pd
 
@@ -221,8 +224,6 @@ def convert(frequency: str, source: Path | None, dest: Path) -> tuple[Path, str]
     freq = lookup(frequency)
     if source is not None and not source.is_dir():
         raise ForecastError(f"--source: {source} is not a folder")
-    from forecast.fetch import make_dest
-
     make_dest(dest)
     target = dest / f"m4-{freq.name.lower()}.csv"
     with tempfile.TemporaryDirectory(dir=dest, prefix=".m4-") as tmp:

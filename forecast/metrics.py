@@ -6,16 +6,12 @@ target scaler, so ETTh1 numbers compare with published tables (StandardScaler, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 
 from forecast.intervals import Calibration, point
 from forecast.intervals import scores as interval_scores
 from forecast.prepare import Prepared
-
-if TYPE_CHECKING:
-    import pandas as pd
 from forecast.results import Scores, SplitScores
 
 # An actual whose size is under this fraction of its series' mean absolute actual makes that
@@ -206,8 +202,6 @@ def per_series(
     baselines, the statistical `baselines`' forecasts of `split` included (original units, averaged
     over its windows, steps and targets): per_series.csv. Scores are float32, the precision of the
     data they average (a CSV then writes 1432.3335, not 1432.333490782564)."""
-    import pandas as pd
-
     spec, y, origins = prepared.spec, prepared.y, prepared.origins[split]
     which = prepared.series.series_of(origins)
     inverse = prepared.scalers.inverse_targets

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 # Weights per recurrent layer of `units` units fed `inputs` features:
 # LSTM 4 gates: 4u(u + in + 1); GRU with reset_after (Keras's default, the cuDNN layout) has
-# two bias vectors: 3u(u + in + 2); SimpleRNN: u(u + in + 1).
-_GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1), "naive": (0, 0)}
+# two bias vectors: 3u(u + in + 2); SimpleRNN: u(u + in + 1). Public: lifecycle's memory estimate
+# counts each cell's gate activations with it.
+GATES = {"lstm": (4, 1), "gru": (3, 2), "simple_rnn": (1, 1), "naive": (0, 0)}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def count_parameters(
     if model.cell == "naive":
         return 0
     extras = extras or Extras()
-    gates, biases = _GATES[model.cell]
+    gates, biases = GATES[model.cell]
     directions = 2 if model.bidirectional else 1
     total = 2 * n_features if model.instance_norm_affine else 0
     static_width = extras.static + sum(embedding_size(v) for v in extras.categories)
@@ -191,7 +192,7 @@ def _static_vector(extras: Extras, inputs: dict):
     """Numeric static covariates and an embedding of each categorical one, side by side: (batch, width)."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     parts = [inputs["static"]] if extras.static else []
     for k, vocabulary in enumerate(extras.categories):
@@ -207,7 +208,7 @@ def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | 
     targets), from a layer named "base" (seasonal_linear: the sum of its two parts)."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     both = model.base == "seasonal_linear"
     parts = []
@@ -225,7 +226,7 @@ def _calendar_base(model: cfg.Model, spec: WindowSpec, targets: list[int], extra
     Raises:
         ForecastError: the model gets no calendar columns (data.calendar is empty).
     """
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     if not extras.calendar:
         raise ForecastError("model.base_calendar needs data.calendar: the model gets no calendar features")
@@ -265,7 +266,7 @@ def build(
     """
     import keras  # deferred: Keras loads TensorFlow, and `forecast validate` imports this module
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     extras = extras or Extras()
     window = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
@@ -299,7 +300,7 @@ def _extra_inputs(spec: WindowSpec, extras: Extras) -> dict:
 def _instance_norm(model: cfg.Model, targets: list[int], extras: Extras):
     """model.instance_norm's layer (None: none): it takes each window's level off, and its inverse
     adds each target's level back to every quantile of it (targets repeated per quantile)."""
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     if model.instance_norm == "none":
         return None
@@ -358,7 +359,7 @@ def _encoder(model: cfg.Model, spec: WindowSpec, x, static) -> _Encoded:
     recurrent layers."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     if static is not None:
         x = fl.AppendToSteps(name="static_to_steps")([x, static])
@@ -429,7 +430,7 @@ def _parallel_decoder(model: cfg.Model, spec: WindowSpec, n_features: int, encod
     from the encoder's final states. Returns (batch * segments, width)."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     segments = _segments(model, spec)
     channels = n_features if model.channel_embedding else 0
@@ -456,7 +457,7 @@ def _segment_conditions(model: cfg.Model, segments: int, query_width: int, named
     width (added to them); None without either."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     if "future" not in named and static is None:
         return None
@@ -476,7 +477,7 @@ def _head(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, x
     quantile-major; a channel-independent model's rows gathered back into channels."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     reg = _regularizer(model)
     outputs = (1 if model.channel_independent else n_targets) * _quantile_count(model)
@@ -502,7 +503,7 @@ def _forecast(model: cfg.Model, x, base, norm, shift):
     and kept from crossing."""
     import keras  # deferred: Keras loads TensorFlow
 
-    from forecast import layers as fl
+    from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     n_q = _quantile_count(model)
     if base is not None:  # quantile-major, as the head's outputs: the base under every quantile

@@ -28,7 +28,7 @@ def load_optuna():
     Optuna is an optional extra (`forecast[tune]`): it is imported here, on first use, never at start-up.
     """
     try:
-        import optuna
+        import optuna  # deferred: an optional extra (forecast[tune])
     except ImportError:
         raise ForecastError("forecast tune needs Optuna: pip install 'forecast[tune]'") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # forecast logs each trial itself
@@ -65,7 +65,8 @@ def check_storage(url: str | None) -> None:
         return
     if "://" not in url:
         raise ForecastError(f"--storage {url}: expected a database URL (sqlite:///study.db) or journal:PATH")
-    import sqlalchemy.exc  # deferred: SQLAlchemy comes with Optuna, an optional extra
+    # deferred: SQLAlchemy comes with Optuna, an optional extra
+    import sqlalchemy.exc
     from sqlalchemy.engine import make_url
 
     try:

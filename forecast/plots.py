@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def figure(**kwargs) -> Figure:
     """A new Figure with matplotlib's constrained layout (titles, labels and outside legends make
     room for each other)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib loads only when a plot is drawn
 
     return Figure(layout="constrained", **kwargs)
 
@@ -184,6 +184,7 @@ def _draw_panel(ax: Axes, panel: Panel) -> None:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if isinstance(panel.x, pd.DatetimeIndex):
+        # deferred: matplotlib loads only when a plot is drawn
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
         locator = AutoDateLocator()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from forecast import config as cfg
 from forecast.data import InputSchema, Series, load_series
@@ -142,8 +143,6 @@ def split_ends(split: cfg.Split, series: Series) -> np.ndarray:
 
 
 def _stamp(border: str, name: str, series: Series):
-    import pandas as pd
-
     try:
         stamp = pd.Timestamp(border)
     except ValueError:
@@ -329,8 +328,6 @@ def infer_seasonality(times, declared: str | None = None, offsets: np.ndarray | 
     """Rows per natural season of a series' frequency: a day for sub-daily data (24 hourly, 144 at
     10 minutes), a week for daily (7; 5 business days), a year for weekly, monthly and quarterly
     (52, 12, 4). None for yearly or irregular stamps, or without a time column."""
-    import pandas as pd
-
     if declared is None and times is not None and offsets is not None:
         times = times[: int(offsets[1])]  # a panel: the first series' own stamps
     # every stamp: a gap anywhere means no season

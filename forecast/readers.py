@@ -17,6 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from forecast.errors import ForecastError
 from forecast.memory import arrow_system_pool
@@ -45,9 +49,7 @@ def read_table(path: Path, ids: list[str] = (), only: tuple[str, list] | None = 
         raise ForecastError(f"data.path: file not found: {path}")
     try:
         if parquet(path):
-            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two
-            import pyarrow.parquet as pq  # deferred: pyarrow loads only where a Parquet file is read
-
+            # self_destruct frees each Arrow column as it becomes pandas: one copy of a large file, not two.
             # The system allocator (see arrow_system_pool): the columns pandas keeps are Arrow's
             # buffers, and once forecast has copied what it uses, they go back to the system
             # instead of staying in the pool (measured: about 1 GB of peak RSS for a
@@ -118,8 +120,6 @@ def parquet_dataset(path: Path, id_column: str | None = None):
     """A Parquet file or directory as pyarrow's dataset, read as `pq.read_table` reads it (hive
     partitions, the id column's as text: see `_id_partitioning`; the first file's schema, the
     others cast to it)."""
-    import pyarrow.dataset as ds  # deferred: pyarrow loads only where a Parquet file is read
-
     dataset = ds.dataset(path, format="parquet", partitioning="hive")
     partitioning = _id_partitioning(dataset, id_column)
     return dataset if partitioning is None else ds.dataset(path, format="parquet", partitioning=partitioning)
@@ -136,9 +136,6 @@ def _id_partitioning(dataset, id_column: str | None):
     """Hive partitioning where a directory named for the id column (`store=007/`) gives the id as
     written: pyarrow would infer the number 7 from a name that looks like one. None: pyarrow's own
     will do (no such directory, or its names already read as text)."""
-    import pyarrow as pa  # deferred: pyarrow loads only where a Parquet file is read
-    import pyarrow.dataset as ds
-
     first = next(iter(dataset.get_fragments()), None) if id_column is not None else None
     keys = ds.get_partition_keys(first.partition_expression) if first is not None else {}
     if id_column not in keys or pa.types.is_string(dataset.schema.field(id_column).type):
@@ -151,9 +148,6 @@ def _id_text(column, name: str, path: Path):
     """A Parquet id column (pyarrow array) as text: text as stored, whole numbers as pandas writes
     them in a CSV (7 -> '7', so a file converted from CSV keeps its series). Any other type is
     refused: a float's text is ambiguous (1.0 or 1), a date's depends on its format."""
-    import pyarrow as pa  # deferred: pyarrow loads only where a Parquet file is read
-    import pyarrow.compute as pc
-
     kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return column
@@ -179,9 +173,6 @@ def _parquet_rows(path: Path, only: tuple[str, list]):
     time: a file sorted by id reads little more than its wanted rows (measured: 0.6 s and 445 MB
     peak for a tenth of a 50-million-row panel, where the filtered read_table took 0.9 s and 897 MB).
     """
-    import pyarrow.compute as pc  # deferred: pyarrow loads only where a Parquet file is read
-    import pyarrow.dataset as ds
-
     column, values = only
     dataset = parquet_dataset(path, column)
     values = _as_stored(values, dataset.schema.field(column).type if column in dataset.schema.names else None)
@@ -202,8 +193,6 @@ def _as_stored(ids: list, kind) -> list:
     """Text ids as a Parquet id column of `kind` stores them, what its filter and row-group
     statistics compare with: an integer column's as numbers ('7' -> 7; '007' is no integer's text,
     so no row of it matches)."""
-    import pyarrow as pa  # deferred: pyarrow loads only where a Parquet file is read
-
     if kind is not None and pa.types.is_dictionary(kind):
         kind = kind.value_type
     if kind is None or not pa.types.is_integer(kind):
@@ -259,8 +248,6 @@ def series_rows(path: Path, id_column: str) -> tuple[list, np.ndarray]:
 def _id_batches(path: Path, id_column: str) -> Iterator[tuple[list, np.ndarray]]:
     """(distinct ids in order of first appearance, their rows) of each batch of a file's id column."""
     if parquet(path):
-        import pyarrow.compute as pc  # deferred: pyarrow loads only where a Parquet file is read
-
         with arrow_system_pool():
             for batch in parquet_dataset(path, id_column).to_batches(columns=[id_column]):
                 column = batch.column(0)

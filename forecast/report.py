@@ -152,7 +152,7 @@ def layers_text(model: keras.Model) -> str:
 
     Keras's own rich summary is cropped to 80 columns when stdout is a log, not a terminal.
     """
-    import keras
+    import keras  # deferred: Keras loads TensorFlow, which only `forecast summary` needs here
 
     rows = []
     for layer in model.layers:

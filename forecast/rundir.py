@@ -8,6 +8,7 @@ truncated one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from forecast import config as cfg
 from forecast.errors import ForecastError, path_error
 from forecast.results import Metrics
+from forecast.startup import load_keras
 
 if TYPE_CHECKING:
     import keras
@@ -90,8 +92,6 @@ def hold(path: Path, what: str, wait: bool = False) -> Iterator[None]:
     Raises:
         Busy: exit 2, naming the holder, when another process holds the lock.
     """
-    import fcntl
-
     handle = open(path, "a+")  # noqa: SIM115  held open for as long as the lock is
     try:
         try:
@@ -236,7 +236,7 @@ class Run:
 
     def load_schema(self) -> InputSchema | None:
         """The input columns the run was trained on; None for a run made before forecast recorded them."""
-        from forecast.data import InputSchema
+        from forecast.data import InputSchema  # deferred: data loads pandas; `import forecast` (Run) stays light
 
         if not self.schema_file.exists():
             return None
@@ -247,12 +247,12 @@ class Run:
         return InputSchema.from_dict(raw, str(self.schema_file))
 
     def save_scalers(self, scalers: Scalers) -> None:
-        from forecast.scalers import to_state
+        from forecast.scalers import to_state  # deferred: scalers loads scikit-learn; `import forecast` stays light
 
         write_json(self.scaler_file, to_state(scalers))
 
     def load_scalers(self, config: cfg.Config) -> Scalers:
-        from forecast.scalers import from_state
+        from forecast.scalers import from_state  # deferred: scalers loads scikit-learn; `import forecast` stays light
 
         try:
             return from_state(json.loads(self.scaler_file.read_text()), config.scaler)
@@ -261,7 +261,7 @@ class Run:
 
     def load_intervals(self) -> Calibration | None:
         """The run's calibrated intervals; None when its config asks for none (or it predates them)."""
-        from forecast.intervals import Calibration
+        from forecast.intervals import Calibration  # deferred: intervals loads NumPy; `import forecast` stays light
 
         config = self.config
         if config.intervals.method == "none":
@@ -284,9 +284,8 @@ class Run:
 
         The shapes are what the run's config implies: a model.keras from another run is refused.
         """
-        from forecast.startup import load_keras
-
         load_keras()
+        # deferred: Keras loads TensorFlow, which `import forecast` (Run) never needs
         import keras
 
         import forecast.losses  # noqa: F401  registers forecast's own layers and loss for deserialization

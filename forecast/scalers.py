@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import TransformerMixin
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, RobustScaler, StandardScaler
 
+from forecast import calendar as cal
 from forecast import config as cfg
 from forecast.data import Series
 from forecast.errors import ForecastError
@@ -215,8 +216,6 @@ def _with_calendar(series: Series, scaled: np.ndarray, out: np.ndarray | None = 
     (or a new array): the calendar of a large panel is never held twice."""
     if not series.calendar:
         return scaled if out is None else out
-    from forecast import calendar as cal
-
     n = scaled.shape[1]
     if out is None:
         out = np.empty((len(scaled), n + 2 * len(series.calendar)), dtype=np.float32)

@@ -27,7 +27,7 @@ def load_keras() -> None:
         return
     check_backend()  # an unknown or missing backend: the line validate and train say
     if os.environ.get("FORECAST_DEBUG"):  # --debug: every line the libraries print
-        import keras
+        import keras  # deferred: this function is where Keras (TensorFlow) loads
 
         return
     sys.stderr.flush()
@@ -36,10 +36,10 @@ def load_keras() -> None:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
             try:
-                import keras
+                import keras  # deferred: this function is where Keras (TensorFlow) loads
 
                 if keras.backend.backend() == "tensorflow":  # its device probe (cuInit) logs to fd 2 too
-                    import tensorflow as tf
+                    import tensorflow as tf  # deferred: only the TensorFlow backend has it
 
                     tf.config.list_physical_devices()
                     tf.get_logger().setLevel("ERROR")  # retracing notes (backtest --refit) are TF's, not ours

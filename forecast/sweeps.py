@@ -19,6 +19,7 @@ import logging
 import math
 import random
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from forecast import config as cfg
@@ -88,8 +89,8 @@ def record(
 
 def run(
     config_path: Path,
-    grid: dict[str, list],
-    sweep_dir: Path,
+    grid: Path | dict[str, list],
+    sweep_dir: Path | None,
     draws: int | None = None,
     shard: str | None = None,
     metric: str = "val.model.mae",
@@ -102,8 +103,8 @@ def run(
 
     Args:
         config_path: the base config file.
-        grid: dotted keys -> lists of values (`read_grid`).
-        sweep_dir: shards and resumed sweeps share it.
+        grid: dotted keys -> lists of values, or a YAML grid file (`read_grid`).
+        sweep_dir: shards and resumed sweeps share it; None: a new `sweeps/<name>-<time>`.
         draws: run this many random draws of the grid instead of all of it.
         shard: "I/N" (default: Slurm's array variables, else the whole sweep).
         metric: the metrics.json path the leaderboard ranks by.
@@ -114,6 +115,9 @@ def run(
     Returns:
         The leaderboard of every completed trial in the directory (all shards').
     """
+    grid = read_grid(grid) if isinstance(grid, Path) else grid
+    if sweep_dir is None:
+        sweep_dir = Path("sweeps") / f"{cfg.load(config_path).name}-{datetime.now():%Y%m%d-%H%M%S}"
     base = cfg.load(config_path, base_overrides)
     check_metric(metric, base)
     planned = trials(grid, draws, base.seed)

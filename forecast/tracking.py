@@ -25,8 +25,12 @@ def check_available(config: cfg.Config) -> None:
         raise ForecastError("tracking.mlflow: MLflow is not installed (pip install 'forecast[mlflow]')")
 
 
-def _key(name: str) -> str:
-    """An MLflow-legal key: column names such as 'T (degC)' or 'Sales ($)' carry characters it refuses."""
+def mlflow_key(name: str) -> str:
+    """An MLflow-legal key: column names such as 'T (degC)' or 'Sales ($)' carry characters it refuses.
+
+    Args:
+        name: a dotted config or metrics key.
+    """
     return re.sub(r"[^/\w.\- :]", "_", name)
 
 
@@ -37,12 +41,12 @@ def log_run(config: cfg.Config, run: Run, metrics: Metrics) -> str:
         # MLflow 3 keeps its file store in maintenance mode behind this switch; a local mlruns/
         # folder is still the simplest store for one user, so forecast opts in for file URIs only
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    import mlflow
+    import mlflow  # deferred: an optional extra (forecast[mlflow])
 
     mlflow.set_tracking_uri(settings.uri)
     mlflow.set_experiment(settings.experiment or config.name)
     with mlflow.start_run(run_name=run.path.name) as active:
-        params = {_key(k): str(v)[:500] for k, v in flatten(config.model_dump(exclude_none=True)).items()}
+        params = {mlflow_key(k): str(v)[:500] for k, v in flatten(config.model_dump(exclude_none=True)).items()}
         mlflow.log_params(params)
         mlflow.log_metrics(
             {

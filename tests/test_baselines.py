@@ -8,6 +8,7 @@ import pytest
 
 from forecast import baselines
 from forecast import config as cfg
+from forecast.config.schema import metrics as metrics_schema
 from forecast.errors import ForecastError
 from forecast.metrics import evaluate, per_series
 from forecast.prepare import prepare
@@ -40,7 +41,7 @@ def config(tmp_path, delay: int = 1, **data) -> cfg.Config:
 
 
 def test_without_statsforecast_validation_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(baselines, "find_spec", lambda name: None)  # the extra not installed
+    monkeypatch.setattr(metrics_schema, "find_spec", lambda name: None)  # the extra not installed
     with pytest.raises(ForecastError) as err:
         cfg.validate({"metrics": {"baselines": ["ets"]}})
     assert str(err.value) == "config: metrics.baselines: ets needs statsforecast: pip install 'forecast[stats]'"

@@ -10,7 +10,7 @@ from conftest import ETTH1, ROOT, run_cli, tiny_config
 
 import forecast
 from forecast import config as cfg
-from forecast.config.loader import _section_at
+from forecast.config.loader import section_at
 from forecast.errors import ForecastError
 from forecast.prepare import split_borders
 
@@ -206,7 +206,7 @@ def _keys(model: type, prefix: str = "") -> set[str]:
     out = set()
     for name in model.model_fields:
         out.add(prefix + name)
-        section = _section_at(tuple((prefix + name).split(".")))
+        section = section_at(tuple((prefix + name).split(".")))
         if section is not None:
             out |= _keys(section, f"{prefix}{name}.")
     return out

@@ -30,7 +30,7 @@ def test_mlflow_file_store_gets_params_metrics_history_and_artifacts(tmp_path, w
 
 
 def test_mlflow_keys_hold_only_what_mlflow_accepts():
-    from forecast.tracking import _key
+    from forecast.tracking import mlflow_key
 
-    assert _key("val.per_target.T (degC).model") == "val.per_target.T _degC_.model"
-    assert _key("data.missing_values.wv (m/s)") == "data.missing_values.wv _m/s_"
+    assert mlflow_key("val.per_target.T (degC).model") == "val.per_target.T _degC_.model"
+    assert mlflow_key("data.missing_values.wv (m/s)") == "data.missing_values.wv _m/s_"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from forecast import rundir
 from forecast.errors import Diverged
@@ -85,7 +86,7 @@ def _valid(run: Run, skipped: list[str] | None) -> Iterator[dict[str, Any]]:
 def _unreadable(path: Path) -> str | None:
     """Why a weights file cannot be loaded (missing, truncated, corrupt), or None: every dataset in
     it is read, as loading it would."""
-    import h5py
+    import h5py  # deferred: h5py loads only where a resume checks its backup
 
     def read(name, item):
         if isinstance(item, h5py.Dataset):
@@ -144,8 +145,6 @@ def _cell(value: Any) -> Any:
     """A float that a float32 holds exactly (a loss, a metric, the learning rate: Keras computes them
     in float32) as that float32's shortest text, 0.3828 rather than 0.38280001282691956; any other
     value (a float64 time) as it is."""
-    import numpy as np
-
     if isinstance(value, float) and math.isfinite(value) and float(np.float32(value)) == value:
         return str(np.float32(value))
     return value

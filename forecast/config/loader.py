@@ -59,8 +59,9 @@ def dotted(loc: tuple[str | int, ...]) -> str:
     return out or "config"
 
 
-def _section_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The schema class that sits at `loc`, to list its keys in an 'unknown key' message."""
+def section_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The schema class that sits at `loc`, to list its keys in an 'unknown key' message (and for
+    tests/test_config.py, which checks that the example config shows every section's keys)."""
     cls: Any = Config
     for part in loc:
         if isinstance(part, int):
@@ -84,7 +85,7 @@ def _section_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
-        section = _section_at(loc[:-1])
+        section = section_at(loc[:-1])
         allowed = sorted(section.model_fields) if section else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"

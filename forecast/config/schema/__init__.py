@@ -11,7 +11,7 @@ from typing import Annotated
 import yaml
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from forecast.config.schema.base import _Section
+from forecast.config.schema.base import Section
 from forecast.config.schema.data import CALENDAR, Covariates, Data, Split
 from forecast.config.schema.intervals import DEFAULT_LEVELS, Intervals
 from forecast.config.schema.metrics import MetricsSection
@@ -46,7 +46,7 @@ __all__ = [
 MAX_NAME = 200
 
 
-class Config(_Section):
+class Config(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = Field(
         "forecast",
         description=f"Run name; run directories are runs/<name>-<timestamp> (at most {MAX_NAME} characters).",

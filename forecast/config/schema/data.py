@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from forecast.config.schema.base import Fraction, PositiveInt, _Section
+from forecast.config.schema.base import Fraction, PositiveInt, Section
 
 Border = PositiveInt | str  # a row number, or a time stamp ('2017-06-01') when the data has a time column
 
 
-class Split(_Section):
+class Split(Section):
     """Chronological split, in one of three forms, applied to each series on its own.
 
     - fractions of the rows (train/val/test; default 0.7 / 0.1 / 0.2);
@@ -77,7 +77,7 @@ class Split(_Section):
 CALENDAR = ("hour", "day_of_week", "day_of_month", "month", "day_of_year", "week_of_year")
 
 
-class Covariates(_Section):
+class Covariates(Section):
     """Columns that are inputs, not targets, by what is known of them when forecasting."""
 
     future: list[str] = Field(
@@ -96,7 +96,7 @@ class Covariates(_Section):
         return [*self.future, *self.past, *self.static]
 
 
-class Data(_Section):
+class Data(Section):
     path: str = Field(
         "data/ETTh1.csv",
         description="CSV or Parquet file; a relative path is looked up beside the config file, "
@@ -155,7 +155,7 @@ class Data(_Section):
         if self.frequency is not None:
             if self.time_column is None:
                 raise ValueError("frequency needs data.time_column")
-            import pandas as pd
+            import pandas as pd  # deferred: pandas stays out of `import forecast` and --help
 
             try:
                 pd.tseries.frequencies.to_offset(self.frequency)

@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from forecast.config.schema.base import Fraction, _Section
+from forecast.config.schema.base import Fraction, Section
 
 DEFAULT_LEVELS = [0.8, 0.95]
 
 
-class Intervals(_Section):
+class Intervals(Section):
     method: Literal["none", "quantiles", "conformal", "cqr"] | None = Field(
         None,
         description="none: point forecasts only. quantiles: the bounds are a quantile model's own (model.quantiles), "

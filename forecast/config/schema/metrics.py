@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from forecast.config.schema.base import PositiveInt, _Section
+from forecast.config.schema.base import PositiveInt, Section
 
 
-class MetricsSection(_Section):
+class MetricsSection(Section):
     seasonality: PositiveInt | None = Field(
         None,
         description="Season length in rows for the seasonal-naive baseline (24 for hourly data with a daily "
@@ -34,9 +35,15 @@ class MetricsSection(_Section):
     @field_validator("baselines")
     @classmethod
     def _installed(cls, names: list[str]) -> list[str]:
-        from forecast.baselines import missing
-
         reason = missing(names)
         if reason:
             raise ValueError(reason)
         return list(dict.fromkeys(names))
+
+
+def missing(names: list[str]) -> str | None:
+    """Why the configured baselines (forecast.baselines) cannot run here (the extra is not installed),
+    else None. Checked when the config is validated, so a run never trains to fail at scoring."""
+    if names and find_spec("statsforecast") is None:
+        return f"{names[0]} needs statsforecast: pip install 'forecast[stats]'"
+    return None

@@ -6,16 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from forecast.config.schema.base import Fraction, PositiveInt, Rate, _Section
+from forecast.config.schema.base import Fraction, PositiveInt, Rate, Section
 
 
-class Layer(_Section):
+class Layer(Section):
     units: PositiveInt = Field(64, description="Units of this recurrent layer.")
     dropout: Rate = Field(0.0, description="Dropout on the layer's inputs (keeps cuDNN).")
     recurrent_dropout: Rate = Field(0.0, description="Dropout on the recurrent state (rules cuDNN out).")
 
 
-class Model(_Section):
+class Model(Section):
     cell: Literal["lstm", "gru", "simple_rnn", "naive"] = Field(
         "lstm",
         description="Recurrent cell; 'naive' is the common-sense baseline (repeat the last value), nothing to train.",

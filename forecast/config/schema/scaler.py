@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from forecast.config.schema.base import _Section
+from forecast.config.schema.base import Section
 
 
-class Scaler(_Section):
+class Scaler(Section):
     """A scikit-learn scaler fit on the training rows only and stored with the run."""
 
     type: Literal["standard", "minmax", "robust", "mean", "none"] = Field(

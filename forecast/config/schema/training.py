@@ -6,23 +6,23 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from forecast.config.schema.base import Fraction, PositiveInt, _Section, _Switch
+from forecast.config.schema.base import Fraction, PositiveInt, Section, Switch
 
 
-class ReduceLROnPlateau(_Switch):
+class ReduceLROnPlateau(Switch):
     monitor: Literal["val_loss", "loss"] = "val_loss"
     factor: Fraction = 0.5
     patience: Annotated[int, Field(ge=0)] = 3
     min_lr: Annotated[float, Field(ge=0)] = 1e-5
 
 
-class EarlyStopping(_Switch):
+class EarlyStopping(Switch):
     monitor: Literal["val_loss", "loss"] = "val_loss"
     patience: Annotated[int, Field(ge=0)] = 6
     restore_best_weights: bool = True
 
 
-class Training(_Section):
+class Training(Section):
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
     loss: Literal["mse", "mae", "huber", "mape", "pinball"] = Field(

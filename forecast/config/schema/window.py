@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from forecast.config.schema.base import PositiveInt, _Section
+from forecast.config.schema.base import PositiveInt, Section
 
 
-class Window(_Section):
+class Window(Section):
     """Chollet's Jena windowing: `lookback` rows of history sampled every `step` rows.
 
     The last input row is the newest row of history; targets are the `horizon` consecutive rows
