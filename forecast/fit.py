@@ -29,7 +29,7 @@ _OPTIMIZERS = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSpro
 def compile_model(config: cfg.Config, prepared: Prepared) -> keras.Model:
     """The config's network, compiled with its optimizer and loss (create it inside a strategy's scope)."""
     p = prepared
-    model = build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
+    model = build(p.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
     training = config.training
     loss = training.loss
     if loss == "pinball":

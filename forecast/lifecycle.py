@@ -105,7 +105,7 @@ def memory_estimate(config: cfg.Config, prepared: Prepared) -> int:
     (4 x float32 per parameter), plus each recurrent layer's gate activations for a batch, kept
     for the backward pass (x2)."""
     spec, n_features = prepared.spec, prepared.x.shape[1]
-    parameters = count_parameters(config.model, spec, n_features, prepared.y.shape[1], prepared.extras)
+    parameters = count_parameters(prepared.model, spec, n_features, prepared.y.shape[1], prepared.extras)
     gates = GATES[config.model.cell][0] * (2 if config.model.bidirectional else 1)
     rows = config.training.batch_size * (n_features if config.model.channel_independent else 1)
     activations = rows * spec.timesteps * sum(gates * layer.units for layer in config.model.layers)
@@ -154,6 +154,8 @@ def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
             "it will train with the slower generic loop"
         )
     log.info(f"data: {config.data.path}")
+    if prepared.base_note:
+        log.info(prepared.base_note)
     for note in config.notes:
         log.warning(f"note: {note}")
     for note in prepared.series.notes:
@@ -302,12 +304,13 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         samples_per_second=rate,
         sequences_per_second=round(rate * sequences, 1),
         parameters=count_parameters(
-            config.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1], prepared.extras
+            prepared.model, prepared.spec, prepared.x.shape[1], prepared.y.shape[1], prepared.extras
         ),
         backend=keras.backend.backend(),
         device=backend.device(),
         replicas=replicas,
         stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
+        base=prepared.model.base,
     )
     statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
     metrics = Metrics(score(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
@@ -354,6 +357,8 @@ def validate(config: cfg.Config) -> Validation:
     import), every refusal `plan` makes (`check`) with the same message, and what it found."""
     p = prepare(config)
     check(config, p)
+    if p.base_note:
+        log.info(p.base_note)
     s, spec = p.series, p.spec
     return Validation(
         config=config,
@@ -368,7 +373,7 @@ def validate(config: cfg.Config) -> Validation:
             *([len(config.model.quantiles)] if config.model.quantiles else []),
             len(s.target_names),
         ),
-        parameters=count_parameters(config.model, spec, p.x.shape[1], len(s.target_names), p.extras),
+        parameters=count_parameters(p.model, spec, p.x.shape[1], len(s.target_names), p.extras),
         cudnn_blockers=cudnn_blockers(config.model),
         notes=list(s.notes),
         series=s.n_series,
@@ -392,7 +397,7 @@ def build_model(config: cfg.Config) -> keras.Model:
         config: the config (`api.shape_only`'s, when a gap in the data should not matter).
     """
     p = prepare(config)
-    return build(config.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
+    return build(p.model, p.spec, p.x.shape[1], p.target_index, p.extras, p.base_season)
 
 
 def repeat(config: cfg.Config, repeats: int, run_dir: Path | None = None, verbose: int = 0) -> Repeats:

@@ -58,9 +58,11 @@ def embedding_size(vocabulary: int) -> int:
 def count_parameters(
     model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, extras: Extras | None = None
 ) -> int:
-    """Closed form of `build(...).count_params()`, so `forecast validate` needs no Keras."""
+    """Closed form of `build(...).count_params()`, so `forecast validate` needs no Keras. `model`:
+    with model.base resolved (`Prepared.model`)."""
     if model.cell == "naive":
         return 0
+    _resolved(model)
     extras = extras or Extras()
     gates, biases = GATES[model.cell]
     directions = 2 if model.bidirectional else 1
@@ -105,11 +107,12 @@ def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> l
         raise ForecastError(
             "model.channel_independent: every channel forecasts itself, so data.targets must equal data.features"
         )
-    if model.instance_norm != "none" or model.cell == "naive" or model.base != "none":
+    # model.base auto is none there (`auto_base`), so it refuses nothing
+    if model.instance_norm != "none" or model.cell == "naive" or model.base not in ("none", "auto"):
         missing = [t for t in targets if t not in features]
         if missing:
             key = "model.cell=naive" if model.cell == "naive" else "model.instance_norm"
-            key = f"model.base={model.base}" if model.base != "none" else key
+            key = f"model.base={model.base}" if model.base not in ("none", "auto") else key
             raise ForecastError(
                 f"{key}: target '{missing[0]}' is not among data.features, so there is no last value to use"
             )
@@ -158,6 +161,89 @@ def choose_season(spec: WindowSpec, configured: int | list[int] | None, season: 
 def _lags(spec: WindowSpec, season: int) -> list[int]:
     """`seasonal_lags` unchecked."""
     return [int(v) for v in -seasonal_offsets(spec, season) // spec.step]
+
+
+def auto_base(
+    model: cfg.Model, spec: WindowSpec, season: int | None, features: list[str], targets: list[str]
+) -> tuple[str, str]:
+    """The base `model.base: auto` stands for with this data, and why, in words.
+
+    The rule (issue 33's benchmark, bench/realdata.py: a seasonal base with a learned linear
+    correction was the best base on validation on most real series, a linear one where no season
+    fits):
+
+    - none where the model cannot take a base: model.cell naive (no network to learn a residual),
+      window.variable_length (a base maps a fixed number of timesteps), or a target that is not
+      among the features (the window holds no past value of it);
+    - seasonal_linear where a season is known (model.base_season, else the data's `season`:
+      metrics.seasonality, else the time column's frequency's, as for MASE) and fits the window
+      (`choose_season` accepts it: lookback // step holds its seasonal lags);
+    - else linear: no season known (rows without a regular time column), or a season longer than
+      the lookback.
+
+    Args:
+        model: the config's model section.
+        spec: the window arithmetic.
+        season: the data's rows per season (metrics.seasonality, else the frequency's); None: unknown.
+        features: the data's feature columns; targets: its target columns.
+
+    Returns:
+        (base, why): a base `build` takes, and a clause for the note train and validate print.
+    """
+    if model.cell == "naive":
+        return "none", "model.cell naive has no network to learn a residual"
+    if spec.variable_length:
+        return "none", "window.variable_length: a base maps a fixed number of timesteps"
+    missing = [t for t in targets if t not in features]
+    if missing:
+        return "none", f"target '{missing[0]}' is not among data.features, so the window holds no past value of it"
+    window = f"{spec.timesteps}-row lookback" if spec.step == 1 else f"{spec.timesteps}-timestep window (lookback // step)"
+    seasons = model.base_season or season
+    if seasons is None:
+        return "linear", (
+            "no season known: no metrics.seasonality, and no regular time column whose frequency has one; "
+            "set metrics.seasonality or model.base_season for a seasonal base"
+        )
+    try:
+        chosen = choose_season(spec, model.base_season, season)
+    except ForecastError:
+        if isinstance(seasons, list):
+            return "linear", f"no season of {seasons} rows fits the {window}"
+        return "linear", f"a season of {seasons} rows does not fit the {window}"
+    return "seasonal_linear", f"a season of {chosen} rows fits the {window}"
+
+
+def resolve_base(
+    model: cfg.Model, spec: WindowSpec, season: int | None, features: list[str], targets: list[str]
+) -> tuple[cfg.Model, str | None]:
+    """`model` with model.base auto replaced by what `auto_base` chooses, and the note that says so
+    (None for an explicit base, returned as it is). What builds or describes the model takes the
+    resolved section; config.yaml keeps auto.
+
+    Raises:
+        ForecastError: model.base_season or model.base_shared: false set where auto chose a base that
+            cannot use them (exit 2, naming the key).
+    """
+    if model.base != "auto":
+        return model, None
+    base, why = auto_base(model, spec, season, features, targets)
+    resolved = model.model_copy(update={"base": base})
+    unused = [
+        *(["model.base_season"] if model.base_season is not None and not resolved.seasonal_base else []),
+        *(["model.base_shared: false"] if not model.base_shared and not resolved.linear_base else []),
+    ]
+    if unused:
+        raise ForecastError(
+            f"{unused[0]}: model.base auto chose {base} here ({why}), which cannot use it; "
+            "set model.base explicitly, or leave the key out"
+        )
+    return resolved, f"model.base auto: {base} ({why})"
+
+
+def _resolved(model: cfg.Model) -> None:
+    """Refuse an unresolved `base: auto`: it is decided with the data (`resolve_base`)."""
+    if model.base == "auto":
+        raise ValueError("model.base auto is decided with the data: pass prepare's resolved model (Prepared.model)")
 
 
 def calendar_reference(model: cfg.Model) -> str:
@@ -253,7 +339,8 @@ def build(
     `extras` add inputs named "future" (batch, horizon, future columns), "static" (batch, numeric
     static covariates) and "categories" (batch, categorical ones as integer codes): future values
     reach the decoder, static ones every encoder step and the decoder. `season`: rows per season
-    of `model.base: seasonal_naive` (`Prepared.base_season`).
+    of `model.base: seasonal_naive` (`Prepared.base_season`). `model`: with model.base auto
+    resolved (`Prepared.model`, `resolve_base`).
 
     With model.base, the base forecast is computed from the window the network sees (after
     instance_norm, so its inverse restores the level) and added to the network's output, to every
@@ -272,6 +359,7 @@ def build(
     window = keras.Input((None if spec.variable_length else spec.timesteps, n_features), name="window")
     if model.cell == "naive":
         return keras.Model(window, fl.RepeatLast(targets, spec.horizon, name="repeat_last")(window), name="naive")
+    _resolved(model)
     named = {"window": window, **_extra_inputs(spec, extras)}
     static = _static_vector(extras, named)
     norm = _instance_norm(model, targets, extras)

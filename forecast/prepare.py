@@ -17,7 +17,7 @@ from forecast import config as cfg
 from forecast.data import InputSchema, Series, load_series
 from forecast.errors import ForecastError
 from forecast.memory import release_memory
-from forecast.model import Extras, choose_season, target_index
+from forecast.model import Extras, choose_season, resolve_base, target_index
 from forecast.panels import leading_rows
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
@@ -42,6 +42,9 @@ class Prepared:
         seasonality: rows per season of the seasonal-naive baseline; None when there is none.
         base_season: rows per season of `model.base: seasonal_naive` (None for another base): its
             model.base_season, else the data's season, even where the baseline cannot be scored.
+        model: the config's model section with `model.base: auto` resolved for this data
+            (`model.resolve_base`): what builds and counts the network. config.model keeps auto.
+        base_note: what auto chose and why, for train's and validate's stderr; None for an explicit base.
         extras: a panel model's inputs beside the window (future columns, static covariates).
         static: (series, numeric static) and categories: (series, categorical static codes).
         skipped: ids of the series too short for one window (they get none).
@@ -64,6 +67,8 @@ class Prepared:
     skipped: list[str] = field(default_factory=list)
     mase_scale: dict[str, np.ndarray] = field(default_factory=dict)
     base_season: int | None = None
+    model: cfg.Model = field(kw_only=True)
+    base_note: str | None = field(default=None, kw_only=True)
 
     @property
     def borders(self) -> tuple[int, int, int]:
@@ -255,9 +260,10 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     if series.static is not None and scalers.static is not None:
         static, categories = scalers.static.encode(series.static)
     season = config.metrics.seasonality or infer_seasonality(series.times, config.data.frequency, series.offsets)
+    model, base_note = resolve_base(config.model, spec, season, series.feature_names, series.target_names)
     base_season = None
-    if config.model.seasonal_base:  # refused here, before anything is trained
-        base_season = choose_season(spec, config.model.base_season, season)
+    if model.seasonal_base:  # refused here, before anything is trained
+        base_season = choose_season(spec, model.base_season, season)
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}
@@ -267,6 +273,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     return Prepared(
         series, scalers, x, y, spec, ends, origins, targets, season,
         extras_of(config, series, scalers), static, categories, skipped, mase, base_season,
+        model=model, base_note=base_note,
     )  # fmt: skip
 
 

@@ -251,6 +251,9 @@ class TrainingStats:
     # what ended the fit: "epochs" (it ran all training.epochs) or "early_stopping"; None: nothing
     # was trained (model.cell: naive) or a run from before it was recorded
     stopped_by: str | None = None
+    # the base forecast the network was built with (model.base, auto resolved for the data); None:
+    # a run from before it was recorded
+    base: str | None = None
 
     @property
     def capped(self) -> bool:

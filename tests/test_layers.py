@@ -72,6 +72,7 @@ def test_channels_to_batch_round_trip():
 SPEC = WindowSpec(timesteps=24, step=1, delay=1, horizon=10)
 SEGRNN = dict(
     cell="gru",
+    base="none",  # model.base auto is resolved with data; these build the model directly
     layers=[cfg.Layer(units=16)],
     instance_norm="last",
     instance_norm_affine=True,
@@ -104,12 +105,20 @@ OPTION_SETS = {
         "layers": [cfg.Layer(units=8), cfg.Layer(units=12, dropout=0.1)],
         "dense": [7],
     },
-    "segments-dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], segment_len=4, instance_norm="mean"),
+    "segments-dense-decoder": dict(
+        cell="lstm", base="none", layers=[cfg.Layer(units=8)], segment_len=4, instance_norm="mean"
+    ),
     "segrnn-revin": {**SEGRNN, "instance_norm": "mean", "instance_norm_std": True},
     "ci-dense": dict(
-        cell="gru", layers=[cfg.Layer(units=8), cfg.Layer(units=4)], channel_independent=True, bidirectional=True
+        cell="gru",
+        base="none",
+        layers=[cfg.Layer(units=8), cfg.Layer(units=4)],
+        channel_independent=True,
+        bidirectional=True,
     ),
-    "parallel-multivariate": dict(cell="gru", layers=[cfg.Layer(units=8)], segment_len=8, decoder="parallel"),
+    "parallel-multivariate": dict(
+        cell="gru", base="none", layers=[cfg.Layer(units=8)], segment_len=8, decoder="parallel"
+    ),
     "segrnn-seasonal-naive-base": {**SEGRNN, "base": "seasonal_naive", "base_season": 5},
     "linear-base-per-channel": dict(
         layers=[cfg.Layer(units=8)], instance_norm="mean", base="linear", base_shared=False
@@ -188,7 +197,8 @@ def test_the_calendar_base_saves_and_loads(tmp_path):
         ({"model": {"channel_embedding": True}}, "channel_embedding needs channel_independent"),
         ({"model": {"segment_len": 4, "decoder": "parallel", "bidirectional": True}}, "cannot be bidirectional"),
         ({"model": {"cell": "naive", "base": "linear"}}, "base: cell naive has no network"),
-        ({"model": {"base_season": 24}}, "base_season needs base: seasonal_naive"),
+        ({"model": {"base": "none", "base_season": 24}}, "base_season needs base: seasonal_naive"),
+        ({"model": {"base": "none", "base_shared": False}}, "base_shared: false needs base: linear"),
         ({"model": {"base": "seasonal_naive", "base_shared": False}}, "base_shared: false needs base: linear"),
         ({"model": {"base": "linear"}, "window": {"variable_length": True}}, "model.base=linear maps a fixed"),
         (
@@ -198,7 +208,7 @@ def test_the_calendar_base_saves_and_loads(tmp_path):
         ({"model": {"base_calendar": 2, "channel_independent": True}}, "model.channel_independent takes no calendar"),
         ({"model": {"cell": "naive", "base_calendar": 1}}, "base_calendar: cell naive has no network"),
         ({"model": {"base": "seasonal_naive", "base_season": []}}, "base_season: list at least one season"),
-        ({"model": {"base_season": [24, 168]}}, "base_season needs base: seasonal_naive"),
+        ({"model": {"base": "linear", "base_season": [24, 168]}}, "base_season needs base: seasonal_naive"),
     ],
 )
 def test_option_conflicts_are_config_errors(raw, message):

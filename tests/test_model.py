@@ -23,6 +23,7 @@ SPEC = WindowSpec(timesteps=12, step=1, delay=1, horizon=3)
 def test_closed_form_parameter_count_matches_keras(cell, bidirectional):
     model_cfg = cfg.Model(
         cell=cell,
+        base="none",  # model.base auto is resolved with data; these build the model directly
         layers=[cfg.Layer(units=16), cfg.Layer(units=8)],
         bidirectional=bidirectional,
         dense=[10],
@@ -35,12 +36,12 @@ def test_closed_form_parameter_count_matches_keras(cell, bidirectional):
 
 def test_lstm_formula_by_hand():
     # One LSTM(32) on 14 features: 4*32*(32+14+1) = 6016; head Dense(1): 33.
-    model_cfg = cfg.Model(cell="lstm", layers=[cfg.Layer(units=32)])
+    model_cfg = cfg.Model(cell="lstm", base="none", layers=[cfg.Layer(units=32)])
     assert count_parameters(model_cfg, WindowSpec(240, 6, 144, 1), 14, 1) == 6016 + 33
 
 
 def test_stacking_sets_return_sequences():
-    model = build(cfg.Model(layers=[cfg.Layer(units=4)] * 3), SPEC, 2, [1])
+    model = build(cfg.Model(base="none", layers=[cfg.Layer(units=4)] * 3), SPEC, 2, [1])
     rnns = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     assert [layer.return_sequences for layer in rnns] == [True, True, False]
 
@@ -230,7 +231,7 @@ def test_the_calendar_profile_reproduces_a_weekly_season_from_a_day_of_lookback(
 def test_the_calendar_profile_reads_only_the_calendar_known_ahead():
     # a future covariate (column 1) beside the calendar: the profile ignores it, and the window's targets
     extras = Extras(future=[1, 2, 3, 4, 5], normalized=2)
-    model = build(cfg.Model(base_calendar=2, instance_norm="last"), DAY, 6, [0], extras)
+    model = build(cfg.Model(base="none", base_calendar=2, instance_norm="last"), DAY, 6, [0], extras)
     model.get_layer("calendar_base").set_weights([np.random.default_rng(5).standard_normal((8, 1))])
     profile = keras.Model(model.inputs, model.get_layer("calendar_base").output)
     rng, origins = np.random.default_rng(6), np.array([50, 80])
@@ -254,5 +255,5 @@ def test_the_calendar_profile_counts_its_parameters(norm, base):
 
 def test_a_calendar_profile_without_calendar_columns_is_refused():
     with pytest.raises(ForecastError, match=r"model.base_calendar needs data.calendar") as err:
-        build(cfg.Model(base_calendar=1), DAY, 2, [0], Extras(future=[1]))
+        build(cfg.Model(base="none", base_calendar=1), DAY, 2, [0], Extras(future=[1]))
     assert err.value.exit_code == 2

@@ -56,19 +56,23 @@ class Model(Section):
         description="Forecast these quantiles (e.g. [0.025, 0.1, 0.5, 0.9, 0.975]) instead of one value, trained "
         "with the pinball loss; they never cross. The point forecast is the median (0.5 is added when absent).",
     )
-    base: Literal["none", "seasonal_naive", "linear", "seasonal_linear"] = Field(
-        "none",
+    base: Literal["auto", "none", "seasonal_naive", "linear", "seasonal_linear"] = Field(
+        "auto",
         description="A base forecast from the window itself, under the network, which learns its residual (the two "
         "are added in the model): seasonal_naive repeats the last season (suits one strong season within the "
         "lookback); linear is a learned map from the lookback to the horizon per channel, DLinear-style and zero at "
         "the start (suits trends and several seasons within the lookback); seasonal_linear is the two added: the last "
-        "season repeated plus a learned linear correction, zero at the start. Computed after instance_norm.",
+        "season repeated plus a learned linear correction, zero at the start. Computed after instance_norm. "
+        "auto (the default) decides with the data: seasonal_linear when a season is known (base_season, "
+        "metrics.seasonality or the time column's frequency) and fits the lookback, else linear; none where the "
+        "model cannot take a base (cell naive, window.variable_length, a target that is not a feature). "
+        "config.yaml keeps auto; train and validate say what it chose, metrics.json records it as base.",
     )
     base_season: PositiveInt | list[PositiveInt] | None = Field(
         None,
-        description="Rows per season of base: seasonal_naive or seasonal_linear; a list of seasons (half-hourly: "
-        "[48, 336]) uses the "
-        "longest that fits in the lookback (it repeats the shorter ones too when they divide it). Default: "
+        description="Rows per season of base: seasonal_naive or seasonal_linear (or auto); a list of seasons "
+        "(half-hourly: [48, 336]) uses the longest that fits in the lookback (it repeats the shorter ones too when "
+        "they divide it). Default: "
         "metrics.seasonality, else the time column's frequency's season (hourly 24, daily 7, monthly 12...).",
     )
     base_calendar: Annotated[int, Field(ge=0)] = Field(
@@ -79,8 +83,8 @@ class Model(Section):
     )
     base_shared: bool = Field(
         True,
-        description="base: linear (or seasonal_linear): one map shared by every channel; false: one per target "
-        "channel.",
+        description="base: linear (or seasonal_linear, or auto): one map shared by every channel; false: one per "
+        "target channel.",
     )
     decoder: Literal["dense", "parallel"] = Field(
         "dense",
@@ -112,16 +116,17 @@ class Model(Section):
             self.quantiles = sorted({*self.quantiles, 0.5})
             if self.cell == "naive":
                 raise ValueError("quantiles: model.cell=naive repeats the last value; it has no quantiles to learn")
-        if self.base != "none" and self.cell == "naive":
+        if self.base not in ("none", "auto") and self.cell == "naive":  # auto: none with cell naive
             raise ValueError("base: cell naive has no network to learn a residual; use a recurrent cell or base: none")
         if self.base_calendar and self.cell == "naive":
             raise ValueError("base_calendar: cell naive has no network to learn a residual; use a recurrent cell")
         if isinstance(self.base_season, list) and not self.base_season:
             raise ValueError("base_season: list at least one season")
-        if self.base_season is not None and not self.seasonal_base:
-            raise ValueError("base_season needs base: seasonal_naive or seasonal_linear")
-        if not self.base_shared and not self.linear_base:
-            raise ValueError("base_shared: false needs base: linear or seasonal_linear")
+        # auto may resolve to a base that uses them: prepare refuses them where it does not
+        if self.base_season is not None and not (self.seasonal_base or self.base == "auto"):
+            raise ValueError("base_season needs base: seasonal_naive, seasonal_linear or auto")
+        if not self.base_shared and not (self.linear_base or self.base == "auto"):
+            raise ValueError("base_shared: false needs base: linear, seasonal_linear or auto")
         if self.instance_norm == "none" and self.instance_norm_options():  # None: decided with the data section
             raise ValueError(f"{self.instance_norm_options()[0]} needs instance_norm: last or mean")
         return self
