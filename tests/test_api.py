@@ -41,7 +41,10 @@ def test_train_returns_a_completed_run(trained):
     metrics = trained.metrics
     assert isinstance(metrics, Metrics)
     assert metrics.test.windows == 197 and metrics.val.windows == 197
-    assert metrics.training.epochs_run == 1 and metrics.training.parameters == 1308
+    # 1308 for the network (test_validate_without_training) + the seasonal_linear base model.base auto
+    # chose for hourly data: a linear map of the 12 timesteps (and a bias) to the 4 horizon rows
+    assert metrics.training.epochs_run == 1 and metrics.training.parameters == 1308 + (12 + 1) * 4
+    assert metrics.training.base == "seasonal_linear"
     assert trained.config == forecast.Config.model_validate(CONFIG)
     for path in (trained.model_file, trained.scaler_file, trained.history_file, trained.report_file):
         assert path.is_file(), path
@@ -64,6 +67,7 @@ def test_metrics_json_is_written_in_its_documented_layout(trained):
         "replicas",
         "sequences_per_second",
         "stopped_by",
+        "base",
         "seasonality",
     ]
     assert raw["sequences_per_second"] == raw["samples_per_second"]  # one sequence per window
@@ -192,7 +196,8 @@ def test_validate_without_training(config_file):
     assert result.windows == {"train": 574, "val": 197, "test": 197}  # train: 600 - 22 - 4
     assert result.borders == (600, 800, 1000) and result.rows == 17420
     assert result.input_shape == (12, 7) and result.output_shape == (4, 7)
-    assert result.parameters == 1308  # 4*8*(8+7+1) + 4*8*(8+8+1) + (8+1)*28
+    # 4*8*(8+7+1) + 4*8*(8+8+1) + (8+1)*28, and model.base auto's seasonal_linear map: (12+1)*4
+    assert result.parameters == 1308 + (12 + 1) * 4
     assert result.target_names == result.feature_names == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
     assert result.cudnn_blockers == [] and result.notes == []
 

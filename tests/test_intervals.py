@@ -63,11 +63,14 @@ def test_bad_interval_configs_name_the_key(raw, message):
         cfg.Config.model_validate(raw)
 
 
+# base: none (model.base auto is resolved with data; these build the model directly)
 OPTION_SETS = {
-    "dense-decoder": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="last"),
+    "dense-decoder": dict(cell="lstm", base="none", layers=[cfg.Layer(units=8)], instance_norm="last"),
     "segrnn-affine": SEGRNN,  # test_layers' SegRNN option set: every long-horizon layer at once
-    "ci-dense": dict(cell="gru", layers=[cfg.Layer(units=8)], channel_independent=True, instance_norm="mean"),
-    "plain": dict(cell="lstm", layers=[cfg.Layer(units=8)], instance_norm="none", dense=[5]),
+    "ci-dense": dict(
+        cell="gru", base="none", layers=[cfg.Layer(units=8)], channel_independent=True, instance_norm="mean"
+    ),
+    "plain": dict(cell="lstm", base="none", layers=[cfg.Layer(units=8)], instance_norm="none", dense=[5]),
 }
 
 

@@ -266,7 +266,8 @@ def test_model_with_every_extra_input_counts_and_saves(tmp_path):
 
     spec = WindowSpec(12, 1, 1, 4)
     extras = Extras(future=[1, 3], static=1, categories=[3], normalized=2)
-    for model in (cfg.Model(), cfg.Model(segment_len=4, decoder="parallel", instance_norm="last")):
+    parallel = cfg.Model(base="none", segment_len=4, decoder="parallel", instance_norm="last")
+    for model in (cfg.Model(base="none"), parallel):  # base: auto is resolved with data; these build directly
         network = build(model, spec, 4, [0], extras)
         assert network.count_params() == count_parameters(model, spec, 4, 1, extras)
         network.save(tmp_path / "m.keras")
