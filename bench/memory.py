@@ -47,7 +47,7 @@ def main() -> None:
             "split": {"train_end": 200_000, "val_end": 300_000},
         },
         "window": {"lookback": lookback, "step": step, "delay": delay},
-        "model": {"cell": "gru", "layers": [{"units": 32}]},
+        "model": {"cell": "gru", "base": "none", "layers": [{"units": 32}]},  # base: as recorded
         "training": {
             "optimizer": "rmsprop",
             "loss": "mae",

@@ -187,6 +187,7 @@ def forecast_config(steps: int, seed: int) -> dict[str, Any]:
             "layers": [{"units": 64}, {"units": 64}],
             "channel_independent": True,
             "instance_norm": "none",  # the default would subtract each window's last value
+            "base": "none",  # the peers' LSTMs have no base forecast under them (the default, auto, adds one)
             "dropout_between": 0.0,  # the default is 0.1
         },
         "training": {

@@ -156,7 +156,7 @@ def main() -> None:
                 "split": {"train": 0.7, "val": 0.15, "test": 0.15},
             },
             "window": {"lookback": LOOKBACK, "step": STEP, "delay": DELAY, "horizon": 1},
-            "model": {"cell": "lstm", "layers": [{"units": 32}, {"units": 32}]},
+            "model": {"cell": "lstm", "base": "none", "layers": [{"units": 32}, {"units": 32}]},  # as recorded
             "training": {
                 "optimizer": "rmsprop",
                 "loss": "mae",
