@@ -155,7 +155,7 @@ def _announce(config: cfg.Config, prepared: Prepared, run: Run) -> None:
         )
     log.info(f"data: {config.data.path}")
     if prepared.base_note:
-        log.info(prepared.base_note)
+        log.info(f"note: {prepared.base_note}")
     for note in config.notes:
         log.warning(f"note: {note}")
     for note in prepared.series.notes:
@@ -358,7 +358,7 @@ def validate(config: cfg.Config) -> Validation:
     p = prepare(config)
     check(config, p)
     if p.base_note:
-        log.info(p.base_note)
+        log.info(f"note: {p.base_note}")
     s, spec = p.series, p.spec
     return Validation(
         config=config,

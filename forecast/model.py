@@ -197,7 +197,9 @@ def auto_base(
     missing = [t for t in targets if t not in features]
     if missing:
         return "none", f"target '{missing[0]}' is not among data.features, so the window holds no past value of it"
-    window = f"{spec.timesteps}-row lookback" if spec.step == 1 else f"{spec.timesteps}-timestep window (lookback // step)"
+    window = f"{spec.timesteps}-row lookback"
+    if spec.step > 1:
+        window = f"{spec.timesteps}-timestep window (lookback // step)"
     seasons = model.base_season or season
     if seasons is None:
         return "linear", (

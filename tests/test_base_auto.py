@@ -141,7 +141,7 @@ def test_a_run_records_what_auto_chose(tmp_path, caplog):
     config = cfg.Config.model_validate(tiny_config(training={"epochs": 1}))
     with caplog.at_level("INFO", logger="forecast"):
         run = api.train(config, tmp_path / "run")
-    assert "model.base auto: seasonal_linear (a season of 24 rows fits" in caplog.text
+    assert "note: model.base auto: seasonal_linear (a season of 24 rows fits" in caplog.text
     metrics = json.loads(run.metrics_file.read_text())
     assert metrics["base"] == "seasonal_linear"
     assert "- base forecast: seasonal_linear (chosen by model.base auto)" in run.report_file.read_text()
