@@ -51,8 +51,12 @@ def test_validate_reports_shapes_and_parameters(write_config):
     assert out.returncode == 0, out.stderr
     assert "windows: train 574, val 197, test 197" in out.stdout  # (600 - 22 - 4) train origins
     assert "input shape: (12, 7) -> output (4, 7)" in out.stdout
-    # 4*8*(8+7+1) + 4*8*(8+8+1) + (8+1)*28 = 512 + 544 + 252
-    assert "parameters: 1,308" in out.stdout
+    # 4*8*(8+7+1) + 4*8*(8+8+1) + (8+1)*28 = 512 + 544 + 252, and the seasonal_linear base model.base
+    # auto chose for hourly data (a season of 24 rows): its linear map, (12 + 1) * 4
+    assert "parameters: 1,360" in out.stdout
+    assert out.stderr == (
+        "note: model.base auto: seasonal_linear (a season of 24 rows fits the 12-timestep window (lookback // step))\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,7 +154,8 @@ def test_metrics_json_holds_model_naive_scaled(trained):
                 assert set(part[who]) == {"mae", "rmse", "mse", "mape", *extra}
                 assert part[who]["rmse"] == pytest.approx(part[who]["mse"] ** 0.5)
     assert metrics["epochs_run"] == 2 and 1 <= metrics["best_epoch"] <= 2
-    assert metrics["parameters"] == 1308 and metrics["samples_per_second"] > 0
+    assert metrics["parameters"] == 1308 + (12 + 1) * 4 and metrics["samples_per_second"] > 0  # the base's map
+    assert metrics["base"] == "seasonal_linear"  # model.base auto's choice for hourly data
     assert metrics["backend"] == os.environ.get("KERAS_BACKEND", "tensorflow") and metrics["device"]
     # the final table shows the same numbers
     assert f"{metrics['test']['model']['mae']:.4f}" in out.stdout and "naive MAE" in out.stdout
