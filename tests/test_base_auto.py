@@ -1,4 +1,6 @@
-"""`model.base: auto` (issue 33): the default base, decided with the data where its season is known."""
+"""`model.base: auto` (issue 33): the default base, decided with the data where its season is known
+(`model.auto_base`, `model.resolve_base`, called by `prepare`): the rule, the refusals, and that the
+resolved base is what validate counts, Keras builds and a run records."""
 
 import json
 import re
@@ -118,13 +120,18 @@ def test_the_rule_on_its_own():
     )
 
 
-def test_an_unresolved_auto_is_not_built():
+def test_an_unresolved_auto_is_not_counted():
     with pytest.raises(ValueError, match=r"model\.base auto is decided with the data"):
         count_parameters(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, 1)
+
+
+@pytest.mark.slow
+def test_an_unresolved_auto_is_not_built():
     with pytest.raises(ValueError, match=r"model\.base auto is decided with the data"):
         build(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, [0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{}, {"window": {"lookback": 12, "step": 1}}, {"data": NO_TIME}])
 def test_validate_counts_the_resolved_model_as_keras_does(overrides, caplog):
     config = cfg.Config.model_validate(tiny_config(**overrides))
@@ -137,6 +144,7 @@ def test_validate_counts_the_resolved_model_as_keras_does(overrides, caplog):
     assert v.parameters > api.validate(none).parameters  # the linear map's weights are in the count
 
 
+@pytest.mark.slow
 def test_a_run_records_what_auto_chose(tmp_path, caplog):
     config = cfg.Config.model_validate(tiny_config(training={"epochs": 1}))
     with caplog.at_level("INFO", logger="forecast"):
