@@ -57,7 +57,7 @@ class Forecasts:
     witness: pd.DatetimeIndex | None = None
     # a run with intervals: each bound by its quantile's name ("q0.025", ...), shaped like `values`
     bounds: dict[str, np.ndarray] | None = None
-    # how the input writes its stamps (see data.stamp_format): CSV writes origins and target times alike
+    # how the input writes its stamps (see timeparse.stamp_format): CSV writes origins and target times alike
     time_format: str | None = None
     # the series forecast from (original units), for `plot`'s history; only on a whole forecast
     history: Series | None = field(default=None, repr=False, compare=False)
@@ -77,7 +77,7 @@ class Forecasts:
         """Label `values` (one forecast per origin row of `series`): with a time column, origins and
         targets are stamps; without, row numbers within each series. `witness`: `witness_of` the
         series' stamps when the caller has it (a streamed forecast computes it once); `bounds`: the
-        intervals' bounds by name; `time_format`: the input's stamp format (data.stamp_format)."""
+        intervals' bounds by name; `time_format`: the input's stamp format (timeparse.stamp_format)."""
         target_rows = origins[:, None] + spec.target_offsets()
         which = series.series_of(origins)
         if series.times is not None:
@@ -277,7 +277,7 @@ class Forecaster:
     witness: pd.DatetimeIndex | None = None  # computed on the first chunk
     skipped: int = 0  # series too short for one window (no forecast)
     others: list = field(default_factory=list)  # an ensemble's other members: (model, calibration) each
-    time_format: str | None = None  # how the input writes its stamps (data.stamp_format)
+    time_format: str | None = None  # how the input writes its stamps (timeparse.stamp_format)
 
     def witness_with(self, earlier: pd.DatetimeIndex | None) -> pd.DatetimeIndex | None:
         """`witness_of` this series' stamps, with an earlier part's: the stamps that fix how CSV prints stamps,

@@ -178,8 +178,9 @@ def auto_base(
     - seasonal_linear where a season is known (model.base_season, else the data's `season`:
       metrics.seasonality, else the time column's frequency's, as for MASE) and fits the window
       (`choose_season` accepts it: lookback // step holds its seasonal lags);
-    - else linear: no season known (rows without a regular time column), or a season longer than
-      the lookback.
+    - else linear: no season known (rows without a regular time column), a season longer than
+      the lookback, or one that is not a whole number of window.step rows (the sampled rows would
+      not fall one season before each target, so a seasonal base would read the wrong hours).
 
     Args:
         model: the config's model section.
@@ -212,6 +213,8 @@ def auto_base(
         if isinstance(seasons, list):
             return "linear", f"no season of {seasons} rows fits the {window}"
         return "linear", f"a season of {seasons} rows does not fit the {window}"
+    if chosen % spec.step:
+        return "linear", f"a season of {chosen} rows is not a multiple of window.step ({spec.step})"
     return "seasonal_linear", f"a season of {chosen} rows fits the {window}"
 
 

@@ -221,7 +221,7 @@ def write_csv(table, stream: BinaryIO, labels: list[str], header: bool = True) -
 
 
 def stamp_text(stamps: pd.DatetimeIndex, time_format: str | None, witness: pd.DatetimeIndex | None = None) -> list[str]:
-    """Stamps as the input writes them: in its `time_format` (data.stamp_format: '2024-05-01 13:00'
+    """Stamps as the input writes them: in its `time_format` (timeparse.stamp_format: '2024-05-01 13:00'
     gets no invented seconds, dates stay dates) where that format writes every one of them exactly;
     else as pandas' to_csv does (ISO: dates only when every stamp is midnight, the zone's offset when
     there is one, 0, 3, 6 or 9 digits of seconds), formatted beside the `witness` stamps so that the

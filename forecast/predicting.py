@@ -102,7 +102,7 @@ def write(
     """`forecast predict`: forecasts written to `output` (see `api.write_predictions`).
 
     A panel written to a CSV or Parquet file is read and forecast a group of series at a time
-    (`write_groups`), or a shard's series alone; anything else in one piece, streamed in chunks.
+    (`group_forecasts`), or a shard's series alone; anything else in one piece, streamed in chunks.
     """
     runs = members(runs)
     config = runs[0].config

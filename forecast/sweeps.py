@@ -155,7 +155,8 @@ def _train(trial: Run, config: cfg.Config, step: str, label: str) -> bool:
     Returns:
         False when its settings failed (the sweep goes on); True when it trained, had, or was skipped.
     """
-    from forecast import lifecycle  # deferred: it loads pandas and the data stack; `forecast leaderboard` needs none
+    # deferred: lifecycle loads scikit-learn and the model stack; `forecast leaderboard` needs neither
+    from forecast import lifecycle
 
     if trial.status == "completed":
         log.info(f"{step} already completed: {label}")

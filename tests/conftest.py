@@ -32,7 +32,7 @@ TRAINING_FIXTURES = frozenset(
         "base_runs",  # test_export: one run per base
         "panel_with_extras",  # test_export: a panel reading every extra input
         "covariate_panel",  # test_panel: future covariate, statics, calendar
-        "independent_run",  # test_performance: a channel-independent run
+        "independent_run",  # test_inference: a channel-independent run
         "conformal_run",  # test_plots: conformal intervals
         "panel_run",  # test_plots, test_shards: a panel run
         "covariate_run",  # test_shards: a panel run with a future covariate

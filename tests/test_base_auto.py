@@ -120,6 +120,17 @@ def test_the_rule_on_its_own():
     )
 
 
+def test_a_season_that_is_not_a_whole_number_of_steps_gives_linear():
+    """With step 5 a daily season of 24 hours would read rows 20 or 25 hours back, not 24."""
+    model, features = cfg.Model(), ["y"]
+    assert auto_base(model, WindowSpec(timesteps=19, step=5, delay=1, horizon=12), 24, features, ["y"]) == (
+        "linear",
+        "a season of 24 rows is not a multiple of window.step (5)",
+    )
+    aligned = WindowSpec(timesteps=24, step=4, delay=1, horizon=12)
+    assert auto_base(model, aligned, 24, features, ["y"])[0] == "seasonal_linear"
+
+
 def test_an_unresolved_auto_is_not_counted():
     with pytest.raises(ValueError, match=r"model\.base auto is decided with the data"):
         count_parameters(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, 1)

@@ -1,4 +1,4 @@
-"""A run reads new data by column name, and never trusts what it reads back from its own directory."""
+"""data.InputSchema: a run reads new data by column name, and never trusts what it reads back from its own directory."""
 
 import json
 

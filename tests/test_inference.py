@@ -1,4 +1,4 @@
-"""Honest rates and bounded inference batches (issue 21): what a channel-independent model counts."""
+"""inference.py: honest rates and bounded inference batches (issue 21), what a channel-independent model counts."""
 
 import pytest
 from conftest import tiny_config
