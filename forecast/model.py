@@ -371,7 +371,7 @@ def build(
     x, shift = norm(window) if norm is not None else (window, None)
     base = _base_forecast(model, spec, targets, extras, season, x, named)
     x = _decoder(model, spec, n_features, _encoder(model, spec, x, static), named, static)
-    x = _head(model, spec, n_features, len(targets), x)
+    x = _head(model, spec, n_features, len(targets), x, residual=base is not None)
     x = _forecast(model, x, base, norm, shift)
     return keras.Model(named if len(named) > 1 else window, x, name="forecast")
 
@@ -565,23 +565,33 @@ def _segment_conditions(model: cfg.Model, segments: int, query_width: int, named
     return keras.layers.Dense(query_width, name="condition_projection")(conditions[0])
 
 
-def _head(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, x):
+def _head(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, x, residual: bool):
     """The decoder's output through model.dense and the head: (batch, horizon, outputs), outputs
-    quantile-major; a channel-independent model's rows gathered back into channels."""
+    quantile-major; a channel-independent model's rows gathered back into channels.
+
+    `residual`: the head forecasts the residual of a base, so its kernel starts at zero and the model
+    starts as its base (as a residual network's last layer starts at zero: Goyal et al. 2017,
+    Fixup, ReZero); a random head would add noise that early stopping on a short series cannot
+    train away (elecdaily: validation MASE 0.54 against 0.73, bench/realdata.py). Gradients still
+    reach the kernel at once, and the layers under it from the second step.
+    """
     import keras  # deferred: Keras loads TensorFlow
 
     from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
     reg = _regularizer(model)
+    init = "zeros" if residual else "glorot_uniform"
     outputs = (1 if model.channel_independent else n_targets) * _quantile_count(model)
     for i, units in enumerate(model.dense):
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense_{i}")(x)
     if model.decoder == "parallel":
         segments = _segments(model, spec)
-        x = keras.layers.Dense(model.segment_len * outputs, kernel_regularizer=reg, name="head")(x)
+        x = keras.layers.Dense(
+            model.segment_len * outputs, kernel_regularizer=reg, kernel_initializer=init, name="head"
+        )(x)
         x = fl.MergeSegments(segments, spec.horizon, outputs, name="forecast_segments")(x)
     else:
-        x = keras.layers.Dense(spec.horizon * outputs, kernel_regularizer=reg, name="head")(x)
+        x = keras.layers.Dense(spec.horizon * outputs, kernel_regularizer=reg, kernel_initializer=init, name="head")(x)
         x = keras.layers.Reshape((spec.horizon, outputs), name="forecast_steps")(x)
     if model.channel_independent:
         if _quantile_count(model) == 1:
