@@ -259,7 +259,8 @@ class RepeatLast(SeasonalNaive):
 class LinearBase(keras.layers.Layer):
     """A base forecast (`model.base: linear`): a learned linear map from the window's timesteps to
     the horizon, per target channel (DLinear's linear layer over the time axis; after
-    instance_norm: last, NLinear's). Zero-initialised, so training starts from the network alone.
+    instance_norm: last, NLinear's). Zero-initialised, as the network's head is under a base, so a
+    new model forecasts the window's level (after instance_norm) and training moves it from there.
 
     Args:
         targets: the target columns' indices in the window.

@@ -115,6 +115,22 @@ def test_a_zero_network_forecasts_the_seasonal_linear_base_its_two_parts_added()
     assert build(model_cfg, STEP2, 3, [2, 0], season=6).count_params() == count_parameters(model_cfg, STEP2, 3, 2)
 
 
+@pytest.mark.slow  # over 0.3 s
+@pytest.mark.parametrize("decoder", ["dense", "parallel"])
+def test_a_model_with_a_base_starts_as_its_base(decoder):
+    # the head of a residual model starts at zero (no zero_network here): before any training the
+    # forecast is the base's, seasonal naive exactly; without a base the head starts random
+    segment = {"segment_len": 4} if decoder == "parallel" else {}
+    model = build(cfg.Model(base="seasonal_naive", instance_norm="none", decoder=decoder, **segment), STEP2, 3, [2, 0],
+                  season=6)  # fmt: skip
+    seasonal = WINDOWS[:, [11 - lag for lag in seasonal_lags(STEP2, 6)]][:, :, [2, 0]]
+    np.testing.assert_array_equal(model(WINDOWS), seasonal)
+    assert not np.any(model.get_layer("head").get_weights()[0])
+    plain = build(cfg.Model(base="none", instance_norm="none", decoder=decoder, **segment), STEP2, 3, [2, 0])
+    assert np.abs(plain.get_layer("head").get_weights()[0]).min() > 0
+    assert np.abs(keras.ops.convert_to_numpy(plain(WINDOWS))).max() > 1e-3
+
+
 def test_the_base_reads_only_the_window():
     # a panel model with future covariates: the base ignores the horizon's known values (only the
     # network reads them), and a window's base does not change when later rows of its series do

@@ -66,7 +66,8 @@ class Model(Section):
         "auto (the default) decides with the data: seasonal_linear when a season is known (base_season, "
         "metrics.seasonality or the time column's frequency) and fits the lookback, else linear; none where the "
         "model cannot take a base (cell naive, window.variable_length, a target that is not a feature). "
-        "config.yaml keeps auto; train and validate say what it chose, metrics.json records it as base.",
+        "config.yaml keeps auto; train and validate say what it chose, metrics.json records it as base. "
+        "With a base the network's output layer starts at zero, so an untrained model forecasts its base.",
     )
     base_season: PositiveInt | list[PositiveInt] | None = Field(
         None,
