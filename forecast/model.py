@@ -572,7 +572,7 @@ def _head(model: cfg.Model, spec: WindowSpec, n_features: int, n_targets: int, x
     `residual`: the head forecasts the residual of a base, so its kernel starts at zero and the model
     starts as its base (as a residual network's last layer starts at zero: Goyal et al. 2017,
     Fixup, ReZero); a random head would add noise that early stopping on a short series cannot
-    train away (elecdaily: validation MASE 0.54 against 0.73, bench/realdata.py). Gradients still
+    train away (elecdaily: validation MASE 0.54 against 0.72, BENCHMARKS.md). Gradients still
     reach the kernel at once, and the layers under it from the second step.
     """
     import keras  # deferred: Keras loads TensorFlow
