@@ -259,8 +259,9 @@ class RepeatLast(SeasonalNaive):
 class LinearBase(keras.layers.Layer):
     """A base forecast (`model.base: linear`): a learned linear map from the window's timesteps to
     the horizon, per target channel (DLinear's linear layer over the time axis; after
-    instance_norm: last, NLinear's). Zero-initialised, as the network's head is under a base, so a
-    new model forecasts the window's level (after instance_norm) and training moves it from there.
+    instance_norm: last, NLinear's). Zero-initialised, as the network's head is under a base: an
+    untrained model forecasts zero before instance_norm's inverse, i.e. the window's last value (or
+    mean) repeated, and training moves it from there.
 
     Args:
         targets: the target columns' indices in the window.
