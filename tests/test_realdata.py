@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.realdata import months, scores
+from bench.realdata import months, scores, summary, table
 
 
 def test_r_monthly_time_becomes_month_starts():
@@ -32,3 +32,22 @@ def test_a_target_without_a_mase_scale_is_left_out_of_mase_only():
     pred = y + np.array([1.0, 4.0])  # target 0 off by 1, target 1 off by 4
     got = scores(y, pred, np.array([[0.5, np.nan]]), np.array([0]))
     assert got["mase"] == pytest.approx(2.0) and got["mae"] == pytest.approx(2.5)
+
+
+def run_result(mase: float, val: float, naive_val: float) -> dict:
+    scores_ = {"mae": 1.0, "rmse": 1.0, "mase": mase, "smape": 1.0, "seconds": 1.0}
+    return {**scores_, "val_mase": val, "val_seasonal_naive_mase": naive_val}
+
+
+def test_the_table_shows_validation_mase_beside_the_test_scores():
+    # two seeds of forecast (val 0.5 and 0.7) and the statistical models: the seasonal naive's val
+    # MASE comes from the runs' metrics.json, the others have none
+    stats = {m: {"mae": 2.0, "rmse": 2.0, "mase": v, "smape": 2.0, "seconds": 0.0}
+             for m, v in (("SeasonalNaive", 1.2), ("AutoETS", 0.9))}  # fmt: skip
+    results = {"gas": {"forecast": [run_result(1.0, 0.5, 0.8), run_result(1.1, 0.7, 0.8)], "stats": stats}}
+    lines = table(results, [1, 2])
+    assert lines[0].endswith("| wall s | val MASE |")
+    assert lines[2].endswith("| 0.6000 ± 0.1414 |")  # the two seeds' mean ± sample std
+    assert lines[3].startswith("| gas | SeasonalNaive |") and lines[3].endswith("| 0.8000 |")
+    assert lines[4].endswith("|  |")  # AutoETS: no validation score
+    assert summary(results)[0] == "mean validation MASE over 1 datasets (metrics.json): forecast 0.6000"
