@@ -378,6 +378,7 @@ def validate(config: cfg.Config) -> Validation:
         notes=list(s.notes),
         series=s.n_series,
         series_skipped=len(p.skipped),
+        base=p.model.base,
         extras={
             k: v
             for k, v in {

@@ -368,3 +368,4 @@ class Validation:
     series: int = 1
     series_skipped: int = 0
     extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes
+    base: str = "none"  # the base the model is built with: model.base, auto as decided with the data

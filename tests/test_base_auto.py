@@ -143,13 +143,16 @@ def test_an_unresolved_auto_is_not_built():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("overrides", [{}, {"window": {"lookback": 12, "step": 1}}, {"data": NO_TIME}])
-def test_validate_counts_the_resolved_model_as_keras_does(overrides, caplog):
+@pytest.mark.parametrize(
+    ("overrides", "chosen"),
+    [({}, "seasonal_linear"), ({"window": {"lookback": 12, "step": 1}}, "linear"), ({"data": NO_TIME}, "linear")],
+)
+def test_validate_counts_the_resolved_model_as_keras_does(overrides, chosen, caplog):
     config = cfg.Config.model_validate(tiny_config(**overrides))
     with caplog.at_level("INFO", logger="forecast"):
         v = api.validate(config)
-    assert "model.base auto: " in caplog.text
-    assert v.config.model.base == "auto"
+    assert f"model.base auto: {chosen} (" in caplog.text
+    assert v.config.model.base == "auto" and v.base == chosen  # the config as written, the base as built
     assert v.parameters == api.build_model(config).count_params()
     none = cfg.Config.model_validate(tiny_config(model={"base": "none"}, **overrides))
     assert v.parameters > api.validate(none).parameters  # the linear map's weights are in the count
