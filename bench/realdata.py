@@ -402,9 +402,11 @@ def summary(results: dict[str, dict]) -> list[str]:
     best = {n: min(v["mase"] for m, v in stats[n].items() if m != "SeasonalNaive") for n in ets}
     val = [np.mean([run["val_mase"] for run in results[n]["forecast"]]) for n in mase
            if all(run.get("val_mase") is not None for run in results[n]["forecast"])]  # fmt: skip
-    chosen_on = [f"mean validation MASE over {len(val)} datasets (metrics.json): forecast {np.mean(val):.4f}"]
+    chosen_on = (
+        [f"mean validation MASE over {len(val)} datasets (metrics.json): forecast {np.mean(val):.4f}"] if val else []
+    )
     return [
-        *(chosen_on if val else []),
+        *chosen_on,
         f"forecast beats SeasonalNaive on MASE on {len(naive) - len(loses)} of {len(naive)} datasets"
         + (f" (not on: {', '.join(loses)})" if loses else ""),
         f"mean MASE over the {len(ets)} datasets with AutoETS: forecast {np.mean([mase[n] for n in ets]):.4f}, "
