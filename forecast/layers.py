@@ -207,25 +207,41 @@ class SeasonalNaive(keras.layers.Layer):
     """A base forecast (`model.base: seasonal_naive`): each horizon row's target value one season
     earlier, read from the window itself, so it never sees past the origin.
 
+    With `seasons` > 1, a seasonal profile instead: each row's value averaged over that point of
+    the window's last `seasons` seasons, moved from their mean level to the last season's
+    (`model.base_seasons`). One season's values carry that season's noise into every forecast;
+    the average keeps the shape and drops most of the noise, as ETS's seasonal smoothing or
+    seasonal ARIMA's seasonal moving average do. Its weights sum to one, so like seasonal naive
+    it moves with the window's level (and commutes with instance_norm).
+
     Args:
         targets: the target columns' indices in the window.
         lags: per horizon row, how many timesteps before the window's last one its value sits
             (`model.seasonal_lags`). A shorter window (variable_length) reads its oldest row instead
             of one it does not have.
+        seasons: whole seasons averaged (1: seasonal naive).
+        period: timesteps per season; needed with seasons > 1.
     """
 
-    def __init__(self, targets: list[int], lags: list[int], **kwargs):
+    def __init__(self, targets: list[int], lags: list[int], seasons: int = 1, period: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.targets, self.lags = list(targets), list(lags)
+        self.targets, self.lags, self.seasons, self.period = list(targets), list(lags), seasons, period
 
     def call(self, x):
-        return ops.take(lagged(x, self.lags), ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        x = ops.take(x, ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        if self.seasons == 1:
+            return lagged(x, self.lags)
+        k, m = self.seasons, self.period
+        profile = sum(lagged(x, [lag + j * m for lag in self.lags]) for j in range(k)) / k
+        level = ops.mean(x[:, -m:], axis=1, keepdims=True) - ops.mean(x[:, -k * m :], axis=1, keepdims=True)
+        return profile + level
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], len(self.lags), len(self.targets))
 
     def get_config(self):
-        return {**super().get_config(), "targets": self.targets, "lags": self.lags}
+        profile = {"seasons": self.seasons, "period": self.period} if self.seasons > 1 else {}
+        return {**super().get_config(), "targets": self.targets, "lags": self.lags, **profile}
 
 
 def lagged(x, lags: list[int]):

@@ -235,6 +235,7 @@ def resolve_base(
     resolved = model.model_copy(update={"base": base})
     unused = [
         *(["model.base_season"] if model.base_season is not None and not resolved.seasonal_base else []),
+        *(["model.base_seasons"] if model.base_seasons is not None and not resolved.seasonal_base else []),
         *(["model.base_shared: false"] if not model.base_shared and not resolved.linear_base else []),
     ]
     if unused:
@@ -304,8 +305,9 @@ def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | 
     both = model.base == "seasonal_linear"
     parts = []
     if model.seasonal_base:
-        lags = seasonal_lags(spec, season)
-        parts.append(fl.SeasonalNaive(targets, lags, name="seasonal_base" if both else "base")(x))
+        lags, seasons = seasonal_lags(spec, season), model.base_seasons or 1
+        period = season // spec.step if seasons > 1 else None
+        parts.append(fl.SeasonalNaive(targets, lags, seasons, period, name="seasonal_base" if both else "base")(x))
     if model.linear_base:
         parts.append(fl.LinearBase(targets, spec.horizon, model.base_shared, name="linear_base" if both else "base")(x))
     return keras.layers.Add(name="base")(parts) if both else parts[0]

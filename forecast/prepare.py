@@ -22,6 +22,7 @@ from forecast.panels import leading_rows
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
 from forecast.scalers import fit as fit_scalers
+from forecast.seasonal import resolve_seasons
 from forecast.timegrid import frequency
 from forecast.windows import Feed, WindowSpec, seasonal_offsets
 
@@ -264,6 +265,10 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     base_season = None
     if model.seasonal_base:  # refused here, before anything is trained
         base_season = choose_season(spec, model.base_season, season)
+        seasons, why = resolve_seasons(model, base_note is not None, spec, base_season, y, origins["train"])
+        if seasons != (model.base_seasons or 1):
+            model = model.model_copy(update={"base_seasons": seasons})
+        base_note = f"{base_note}; {why}" if why else base_note
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}

@@ -193,6 +193,7 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
     compared = ", ".join(BASELINES[k] for k in test.baselines())
     scores = "MAE, RMSE and MASE" if metrics.seasonality is not None else "MAE and RMSE"
     auto = " (chosen by model.base auto)" if config.model.base == "auto" else ""
+    profile = f", its seasonal part the profile of {t.base_seasons} seasons" if (t.base_seasons or 1) > 1 else ""
     lines = [
         f"# Run `{run.path.name}`",
         "",
@@ -231,7 +232,7 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         f"- epochs run: {t.epochs_run}, best epoch: {t.best_epoch}"
         + {"epochs": ", stopped by the training.epochs cap", "early_stopping": ", stopped early"}.get(t.stopped_by, ""),
         *([f"- **Warning:** {capped}."] if (capped := convergence(config, t)) else []),
-        *([f"- base forecast: {t.base}{auto}"] if t.base else []),
+        *([f"- base forecast: {t.base}{profile}{auto}"] if t.base else []),
         f"- parameters: {t.parameters:,}",
         f"- train time: {t.train_seconds:.1f} s ({t.samples_per_second:.0f} windows/s"
         + (f", {t.sequences_per_second:.0f} sequences/s" if t.sequences_per_second is not None else "")

@@ -254,6 +254,9 @@ class TrainingStats:
     # the base forecast the network was built with (model.base, auto resolved for the data); None:
     # a run from before it was recorded
     base: str | None = None
+    # whole seasons its seasonal part averages (model.base_seasons, as resolved; 1: seasonal naive);
+    # None: no seasonal base, or a run from before it was recorded
+    base_seasons: int | None = None
 
     @property
     def capped(self) -> bool:
@@ -369,3 +372,4 @@ class Validation:
     series_skipped: int = 0
     extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes
     base: str = "none"  # the base the model is built with: model.base, auto as decided with the data
+    base_seasons: int | None = None  # seasons its seasonal part averages (1: seasonal naive); None: no seasonal part

@@ -68,6 +68,7 @@ def test_metrics_json_is_written_in_its_documented_layout(trained):
         "sequences_per_second",
         "stopped_by",
         "base",
+        "base_seasons",
         "seasonality",
     ]
     assert raw["sequences_per_second"] == raw["samples_per_second"]  # one sequence per window

@@ -120,6 +120,7 @@ OPTION_SETS = {
         cell="gru", base="none", layers=[cfg.Layer(units=8)], segment_len=8, decoder="parallel"
     ),
     "segrnn-seasonal-naive-base": {**SEGRNN, "base": "seasonal_naive", "base_season": 5},
+    "seasonal-profile-base": {**SEGRNN, "base": "seasonal_linear", "base_season": 5, "base_seasons": 3},
     "linear-base-per-channel": dict(
         layers=[cfg.Layer(units=8)], instance_norm="mean", base="linear", base_shared=False
     ),

@@ -76,6 +76,14 @@ class Model(Section):
         "they divide it). Default: "
         "metrics.seasonality, else the time column's frequency's season (hourly 24, daily 7, monthly 12...).",
     )
+    base_seasons: PositiveInt | None = Field(
+        None,
+        description="Whole seasons of the window that the seasonal base (seasonal_naive, seasonal_linear) averages at "
+        "each target's point of the season, moved to the last season's level: a seasonal profile, steadier than one "
+        "season's values (seasonal smoothing, as ETS's). 1: the last season repeated (seasonal naive). Default: 1 "
+        "for an explicit seasonal base; under auto, every whole season the lookback holds or 1, whichever forecasts "
+        "the training windows with the lower MAE (neither fits anything, so the in-sample comparison is fair).",
+    )
     base_calendar: Annotated[int, Field(ge=0)] = Field(
         0,
         description="Harmonics per data.calendar cycle of a learned seasonal profile added to the base (harmonic "
@@ -126,6 +134,10 @@ class Model(Section):
         # auto may resolve to a base that uses them: prepare refuses them where it does not
         if self.base_season is not None and not (self.seasonal_base or self.base == "auto"):
             raise ValueError("base_season needs base: seasonal_naive, seasonal_linear or auto")
+        if self.base_seasons is not None and not (self.seasonal_base or self.base == "auto"):
+            raise ValueError("base_seasons needs base: seasonal_naive, seasonal_linear or auto")
+        if (self.base_seasons or 1) > 1 and self.base_calendar:
+            raise ValueError("base_seasons: base_calendar's profile is taken relative to the last season; set 1")
         if not self.base_shared and not (self.linear_base or self.base == "auto"):
             raise ValueError("base_shared: false needs base: linear, seasonal_linear or auto")
         if self.instance_norm == "none" and self.instance_norm_options():  # None: decided with the data section
