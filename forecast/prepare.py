@@ -44,7 +44,8 @@ class Prepared:
         base_season: rows per season of `model.base: seasonal_naive` (None for another base): its
             model.base_season, else the data's season, even where the baseline cannot be scored.
         model: the config's model section with `model.base: auto` resolved for this data
-            (`model.resolve_base`): what builds and counts the network. config.model keeps auto.
+            (`model.resolve_base`), and under it `base_seasons` (`seasonal.resolve_seasons`): what
+            builds and counts the network. config.model keeps what the user wrote.
         base_note: what auto chose and why, for train's and validate's stderr; None for an explicit base.
         extras: a panel model's inputs beside the window (future columns, static covariates).
         static: (series, numeric static) and categories: (series, categorical static codes).
