@@ -40,7 +40,7 @@ def test_config_adds_the_median_and_chooses_loss_and_levels():
     assert config.training.loss == "pinball"
     assert config.intervals.method == "quantiles" and config.intervals.levels == [0.8, 0.95]
     conformal = cfg.Config.model_validate({"intervals": {"method": "conformal"}})
-    assert conformal.intervals.levels == [0.8, 0.95] and conformal.training.loss == "mse"
+    assert conformal.intervals.levels == [0.8, 0.95] and conformal.training.loss == "mae"
     assert cfg.Config.model_validate({}).intervals.method == "none"
 
 
