@@ -311,7 +311,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         replicas=replicas,
         stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
         base=prepared.model.base,
-        base_seasons=(prepared.model.base_seasons or 1) if prepared.model.seasonal_base else None,
+        base_seasons=prepared.model.averaged_seasons,
     )
     statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
     metrics = Metrics(score(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
@@ -380,7 +380,7 @@ def validate(config: cfg.Config) -> Validation:
         series=s.n_series,
         series_skipped=len(p.skipped),
         base=p.model.base,
-        base_seasons=(p.model.base_seasons or 1) if p.model.seasonal_base else None,
+        base_seasons=p.model.averaged_seasons,
         extras={
             k: v
             for k, v in {

@@ -305,7 +305,7 @@ def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | 
     both = model.base == "seasonal_linear"
     parts = []
     if model.seasonal_base:
-        lags, seasons = seasonal_lags(spec, season), model.base_seasons or 1
+        lags, seasons = seasonal_lags(spec, season), model.averaged_seasons
         period = season // spec.step if seasons > 1 else None
         parts.append(fl.SeasonalNaive(targets, lags, seasons, period, name="seasonal_base" if both else "base")(x))
     if model.linear_base:

@@ -267,7 +267,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     if model.seasonal_base:  # refused here, before anything is trained
         base_season = choose_season(spec, model.base_season, season)
         seasons, why = resolve_seasons(model, base_note is not None, spec, base_season, y, origins["train"])
-        if seasons != (model.base_seasons or 1):
+        if seasons != model.averaged_seasons:
             model = model.model_copy(update={"base_seasons": seasons})
         base_note = f"{base_note}; {why}" if why else base_note
     ends = local + starts[:, None]

@@ -77,9 +77,10 @@ def forecast(y: np.ndarray, origins: np.ndarray, spec: WindowSpec, season: int, 
 
 
 def resolve_seasons(
-    model: cfg.Model, chosen_by_auto: bool, spec: WindowSpec, season: int | None, y: np.ndarray, train: np.ndarray
+    model: cfg.Model, chosen_by_auto: bool, spec: WindowSpec, season: int, y: np.ndarray, train: np.ndarray
 ) -> tuple[int, str | None]:
-    """model.base_seasons for this data, and a clause saying why where it was chosen here.
+    """model.base_seasons for a seasonal base on this data, and a clause saying why where it was
+    chosen here.
 
     Set in the config: that (checked). Unset: 1 for an explicit seasonal base, and under
     `model.base: auto` (`chosen_by_auto`) the most seasons the window holds where their profile
@@ -90,13 +91,11 @@ def resolve_seasons(
     Raises:
         ForecastError: base_seasons set where the window or step cannot take it (exit 2).
     """
-    if not model.seasonal_base or season is None:
-        return 1, None
     if model.base_seasons is not None:
         check_seasons(spec, season, model.base_seasons)
         return model.base_seasons, None
-    most = whole_seasons(spec, season)
-    if not chosen_by_auto or model.base_calendar or most < 2 or season % spec.step or not len(train):
+    most = whole_seasons(spec, season)  # 1 where window.step does not divide the season
+    if not chosen_by_auto or model.base_calendar or most < 2:
         return 1, None
     sample = train[np.linspace(0, len(train) - 1, min(len(train), MAX_WINDOWS)).astype(int)]
     actual = spec.targets(y, sample)

@@ -107,6 +107,11 @@ class Model(Section):
         return self.base in ("seasonal_naive", "seasonal_linear")
 
     @property
+    def averaged_seasons(self) -> int | None:
+        """Seasons the seasonal base averages (base_seasons; unset: 1, seasonal naive); None without one."""
+        return (self.base_seasons or 1) if self.seasonal_base else None
+
+    @property
     def linear_base(self) -> bool:
         """The base has a learned linear map of the lookback (linear, or seasonal_linear's correction)."""
         return self.base in ("linear", "seasonal_linear")
