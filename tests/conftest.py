@@ -1,5 +1,6 @@
-"""Shared helpers: run the real CLI in a subprocess, write small configs on ETTh1, train shared runs;
-and the `slow` tier's rule for tests that use a training fixture (TRAINING_FIXTURES)."""
+"""Shared helpers (test files import them from here, never from each other): run the real CLI in a
+subprocess, write small configs on ETTh1 and on a small panel, check an export against predict, train
+shared runs; and the `slow` tier's rule for tests that use a training fixture (TRAINING_FIXTURES)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+import forecast
+from forecast import config as cfg
+from forecast.export import run_exported
+from forecast.signature import stamps
 
 ROOT = Path(__file__).resolve().parents[1]
 ETTH1 = ROOT / "data" / "ETTh1.csv"
@@ -139,6 +145,119 @@ def recent(tmp_path_factory):
     return path
 
 
+LENGTHS = {"a": 80, "b": 60, "c": 45, "d": 6}  # d is too short for one window
+
+
+def panel_frame(lengths: dict[str, int] = LENGTHS, seed: int = 0) -> pd.DataFrame:
+    """Hourly series of different lengths and start times, with a future covariate, a past one and statics."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, (name, n) in enumerate(lengths.items()):
+        hours = np.arange(n)
+        times = pd.Timestamp("2021-03-01") + pd.to_timedelta(hours + 5 * k, unit="h")
+        promo = ((hours + k) % 7 == 0).astype(float)
+        sales = 100 * (k + 1) + 10 * np.sin(2 * np.pi * hours / 24) + 30 * promo + rng.normal(0, 1, n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "store": name,
+                    "time": times,
+                    "sales": sales,
+                    "promo": promo,
+                    "visits": sales / 10 + rng.normal(0, 1, n),
+                    "region": "north" if k % 2 else "south",
+                    "size": float(k + 1),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def panel_config(path, **data) -> cfg.Config:
+    raw = {
+        "name": "panel",
+        "seed": 3,
+        "data": {
+            "path": str(path),
+            "id_column": "store",
+            "time_column": "time",
+            "targets": ["sales"],
+            "features": ["sales"],
+            "split": {"val_last": 8, "test_last": 8},
+            **data,
+        },
+        "window": {"lookback": 12, "horizon": 4},
+        "model": {"layers": [{"units": 8}]},
+        "training": {"epochs": 2, "batch_size": 16},
+        "tracking": {"tensorboard": False},
+    }
+    return cfg.Config.model_validate(raw)
+
+
+SEGRNN = dict(
+    cell="gru",
+    base="none",  # model.base auto is resolved with data; these build the model directly
+    layers=[cfg.Layer(units=16)],
+    instance_norm="last",
+    instance_norm_affine=True,
+    channel_independent=True,
+    channel_embedding=True,
+    segment_len=6,
+    decoder="parallel",
+    dropout_between=0.1,
+)
+
+
+PARITY = 1e-4  # absolute, original units (issue 19)
+
+
+def every_window(run, data=None) -> tuple[dict, object]:
+    """Raw inputs at every origin of the run's data, and `forecast predict --all-origins` for them.
+
+    The inputs come from the series predict itself forecasts from (`api.forecaster`: read with its
+    future rows and extended past each series' end, the appended rows stamped on the series' grid),
+    so that the last origins' horizons, which reach past the end, get the same stamps and values.
+    """
+    config = run.config
+    found = forecast.api.forecasts(run, data, all_origins=True)
+    forecaster = forecast.api.forecaster(run, data, all_origins=True)
+    series, spec, origins = forecaster.series, forecaster.spec, forecaster.origins
+    rows, horizon = origins[:, None] + spec.input_offsets(), origins[:, None] + spec.target_offsets()
+    inputs = {"window": np.take(series.features, rows, axis=0).astype("float32")}
+    which = series.series_of(origins)
+    if series.ids is not None:
+        ids = run.load_scalers(config).ids
+        inputs["series"] = np.array([ids.index(series.ids[i]) for i in which], dtype="int32")
+    if config.data.calendar:
+        seconds = stamps(series.times)
+        inputs["window_time"], inputs["future_time"] = seconds[rows], seconds[horizon]
+    if config.data.covariates.future:
+        columns = [series.feature_names.index(c) for c in config.data.covariates.future]
+        inputs["future"] = np.take(series.features, horizon, axis=0)[..., columns].astype("float32")
+    encoder = run.load_scalers(config).static
+    if encoder is not None and encoder.numeric:
+        inputs["static"] = series.static[list(encoder.numeric)].to_numpy("float32")[which]
+    if encoder is not None and encoder.categorical:  # the signature's codes: 0 unseen, k vocabulary[k - 1]
+        codes = [[vocabulary.index(str(v)) + 1 if str(v) in vocabulary else 0 for v in series.static[column]]
+                 for column, vocabulary in encoder.categorical.items()]  # fmt: skip
+        inputs["categories"] = np.array(codes, dtype="int32").T[which]
+    assert len(origins) == len(found.values)
+    return inputs, found
+
+
+def check_parity(run, tmp_path, fmt: str, data=None) -> dict:
+    output = tmp_path / ("model.onnx" if fmt == "onnx" else "saved")
+    signature = forecast.api.export(run, fmt, output)
+    inputs, found = every_window(run, data)
+    assert sorted(i["name"] for i in signature["inputs"]) == sorted(inputs)
+    outputs = run_exported(output, fmt, inputs)
+    assert np.abs(outputs["forecast"] - found.values).max() < PARITY
+    if "bounds" in outputs:
+        for k, name in enumerate(found.bounds):
+            assert np.abs(outputs["bounds"][:, :, k, :] - found.bounds[name]).max() < PARITY, name
+    return signature
+
+
 # A tuning search space of every kind: log-uniform, integer steps, choices, and a key drawn only for one choice
 SPACE = {
     "training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
@@ -154,10 +273,6 @@ TEXT_IDS = {"1": 44, "01": 40, "1.0": 42, "007": 41, "10": 43}
 @pytest.fixture(scope="session")
 def text_ids_run(tmp_path_factory):
     """A panel run (2 epochs) trained on a CSV whose ids look like numbers (TEXT_IDS), and that CSV."""
-    from test_panel import panel_config, panel_frame
-
-    import forecast
-
     root = tmp_path_factory.mktemp("text-ids")
     panel_frame(TEXT_IDS).to_csv(root / "panel.csv", index=False)
     config = panel_config(root / "panel.csv", split={"val_last": 4, "test_last": 4})

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from test_panel import LENGTHS, panel_config, panel_frame
+from conftest import LENGTHS, panel_config, panel_frame
 from typer.testing import CliRunner
 
 import forecast

@@ -6,63 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, tiny_config
-from test_panel import LENGTHS, panel_config, panel_frame
+from conftest import LENGTHS, check_parity, panel_config, panel_frame, run_cli, tiny_config
 
 import forecast
 from forecast import config as cfg
 from forecast.errors import ForecastError
 from forecast.export import run_exported
 from forecast.signature import stamps
-
-PARITY = 1e-4  # absolute, original units (issue 19)
-
-
-def every_window(run, data=None) -> tuple[dict, object]:
-    """Raw inputs at every origin of the run's data, and `forecast predict --all-origins` for them.
-
-    The inputs come from the series predict itself forecasts from (`api.forecaster`: read with its
-    future rows and extended past each series' end, the appended rows stamped on the series' grid),
-    so that the last origins' horizons, which reach past the end, get the same stamps and values.
-    """
-    config = run.config
-    found = forecast.api.forecasts(run, data, all_origins=True)
-    forecaster = forecast.api.forecaster(run, data, all_origins=True)
-    series, spec, origins = forecaster.series, forecaster.spec, forecaster.origins
-    rows, horizon = origins[:, None] + spec.input_offsets(), origins[:, None] + spec.target_offsets()
-    inputs = {"window": np.take(series.features, rows, axis=0).astype("float32")}
-    which = series.series_of(origins)
-    if series.ids is not None:
-        ids = run.load_scalers(config).ids
-        inputs["series"] = np.array([ids.index(series.ids[i]) for i in which], dtype="int32")
-    if config.data.calendar:
-        seconds = stamps(series.times)
-        inputs["window_time"], inputs["future_time"] = seconds[rows], seconds[horizon]
-    if config.data.covariates.future:
-        columns = [series.feature_names.index(c) for c in config.data.covariates.future]
-        inputs["future"] = np.take(series.features, horizon, axis=0)[..., columns].astype("float32")
-    encoder = run.load_scalers(config).static
-    if encoder is not None and encoder.numeric:
-        inputs["static"] = series.static[list(encoder.numeric)].to_numpy("float32")[which]
-    if encoder is not None and encoder.categorical:  # the signature's codes: 0 unseen, k vocabulary[k - 1]
-        codes = [[vocabulary.index(str(v)) + 1 if str(v) in vocabulary else 0 for v in series.static[column]]
-                 for column, vocabulary in encoder.categorical.items()]  # fmt: skip
-        inputs["categories"] = np.array(codes, dtype="int32").T[which]
-    assert len(origins) == len(found.values)
-    return inputs, found
-
-
-def check_parity(run, tmp_path, fmt: str, data=None) -> dict:
-    output = tmp_path / ("model.onnx" if fmt == "onnx" else "saved")
-    signature = forecast.api.export(run, fmt, output)
-    inputs, found = every_window(run, data)
-    assert sorted(i["name"] for i in signature["inputs"]) == sorted(inputs)
-    outputs = run_exported(output, fmt, inputs)
-    assert np.abs(outputs["forecast"] - found.values).max() < PARITY
-    if "bounds" in outputs:
-        for k, name in enumerate(found.bounds):
-            assert np.abs(outputs["bounds"][:, :, k, :] - found.bounds[name]).max() < PARITY, name
-    return signature
 
 
 @pytest.mark.slow  # trains a Keras model

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, run_cli, tiny_config
-from test_layers import SEGRNN
-from test_panel import panel_config, panel_frame
+from conftest import ROOT, SEGRNN, panel_config, panel_frame, run_cli, tiny_config
 
 import forecast
 from forecast import config as cfg

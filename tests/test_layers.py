@@ -6,7 +6,7 @@ import re
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, tiny_config
+from conftest import SEGRNN, run_cli, tiny_config
 
 from forecast import config as cfg
 from forecast import layers as fl
@@ -70,18 +70,6 @@ def test_channels_to_batch_round_trip():
 
 
 SPEC = WindowSpec(timesteps=24, step=1, delay=1, horizon=10)
-SEGRNN = dict(
-    cell="gru",
-    base="none",  # model.base auto is resolved with data; these build the model directly
-    layers=[cfg.Layer(units=16)],
-    instance_norm="last",
-    instance_norm_affine=True,
-    channel_independent=True,
-    channel_embedding=True,
-    segment_len=6,
-    decoder="parallel",
-    dropout_between=0.1,
-)
 
 
 @pytest.mark.slow  # over 0.3 s

@@ -127,7 +127,7 @@ def test_the_api_refuses_an_unknown_layout_before_loading_anything(tiny_run, tmp
 
 @pytest.mark.slow  # trains a Keras model
 def test_a_panel_in_wide_form_has_its_id_first_and_keeps_zones_and_commas(tmp_path):
-    from test_panel import panel_config, panel_frame
+    from conftest import panel_config, panel_frame
 
     frame = panel_frame()
     frame["time"] = frame["time"].dt.tz_localize("Europe/Berlin")

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEXT_IDS
+from conftest import LENGTHS, TEXT_IDS, panel_config, panel_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
@@ -23,54 +23,6 @@ from forecast.model import Extras, build, count_parameters
 from forecast.prepare import prepare
 from forecast.readers import series_rows
 from forecast.windows import WindowSpec
-
-LENGTHS = {"a": 80, "b": 60, "c": 45, "d": 6}  # d is too short for one window
-
-
-def panel_frame(lengths: dict[str, int] = LENGTHS, seed: int = 0) -> pd.DataFrame:
-    """Hourly series of different lengths and start times, with a future covariate, a past one and statics."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k, (name, n) in enumerate(lengths.items()):
-        hours = np.arange(n)
-        times = pd.Timestamp("2021-03-01") + pd.to_timedelta(hours + 5 * k, unit="h")
-        promo = ((hours + k) % 7 == 0).astype(float)
-        sales = 100 * (k + 1) + 10 * np.sin(2 * np.pi * hours / 24) + 30 * promo + rng.normal(0, 1, n)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "store": name,
-                    "time": times,
-                    "sales": sales,
-                    "promo": promo,
-                    "visits": sales / 10 + rng.normal(0, 1, n),
-                    "region": "north" if k % 2 else "south",
-                    "size": float(k + 1),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
-
-
-def panel_config(path, **data) -> cfg.Config:
-    raw = {
-        "name": "panel",
-        "seed": 3,
-        "data": {
-            "path": str(path),
-            "id_column": "store",
-            "time_column": "time",
-            "targets": ["sales"],
-            "features": ["sales"],
-            "split": {"val_last": 8, "test_last": 8},
-            **data,
-        },
-        "window": {"lookback": 12, "horizon": 4},
-        "model": {"layers": [{"units": 8}]},
-        "training": {"epochs": 2, "batch_size": 16},
-        "tracking": {"tensorboard": False},
-    }
-    return cfg.Config.model_validate(raw)
 
 
 @pytest.fixture

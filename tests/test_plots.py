@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ETTH1, tiny_config
+from conftest import ETTH1, panel_config, panel_frame, tiny_config
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from test_panel import panel_config, panel_frame
 from typer.testing import CliRunner
 
 import forecast

@@ -8,10 +8,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ETTH1
+from conftest import ETTH1, check_parity, panel_config, panel_frame
 from sklearn.preprocessing import StandardScaler
-from test_export import check_parity
-from test_panel import panel_config, panel_frame
 
 import forecast
 from forecast import config as cfg

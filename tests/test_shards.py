@@ -4,8 +4,7 @@ and Slurm array variables."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEXT_IDS, run_cli
-from test_panel import panel_config, panel_frame
+from conftest import TEXT_IDS, panel_config, panel_frame, run_cli
 
 import forecast
 import forecast.predicting
