@@ -18,7 +18,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, TEXT_IDS, panel_config, panel_frame
 from typer.testing import CliRunner
 
 import forecast
@@ -127,7 +127,6 @@ def test_the_api_refuses_an_unknown_layout_before_loading_anything(tiny_run, tmp
 
 @pytest.mark.slow  # trains a Keras model
 def test_a_panel_in_wide_form_has_its_id_first_and_keeps_zones_and_commas(tmp_path):
-    from conftest import panel_config, panel_frame
 
     frame = panel_frame()
     frame["time"] = frame["time"].dt.tz_localize("Europe/Berlin")
@@ -213,7 +212,6 @@ def test_predict_writes_stamps_as_the_input_does(tiny_run, recent, tmp_path):
 
 def test_panel_outputs_write_ids_as_read(text_ids_run, tmp_path):
     import pyarrow.parquet as pq
-    from conftest import TEXT_IDS
 
     run, path = text_ids_run
     for name, layout in FILES.items():

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LENGTHS, TEXT_IDS, panel_config, panel_frame
+from conftest import ETTH1, LENGTHS, TEXT_IDS, panel_config, panel_frame, tiny_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
@@ -410,8 +410,6 @@ def test_minmax_of_a_constant_training_series_matches_scikit_learn(tmp_path):
 
 @pytest.mark.slow  # trains a Keras model
 def test_variable_length_predict_reads_only_the_history(tmp_path):
-    from conftest import ETTH1, tiny_config
-
     raw = tiny_config(model={"cell": "naive"}, window={"lookback": 24, "step": 1, "delay": 1, "horizon": 4,
                                                       "variable_length": True})  # fmt: skip
     raw["tracking"] = {"tensorboard": False}
