@@ -3,7 +3,7 @@
 #   make test   create .venv, install forecast with the test tools, run the tests
 #   make test-fast  the fast tier: every test not marked slow (under a minute; docs/development.md)
 #   make lint   ruff: lint and format check (CI runs it before the tests)
-#   make test-stats  the AutoETS baseline's tests against statsforecast (metrics.baselines: [ets])
+#   make test-stats  the AutoETS and MSTL baselines' tests against statsforecast (metrics.baselines)
 #   make docs   build the documentation site into site/ (mkdocs --strict: a broken link fails it)
 PYTHON ?= python3
 VENV   := .venv

@@ -43,8 +43,8 @@ SplitOpt = opt(Optional[str], "--split", help="val or test (default: both).")
 RequireOpt = opt(
     Optional[list[str]],
     "--require",
-    help="Gate: 'test.model.mae<=0.5', 'val.scaled.model.mse<0.45', beats-naive or beats-baselines; "
-    "exit 1 if unmet (repeatable).",
+    help="Gate: 'test.model.mae<=0.5', 'val.scaled.model.mse<0.45', beats-naive (-seasonal-naive, -ets, -mstl) "
+    "or beats-baselines; exit 1 if unmet (repeatable).",
 )
 SeriesOpt = opt(Optional[Path], "--data", help="Series to forecast from (default: the run's data.path).")
 OriginsOpt = opt(bool, "--all-origins", help="Forecast from every origin, not only the last row.")

@@ -2,7 +2,7 @@
 
 A requirement is `PATH OP NUMBER` over metrics.json's keys (`test.model.mae<=0.5`,
 `val.scaled.model.mse<0.45`, `test.ets.mae<=0.6`), `beats-naive` (the model's MAE below the naive
-baseline's on every evaluated split; `beats-seasonal-naive`, `beats-ets` likewise) or
+baseline's on every evaluated split; `beats-seasonal-naive`, `beats-ets`, `beats-mstl` likewise) or
 `beats-baselines` (the honest verdict: better than every baseline on MAE, RMSE and MASE).
 `forecast evaluate --require` exits 1 with a one-line reason when one fails, so a pipeline can
 stop on a model that got worse.
@@ -24,8 +24,13 @@ from forecast.results import BASELINES as LABELS
 from forecast.results import PREDICTORS, SCORED, Metrics, SplitScores, lookup
 from forecast.rundir import Run
 
-BASELINES = {"beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive", "beats-ets": "ets"}
-_HOW = {"seasonal_naive": "set metrics.seasonality", "ets": "set metrics.baselines: [ets]"}
+BASELINES = {
+    "beats-naive": "naive", "beats-seasonal-naive": "seasonal_naive", "beats-ets": "ets", "beats-mstl": "mstl"
+}  # fmt: skip
+_HOW = {
+    "seasonal_naive": "set metrics.seasonality", "ets": "set metrics.baselines: [ets]",
+    "mstl": "set metrics.baselines: [mstl]",
+}  # fmt: skip
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 
@@ -47,7 +52,7 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
 
     Args:
         metrics: a run's metrics (typed, or metrics.json as a dict).
-        requirements: `PATH OP NUMBER`, `beats-naive` (`-seasonal-naive`, `-ets`) or `beats-baselines`.
+        requirements: `PATH OP NUMBER`, `beats-naive` (`-seasonal-naive`, `-ets`, `-mstl`) or `beats-baselines`.
 
     Returns:
         One line per requirement met.
@@ -83,7 +88,7 @@ def check(metrics: Metrics | Mapping[str, Any], requirements: list[str]) -> list
         if not match:
             raise ForecastError(
                 f"--require {requirement!r}: expected PATH OP NUMBER (e.g. 'test.model.mae<=0.5'), "
-                "beats-naive, beats-seasonal-naive, beats-ets or beats-baselines"
+                "beats-naive, beats-seasonal-naive, beats-ets, beats-mstl or beats-baselines"
             )
         path, op, number = match.groups()
         try:

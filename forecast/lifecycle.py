@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from forecast import baselines, intervals, plots, report, rundir
 from forecast import config as cfg
-from forecast import intervals, plots, report, rundir
-from forecast.baselines import forecasts as baseline_forecasts
 from forecast.data import InputSchema
 from forecast.errors import Diverged, ForecastError, Interrupted, Pruned
 from forecast.intervals import Calibration, min_windows, point
@@ -40,7 +39,7 @@ from forecast.metrics import evaluate as score
 from forecast.metrics import per_series
 from forecast.model import GATES, build, count_parameters, cudnn_blockers
 from forecast.plans import content, difference
-from forecast.prepare import Prepared, prepare
+from forecast.prepare import Prepared, infer_seasons, prepare
 from forecast.results import SCORED, Metrics, Repeats, TrainingStats, Validation, aggregate
 from forecast.rundir import Run, write_json
 from forecast.startup import backend_name, check_backend, load_keras
@@ -74,6 +73,7 @@ def check(config: cfg.Config, prepared: Prepared) -> None:
     is never refused by train (each raises the same one-line ForecastError). No TensorFlow import.
     """
     check_available(config)
+    baselines.check_installed(config.metrics.baselines)
     check_backend()
     check_distribute(config)
     check_intervals(config, prepared)
@@ -313,7 +313,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         base=prepared.model.base,
         base_seasons=prepared.model.averaged_seasons,
     )
-    statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
+    statistical = statistical_baselines(config, prepared, list(predictions))
     metrics = Metrics(score(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
     write_json(run.metrics_file, metrics.to_dict())
     if prepared.series.ids is not None:
@@ -329,6 +329,15 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
     return metrics
+
+
+def statistical_baselines(config: cfg.Config, prepared: Prepared, splits: list[str]) -> dict[str, dict]:
+    """metrics.baselines' forecasts of `splits` ({split: {name: forecasts}}, forecast.baselines)."""
+    series = prepared.series
+    seasons = config.metrics.mstl_seasons or infer_seasons(
+        series.times, config.data.frequency, series.offsets, prepared.seasonality
+    )
+    return baselines.forecasts(prepared, config.metrics.baselines, splits, seasons)
 
 
 def calibrate(config: cfg.Config, prepared: Prepared, val_pred) -> Calibration | None:
@@ -426,6 +435,7 @@ def evaluate(run: Run, data: Path | str | None = None, split: str | None = None)
     """`forecast evaluate`: a completed run's scores recomputed, on its own data or `data` (same
     columns, same split rules), on `split` or both; no training statistics."""
     config = run.config
+    baselines.check_installed(config.metrics.baselines)
     prepared = prepare(config, run.load_scalers(config), path=data, schema=run.load_schema())
     for note in prepared.series.notes:
         log.info(f"data: {note}")
@@ -434,7 +444,7 @@ def evaluate(run: Run, data: Path | str | None = None, split: str | None = None)
     from forecast.inference import predict_splits  # deferred: loads Keras (TensorFlow)
 
     predictions = predict_splits(model, prepared, (split,) if split else SCORED)
-    statistical = baseline_forecasts(prepared, config.metrics.baselines, list(predictions))
+    statistical = statistical_baselines(config, prepared, list(predictions))
     return Metrics(score(prepared, predictions, calibration, statistical), **panel_counts(prepared))
 
 

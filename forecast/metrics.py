@@ -130,7 +130,7 @@ def split_scores(
 ) -> SplitScores:
     """One split's scores, from the model's scaled predictions at `origins` (windows of `split`);
     with a run's `calibration`, its intervals' and the baseline's interval scores too; with
-    `baselines` ({"ets": forecasts in original units}, see forecast.baselines), their scores."""
+    `baselines` ({"ets": forecasts in original units, ...}, see forecast.baselines), their scores."""
     spec, y = prepared.spec, prepared.y
     true = spec.targets(y, origins)
     naive = spec.last_values(y, origins)
@@ -169,7 +169,7 @@ def split_scores(
         scaled_naive=scores(true, naive, units=False, series=which),
         seasonal_naive=seasonal,
         scaled_seasonal_naive=seasonal_scaled,
-        ets=scores(true_units, baselines["ets"], scale, series=which) if baselines and "ets" in baselines else None,
+        **{name: scores(true_units, values, scale, series=which) for name, values in (baselines or {}).items()},
         per_target=per_target,
         per_step=per_step,
         intervals=bands,

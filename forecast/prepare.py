@@ -341,20 +341,42 @@ def infer_seasonality(times, declared: str | None = None, offsets: np.ndarray | 
     """Rows per natural season of a series' frequency: a day for sub-daily data (24 hourly, 144 at
     10 minutes), a week for daily (7; 5 business days), a year for weekly, monthly and quarterly
     (52, 12, 4). None for yearly or irregular stamps, or without a time column."""
+    offset = _offset(times, declared, offsets)
+    if offset is None:
+        return None
+    if (per_day := _rows_per_day(offset)) is not None:
+        return per_day
+    if offset.n != 1:
+        return None
+    o = pd.offsets
+    yearly = ((o.Day, 7), (o.BusinessDay, 5), (o.Week, 52), (o.MonthEnd, 12), (o.MonthBegin, 12),
+              (o.QuarterEnd, 4), (o.QuarterBegin, 4))  # fmt: skip
+    return next((count for kind, count in yearly if isinstance(offset, kind)), None)
+
+
+def infer_seasons(times, declared: str | None, offsets: np.ndarray | None, season: int | None) -> list[int]:
+    """The seasons of the mstl baseline (metrics.mstl_seasons unset): `season`, and a week of them
+    where `season` is a day of sub-daily data (hourly: 24 and 168), the second season such data
+    carries (MSTL's own examples: electricity demand by day and week); empty without a season."""
+    if season is None:
+        return []
+    offset = _offset(times, declared, offsets)
+    return [season, 7 * season] if offset is not None and _rows_per_day(offset) == season else [season]
+
+
+def _offset(times, declared: str | None, offsets: np.ndarray | None):
+    """The frequency as a pandas offset (None: no time column, or stamps with no frequency)."""
     if declared is None and times is not None and offsets is not None:
         times = times[: int(offsets[1])]  # a panel: the first series' own stamps
     # every stamp: a gap anywhere means no season
     name = declared if declared is not None else frequency(times) if times is not None else None
-    if name is None:
-        return None
-    offset = pd.tseries.frequencies.to_offset(name)
-    o = pd.offsets
-    per_day = {o.Hour: 24, o.Minute: 1440, o.Second: 86400}
+    return None if name is None else pd.tseries.frequencies.to_offset(name)
+
+
+def _rows_per_day(offset) -> int | None:
+    """Rows per day of a sub-daily frequency (None: daily or longer, or a step that does not divide a day)."""
+    per_day = {pd.offsets.Hour: 24, pd.offsets.Minute: 1440, pd.offsets.Second: 86400}
     for kind, count in per_day.items():
         if isinstance(offset, kind):
             return count // offset.n if count % offset.n == 0 else None
-    if offset.n != 1:
-        return None
-    yearly = ((o.Day, 7), (o.BusinessDay, 5), (o.Week, 52), (o.MonthEnd, 12), (o.MonthBegin, 12),
-              (o.QuarterEnd, 4), (o.QuarterBegin, 4))  # fmt: skip
-    return next((count for kind, count in yearly if isinstance(offset, kind)), None)
+    return None

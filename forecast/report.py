@@ -10,7 +10,7 @@ import pandas as pd
 
 from forecast import plots, tables
 from forecast.intervals import level_name
-from forecast.results import BASELINES, SCORED, Metrics, Repeats, TrainingStats, Validation
+from forecast.results import BASELINES, SCORED, STATISTICAL, Metrics, Repeats, TrainingStats, Validation
 from forecast.rundir import Run, write_text
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def table(metrics: Metrics) -> str:
     """MAE/RMSE of model and baselines per split, in original units, as fixed-width text, and the
     split's honest verdict last (see `Verdict`); a baseline's columns appear when every split has it."""
     shown = [k for k in BASELINES if all(k in s.baselines() for s in metrics.splits.values())]
-    labels = {"naive": "naive", "seasonal_naive": "seasonal", "ets": "ets"}
+    labels = {"naive": "naive", "seasonal_naive": "seasonal", "ets": "ets", "mstl": "mstl"}
     columns = ["split", "windows"]
     for metric in ("MAE", "RMSE"):
         columns += [f"model {metric}", *(f"{labels[k]} {metric}" for k in shown)]
@@ -85,10 +85,10 @@ def fix(baseline: str, config: cfg.Config, season: int | None) -> str:
         tries.append(f"a window.lookback of at least two seasons ({2 * season} rows)")
     if config.data.time_column is not None and not config.data.calendar:
         tries.append("data.calendar features (e.g. [hour, day_of_week] for hourly data)")
-    if baseline == "ets" and config.model.instance_norm == "none":
+    if baseline in STATISTICAL and config.model.instance_norm == "none":
         tries.append("model.instance_norm: last")
     tries.append("more training.epochs")
-    what = "the season" if baseline == "seasonal_naive" else "level, trend and season as AutoETS does"
+    what = "the season" if baseline == "seasonal_naive" else f"level, trend and season as {BASELINES[baseline]} does"
     return f"to learn {what}, try " + ", ".join(tries)
 
 
@@ -182,8 +182,8 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
             if s.seasonal_naive is not None:
                 season = f"seasonal naive ({metrics.seasonality} rows)"
                 predictors.append((season, s.scaled_seasonal_naive if scaled else s.seasonal_naive))
-            if s.ets is not None and not scaled:
-                predictors.append(("AutoETS", s.ets))
+            if not scaled:
+                predictors += [(BASELINES[k], s.baselines()[k]) for k in STATISTICAL if k in s.baselines()]
             for who, scores in predictors:
                 out.append([split, who, scores.mae, scores.rmse, scores.mse, scores.mape])
         return out

@@ -24,7 +24,8 @@ SPLITS = ("train", "val", "test")  # chronological order; windows belong to the 
 SCORED = SPLITS[1:]  # the splits a run is scored on
 PREDICTORS = ("model", "naive")  # the model and the common-sense baseline (repeat the last value)
 # every baseline a split may hold, by metrics.json key, and as the verdict names it
-BASELINES = {"naive": "repeat-last", "seasonal_naive": "seasonal naive", "ets": "AutoETS"}
+BASELINES = {"naive": "repeat-last", "seasonal_naive": "seasonal naive", "ets": "AutoETS", "mstl": "MSTL"}
+STATISTICAL = ("ets", "mstl")  # metrics.baselines: scored in original units only
 
 
 def lookup(tree: Mapping[str, Any], path: str) -> Any:
@@ -118,6 +119,7 @@ class SplitScores:
     seasonal_naive: Scores | None = None  # absent when the data has no season (see metrics.seasonality)
     scaled_seasonal_naive: Scores | None = None
     ets: Scores | None = None  # metrics.baselines: [ets] (original units only)
+    mstl: Scores | None = None  # metrics.baselines: [mstl] (original units only)
     # MAE per target column (original units) and per horizon step (scaled: columns share no unit)
     per_target: dict[str, dict[str, float]] | None = None  # {column: {"model": mae, "naive": mae}}
     per_step: dict[str, list[float]] | None = None  # {"model": [mae step 1, ...], "naive": [...]}
@@ -144,8 +146,9 @@ class SplitScores:
         if self.seasonal_naive is not None and self.scaled_seasonal_naive is not None:
             out["seasonal_naive"] = self.seasonal_naive.to_dict()
             scaled["seasonal_naive"] = self.scaled_seasonal_naive.to_dict()
-        if self.ets is not None:
-            out["ets"] = self.ets.to_dict()
+        for name in STATISTICAL:
+            if (found := getattr(self, name)) is not None:
+                out[name] = found.to_dict()
         out = {**out, "scaled": scaled, "windows": self.windows}
         if self.per_target is not None:
             out["per_target"] = self.per_target
@@ -166,7 +169,7 @@ class SplitScores:
             scaled_naive=Scores.from_dict(d["scaled"]["naive"]),
             seasonal_naive=Scores.from_dict(d["seasonal_naive"]) if seasonal else None,
             scaled_seasonal_naive=Scores.from_dict(d["scaled"]["seasonal_naive"]) if seasonal else None,
-            ets=Scores.from_dict(d["ets"]) if "ets" in d else None,
+            **{name: Scores.from_dict(d[name]) for name in STATISTICAL if name in d},
             per_target=d.get("per_target"),
             per_step=d.get("per_step"),
             intervals=d.get("intervals"),
@@ -322,7 +325,7 @@ METRIC_PATHS = frozenset(
         for who in (*PREDICTORS, "seasonal_naive")
         for name in SCORE_NAMES
     ]
-    + [f"{split}.ets.{name}" for split in SCORED for name in SCORE_NAMES]
+    + [f"{split}.{who}.{name}" for split in SCORED for who in STATISTICAL for name in SCORE_NAMES]
     + [f"{split}.windows" for split in SCORED]
     + [f.name for f in fields(TrainingStats) if f.type in ("int", "float", "float | None")]
     + ["seasonality", "series", "series_skipped"]

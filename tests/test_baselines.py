@@ -1,4 +1,4 @@
-"""forecast.baselines: AutoETS scored on the model's own windows, against statsforecast called directly."""
+"""forecast.baselines: AutoETS and MSTL scored on the model's own windows, against statsforecast called directly."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import baselines
+import forecast
+from forecast import baselines, gates, lifecycle
 from forecast import config as cfg
-from forecast.config.schema import metrics as metrics_schema
 from forecast.errors import ForecastError
 from forecast.metrics import evaluate, per_series
-from forecast.prepare import prepare
+from forecast.prepare import infer_seasonality, infer_seasons, prepare
 
 SEASON = 12
 
@@ -30,27 +30,44 @@ def monthly(tmp_path, n: int = 96) -> pd.DataFrame:
     return frame.assign(sales=frame["sales"].astype(np.float32).astype(np.float64))  # as forecast reads it
 
 
-def config(tmp_path, delay: int = 1, **data) -> cfg.Config:
+def config(tmp_path, delay: int = 1, baselines: tuple[str, ...] = ("ets",), **data) -> cfg.Config:
     return cfg.validate(
         {
             "data": {"path": str(tmp_path / "sales.csv"), "time_column": "month", "targets": ["sales"], **data},
             "window": {"lookback": 12, "delay": delay, "horizon": 3},
-            "metrics": {"baselines": ["ets"]},
+            "metrics": {"baselines": list(baselines)},
         }
     )
 
 
-def test_without_statsforecast_validation_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(metrics_schema, "find_spec", lambda name: None)  # the extra not installed
+def test_without_statsforecast_validate_says_what_to_install(tmp_path, monkeypatch):
+    monthly(tmp_path)
+    monkeypatch.setattr(baselines, "find_spec", lambda name: None)  # the extra not installed
+    config(tmp_path)  # the config itself is valid: a run with a baseline can be read anywhere
     with pytest.raises(ForecastError) as err:
-        cfg.validate({"metrics": {"baselines": ["ets"]}})
-    assert str(err.value) == "config: metrics.baselines: ets needs statsforecast: pip install 'forecast[stats]'"
+        lifecycle.validate(config(tmp_path))
+    assert str(err.value) == "metrics.baselines: ets needs statsforecast: pip install 'forecast[stats]'"
     assert cfg.validate({}).metrics.baselines == []  # nothing asked, nothing needed
+    baselines.check_installed([])
 
 
 def test_only_known_baselines_are_accepted():
-    with pytest.raises(ForecastError, match=r"metrics.baselines\[0\]: Input should be 'ets'"):
+    with pytest.raises(ForecastError, match=r"metrics.baselines\[0\]: Input should be 'ets' or 'mstl'"):
         cfg.validate({"metrics": {"baselines": ["arima"]}})
+    with pytest.raises(ForecastError, match=r"mstl_seasons: needs metrics\.baselines to include mstl"):
+        cfg.validate({"metrics": {"baselines": ["ets"], "mstl_seasons": [24, 168]}})
+    assert cfg.validate({"metrics": {"baselines": ["mstl", "ets", "mstl"]}}).metrics.baselines == ["mstl", "ets"]
+
+
+@pytest.mark.parametrize(
+    ("freq", "seasons"),
+    [("h", [24, 168]), ("30min", [48, 336]), ("10min", [144, 1008]), ("D", [7]), ("ME", [12]), ("QE", [4])],
+)
+def test_mstl_takes_a_week_beside_the_day_of_sub_daily_data(freq, seasons):
+    times = pd.date_range("2020-01-01", periods=50, freq=freq)
+    assert infer_seasons(times, None, None, infer_seasonality(times)) == seasons
+    assert infer_seasons(times, None, None, 5) == [5]  # metrics.seasonality set to something else: that alone
+    assert infer_seasons(None, None, None, None) == []
 
 
 def test_ets_is_fitted_on_the_training_rows_and_forecasts_each_window_from_its_history(tmp_path):
@@ -113,3 +130,67 @@ def test_the_ets_scores_are_those_of_its_forecasts_on_the_models_windows(tmp_pat
     assert scored.ets.mae == pytest.approx(np.abs(truth - found["test"]["ets"][..., 0]).mean(), rel=1e-9)
     assert scored.windows == len(origins) and scored.model.mae == pytest.approx(0, abs=1e-4)
     assert evaluate(prepared, predictions)["test"].ets is None  # no baselines asked: none scored
+
+
+def test_mstl_with_a_decomposition_per_window_is_statsforecasts_forward(tmp_path, monkeypatch):
+    statsforecast = pytest.importorskip("statsforecast.models", reason="the stats extra (statsforecast) is absent")
+    y = monthly(tmp_path)["sales"].to_numpy()
+    prepared = prepare(config(tmp_path, baselines=("mstl",), split={"train_end": 60, "val_end": 78, "test_end": 96}))
+    monkeypatch.setattr(baselines, "MSTL_DECOMPOSITIONS", 10_000)
+    found = baselines.forecasts(prepared, ["mstl"], ["val", "test"], [SEASON])
+    fitted = statsforecast.MSTL(season_length=SEASON).fit(y[:60])
+    assert prepared.origins["val"][0] == 59  # the last training row: the fit's own forecast
+    np.testing.assert_allclose(found["val"]["mstl"][0, :, 0], fitted.predict(h=3)["mean"], rtol=1e-10)
+    for split in ("val", "test"):
+        expected = [fitted.forward(y[: o + 1], h=3)["mean"] for o in prepared.origins[split]]
+        np.testing.assert_allclose(found[split]["mstl"][..., 0], expected, rtol=1e-10)
+
+
+def test_mstl_continues_a_decomposition_over_the_windows_after_it(tmp_path, monkeypatch):
+    statsforecast = pytest.importorskip("statsforecast.models", reason="the stats extra (statsforecast) is absent")
+    from statsforecast.mstl import mstl
+
+    y = monthly(tmp_path)["sales"].to_numpy()
+    prepared = prepare(config(tmp_path, baselines=("mstl",), split={"train_end": 60, "val_end": 78, "test_end": 96}))
+    monkeypatch.setattr(baselines, "MSTL_DECOMPOSITIONS", 1)  # one, at the first origin, for every window
+    found = baselines.forecasts(prepared, ["mstl"], ["test"], [SEASON])["test"]["mstl"]
+    fitted = statsforecast.MSTL(season_length=SEASON).fit(y[:60])
+    first, origin = (int(o) for o in prepared.origins["test"][[0, 5]])
+    np.testing.assert_allclose(found[0, :, 0], fitted.forward(y[: first + 1], h=3)["mean"], rtol=1e-10)
+    # a later window: the seasonal component continued from the first origin's last season, by hand;
+    # the rest is AutoETS run forward over the deseasonalised history without a refit
+    column = mstl(y[: first + 1], SEASON)["seasonal"].to_numpy()
+    seasonal = np.concatenate([column, np.tile(column[-SEASON:], 4)])
+    level = fitted.trend_forecaster.forward(y[: origin + 1] - seasonal[: origin + 1], h=3)["mean"]
+    np.testing.assert_allclose(found[5, :, 0], level + seasonal[origin + 1 : origin + 4], rtol=1e-10)
+
+
+def test_mstl_leaves_out_seasons_the_training_rows_cannot_hold(tmp_path):
+    pytest.importorskip("statsforecast", reason="the stats extra (statsforecast) is absent")
+    monthly(tmp_path)
+    prepared = prepare(config(tmp_path, baselines=("mstl",), split={"train_end": 60, "val_end": 78, "test_end": 96}))
+    found = baselines.forecasts(prepared, ["mstl"], ["test"], [SEASON, 40])["test"]["mstl"]  # 40: 60 rows < 2 x 40
+    np.testing.assert_array_equal(found, baselines.forecasts(prepared, ["mstl"], ["test"], [SEASON])["test"]["mstl"])
+    alone = baselines.forecasts(prepared, ["mstl"], ["test"], [40])["test"]["mstl"]  # none left: AutoETS, no season
+    ets = baselines.per_series(
+        prepared, ["test"], lambda v, n, o: baselines.forward(baselines.fit_ets(v[:n], 1), v, o, prepared.spec)
+    )["test"]
+    np.testing.assert_array_equal(alone, ets)
+
+
+def test_a_run_with_baselines_is_served_without_the_extra(tmp_path, monkeypatch):
+    pytest.importorskip("statsforecast", reason="the stats extra (statsforecast) is absent")
+    monthly(tmp_path)
+    run = forecast.train(
+        config(tmp_path, baselines=("ets", "mstl"), split={"train_end": 60, "val_end": 78, "test_end": 96}).model_copy(
+            update={"training": cfg.Training(epochs=1)}
+        ),
+        tmp_path / "run",
+    )
+    metrics = run.metrics
+    assert metrics.test.ets is not None and metrics.test.mstl is not None
+    assert gates.check(metrics, ["test.mstl.mae>0"])[0].startswith("test.mstl.mae>0")
+    monkeypatch.setattr(baselines, "find_spec", lambda name: None)  # served where the extra is absent
+    assert len(forecast.predict(run)) == 3
+    with pytest.raises(ForecastError, match=r"^metrics.baselines: ets needs statsforecast"):
+        forecast.evaluate(run)  # scoring the baselines needs them

@@ -189,3 +189,16 @@ def test_markdown_table():
     assert table == ("| rank | trial | mae |\n|---|---|---|\n| 1 | trial-001 | 0.2500 |\n| 2 | trial-000 | 0.3333 |")
     assert tables.markdown(["a"], [], digits=1) == "| a |\n|---|"
     assert tables.cell(2.0, digits=1) == "2.0" and tables.cell(True) == "True" and tables.cell(3) == "3"
+
+
+def test_beats_mstl_gates_on_the_mstl_baseline():
+    with_mstl = copy.deepcopy(METRICS)
+    for split, mae in (("val", 0.625), ("test", 0.75)):
+        with_mstl[split]["mstl"] = _scores(mae)
+    assert check(with_mstl, ["beats-mstl", "test.mstl.mae<=0.75"]) == ["beats-mstl", "test.mstl.mae<=0.75 (0.75)"]
+    with_mstl["val"]["mstl"]["mae"] = 0.25
+    with pytest.raises(GateFailed, match=r"^requirement beats-mstl failed: val model MAE 0\.5 >= mstl 0\.25$"):
+        check(with_mstl, ["beats-mstl"])
+    with pytest.raises(ForecastError) as err:
+        check(METRICS, ["beats-mstl"])
+    assert str(err.value) == "--require beats-mstl: the run has no MSTL baseline (set metrics.baselines: [mstl])"
