@@ -19,9 +19,9 @@ checked to be forecast's test origins. Where a dataset has `every: k > 1` (taylo
 where MSTL and AutoARIMA's forward pass at each of 759 or 2,857 x 7 origins is too slow on a 2-core
 machine), only every k-th test origin (counted back from the last) is scored, for every method,
 forecast included. The season is forecast's own (12 monthly, 52 weekly, 48 half-hourly, 7 daily,
-4 quarterly, 24 hourly); statsforecast's AutoETS fits no seasonal model above a season of 24 (as
-R's ets), so on the weekly and half-hourly series it is non-seasonal; MSTL gets the several seasons
-where there are (and 7 on the daily series). Statistical models see the target only (no covariates).
+4 quarterly, 24 hourly); statsforecast's AutoETS chooses its model, seasonal or not, by AICc
+(ETS(A,Ad,A) on gasoline's season of 52; ETS(A,Ad,N), no season, on taylor); MSTL gets the several
+seasons where there are (and 7 on the daily series). Statistical models see the target only (no covariates).
 
 Scores, in original units, per window over the horizon (and targets), then averaged over the
 windows of each series, then over series (each series weighs the same; ETTh1 is one series of 7
