@@ -244,6 +244,69 @@ class SeasonalNaive(keras.layers.Layer):
         return {**super().get_config(), "targets": self.targets, "lags": self.lags, **profile}
 
 
+@keras.saving.register_keras_serializable(PACKAGE)
+class ExponentialSmoothing(keras.layers.Layer):
+    """A base forecast (`model.base: ets`): exponential smoothing of the window, in the graph, as
+    ETS(A,N,A) with a fixed season: the seasonal profile of the window's last `seasons` seasons (each
+    point of the season averaged over them, as `SeasonalNaive`'s profile) plus the level of the
+    deseasonalised window, exponentially smoothed (simple exponential smoothing), with alpha learned
+    per target channel like the network's weights, as ES-RNN learns its smoothing coefficients.
+    The smoothed level is a weighted mean of the window's rows with weights alpha (1 - alpha)^age
+    (the oldest row takes the rest, so they sum to one), so it moves with the window's level and
+    commutes with instance_norm, and it never reads past the origin. Without a season (`period`
+    None), the level of the window itself.
+
+    Alpha starts at 2 / (period + 1), the exponential average that spans about one season (without
+    a season, 0.5), and stays in (0, 1) as the sigmoid of the learned weight.
+
+    Args:
+        targets: the target columns' indices in the window.
+        horizon: forecast rows.
+        lags: per horizon row, how many timesteps before the window's last one its point of the
+            season sits (`model.seasonal_lags`); None without a season.
+        seasons: whole seasons the profile averages.
+        period: timesteps per season; None: no season.
+    """
+
+    def __init__(
+        self, targets: list[int], horizon: int, lags: list[int] | None = None, seasons: int = 1,
+        period: int | None = None, **kwargs,
+    ):  # fmt: skip
+        super().__init__(**kwargs)
+        self.targets, self.horizon, self.lags, self.seasons, self.period = list(targets), horizon, lags, seasons, period
+
+    def build(self, input_shape):
+        alpha = 2 / (self.period + 1) if self.period else 0.5
+        start = keras.initializers.Constant(math.log(alpha / (1 - alpha)))
+        self.alpha = self.add_weight(shape=(len(self.targets),), initializer=start, name="alpha_logit")
+
+    def call(self, x):
+        x = ops.take(x, ops.convert_to_tensor(self.targets, dtype="int32"), axis=2)
+        if self.period is None:
+            rows, seasonal = x, 0.0
+        else:
+            k, m = self.seasons, self.period
+            rows = x[:, -k * m :]
+            shape = ops.shape(rows)
+            points = ops.mean(ops.reshape(rows, (shape[0], k, m, shape[2])), axis=1)  # (batch, m, targets)
+            deviation = points - ops.mean(points, axis=1, keepdims=True)
+            rows = rows - ops.tile(deviation, (1, k, 1))  # deseasonalised
+            # each horizon row's point of the season: its lag's row in the last season
+            seasonal = ops.take(deviation, ops.convert_to_tensor([m - 1 - lag for lag in self.lags], "int32"), axis=1)
+        alpha = ops.sigmoid(self.alpha)
+        age = ops.arange(ops.shape(rows)[1] - 1, -1, -1, dtype=rows.dtype)[:, None]  # 0 at the last row
+        weights = ops.power(1 - alpha, age) * ops.concatenate([ops.ones_like(age[:1] * alpha), alpha + 0 * age[1:]])
+        level = ops.sum(rows * weights[None], axis=1, keepdims=True)
+        return ops.repeat(level, self.horizon, axis=1) + seasonal
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, len(self.targets))
+
+    def get_config(self):
+        season = {"lags": self.lags, "seasons": self.seasons, "period": self.period} if self.period else {}
+        return {**super().get_config(), "targets": self.targets, "horizon": self.horizon, **season}
+
+
 def lagged(x, lags: list[int]):
     """(batch, timesteps, features) -> (batch, len(lags), features): per horizon row, the timestep
     `lag` before the window's last one; a shorter window (variable_length) gives its oldest row

@@ -73,6 +73,8 @@ def count_parameters(
     outputs = (1 if model.channel_independent else n_targets) * len(model.quantiles or [None])
     if model.linear_base:
         total += (spec.timesteps + 1) * spec.horizon * (1 if model.base_shared else n_targets)
+    if model.base == "ets":
+        total += n_targets  # alpha per target
     if model.base_calendar:
         bias = calendar_reference(model) == "none"
         total += (len(extras.calendar) * model.base_calendar + bias) * n_targets
@@ -302,6 +304,9 @@ def _base(model: cfg.Model, spec: WindowSpec, targets: list[int], season: int | 
 
     from forecast import layers as fl  # deferred: layers loads Keras (TensorFlow)
 
+    if model.base == "ets":
+        period, lags = (season // spec.step, seasonal_lags(spec, season)) if season else (None, None)
+        return fl.ExponentialSmoothing(targets, spec.horizon, lags, model.base_seasons or 1, period, name="base")(x)
     both = model.base == "seasonal_linear"
     parts = []
     if model.seasonal_base:

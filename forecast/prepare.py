@@ -22,7 +22,7 @@ from forecast.panels import leading_rows
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
 from forecast.scalers import fit as fit_scalers
-from forecast.seasonal import resolve_seasons
+from forecast.seasonal import resolve_ets, resolve_seasons
 from forecast.timegrid import frequency
 from forecast.windows import Feed, WindowSpec, seasonal_offsets
 
@@ -270,6 +270,9 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
         if seasons != model.averaged_seasons:
             model = model.model_copy(update={"base_seasons": seasons})
         base_note = f"{base_note}; {why}" if why else base_note
+    elif model.base == "ets":
+        base_season, seasons, base_note = resolve_ets(model, spec, season)
+        model = model.model_copy(update={"base_seasons": seasons})
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}

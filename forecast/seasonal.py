@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecast.errors import ForecastError
-from forecast.model import seasonal_lags
+from forecast.model import choose_season, seasonal_lags
 from forecast.windows import WindowSpec
 
 if TYPE_CHECKING:
@@ -105,4 +105,48 @@ def resolve_seasons(
     return seasons, (
         f"its seasonal part {what}, the better on the training windows "
         f"(MAE {mae[seasons]:.4f} against {mae[most if seasons == 1 else 1]:.4f}, scaled)"
+    )
+
+
+def resolve_ets(model: cfg.Model, spec: WindowSpec, season: int | None) -> tuple[int | None, int | None, str]:
+    """`model.base: ets` on this data: its season (None: none, simple exponential smoothing), the
+    whole seasons its profile averages (model.base_seasons, else every one the window holds), and
+    the note train and validate print.
+
+    A season the window cannot hold, or one that is not a whole number of window.step rows, leaves
+    the level alone where the season was inferred (metrics.seasonality or the frequency's), and is
+    refused where model.base_season names it.
+
+    Raises:
+        ForecastError: model.base_season or model.base_seasons the window cannot take (exit 2).
+    """
+    window = f"{spec.timesteps}-timestep window"
+    why = None
+    if (model.base_season or season) is None:
+        why = "no season known: set metrics.seasonality or model.base_season for a seasonal profile"
+    else:
+        try:
+            chosen = choose_season(spec, model.base_season, season)
+        except ForecastError:
+            if model.base_season is not None:
+                raise
+            why, chosen = f"a season of {season} rows does not fit the {window}", None
+        if chosen is not None and chosen % spec.step:
+            if model.base_season is not None:
+                raise ForecastError(
+                    f"model.base_season={chosen}: not a multiple of window.step ({spec.step}), so the sampled rows do "
+                    "not repeat it"
+                )
+            why = f"a season of {chosen} rows is not a multiple of window.step ({spec.step})"
+    if why is not None:
+        if model.base_seasons is not None:
+            raise ForecastError(f"model.base_seasons: base ets has no season here ({why})")
+        return None, None, f"model.base ets: the window's level, exponentially smoothed, without a season ({why})"
+    seasons = model.base_seasons or whole_seasons(spec, chosen)
+    check_seasons(spec, chosen, seasons)
+    return (
+        chosen,
+        seasons,
+        f"model.base ets: the profile of {seasons} season(s) of {chosen} rows, under the level "
+        + ("exponentially smoothed"),
     )

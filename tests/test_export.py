@@ -76,7 +76,8 @@ def test_step_over_one_leaves_bounds_out_and_says_why(tmp_path):
 
 
 BASES = {  # model.base (issue 33): a season of 24 rows over every 2nd row with a shared linear correction;
-    # the same over the profile of two seasons; per-channel linear maps; seasonal naive with a calendar profile
+    # the same over the profile of two seasons; per-channel linear maps; exponential smoothing; seasonal naive
+    # with a calendar profile
     "seasonal_linear": tiny_config(
         model={"layers": [{"units": 8}], "base": "seasonal_linear", "instance_norm": "mean"}
     ),
@@ -87,6 +88,7 @@ BASES = {  # model.base (issue 33): a season of 24 rows over every 2nd row with 
         model={"layers": [{"units": 8}], "base": "linear", "base_shared": False, "quantiles": [0.1, 0.9]},
         window={"step": 1},
     ),
+    "ets": tiny_config(model={"layers": [{"units": 8}], "base": "ets", "instance_norm": "last"}),
     "calendar": tiny_config(  # seasonal naive and a calendar profile (base_calendar), per quantile
         data={"calendar": ["hour", "day_of_week"]},
         model={"layers": [{"units": 8}], "base": "seasonal_naive", "base_calendar": 3, "quantiles": [0.1, 0.9]},
@@ -114,9 +116,10 @@ def test_a_model_with_a_base_exports_with_parity(base_runs, base, fmt, tmp_path)
     run = base_runs(base)
     import keras
 
-    learned = {"linear": "base", "calendar": "calendar_base"}.get(base, "linear_base")
-    if learned:  # trained: the learned base is not zero
-        assert np.abs(keras.saving.load_model(run.model_file).get_layer(learned).get_weights()[0]).max() > 0
+    learned = {"linear": "base", "calendar": "calendar_base", "ets": "base"}.get(base, "linear_base")
+    weights = keras.saving.load_model(run.model_file).get_layer(learned).get_weights()[0]
+    start = np.log((2 / 13) / (1 - 2 / 13)) if base == "ets" else 0  # ets: alpha's logit, a season of 12 timesteps
+    assert np.abs(weights - start).max() > 0  # trained: the learned base moved from where it started
     check_parity(run, tmp_path, fmt)
 
 

@@ -112,6 +112,8 @@ OPTION_SETS = {
     "linear-base-per-channel": dict(
         layers=[cfg.Layer(units=8)], instance_norm="mean", base="linear", base_shared=False
     ),
+    "ets-base": {**SEGRNN, "base": "ets", "base_season": 5, "base_seasons": 3},
+    "ets-base-without-a-season": dict(layers=[cfg.Layer(units=8)], base="ets"),
 }
 
 
@@ -121,7 +123,7 @@ def test_options_save_load_and_count(name, tmp_path):
     model_cfg = cfg.Model(**OPTION_SETS[name])
     targets = [0, 1, 2] if model_cfg.channel_independent else [2, 0]
     model = build(model_cfg, SPEC, 3, targets, season=model_cfg.base_season)
-    if model_cfg.base == "linear":  # a base that is not zero, so that loading must restore it
+    if model_cfg.base in ("linear", "ets"):  # a base that is not as it started, so that loading must restore it
         model.get_layer("base").set_weights([RNG.standard_normal(w.shape) for w in model.get_layer("base").weights])
     assert model.output_shape == (None, 10, len(targets))
     assert model.count_params() == count_parameters(model_cfg, SPEC, 3, len(targets))

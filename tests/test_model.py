@@ -273,3 +273,42 @@ def test_a_calendar_profile_without_calendar_columns_is_refused():
     with pytest.raises(ForecastError, match=r"model.base_calendar needs data.calendar") as err:
         build(cfg.Model(base="none", base_calendar=1), DAY, 2, [0], Extras(future=[1]))
     assert err.value.exit_code == 2
+
+
+def smoothed(rows: np.ndarray, alpha: float) -> np.ndarray:
+    """Simple exponential smoothing's last level, by its recursion (level starts at the first row)."""
+    level = rows[:, 0].astype(np.float64)
+    for t in range(1, rows.shape[1]):
+        level = alpha * rows[:, t] + (1 - alpha) * level
+    return level
+
+
+@pytest.mark.slow  # over 0.3 s
+def test_a_zero_network_forecasts_the_ets_base_by_its_recursion():
+    spec = WindowSpec(timesteps=12, step=1, delay=1, horizon=5)
+    model_cfg = cfg.Model(base="ets", instance_norm="none", base_seasons=3)
+    model = zero_network(build(model_cfg, spec, 3, [2, 0], season=4))
+    assert model.count_params() == count_parameters(model_cfg, spec, 3, 2)
+    out = keras.ops.convert_to_numpy(model(WINDOWS))
+    for c, column in enumerate((2, 0)):  # by hand: a season of 4 rows, 3 of them in the window
+        rows = WINDOWS[:, :, column].astype(np.float64)
+        points = rows.reshape(5, 3, 4).mean(axis=1)  # each point of the season over the 3 seasons
+        deviation = points - points.mean(axis=1, keepdims=True)
+        level = smoothed(rows - np.tile(deviation, 3), alpha=2 / 5)  # alpha starts at 2 / (season + 1)
+        # horizon rows 13..17 fall on points 0, 1, 2, 3, 0 of the season (row 12 is point 3)
+        expected = level[:, None] + deviation[:, [0, 1, 2, 3, 0]]
+        np.testing.assert_allclose(out[:, :, c], expected, rtol=1e-5, atol=1e-5)
+    model.get_layer("base").set_weights([np.array([0.0, 2.0], "float32")])  # alpha 0.5 and sigmoid(2)
+    out = keras.ops.convert_to_numpy(model(WINDOWS))
+    rows = WINDOWS[:, :, 0].astype(np.float64)
+    deviation = rows.reshape(5, 3, 4).mean(axis=1) - rows.reshape(5, 3, 4).mean(axis=(1, 2))[:, None]
+    level = smoothed(rows - np.tile(deviation, 3), alpha=1 / (1 + np.exp(-2.0)))
+    np.testing.assert_allclose(out[:, 0, 1], level + deviation[:, 0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow  # over 0.3 s
+def test_without_a_season_the_ets_base_is_simple_exponential_smoothing():
+    model = zero_network(build(cfg.Model(base="ets", instance_norm="last"), STEP2, 3, [2, 0]))
+    out = keras.ops.convert_to_numpy(model(WINDOWS))
+    expected = np.stack([smoothed(WINDOWS[:, :, c], alpha=0.5) for c in (2, 0)], axis=-1)[:, None]
+    np.testing.assert_allclose(out, np.repeat(expected, 8, axis=1), rtol=1e-5, atol=1e-5)  # flat over the horizon

@@ -137,3 +137,20 @@ def test_base_seasons_is_refused_where_it_cannot_apply(tmp_path):
         prepare(series_config(values, tmp_path, base_seasons=4))
     with pytest.raises(ForecastError, match=r"model\.base_seasons: model\.base auto chose linear"):
         prepare(series_config(values, tmp_path, lookback=5, base_seasons=2))  # a week does not fit: linear
+
+
+def test_the_ets_base_takes_every_whole_season_the_window_holds(tmp_path):
+    values = 10 + 3 * np.sin(2 * np.pi * np.arange(200) / 7)
+    p = prepare(series_config(values, tmp_path, base="ets"))
+    assert (p.model.base, p.base_season, p.model.base_seasons, p.model.averaged_seasons) == ("ets", 7, 3, 3)
+    assert p.base_note == "model.base ets: the profile of 3 season(s) of 7 rows, under the level exponentially smoothed"
+    assert prepare(series_config(values, tmp_path, base="ets", base_seasons=2)).model.base_seasons == 2
+    short = prepare(series_config(values, tmp_path, lookback=5, base="ets"))  # a week does not fit: the level alone
+    assert (short.base_season, short.model.base_seasons) == (None, None)
+    assert short.base_note.endswith("without a season (a season of 7 rows does not fit the 5-timestep window)")
+    with pytest.raises(ForecastError, match=r"model\.base_seasons: base ets has no season here"):
+        prepare(series_config(values, tmp_path, lookback=5, base="ets", base_seasons=2))
+    with pytest.raises(ForecastError, match=r"needs window\.lookback // window\.step >= 7"):
+        prepare(series_config(values, tmp_path, lookback=5, base="ets", base_season=7))  # named: refused
+    with pytest.raises(ValueError, match="base_calendar: not with base ets"):
+        cfg.Model(base="ets", base_calendar=3)

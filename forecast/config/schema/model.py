@@ -56,13 +56,16 @@ class Model(Section):
         description="Forecast these quantiles (e.g. [0.025, 0.1, 0.5, 0.9, 0.975]) instead of one value, trained "
         "with the pinball loss; they never cross. The point forecast is the median (0.5 is added when absent).",
     )
-    base: Literal["auto", "none", "seasonal_naive", "linear", "seasonal_linear"] = Field(
+    base: Literal["auto", "none", "seasonal_naive", "linear", "seasonal_linear", "ets"] = Field(
         "auto",
         description="A base forecast from the window itself, under the network, which learns its residual (the two "
         "are added in the model): seasonal_naive repeats the last season (suits one strong season within the "
         "lookback); linear is a learned map from the lookback to the horizon per channel, DLinear-style and zero at "
         "the start (suits trends and several seasons within the lookback); seasonal_linear is the two added: the last "
-        "season repeated plus a learned linear correction, zero at the start. Computed after instance_norm. "
+        "season repeated plus a learned linear correction, zero at the start; ets is exponential smoothing of the "
+        "window in the graph (ETS(A,N,A)): the seasonal profile of its whole seasons plus the level of the rest, "
+        "exponentially smoothed with a learned alpha (without a season that fits: the window's level alone, simple "
+        "exponential smoothing). Computed after instance_norm. "
         "auto (the default) decides with the data: seasonal_linear when a season is known (base_season, "
         "metrics.seasonality or the time column's frequency) and fits the lookback, else linear; none where the "
         "model cannot take a base (cell naive, window.variable_length, a target that is not a feature). "
@@ -71,7 +74,7 @@ class Model(Section):
     )
     base_season: PositiveInt | list[PositiveInt] | None = Field(
         None,
-        description="Rows per season of base: seasonal_naive or seasonal_linear (or auto); a list of seasons "
+        description="Rows per season of base: seasonal_naive, seasonal_linear or ets (or auto); a list of seasons "
         "(half-hourly: [48, 336]) uses the longest that fits in the lookback (it repeats the shorter ones too when "
         "they divide it). Default: "
         "metrics.seasonality, else the time column's frequency's season (hourly 24, daily 7, monthly 12...).",
@@ -82,7 +85,8 @@ class Model(Section):
         "each target's point of the season, moved to the last season's level: a seasonal profile, steadier than one "
         "season's values (seasonal smoothing, as ETS's). 1: the last season repeated (seasonal naive). Default: 1 "
         "for an explicit seasonal base; under auto, every whole season the lookback holds or 1, whichever forecasts "
-        "the training windows with the lower MAE (neither fits anything, so the in-sample comparison is fair).",
+        "the training windows with the lower MAE (neither fits anything, so the in-sample comparison is fair); "
+        "under ets, every whole season the lookback holds.",
     )
     base_calendar: Annotated[int, Field(ge=0)] = Field(
         0,
@@ -108,7 +112,10 @@ class Model(Section):
 
     @property
     def averaged_seasons(self) -> int | None:
-        """Seasons the seasonal base averages (base_seasons; unset: 1, seasonal naive); None without one."""
+        """Seasons the seasonal base averages (base_seasons; unset: 1, seasonal naive; ets: as prepare resolved
+        it, None without a season); None without one."""
+        if self.base == "ets":
+            return self.base_seasons
         return (self.base_seasons or 1) if self.seasonal_base else None
 
     @property
@@ -137,10 +144,12 @@ class Model(Section):
         if isinstance(self.base_season, list) and not self.base_season:
             raise ValueError("base_season: list at least one season")
         # auto may resolve to a base that uses them: prepare refuses them where it does not
-        if self.base_season is not None and not (self.seasonal_base or self.base == "auto"):
-            raise ValueError("base_season needs base: seasonal_naive, seasonal_linear or auto")
-        if self.base_seasons is not None and not (self.seasonal_base or self.base == "auto"):
-            raise ValueError("base_seasons needs base: seasonal_naive, seasonal_linear or auto")
+        if self.base_season is not None and not (self.seasonal_base or self.base in ("auto", "ets")):
+            raise ValueError("base_season needs base: seasonal_naive, seasonal_linear, ets or auto")
+        if self.base_seasons is not None and not (self.seasonal_base or self.base in ("auto", "ets")):
+            raise ValueError("base_seasons needs base: seasonal_naive, seasonal_linear, ets or auto")
+        if self.base == "ets" and self.base_calendar:
+            raise ValueError("base_calendar: not with base ets (its profile is relative to seasonal naive's rows)")
         if (self.base_seasons or 1) > 1 and self.base_calendar:
             raise ValueError("base_seasons: base_calendar's profile is taken relative to the last season; set 1")
         if not self.base_shared and not (self.linear_base or self.base == "auto"):
