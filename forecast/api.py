@@ -339,9 +339,11 @@ def build_model(config: cfg.Config | PathLike) -> keras.Model:
 
 
 def shape_only(config: cfg.Config) -> cfg.Config:
-    """The config with missing values interpolated: for what needs only the data's shape (the
-    model's layers and parameter count), a gap the training config would refuse does not matter."""
-    return config.model_copy(update={"data": config.data.model_copy(update={"fill": "interpolate"})})
+    """The config with missing values interpolated and no statistical baselines: for what needs only
+    the data's shape (the model's layers and parameter count), a gap the training config would refuse
+    does not matter, and neither does a baseline's optional extra."""
+    data = config.data.model_copy(update={"fill": "interpolate"})
+    return config.model_copy(update={"data": data, "metrics": config.metrics.model_copy(update={"baselines": []})})
 
 
 def download(name: str, dest: PathLike = "data", **kwargs: Any) -> tuple[Path, str]:

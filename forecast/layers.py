@@ -256,8 +256,8 @@ class ExponentialSmoothing(keras.layers.Layer):
     commutes with instance_norm, and it never reads past the origin. Without a season (`period`
     None), the level of the window itself.
 
-    Alpha starts at 2 / (period + 1), the exponential average that spans about one season (without
-    a season, 0.5), and stays in (0, 1) as the sigmoid of the learned weight.
+    Alpha starts at 2 / (period + 1), period in timesteps, the exponential average that spans about
+    one season (without a season, 0.5), and stays in (0, 1) as the sigmoid of the learned weight.
 
     Args:
         targets: the target columns' indices in the window.
@@ -276,7 +276,7 @@ class ExponentialSmoothing(keras.layers.Layer):
         self.targets, self.horizon, self.lags, self.seasons, self.period = list(targets), horizon, lags, seasons, period
 
     def build(self, input_shape):
-        alpha = 2 / (self.period + 1) if self.period else 0.5
+        alpha = 2 / (self.period + 1) if self.period and self.period > 1 else 0.5
         start = keras.initializers.Constant(math.log(alpha / (1 - alpha)))
         self.alpha = self.add_weight(shape=(len(self.targets),), initializer=start, name="alpha_logit")
 

@@ -121,7 +121,7 @@ def target_index(model: cfg.Model, features: list[str], targets: list[str]) -> l
     return [features.index(t) if t in features else 0 for t in targets]
 
 
-def seasonal_lags(spec: WindowSpec, season: int | None) -> list[int]:
+def seasonal_lags(spec: WindowSpec, season: int | None, base: str = "seasonal_naive") -> list[int]:
     """Per horizon row, how many timesteps before the window's last one `base: seasonal_naive`
     reads: the row one (or more) whole seasons before the target, as the seasonal-naive baseline
     scores it (`windows.seasonal_offsets`), or with step > 1 the sampled row at or after it.
@@ -131,19 +131,21 @@ def seasonal_lags(spec: WindowSpec, season: int | None) -> list[int]:
     """
     if season is None:
         raise ForecastError(
-            "model.base=seasonal_naive needs a season: set model.base_season (rows per season) or "
+            f"model.base={base} needs a season: set model.base_season (rows per season) or "
             "metrics.seasonality; the data has no regular time column to infer one from"
         )
     lags = _lags(spec, season)
     if max(lags) >= spec.timesteps:
         raise ForecastError(
-            f"model.base=seasonal_naive: a season of {season} rows needs window.lookback // window.step >= "
+            f"model.base={base}: a season of {season} rows needs window.lookback // window.step >= "
             f"{max(lags) + 1} timesteps (it is {spec.timesteps}); raise window.lookback or set model.base_season"
         )
     return lags
 
 
-def choose_season(spec: WindowSpec, configured: int | list[int] | None, season: int | None) -> int | None:
+def choose_season(
+    spec: WindowSpec, configured: int | list[int] | None, season: int | None, base: str = "seasonal_naive"
+) -> int | None:
     """Rows per season of `base: seasonal_naive`: model.base_season, else the data's `season`. Of a
     list, the longest season that fits in the window: repeating a week repeats its days too, and a
     longer season than the lookback holds is model.base_calendar's to model, not the window's.
@@ -152,11 +154,11 @@ def choose_season(spec: WindowSpec, configured: int | list[int] | None, season: 
         ForecastError: no season, or none that fits (exit 2, naming the keys).
     """
     if not isinstance(configured, list):
-        seasonal_lags(spec, configured or season)
+        seasonal_lags(spec, configured or season, base)
         return configured or season
     fits = [s for s in configured if max(_lags(spec, s)) < spec.timesteps]
     if not fits:
-        seasonal_lags(spec, min(configured))  # refused, naming what the shortest needs
+        seasonal_lags(spec, min(configured), base)  # refused, naming what the shortest needs
     return max(fits)
 
 

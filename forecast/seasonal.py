@@ -113,31 +113,35 @@ def resolve_ets(model: cfg.Model, spec: WindowSpec, season: int | None) -> tuple
     whole seasons its profile averages (model.base_seasons, else every one the window holds), and
     the note train and validate print.
 
-    A season the window cannot hold, or one that is not a whole number of window.step rows, leaves
-    the level alone where the season was inferred (metrics.seasonality or the frequency's), and is
-    refused where model.base_season names it.
+    The season is model.base_season's (of a list, the longest that fits the window and is a whole
+    number of window.step rows), else the data's. One the window cannot hold, one that is not a
+    whole number of window.step rows, or one of a single timestep leaves the level alone where the
+    season was inferred (metrics.seasonality or the frequency's), and is refused where
+    model.base_season names it.
 
     Raises:
         ForecastError: model.base_season or model.base_seasons the window cannot take (exit 2).
     """
-    window = f"{spec.timesteps}-timestep window"
+    configured = model.base_season
+    if isinstance(configured, list):  # the seasons the sampled rows repeat
+        configured = [s for s in configured if s % spec.step == 0] or configured
+    named = configured is not None
     why = None
-    if (model.base_season or season) is None:
+    if (configured or season) is None:
         why = "no season known: set metrics.seasonality or model.base_season for a seasonal profile"
     else:
         try:
-            chosen = choose_season(spec, model.base_season, season)
+            chosen = choose_season(spec, configured, season, "ets")
         except ForecastError:
-            if model.base_season is not None:
+            if named:
                 raise
-            why, chosen = f"a season of {season} rows does not fit the {window}", None
+            why, chosen = f"a season of {season} rows does not fit the {spec.timesteps}-timestep window", None
         if chosen is not None and chosen % spec.step:
-            if model.base_season is not None:
-                raise ForecastError(
-                    f"model.base_season={chosen}: not a multiple of window.step ({spec.step}), so the sampled rows do "
-                    "not repeat it"
-                )
             why = f"a season of {chosen} rows is not a multiple of window.step ({spec.step})"
+        elif chosen is not None and chosen // spec.step < 2:
+            why = f"a season of {chosen} rows is a single timestep at window.step {spec.step}"
+        if why is not None and named:
+            raise ForecastError(f"model.base_season: {why}; base ets needs a season of at least two timesteps")
     if why is not None:
         if model.base_seasons is not None:
             raise ForecastError(f"model.base_seasons: base ets has no season here ({why})")
@@ -147,6 +151,5 @@ def resolve_ets(model: cfg.Model, spec: WindowSpec, season: int | None) -> tuple
     return (
         chosen,
         seasons,
-        f"model.base ets: the profile of {seasons} season(s) of {chosen} rows, under the level "
-        + ("exponentially smoothed"),
+        f"model.base ets: the profile of {seasons} season(s) of {chosen} rows, under the level exponentially smoothed",
     )

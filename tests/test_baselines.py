@@ -192,5 +192,6 @@ def test_a_run_with_baselines_is_served_without_the_extra(tmp_path, monkeypatch)
     assert gates.check(metrics, ["test.mstl.mae>0"])[0].startswith("test.mstl.mae>0")
     monkeypatch.setattr(baselines, "find_spec", lambda name: None)  # served where the extra is absent
     assert len(forecast.predict(run)) == 3
+    assert forecast.api.validate(forecast.api.shape_only(run.config)).parameters > 0  # forecast summary
     with pytest.raises(ForecastError, match=r"^metrics.baselines: ets needs statsforecast"):
         forecast.evaluate(run)  # scoring the baselines needs them

@@ -150,7 +150,16 @@ def test_the_ets_base_takes_every_whole_season_the_window_holds(tmp_path):
     assert short.base_note.endswith("without a season (a season of 7 rows does not fit the 5-timestep window)")
     with pytest.raises(ForecastError, match=r"model\.base_seasons: base ets has no season here"):
         prepare(series_config(values, tmp_path, lookback=5, base="ets", base_seasons=2))
-    with pytest.raises(ForecastError, match=r"needs window\.lookback // window\.step >= 7"):
+    with pytest.raises(ForecastError, match=r"^model\.base=ets: a season of 7 rows needs window\.lookback // window"):
         prepare(series_config(values, tmp_path, lookback=5, base="ets", base_season=7))  # named: refused
+    # a season of one timestep has no profile to smooth around: the level alone, or refused where named
+    assert prepare(series_config(values, tmp_path, base="ets", base_season=[7, 1])).base_season == 7
+    with pytest.raises(ForecastError, match=r"^model\.base_season: a season of 1 rows is a single timestep"):
+        prepare(series_config(values, tmp_path, base="ets", base_season=1))
+    daily = series_config(values, tmp_path, base="ets").model_dump()
+    one = cfg.Config.model_validate({**daily, "metrics": {"seasonality": 1}})
+    assert (prepare(one).base_season, prepare(one).model.base_seasons) == (None, None)
+    with pytest.raises(ForecastError, match=r"model\.base=ets maps a fixed number of timesteps"):
+        cfg.validate({"model": {"base": "ets"}, "window": {"variable_length": True}})
     with pytest.raises(ValueError, match="base_calendar: not with base ets"):
         cfg.Model(base="ets", base_calendar=3)

@@ -158,7 +158,7 @@ class Config(Section):
             raise ValueError("model.segment_len needs a fixed number of timesteps; set window.variable_length: false")
         if self.metrics.plot_series is not None and self.data.id_column is None:
             raise ValueError("metrics.plot_series picks series of a panel: it needs data.id_column")
-        if self.model.linear_base and self.window.variable_length:
+        if (self.model.linear_base or self.model.base == "ets") and self.window.variable_length:
             raise ValueError(
                 f"model.base={self.model.base} maps a fixed number of timesteps; set window.variable_length: false"
             )

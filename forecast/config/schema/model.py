@@ -149,7 +149,7 @@ class Model(Section):
         if self.base_seasons is not None and not (self.seasonal_base or self.base in ("auto", "ets")):
             raise ValueError("base_seasons needs base: seasonal_naive, seasonal_linear, ets or auto")
         if self.base == "ets" and self.base_calendar:
-            raise ValueError("base_calendar: not with base ets (its profile is relative to seasonal naive's rows)")
+            raise ValueError("base_calendar: not with base ets, which has a seasonal profile of its own")
         if (self.base_seasons or 1) > 1 and self.base_calendar:
             raise ValueError("base_seasons: base_calendar's profile is taken relative to the last season; set 1")
         if not self.base_shared and not (self.linear_base or self.base == "auto"):
