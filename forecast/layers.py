@@ -295,7 +295,8 @@ class ExponentialSmoothing(keras.layers.Layer):
             seasonal = ops.take(deviation, ops.convert_to_tensor([m - 1 - lag for lag in self.lags], "int32"), axis=1)
         alpha = ops.sigmoid(self.alpha)
         age = ops.arange(ops.shape(rows)[1] - 1, -1, -1, dtype=rows.dtype)[:, None]  # 0 at the last row
-        weights = ops.power(1 - alpha, age) * ops.concatenate([ops.ones_like(age[:1] * alpha), alpha + 0 * age[1:]])
+        decay = ops.power(1 - alpha, age)  # (rows, targets); the oldest row takes the rest: weights sum to one
+        weights = ops.concatenate([decay[:1], alpha * decay[1:]], axis=0)
         level = ops.sum(rows * weights[None], axis=1, keepdims=True)
         return ops.repeat(level, self.horizon, axis=1) + seasonal
 

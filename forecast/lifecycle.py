@@ -333,11 +333,10 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
 
 def statistical_baselines(config: cfg.Config, prepared: Prepared, splits: list[str]) -> dict[str, dict]:
     """metrics.baselines' forecasts of `splits` ({split: {name: forecasts}}, forecast.baselines)."""
-    series = prepared.series
-    seasons = config.metrics.mstl_seasons or infer_seasons(
-        series.times, config.data.frequency, series.offsets, prepared.seasonality
-    )
-    return baselines.forecasts(prepared, config.metrics.baselines, splits, seasons)
+    names, series, seasons = config.metrics.baselines, prepared.series, config.metrics.mstl_seasons
+    if "mstl" in names and seasons is None:
+        seasons = infer_seasons(series.times, config.data.frequency, series.offsets, prepared.seasonality)
+    return baselines.forecasts(prepared, names, splits, seasons)
 
 
 def calibrate(config: cfg.Config, prepared: Prepared, val_pred) -> Calibration | None:
