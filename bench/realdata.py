@@ -352,6 +352,8 @@ def forecast_scores(task: Task, run_dir: Path) -> dict[str, float]:
         "fit_seconds": metrics["train_seconds"],
         "epochs": metrics["epochs_run"],
         "best_epoch": metrics.get("best_epoch"),
+        "base": metrics.get("base"),  # the base built (model.base auto's choice), and where it trained
+        "base_losses": metrics.get("base_losses"),  # two, each one's validation loss
         "metrics_json_test_mase": metrics["test"]["model"].get("mase"),
         # validation, where settings are chosen: every validation window, as metrics.json scores them
         "val_mase": metrics["val"]["model"].get("mase"),
@@ -371,8 +373,8 @@ def table(results: dict[str, dict], seeds: list[int]) -> list[str]:
     """The test scores of every method; val MASE: forecast's from its runs' metrics.json (every
     validation window), and the seasonal naive's there, which settings are chosen on."""
     lines = [
-        "| dataset | method | MAE | RMSE | MASE | sMAPE | wall s | val MASE |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| dataset | method | MAE | RMSE | MASE | sMAPE | wall s | val MASE | base |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, result in results.items():
         runs = result.get("forecast", [])
@@ -380,12 +382,15 @@ def table(results: dict[str, dict], seeds: list[int]) -> list[str]:
             label = f"**forecast** ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
             row = [cell([r[k] for r in runs], 4 if k == "mase" else 3) for k in ("mae", "rmse", "mase", "smape")]
             val = cell([r.get("val_mase") for r in runs], 4)
-            lines.append(f"| {name} | {label} | {' | '.join(row)} | {cell([r['seconds'] for r in runs], 0)} | {val} |")
+            bases = pd.Series([r.get("base") or "?" for r in runs]).value_counts()
+            base = ", ".join(f"{b} ×{n}" for b, n in bases.items())
+            seconds = cell([r["seconds"] for r in runs], 0)
+            lines.append(f"| {name} | {label} | {' | '.join(row)} | {seconds} | {val} | {base} |")
         naive_val = cell([r.get("val_seasonal_naive_mase") for r in runs[:1]], 4)
         for method, s in result.get("stats", {}).items():
             row = [f"{s[k]:.{4 if k == 'mase' else 3}f}" for k in ("mae", "rmse", "mase", "smape")]
             val = naive_val if method == "SeasonalNaive" else ""
-            lines.append(f"| {name} | {method} | {' | '.join(row)} | {s['seconds']:.0f} | {val} |")
+            lines.append(f"| {name} | {method} | {' | '.join(row)} | {s['seconds']:.0f} | {val} | |")
     return lines
 
 

@@ -221,7 +221,7 @@ def _signals_and_status(run: Run) -> Iterator[list[int]]:
             yield received
         except Interrupted as exc:
             run.set_status("interrupted", str(exc))
-            epochs = completed_epochs(run)
+            epochs = sum(completed_epochs(Run(path)) for path in (run.path, *run.bases.glob("*/")))
             resume = f"continue with: forecast train --resume {run.path}"
             raise Interrupted(f"{exc} after {epochs} completed epochs; {resume}", exc.signum) from None
         except Diverged as exc:
@@ -241,14 +241,35 @@ def _signals_and_status(run: Run) -> Iterator[list[int]]:
 def _execute(
     config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object]
 ) -> Metrics:
+    # deferred: loads Keras (TensorFlow), which `forecast validate` (lifecycle.check) never needs
+    from forecast import backend
+
+    run.set_status("running")
+    backend.configure(config.seed)  # before the strategy: it may split the CPU into logical devices
+    strategy = backend.strategy(config.training.distribute)
+    if prepared.rivals:
+        model, prepared, losses = _choose_base(config, prepared, run, verbose, received, callbacks, strategy)
+    else:
+        model, losses = _fit(config, prepared, run, verbose, received, callbacks, strategy), None
+    metrics = finish(config, prepared, run, model, strategy.num_replicas_in_sync if strategy else 1, losses)
+    if received:
+        name = signal.Signals(received[0]).name
+        log.warning(f"{name} arrived during the final writes; the run completed first, now it stops")
+    return metrics
+
+
+def _fit(
+    config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object],
+    strategy,
+):  # fmt: skip
+    """Compile and fit (or resume) one model in `run`'s history and backup; seeded afresh (again,
+    for the first), so a model.base auto rival trains exactly as a run of its own with that base would."""
     # deferred: these load Keras (TensorFlow), which `forecast validate` (lifecycle.check) never needs
     from forecast import backend
     from forecast.callbacks import completed_epochs, latest_weights
     from forecast.fit import compile_model, fit
 
-    run.set_status("running")
     backend.configure(config.seed)
-    strategy = backend.strategy(config.training.distribute)
     if strategy is None:
         model = compile_model(config, prepared)
     else:  # variables are created, and mirrored, inside the strategy's scope
@@ -263,22 +284,64 @@ def _execute(
             model.load_weights(latest)
             _save_model(run, model)
             raise Diverged(
-                f"{exc}; model.keras holds the weights of the last good epoch ({completed_epochs(run)})"
+                f"{exc}; {run.model_file} holds the weights of the last good epoch ({completed_epochs(run)})"
             ) from None
         raise
-    metrics = finish(config, prepared, run, model, replicas=strategy.num_replicas_in_sync if strategy else 1)
-    if received:
-        name = signal.Signals(received[0]).name
-        log.warning(f"{name} arrived during the final writes; the run completed first, now it stops")
-    return metrics
+    return model
+
+
+def _choose_base(
+    config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object],
+    strategy,
+) -> tuple[object, Prepared, dict[str, float]]:  # fmt: skip
+    """model.base auto's base and its rivals (`Prepared.rivals`), each fitted in run/bases/<base>/
+    as a run of its own would be; the one whose kept weights have the lower validation loss becomes
+    the run's model and history. A base fitted before an interruption is not fitted again on resume.
+    `callbacks` (a tuner's pruner) watch the first base only: a trial reports each epoch once.
+
+    Returns:
+        (model, its prepared data, {base: validation loss}).
+    """
+    import keras  # deferred: loads TensorFlow
+
+    options = {option.model.base: option for option in (prepared, *map(prepared.rival, prepared.rivals))}
+    models, losses = {}, {}
+    for n, (base, option) in enumerate(options.items()):
+        part = Run(run.bases / base)
+        part.path.mkdir(parents=True, exist_ok=True)
+        if not part.model_file.is_file():
+            models[base] = _fit(config, option, part, verbose, received, callbacks if n == 0 else (), strategy)
+            _save_model(part, models[base])
+        losses[base] = kept_loss(config, pd.read_csv(part.history_file))
+    best = min(losses, key=losses.__getitem__)
+    shutil.copyfile(run.bases / best / "history.csv", run.history_file)
+    model = models.get(best) or keras.saving.load_model(Run(run.bases / best).model_file, safe_mode=True)
+    others = ", ".join(f"{base}'s {loss:.4g}" for base, loss in losses.items() if base != best)
+    log.info(f"model.base auto: {best} kept (validation loss {losses[best]:.4g} against {others})")
+    return model, options[best], losses
+
+
+def kept_loss(config: cfg.Config, history: pd.DataFrame) -> float:
+    """The validation loss of the weights a fit kept: its best epoch's where early stopping restores
+    the best weights (the best by training.early_stopping.monitor), else its last epoch's."""
+    stopping = config.training.early_stopping
+    if stopping.enabled and stopping.restore_best_weights and stopping.monitor in history:
+        return float(history.loc[history[stopping.monitor].idxmin(), "val_loss"])
+    return float(history["val_loss"].iloc[-1])
 
 
 def _save_model(run: Run, model) -> None:
     rundir.write_atomic(run.model_file, lambda tmp: model.save(tmp))
 
 
-def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: int = 1) -> Metrics:
-    """Save, score, report and track a fitted run; the one place a run becomes "completed"."""
+def finish(
+    config: cfg.Config, prepared: Prepared, run: Run, model, replicas: int = 1, base_losses: dict | None = None
+) -> Metrics:
+    """Save, score, report and track a fitted run; the one place a run becomes "completed".
+
+    Args:
+        base_losses: model.base auto's bases and their validation losses, where it compared several.
+    """
     # deferred: these load Keras (TensorFlow), which `forecast validate` (lifecycle.check) never needs
     import keras
 
@@ -293,9 +356,12 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
     if calibration is not None:
         write_json(run.intervals_file, calibration.to_dict())
     monitor = config.training.early_stopping.monitor
-    train_seconds = float(history["epoch_seconds"].sum())
+    seconds = float(history["epoch_seconds"].sum())
     windows = train_batches(config.training, len(prepared.origins["train"])) * config.training.batch_size
-    rate = round(len(history) * windows / train_seconds, 1) if train_seconds else 0.0
+    rate = round(len(history) * windows / seconds, 1) if seconds else 0.0
+    # under auto's comparison, every base's fit: what the run cost
+    others = [run.bases / base / "history.csv" for base in base_losses or {} if base != prepared.model.base]
+    train_seconds = seconds + sum(float(pd.read_csv(other)["epoch_seconds"].sum()) for other in others)
     sequences = prepared.x.shape[1] if config.model.channel_independent else 1
     stats = TrainingStats(
         epochs_run=len(history),
@@ -312,6 +378,7 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         stopped_by=None if history.empty else "epochs" if len(history) >= config.training.epochs else "early_stopping",
         base=prepared.model.base,
         base_seasons=prepared.model.averaged_seasons,
+        base_losses=base_losses,
     )
     statistical = statistical_baselines(config, prepared, list(predictions))
     metrics = Metrics(score(prepared, predictions, calibration, statistical), stats, **panel_counts(prepared))
@@ -328,6 +395,9 @@ def finish(config: cfg.Config, prepared: Prepared, run: Run, model, replicas: in
         log_run(config, run, metrics)
     run.set_status("completed")
     shutil.rmtree(run.backup, ignore_errors=True)
+    for part in run.bases.glob("*/"):  # each base's history stays; its model is the run's or lost to it
+        shutil.rmtree(part / "backup", ignore_errors=True)
+        (part / "model.keras").unlink(missing_ok=True)
     return metrics
 
 
@@ -389,6 +459,7 @@ def validate(config: cfg.Config) -> Validation:
         series_skipped=len(p.skipped),
         base=p.model.base,
         base_seasons=p.model.averaged_seasons,
+        rivals=list(p.rivals),
         extras={
             k: v
             for k, v in {

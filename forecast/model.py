@@ -222,6 +222,21 @@ def auto_base(
     return "seasonal_linear", f"a season of {chosen} rows fits the {window}"
 
 
+def auto_rivals(model: cfg.Model, chosen: str) -> list[str]:
+    """The bases `model.base: auto` trains beside `chosen` (what `auto_base` chose), keeping the one
+    with the lower validation loss, as AutoETS chooses its model per series.
+
+    Where seasonal_linear is chosen, ets too: on issue 33's benchmark neither won everywhere on
+    validation (ets on gas, usmelec and elecdaily, seasonal_linear on the other four small series),
+    and which one validation preferred was the same on every seed (BENCHMARKS.md, "auto: two bases,
+    chosen on validation"). Not where a setting only seasonal_linear takes is in the config
+    (model.base_seasons, model.base_calendar, model.base_shared: false): that asks for it.
+    """
+    if chosen != "seasonal_linear" or model.base_seasons is not None or model.base_calendar or not model.base_shared:
+        return []
+    return ["ets"]
+
+
 def resolve_base(
     model: cfg.Model, spec: WindowSpec, season: int | None, features: list[str], targets: list[str]
 ) -> tuple[cfg.Model, str | None]:

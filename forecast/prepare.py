@@ -7,7 +7,7 @@ order, before anything is trained or written, and no caller has to remember that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from forecast import config as cfg
 from forecast.data import InputSchema, Series, load_series
 from forecast.errors import ForecastError
 from forecast.memory import release_memory
-from forecast.model import Extras, choose_season, resolve_base, target_index
+from forecast.model import Extras, auto_rivals, choose_season, resolve_base, target_index
 from forecast.panels import leading_rows
 from forecast.results import SCORED, SPLITS
 from forecast.scalers import Scalers, SeriesScalers
@@ -47,6 +47,9 @@ class Prepared:
             (`model.resolve_base`), and under it `base_seasons` (`seasonal.resolve_seasons`): what
             builds and counts the network. config.model keeps what the user wrote.
         base_note: what auto chose and why, for train's and validate's stderr; None for an explicit base.
+        rivals: the other bases auto trains beside `model` (`model.auto_rivals`), each as the model
+            section and base_season that build it; the run keeps the one with the lower validation
+            loss (`rival` gives its prepared data). Empty for an explicit base.
         extras: a panel model's inputs beside the window (future columns, static covariates).
         static: (series, numeric static) and categories: (series, categorical static codes).
         skipped: ids of the series too short for one window (they get none).
@@ -71,6 +74,12 @@ class Prepared:
     base_season: int | None = None
     model: cfg.Model = field(kw_only=True)
     base_note: str | None = field(default=None, kw_only=True)
+    rivals: dict[str, tuple[cfg.Model, int | None]] = field(default_factory=dict, kw_only=True)
+
+    def rival(self, base: str) -> Prepared:
+        """The same data prepared for one of `rivals`' bases (the arrays are shared, not copied)."""
+        model, base_season = self.rivals[base]
+        return replace(self, model=model, base_season=base_season, base_note=None, rivals={})
 
     @property
     def borders(self) -> tuple[int, int, int]:
@@ -273,6 +282,14 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     elif model.base == "ets":
         base_season, seasons, base_note = resolve_ets(model, spec, season)
         model = model.model_copy(update={"base_seasons": seasons})
+    rivals = {}
+    for base in auto_rivals(config.model, model.base) if base_note is not None else []:
+        rival = config.model.model_copy(update={"base": base})
+        rival_season, seasons, _ = resolve_ets(rival, spec, season)
+        if rival_season is not None:  # a seasonal ets: a season fits, as seasonal_linear's
+            rivals[base] = (rival.model_copy(update={"base_seasons": seasons}), rival_season)
+    if rivals:
+        base_note += f"; {', '.join(rivals)} trained beside it, the base with the lower validation loss kept"
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}
@@ -282,7 +299,7 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     return Prepared(
         series, scalers, x, y, spec, ends, origins, targets, season,
         extras_of(config, series, scalers), static, categories, skipped, mase, base_season,
-        model=model, base_note=base_note,
+        model=model, base_note=base_note, rivals=rivals,
     )  # fmt: skip
 
 

@@ -193,6 +193,9 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
     compared = ", ".join(BASELINES[k] for k in test.baselines())
     scores = "MAE, RMSE and MASE" if metrics.seasonality is not None else "MAE and RMSE"
     auto = " (chosen by model.base auto)" if config.model.base == "auto" else ""
+    if t.base_losses:  # auto trained several bases and kept the one with the lowest validation loss
+        losses = ", ".join(f"{base} {loss:.4g}" for base, loss in t.base_losses.items())
+        auto = f" (chosen by model.base auto on validation: loss {losses}; each base's history in bases/)"
     profile = f", its seasonal part the profile of {t.base_seasons} seasons" if (t.base_seasons or 1) > 1 else ""
     lines = [
         f"# Run `{run.path.name}`",

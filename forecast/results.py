@@ -242,7 +242,7 @@ class TrainingStats:
 
     epochs_run: int
     best_epoch: int
-    train_seconds: float
+    train_seconds: float  # the fit's; where model.base auto trained two bases, both fits'
     samples_per_second: float  # training windows (as batch_size counts them) per second of fit
     parameters: int
     backend: str
@@ -260,6 +260,9 @@ class TrainingStats:
     # whole seasons its seasonal part averages (model.base_seasons, as resolved; 1: seasonal naive);
     # None: no seasonal base, or a run from before it was recorded
     base_seasons: int | None = None
+    # model.base auto's bases and the validation loss of each one's kept weights, where it trained
+    # several and kept `base`, the lowest (`lifecycle._choose_base`); None: one base was trained
+    base_losses: dict[str, float] | None = None
 
     @property
     def capped(self) -> bool:
@@ -376,3 +379,4 @@ class Validation:
     extras: dict[str, Any] = field(default_factory=dict)  # a panel model's other inputs and their sizes
     base: str = "none"  # the base the model is built with: model.base, auto as decided with the data
     base_seasons: int | None = None  # seasons its seasonal part averages (1: seasonal naive); None: no seasonal part
+    rivals: list[str] = field(default_factory=list)  # bases auto trains beside `base`, the better on validation kept

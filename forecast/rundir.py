@@ -144,6 +144,7 @@ class Run:
     forecast_plot = property(lambda self: self.path / "forecast.png")
     status_file = property(lambda self: self.path / "status.json")
     backup = property(lambda self: self.path / "backup")  # BackupAndRestore's folder while training
+    bases = property(lambda self: self.path / "bases")  # model.base auto's rivals, each fitted in bases/<base>/
 
     STATUSES = ("created", "running", "completed", "failed", "interrupted", "pruned")
 

@@ -82,7 +82,9 @@ def tiny_config(**overrides) -> dict:
             "split": {"train_end": 600, "val_end": 800, "test_end": 1000},
         },
         "window": {"lookback": 24, "step": 2, "delay": 1, "horizon": 4},
-        "model": {"cell": "lstm", "layers": [{"units": 8}, {"units": 8}]},
+        # auto's choice here, named: under base auto it would train ets beside it (twice the time);
+        # the tests of auto (test_base_auto.py) set base: auto
+        "model": {"cell": "lstm", "layers": [{"units": 8}, {"units": 8}], "base": "seasonal_linear"},
         "training": {"epochs": 2, "batch_size": 32},
     }
     for key, value in overrides.items():

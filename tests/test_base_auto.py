@@ -5,9 +5,10 @@ resolved base is what validate counts, Keras builds and a run records."""
 import json
 import re
 
+import pandas as pd
 import pytest
 import yaml
-from conftest import tiny_config
+from conftest import tiny_config as tiny
 
 from forecast import api
 from forecast import config as cfg
@@ -15,6 +16,12 @@ from forecast.errors import ForecastError
 from forecast.model import auto_base, build, count_parameters
 from forecast.prepare import prepare
 from forecast.windows import WindowSpec
+
+
+def tiny_config(**overrides) -> dict:
+    """conftest's tiny run under model.base auto (conftest names auto's choice, to train one model)."""
+    return tiny(**{**overrides, "model": {"base": "auto", **overrides.get("model", {})}})
+
 
 # tiny_config: hourly ETTh1 (a season of 24 rows), 12 timesteps of every 2nd row reaching back 22 rows
 NO_TIME = {"time_column": None, "features": ["HUFL", "HULL", "OT"], "targets": ["OT"]}
@@ -34,7 +41,7 @@ def test_a_season_that_fits_the_window_gives_seasonal_linear():
     p = prepared()
     assert (p.model.base, p.base_season) == ("seasonal_linear", 24)
     note = "model.base auto: seasonal_linear (a season of 24 rows fits the 12-timestep window (lookback // step))"
-    assert p.base_note == note
+    assert p.base_note == f"{note}; ets trained beside it, the base with the lower validation loss kept"
     # metrics.seasonality, else model.base_season, is the season it repeats
     assert prepared(metrics={"seasonality": 12}).base_season == 12
     p = prepared(model={"base_season": [48, 6, 12]})  # the longest that fits in 22 rows
@@ -137,6 +144,29 @@ def test_an_unresolved_auto_is_not_counted():
 
 
 @pytest.mark.slow
+def test_ets_is_seasonal_linears_rival_as_a_run_of_its_own_would_build_it():
+    p = prepared(model={"base_season": [48, 6, 12]})
+    rival = p.rival("ets")
+    explicit = prepared(model={"base": "ets", "base_season": [48, 6, 12]})
+    assert (rival.model, rival.base_season) == (explicit.model, explicit.base_season)
+    assert (rival.model.base, rival.base_season, rival.model.base_seasons) == ("ets", 12, 2)  # 6 timesteps each
+    assert rival.rivals == {} and rival.base_note is None and rival.x is p.x  # the data is shared
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"model": {"base": "seasonal_linear"}},  # explicit: nothing to choose
+        {"model": {"base_seasons": 1}},  # settings only seasonal_linear takes ask for it
+        {"model": {"base_shared": False}},
+        {"model": {"base_calendar": 1}, "data": {"calendar": ["hour"]}},
+        {"window": {"lookback": 12, "step": 1}},  # auto chose linear: no season fits, no seasonal ets
+    ],
+)
+def test_no_rival_where_auto_has_nothing_to_choose(overrides):
+    assert prepared(**overrides).rivals == {}
+
+
 def test_an_unresolved_auto_is_not_built():
     with pytest.raises(ValueError, match=r"model\.base auto is decided with the data"):
         build(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, [0])
@@ -159,16 +189,75 @@ def test_validate_counts_the_resolved_model_as_keras_does(overrides, chosen, cap
 
 
 @pytest.mark.slow
-def test_a_run_records_what_auto_chose(tmp_path, caplog):
+def test_a_run_trains_ets_beside_seasonal_linear_and_keeps_the_lower_validation_loss(tmp_path, caplog):
     config = cfg.Config.model_validate(tiny_config(training={"epochs": 1}))
     with caplog.at_level("INFO", logger="forecast"):
         run = api.train(config, tmp_path / "run")
     assert "note: model.base auto: seasonal_linear (a season of 24 rows fits" in caplog.text
+    assert "ets trained beside it, the base with the lower validation loss kept" in caplog.text
     metrics = json.loads(run.metrics_file.read_text())
-    assert metrics["base"] == "seasonal_linear"
-    assert "- base forecast: seasonal_linear (chosen by model.base auto)" in run.report_file.read_text()
+    losses = metrics["base_losses"]
+    histories = {base: pd.read_csv(run.bases / base / "history.csv") for base in ("seasonal_linear", "ets")}
+    assert losses == {base: pytest.approx(h["val_loss"].min(), rel=1e-6) for base, h in histories.items()}
+    kept = min(losses, key=losses.get)
+    assert metrics["base"] == kept and f"model.base auto: {kept} kept (validation loss" in caplog.text
+    pd.testing.assert_frame_equal(pd.read_csv(run.history_file), histories[kept])  # the run's history is its
+    assert metrics["train_seconds"] == pytest.approx(sum(h["epoch_seconds"].sum() for h in histories.values()), 1e-3)
+    report = run.report_file.read_text()
+    assert f"- base forecast: {kept} (chosen by model.base auto on validation: loss seasonal_linear " in report
     assert yaml.safe_load(run.config_file.read_text())["model"]["base"] == "auto"  # what the user wrote
-    # the saved graph holds the base: predict and export load it as it is
+    # the run's graph is the kept base's: predict and export load it as it is; nothing else is left
     import keras
 
-    assert keras.saving.load_model(run.model_file, safe_mode=True).get_layer("base") is not None
+    layer = keras.saving.load_model(run.model_file, safe_mode=True).get_layer("base")
+    assert type(layer).__name__ == ("ExponentialSmoothing" if kept == "ets" else "Add")
+    assert sorted(p.name for p in run.bases.rglob("*") if p.is_file() and "tensorboard" not in p.parts) == [
+        "history.csv",
+        "history.csv",
+    ]
+
+
+@pytest.mark.slow
+def test_the_ets_rival_trains_as_a_run_of_its_own_would(tmp_path):
+    config = tiny_config(training={"epochs": 2})
+    auto = api.train(cfg.Config.model_validate(config), tmp_path / "auto")
+    explicit = {**config, "model": {**config["model"], "base": "ets"}}
+    ets = api.train(cfg.Config.model_validate(explicit), tmp_path / "ets")
+    rival = pd.read_csv(auto.bases / "ets" / "history.csv")
+    own = pd.read_csv(ets.history_file)
+    for column in ("loss", "val_loss"):
+        assert rival[column].tolist() == pytest.approx(own[column].tolist(), rel=1e-6), column
+
+
+@pytest.mark.slow
+def test_an_interrupted_comparison_resumes_without_fitting_a_finished_base_again(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import keras
+
+    import forecast.fit
+
+    config = cfg.Config.model_validate(tiny_config(training={"epochs": 2, "early_stopping": {"patience": 50}}))
+    whole = api.train(config, tmp_path / "whole")
+    real, fits = forecast.fit.callbacks, []
+
+    def killed_in_the_second_base(*args):  # a real SIGTERM at the end of the ets rival's first epoch
+        fits.append(args[1].path.name)
+        kill = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epoch == 0 and os.kill(os.getpid(), signal.SIGTERM)
+        )
+        return [*real(*args), *([kill] if len(fits) == 2 else [])]
+
+    monkeypatch.setattr(forecast.fit, "callbacks", killed_in_the_second_base)
+    with pytest.raises(forecast.Interrupted, match="after 3 completed epochs; continue with"):
+        api.train(config, tmp_path / "run")
+    assert fits == ["seasonal_linear", "ets"]
+    run = forecast.Run(tmp_path / "run")
+    assert run.status == "interrupted" and (run.bases / "seasonal_linear" / "model.keras").is_file()
+
+    fits.clear()
+    api.resume(run)
+    assert fits == ["ets"]  # seasonal_linear was finished: not fitted again
+    assert run.metrics.training.base_losses == pytest.approx(whole.metrics.training.base_losses, rel=1e-5)
+    assert run.metrics.training.base == whole.metrics.training.base

@@ -47,7 +47,7 @@ def test_validate_does_not_import_tensorflow(write_config):
 
 
 def test_validate_reports_shapes_and_parameters(write_config):
-    out = run_cli("validate", write_config(tiny_config()))
+    out = run_cli("validate", write_config(tiny_config(model={"base": "auto"})))
     assert out.returncode == 0, out.stderr
     assert "windows: train 574, val 197, test 197" in out.stdout  # (600 - 22 - 4) train origins
     assert "input shape: (12, 7) -> output (4, 7)" in out.stdout
@@ -55,7 +55,8 @@ def test_validate_reports_shapes_and_parameters(write_config):
     # auto chose for hourly data (a season of 24 rows): its linear map, (12 + 1) * 4
     assert "parameters: 1,360" in out.stdout
     assert out.stderr == (
-        "note: model.base auto: seasonal_linear (a season of 24 rows fits the 12-timestep window (lookback // step))\n"
+        "note: model.base auto: seasonal_linear (a season of 24 rows fits the 12-timestep window (lookback // step)); "
+        "ets trained beside it, the base with the lower validation loss kept\n"
     )
 
 

@@ -303,7 +303,7 @@ def test_the_lock_of_a_killed_process_is_free(tmp_path):
 @pytest.mark.slow  # a subprocess
 def test_model_that_does_not_match_its_config_is_refused(tmp_path, write_config):
     a = write_config(tiny_config(), "a.yaml")
-    b = write_config(tiny_config(window={"lookback": 12, "step": 1, "horizon": 2}), "b.yaml")
+    b = write_config(tiny_config(window={"lookback": 12, "step": 1, "horizon": 2}, model={"base": "linear"}), "b.yaml")
     for path, run in ((a, "ra"), (b, "rb")):
         assert run_cli("train", path, "--run-dir", tmp_path / run, "--quiet").returncode == 0
     (tmp_path / "ra" / "model.keras").write_bytes((tmp_path / "rb" / "model.keras").read_bytes())

@@ -67,7 +67,9 @@ class Model(Section):
         "exponentially smoothed with a learned alpha (without a season that fits: the window's level alone, simple "
         "exponential smoothing). Computed after instance_norm. "
         "auto (the default) decides with the data: seasonal_linear when a season is known (base_season, "
-        "metrics.seasonality or the time column's frequency) and fits the lookback, else linear; none where the "
+        "metrics.seasonality or the time column's frequency) and fits the lookback, and then ets trained beside it, "
+        "the one with the lower validation loss kept (twice the training time; not with base_seasons, "
+        "base_calendar or base_shared: false); else linear; none where the "
         "model cannot take a base (cell naive, window.variable_length, a target that is not a feature). "
         "config.yaml keeps auto; train and validate say what it chose, metrics.json records it as base. "
         "With a base the network's output layer starts at zero, so an untrained model forecasts its base.",
