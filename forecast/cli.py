@@ -230,7 +230,7 @@ def summary(config: o.ConfigArg, set_: o.SetOpt = None) -> None:
     """Print the Keras model summary: layers, output shapes and parameters per layer."""
     from forecast.report import layers_text  # deferred: report loads pandas, which --help never needs
 
-    conf = api.Run.open(config).config if config.is_dir() else api.load_config(config, set_ or ())
+    conf = api.Run.open(config).model_config if config.is_dir() else api.load_config(config, set_ or ())
     print(layers_text(api.build_model(conf)))
     print(f"closed-form count (forecast validate): {api.validate(api.shape_only(conf)).parameters:,}")
 

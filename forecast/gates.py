@@ -119,7 +119,7 @@ def compare(paths: list[Path]) -> str:
         except (OSError, ValueError):
             raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
     try:
-        configs = [Run(path).config.model_dump(mode="json") for path in paths]
+        configs = [Run(path).model_config.model_dump(mode="json") for path in paths]  # auto: what it kept
     except Error:  # a run without a readable config.yaml: its metrics alone
         return comparison([p.name for p in paths], loaded)
     return comparison([p.name for p in paths], loaded) + config_differences([p.name for p in paths], configs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import re
 import shutil
 import signal
@@ -293,41 +294,62 @@ def _fit(
 def _choose_base(
     config: cfg.Config, prepared: Prepared, run: Run, verbose: int, received: list[int], callbacks: Sequence[object],
     strategy,
-) -> tuple[object, Prepared, dict[str, float]]:  # fmt: skip
+) -> tuple[object, Prepared, dict[str, float | None]]:  # fmt: skip
     """model.base auto's base and its rivals (`Prepared.rivals`), each fitted in run/bases/<base>/
     as a run of its own would be; the one whose kept weights have the lower validation loss becomes
-    the run's model and history. A base fitted before an interruption is not fitted again on resume.
-    `callbacks` (a tuner's pruner) watch the first base only: a trial reports each epoch once.
+    the run's model and history. A base that diverges is left out (None), unless every one does.
+
+    Each base's status.json says it is done ("completed", or "failed": diverged), so resume fits
+    only the others, continuing an interrupted one from its checkpoint. `callbacks` (a tuner's
+    pruner) watch the first base only: a trial reports each epoch once.
 
     Returns:
-        (model, its prepared data, {base: validation loss}).
+        (model, its prepared data, {base: validation loss, None where it diverged}).
     """
-    import keras  # deferred: loads TensorFlow
-
     options = {option.model.base: option for option in (prepared, *map(prepared.rival, prepared.rivals))}
-    models, losses = {}, {}
+    losses: dict[str, float | None] = {}
     for n, (base, option) in enumerate(options.items()):
         part = Run(run.bases / base)
         part.path.mkdir(parents=True, exist_ok=True)
-        if not part.model_file.is_file():
-            models[base] = _fit(config, option, part, verbose, received, callbacks if n == 0 else (), strategy)
-            _save_model(part, models[base])
-        losses[base] = kept_loss(config, pd.read_csv(part.history_file))
-    best = min(losses, key=losses.__getitem__)
+        if part.status not in ("completed", "failed"):
+            try:
+                model = _fit(config, option, part, verbose, received, callbacks if n == 0 else (), strategy)
+            except Diverged as exc:
+                part.set_status("failed", str(exc))
+                log.warning(f"warning: model.base auto: {base} left out, it diverged ({exc})")
+            else:
+                _save_model(part, model)
+                part.set_status("completed")
+                del model  # one model in memory at a time: the kept one is loaded back below
+        losses[base] = kept_loss(config, pd.read_csv(part.history_file)) if part.status == "completed" else None
+    fitted = {base: loss for base, loss in losses.items() if loss is not None}
+    if not fitted:
+        raise Diverged(f"model.base auto: every base diverged ({', '.join(losses)}; see {run.bases})")
+    best = min(fitted, key=fitted.__getitem__)
     shutil.copyfile(run.bases / best / "history.csv", run.history_file)
-    model = models.get(best) or keras.saving.load_model(Run(run.bases / best).model_file, safe_mode=True)
-    others = ", ".join(f"{base}'s {loss:.4g}" for base, loss in losses.items() if base != best)
+    import keras  # deferred: loads TensorFlow
+
+    # deferred: loads Keras; registers forecast's layers and loss, which a resume that fitted nothing lacks
+    import forecast.losses  # noqa: F401
+
+    model = keras.saving.load_model(run.bases / best / "model.keras", safe_mode=True)
+    others = ", ".join(f"{b}'s {'(diverged)' if v is None else f'{v:.4g}'}" for b, v in losses.items() if b != best)
     log.info(f"model.base auto: {best} kept (validation loss {losses[best]:.4g} against {others})")
     return model, options[best], losses
 
 
-def kept_loss(config: cfg.Config, history: pd.DataFrame) -> float:
+def kept_loss(config: cfg.Config, history: pd.DataFrame) -> float | None:
     """The validation loss of the weights a fit kept: its best epoch's where early stopping restores
-    the best weights (the best by training.early_stopping.monitor), else its last epoch's."""
+    the best weights (the best by training.early_stopping.monitor), else its last epoch's; None
+    where there is none or it is not finite."""
     stopping = config.training.early_stopping
+    if history.empty:
+        return None
     if stopping.enabled and stopping.restore_best_weights and stopping.monitor in history:
-        return float(history.loc[history[stopping.monitor].idxmin(), "val_loss"])
-    return float(history["val_loss"].iloc[-1])
+        loss = float(history.loc[history[stopping.monitor].idxmin(), "val_loss"])
+    else:
+        loss = float(history["val_loss"].iloc[-1])
+    return loss if math.isfinite(loss) else None
 
 
 def _save_model(run: Run, model) -> None:
@@ -361,7 +383,8 @@ def finish(
     rate = round(len(history) * windows / seconds, 1) if seconds else 0.0
     # under auto's comparison, every base's fit: what the run cost
     others = [run.bases / base / "history.csv" for base in base_losses or {} if base != prepared.model.base]
-    train_seconds = seconds + sum(float(pd.read_csv(other)["epoch_seconds"].sum()) for other in others)
+    others = [float(pd.read_csv(other)["epoch_seconds"].sum()) for other in others if other.is_file()]
+    train_seconds = seconds + sum(others)
     sequences = prepared.x.shape[1] if config.model.channel_independent else 1
     stats = TrainingStats(
         epochs_run=len(history),

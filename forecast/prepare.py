@@ -285,7 +285,10 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     rivals = {}
     for base in auto_rivals(config.model, model.base) if base_note is not None else []:
         rival = config.model.model_copy(update={"base": base})
-        rival_season, seasons, _ = resolve_ets(rival, spec, season)
+        try:
+            rival_season, seasons, _ = resolve_ets(rival, spec, season)
+        except ForecastError:  # a model.base_season ets cannot take (a single timestep): no rival
+            continue
         if rival_season is not None:  # a seasonal ets: a season fits, as seasonal_linear's
             rivals[base] = (rival.model_copy(update={"base_seasons": seasons}), rival_season)
     if rivals:

@@ -194,7 +194,7 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
     scores = "MAE, RMSE and MASE" if metrics.seasonality is not None else "MAE and RMSE"
     auto = " (chosen by model.base auto)" if config.model.base == "auto" else ""
     if t.base_losses:  # auto trained several bases and kept the one with the lowest validation loss
-        losses = ", ".join(f"{base} {loss:.4g}" for base, loss in t.base_losses.items())
+        losses = ", ".join(f"{b} {'diverged' if v is None else f'{v:.4g}'}" for b, v in t.base_losses.items())
         auto = f" (chosen by model.base auto on validation: loss {losses}; each base's history in bases/)"
     profile = f", its seasonal part the profile of {t.base_seasons} seasons" if (t.base_seasons or 1) > 1 else ""
     lines = [

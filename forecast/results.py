@@ -65,7 +65,8 @@ def mean_std(values: Iterable[float]) -> dict[str, float]:
 def aggregate(trees: list[Any]) -> Any:
     """Every number of same-shaped results replaced by its `mean_std` across them (repeats, folds).
 
-    Keys missing from any tree are dropped; strings and booleans are taken from the first.
+    Keys missing from any tree are dropped; strings and booleans are taken from the first where
+    they agree, else listed (the bases model.base auto kept on different seeds: "ets, seasonal_linear").
     """
     first = trees[0]
     if isinstance(first, Mapping):
@@ -73,6 +74,8 @@ def aggregate(trees: list[Any]) -> Any:
         return {k: aggregate([t[k] for t in trees]) for k in keys}
     if isinstance(first, (int, float)) and not isinstance(first, bool):
         return mean_std(trees)
+    if isinstance(first, str) and any(t != first for t in trees):
+        return ", ".join(sorted({str(t) for t in trees}))
     return first
 
 
@@ -260,9 +263,9 @@ class TrainingStats:
     # whole seasons its seasonal part averages (model.base_seasons, as resolved; 1: seasonal naive);
     # None: no seasonal base, or a run from before it was recorded
     base_seasons: int | None = None
-    # model.base auto's bases and the validation loss of each one's kept weights, where it trained
-    # several and kept `base`, the lowest (`lifecycle._choose_base`); None: one base was trained
-    base_losses: dict[str, float] | None = None
+    # model.base auto's bases and the validation loss of each one's kept weights (None: it diverged),
+    # where it trained several and kept `base`, the lowest (`lifecycle._choose_base`); None: one base
+    base_losses: dict[str, float | None] | None = None
 
     @property
     def capped(self) -> bool:

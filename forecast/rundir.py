@@ -218,6 +218,18 @@ class Run:
         """The run's config.yaml, validated."""
         return cfg.validate(cfg.read_yaml(self.config_file), str(self.config_file))
 
+    @property
+    def model_config(self) -> cfg.Config:
+        """config.yaml, with model.base auto replaced by the rival it kept where it trained several
+        (metrics.json's base, when not auto's own choice): the config that builds model.keras's network."""
+        config = self.config
+        training = self.metrics.training if self.metrics_file.is_file() else None
+        if config.model.base != "auto" or training is None or not training.base_losses:
+            return config
+        if training.base == next(iter(training.base_losses)):  # auto's own choice: auto builds it
+            return config
+        return config.model_copy(update={"model": config.model.model_copy(update={"base": training.base})})
+
     def load_config(self) -> cfg.Config:
         return self.config
 

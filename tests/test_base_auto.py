@@ -4,12 +4,14 @@ resolved base is what validate counts, Keras builds and a run records."""
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from conftest import tiny_config as tiny
 
+import forecast
 from forecast import api
 from forecast import config as cfg
 from forecast.errors import ForecastError
@@ -143,7 +145,6 @@ def test_an_unresolved_auto_is_not_counted():
         count_parameters(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, 1)
 
 
-@pytest.mark.slow
 def test_ets_is_seasonal_linears_rival_as_a_run_of_its_own_would_build_it():
     p = prepared(model={"base_season": [48, 6, 12]})
     rival = p.rival("ets")
@@ -167,6 +168,13 @@ def test_no_rival_where_auto_has_nothing_to_choose(overrides):
     assert prepared(**overrides).rivals == {}
 
 
+def test_a_named_season_ets_cannot_take_leaves_seasonal_linear_alone():
+    # a season of one timestep (24 rows sampled every 24th): seasonal_linear takes it, ets refuses it
+    p = prepared(window={"lookback": 96, "step": 24}, model={"base_season": 24})
+    assert (p.model.base, p.rivals) == ("seasonal_linear", {})
+
+
+@pytest.mark.slow
 def test_an_unresolved_auto_is_not_built():
     with pytest.raises(ValueError, match=r"model\.base auto is decided with the data"):
         build(cfg.Model(), WindowSpec(12, 1, 1, 3), 2, [0])
@@ -211,10 +219,9 @@ def test_a_run_trains_ets_beside_seasonal_linear_and_keeps_the_lower_validation_
 
     layer = keras.saving.load_model(run.model_file, safe_mode=True).get_layer("base")
     assert type(layer).__name__ == ("ExponentialSmoothing" if kept == "ets" else "Add")
-    assert sorted(p.name for p in run.bases.rglob("*") if p.is_file() and "tensorboard" not in p.parts) == [
-        "history.csv",
-        "history.csv",
-    ]
+    left = sorted(p.name for p in run.bases.rglob("*") if p.is_file() and "tensorboard" not in p.parts)
+    assert left == ["history.csv", "history.csv", "status.json", "status.json"]
+    assert all(forecast.Run(run.bases / base).status == "completed" for base in histories)
 
 
 @pytest.mark.slow
@@ -261,3 +268,66 @@ def test_an_interrupted_comparison_resumes_without_fitting_a_finished_base_again
     assert fits == ["ets"]  # seasonal_linear was finished: not fitted again
     assert run.metrics.training.base_losses == pytest.approx(whole.metrics.training.base_losses, rel=1e-5)
     assert run.metrics.training.base == whole.metrics.training.base
+
+
+@pytest.mark.slow
+def test_a_base_that_diverges_is_left_out(tmp_path, monkeypatch, caplog):
+    import keras
+
+    import forecast.fit
+    from forecast.errors import Diverged
+
+    real = forecast.fit.callbacks
+
+    def ets_diverges(config, run, *args):  # what the checkpoint raises on a NaN loss, in the ets fit only
+        def nan(epoch, logs):
+            raise Diverged("the training loss became NaN at epoch 1")
+
+        ets = run.path.name == "ets"
+        return [*([keras.callbacks.LambdaCallback(on_epoch_end=nan)] if ets else []), *real(config, run, *args)]
+
+    monkeypatch.setattr(forecast.fit, "callbacks", ets_diverges)
+    config = cfg.Config.model_validate(tiny_config(training={"epochs": 1}))
+    with caplog.at_level("INFO", logger="forecast"):
+        run = api.train(config, tmp_path / "run")
+    assert run.status == "completed" and "warning: model.base auto: ets left out, it diverged" in caplog.text
+    training = run.metrics.training
+    assert training.base == "seasonal_linear" and training.base_losses["ets"] is None
+    assert "loss seasonal_linear " in run.report_file.read_text() and ", ets diverged;" in run.report_file.read_text()
+    assert forecast.Run(run.bases / "ets").status == "failed"
+
+
+@pytest.mark.slow  # trains in-process, then resumes through the CLI in its own process
+def test_a_run_that_failed_after_both_bases_resumes_in_a_new_process(tmp_path, monkeypatch):
+    from conftest import run_cli
+
+    from forecast import lifecycle
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr(lifecycle, "finish", broken)
+    config = cfg.Config.model_validate(tiny_config(training={"epochs": 1}))
+    with pytest.raises(RuntimeError):
+        api.train(config, tmp_path / "run")
+    run = forecast.Run(tmp_path / "run")
+    assert run.status == "failed" and all(
+        forecast.Run(run.bases / b).status == "completed" for b in ("ets", "seasonal_linear")
+    )
+    out = run_cli("train", "--resume", run.path, "--quiet")  # loads the kept base: forecast's layers registered
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert run.status == "completed" and set(run.metrics.training.base_losses) == {"seasonal_linear", "ets"}
+
+
+def test_a_run_that_kept_the_rival_describes_it_to_summary_and_compare(tmp_path, tiny_run):
+    import shutil
+
+    path = Path(shutil.copytree(tiny_run.path, tmp_path / "run"))
+    config = yaml.safe_load((path / "config.yaml").read_text())
+    (path / "config.yaml").write_text(yaml.safe_dump({**config, "model": {**config["model"], "base": "auto"}}))
+    metrics = json.loads((path / "metrics.json").read_text())
+    for kept, built in (("ets", "ets"), ("seasonal_linear", "auto")):  # auto's own choice: auto rebuilds it
+        losses = {"seasonal_linear": 0.2, "ets": 0.1 if kept == "ets" else 0.3}
+        (path / "metrics.json").write_text(json.dumps({**metrics, "base": kept, "base_losses": losses}))
+        run = forecast.Run(path)
+        assert run.config.model.base == "auto" and run.model_config.model.base == built

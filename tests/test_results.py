@@ -92,9 +92,11 @@ def test_aggregate_nested_results():
             "model": {"mae": {"mean": 2.0, "std": pytest.approx(math.sqrt(2))}},
             "windows": {"mean": 10.0, "std": 0.0},
         },
-        "backend": "tensorflow",  # strings and booleans are taken from the first
+        "backend": "jax, tensorflow",  # strings that differ are listed; booleans are taken from the first
         "ok": True,
     }  # "only_here" is missing from the second tree: dropped
+    same = [{"base": "ets", "device": "CPU"}, {"base": "ets", "device": "CPU"}]
+    assert aggregate(same) == {"base": "ets", "device": "CPU"}
 
 
 def test_aggregate_drops_a_key_that_is_not_a_mapping_everywhere():
