@@ -34,9 +34,9 @@ def test_a_target_without_a_mase_scale_is_left_out_of_mase_only():
     assert got["mase"] == pytest.approx(2.0) and got["mae"] == pytest.approx(2.5)
 
 
-def run_result(mase: float, val: float, naive_val: float) -> dict:
+def run_result(mase: float, val: float, naive_val: float, base: str = "seasonal_linear") -> dict:
     scores_ = {"mae": 1.0, "rmse": 1.0, "mase": mase, "smape": 1.0, "seconds": 1.0}
-    return {**scores_, "val_mase": val, "val_seasonal_naive_mase": naive_val}
+    return {**scores_, "val_mase": val, "val_seasonal_naive_mase": naive_val, "base": base}
 
 
 def test_the_table_shows_validation_mase_beside_the_test_scores():
@@ -44,10 +44,11 @@ def test_the_table_shows_validation_mase_beside_the_test_scores():
     # MASE comes from the runs' metrics.json, the others have none
     stats = {m: {"mae": 2.0, "rmse": 2.0, "mase": v, "smape": 2.0, "seconds": 0.0}
              for m, v in (("SeasonalNaive", 1.2), ("AutoETS", 0.9))}  # fmt: skip
-    results = {"gas": {"forecast": [run_result(1.0, 0.5, 0.8), run_result(1.1, 0.7, 0.8)], "stats": stats}}
-    lines = table(results, [1, 2])
-    assert lines[0].endswith("| wall s | val MASE |")
-    assert lines[2].endswith("| 0.6000 ± 0.1414 |")  # the two seeds' mean ± sample std
-    assert lines[3].startswith("| gas | SeasonalNaive |") and lines[3].endswith("| 0.8000 |")
-    assert lines[4].endswith("|  |")  # AutoETS: no validation score
+    runs = [run_result(1.0, 0.5, 0.8, "ets"), run_result(1.1, 0.7, 0.8), run_result(1.2, 0.6, 0.8, "ets")]
+    results = {"gas": {"forecast": runs, "stats": stats}}
+    lines = table(results, [1, 2, 3])
+    assert lines[0].endswith("| wall s | val MASE | base |")
+    assert lines[2].endswith("| 0.6000 ± 0.1000 | ets ×2, seasonal_linear ×1 |")  # mean ± sample std; auto's bases
+    assert lines[3].startswith("| gas | SeasonalNaive |") and lines[3].endswith("| 0.8000 | |")
+    assert lines[4].endswith("|  | |")  # AutoETS: no validation score
     assert summary(results)[0] == "mean validation MASE over 1 datasets (metrics.json): forecast 0.6000"
