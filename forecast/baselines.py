@@ -62,7 +62,7 @@ def forecasts(
     else `prepare.infer_seasons`; empty: the season alone)."""
     check_installed(names)
     out: dict[str, dict[str, np.ndarray]] = {split: {} for split in splits}
-    spec, season = prepared.spec, prepared.seasonality or 1
+    spec, season = prepared.spec, prepared.season or 1  # the data's, even where seasonal naive cannot be scored
     chosen = sorted(set(seasons or [season]))
     fits: dict[str, Forecaster] = {
         "ets": lambda v, n, o: forward(fit_ets(v[:n], season), v, o, spec),

@@ -428,7 +428,7 @@ def statistical_baselines(config: cfg.Config, prepared: Prepared, splits: list[s
     """metrics.baselines' forecasts of `splits` ({split: {name: forecasts}}, forecast.baselines)."""
     names, series, seasons = config.metrics.baselines, prepared.series, config.metrics.mstl_seasons
     if "mstl" in names and seasons is None:
-        seasons = infer_seasons(series.times, config.data.frequency, series.offsets, prepared.seasonality)
+        seasons = infer_seasons(series.times, config.data.frequency, series.offsets, prepared.season)
     return baselines.forecasts(prepared, names, splits, seasons)
 
 

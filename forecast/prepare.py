@@ -41,6 +41,10 @@ class Prepared:
         origins: the windows of each split, by origin row (never crossing a series).
         target_index: where each target sits among the features (for instance norm).
         seasonality: rows per season of the seasonal-naive baseline; None when there is none.
+        season: the data's rows per season (metrics.seasonality, else the frequency's; None: unknown),
+            also where some scored window reaches back less than a season, so that seasonal naive
+            cannot be scored: MASE's and the statistical baselines' (AutoETS, MSTL), which are
+            fitted on every training row and read no window.
         base_season: rows per season of `model.base: seasonal_naive` (None for another base): its
             model.base_season, else the data's season, even where the baseline cannot be scored.
         model: the config's model section with `model.base: auto` resolved for this data
@@ -75,6 +79,7 @@ class Prepared:
     model: cfg.Model = field(kw_only=True)
     base_note: str | None = field(default=None, kw_only=True)
     rivals: dict[str, tuple[cfg.Model, int | None]] = field(default_factory=dict, kw_only=True)
+    season: int | None = field(default=None, kw_only=True)
 
     def rival(self, base: str) -> Prepared:
         """The same data prepared for one of `rivals`' bases (the arrays are shared, not copied)."""
@@ -296,13 +301,14 @@ def arrange(series: Series, config: cfg.Config, scalers: Scalers | SeriesScalers
     ends = local + starts[:, None]
     # MASE's m is the data's season whether or not the seasonal-naive baseline can be scored
     mase = {split: mase_scales(series, ends[:, k], season or 1) for k, split in enumerate(SCORED)}
+    seasonality = season
     if season is not None and _reaches_before(spec, origins, series, season):
         series.notes.append(f"seasonal naive: the scored windows reach back less than one season ({season} rows)")
-        season = None
+        seasonality = None
     return Prepared(
-        series, scalers, x, y, spec, ends, origins, targets, season,
+        series, scalers, x, y, spec, ends, origins, targets, seasonality,
         extras_of(config, series, scalers), static, categories, skipped, mase, base_season,
-        model=model, base_note=base_note, rivals=rivals,
+        model=model, base_note=base_note, rivals=rivals, season=season,
     )  # fmt: skip
 
 

@@ -87,6 +87,39 @@ def test_ets_is_fitted_on_the_training_rows_and_forecasts_each_window_from_its_h
     assert not np.allclose(found["test"]["ets"][5, :, 0], fitted.predict(h=3)["mean"])  # it moved with the data
 
 
+def short_beside_long(tmp_path) -> forecast.Config:
+    """A panel: 96 months of shop a, 21 of shop b, whose validation windows reach back less than a
+    year, so that seasonal naive cannot be scored on the panel; a's data is `monthly`'s."""
+    one = monthly(tmp_path)
+    pd.concat([one.assign(shop="a"), one.head(21).assign(shop="b")]).to_csv(tmp_path / "sales.csv", index=False)
+    return cfg.validate(
+        {
+            "data": {"path": str(tmp_path / "sales.csv"), "time_column": "month", "targets": ["sales"],
+                     "id_column": "shop", "split": {"val_last": 6, "test_last": 6}},
+            "window": {"lookback": 6, "horizon": 3},
+            "metrics": {"baselines": ["ets"]},
+        }
+    )  # fmt: skip
+
+
+def test_the_datas_season_stays_where_seasonal_naive_cannot_be_scored(tmp_path):
+    prepared = prepare(short_beside_long(tmp_path))
+    assert prepared.seasonality is None and prepared.season == SEASON
+    assert any("reach back less than one season" in note for note in prepared.series.notes)
+
+
+def test_ets_keeps_the_season_where_seasonal_naive_cannot_be_scored(tmp_path):
+    statsforecast = pytest.importorskip("statsforecast.models", reason="the stats extra (statsforecast) is absent")
+    prepared = prepare(short_beside_long(tmp_path))
+    found = baselines.forecasts(prepared, ["ets"], ["test"])["test"]["ets"]
+    which = prepared.series.series_of(prepared.origins["test"])
+    row = int(np.flatnonzero(which == 0)[0])  # shop a: 84 training rows, a seasonal fit
+    y = monthly(tmp_path)["sales"].to_numpy()
+    origin = int(prepared.origins["test"][row] - prepared.series.offsets[0])
+    fitted = statsforecast.AutoETS(season_length=SEASON).fit(y[:84])
+    np.testing.assert_allclose(found[row, :, 0], fitted.forward(y[: origin + 1], h=3)["mean"], rtol=1e-12)
+
+
 def test_a_delay_skips_the_rows_before_the_first_target(tmp_path):
     statsforecast = pytest.importorskip("statsforecast.models", reason="the stats extra (statsforecast) is absent")
     y = monthly(tmp_path)["sales"].to_numpy()
