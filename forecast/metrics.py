@@ -97,13 +97,17 @@ def _mape(error: np.ndarray, size: np.ndarray, per_window: int, series: np.ndarr
     return float((np.bincount(which, weights=ratios)[judged] / counts[judged]).mean())
 
 
-def breakdown(true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: list[str], scaled: tuple, scale=None):
-    """Per target column (original units): MAE ("model", "naive"), sMAPE and, with the in-sample
-    `scale` (windows, targets), MASE; per horizon step: MAE on scaled values."""
+def breakdown(
+    true: np.ndarray, model: np.ndarray, naive: np.ndarray, names: list[str], scaled: tuple, scale=None,
+    others: dict[str, np.ndarray] | None = None,
+):  # fmt: skip
+    """Per target column (original units): MAE ("model", "naive", and each of `others`: seasonal
+    naive, AutoETS, MSTL where scored), sMAPE and, with the in-sample `scale` (windows, targets),
+    MASE; per horizon step: MAE on scaled values (model and naive)."""
     per_target = {}
     for k, name in enumerate(names):
         entry = {}
-        for who, pred in (("model", model), ("naive", naive)):
+        for who, pred in (("model", model), ("naive", naive), *(others or {}).items()):
             entry[who] = float(np.abs(true[..., k] - pred[..., k]).mean())
             entry[f"{who}_smape"] = float(smape_terms(true[..., k], pred[..., k]).mean())
             terms = (
@@ -149,9 +153,11 @@ def split_scores(
         values = spec.seasonal_values(y, origins, prepared.seasonality)
         seasonal = scores(true_units, inverse(values), scale, series=which)
         seasonal_scaled = scores(true, values, units=False, series=which)
+    others = {"seasonal_naive": inverse(values)} if seasonal is not None else {}
     per_target, per_step = breakdown(
-        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale
-    )
+        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale,
+        {**others, **(baselines or {})},
+    )  # fmt: skip
     bands = None
     if calibration is not None:
         width = calibration.scale(y, origins, spec)

@@ -214,13 +214,7 @@ def markdown(run: Run, metrics: Metrics, config: cfg.Config, target_names: list[
         "",
         "## Test errors per target (original units)",
         "",
-        tables.markdown(
-            ["target", "model MAE", "naive MAE", "model sMAPE", "naive sMAPE", "model MASE", "naive MASE"],
-            [
-                [name, v["model"], v["naive"], *(v.get(k, float("nan")) for k in PER_TARGET_EXTRA)]
-                for name, v in (test.per_target or {}).items()
-            ],
-        ),
+        per_target_table(test.per_target or {}),
         "",
         "## Test errors per horizon step (MAE, scaled values)",
         "",
@@ -306,4 +300,12 @@ def intervals_section(metrics: Metrics, config: cfg.Config) -> list[str]:
     ]
 
 
-PER_TARGET_EXTRA = ("model_smape", "naive_smape", "model_mase", "naive_mase")
+def per_target_table(per_target: dict[str, dict[str, float]]) -> str:
+    """Test MAE, sMAPE and MASE per target of the model and each baseline scored there (repeat-last,
+    seasonal naive, AutoETS, MSTL): which target a statistical model does better on."""
+    who = [k for k in ("model", "naive", "seasonal_naive", *STATISTICAL) if any(k in v for v in per_target.values())]
+    label = {**BASELINES, "model": "model", "naive": "naive"}
+    columns = [f"{label[w]} {score}" for score in ("MAE", "sMAPE", "MASE") for w in who]
+    keys = [w + suffix for suffix in ("", "_smape", "_mase") for w in who]
+    rows = [[name, *(v.get(k, float("nan")) for k in keys)] for name, v in per_target.items()]
+    return tables.markdown(["target", *columns], rows)

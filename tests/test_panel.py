@@ -430,7 +430,9 @@ def test_per_target_breakdown_has_smape_and_mase():
     model = np.array([[[110.0, 2.0], [150.0, 1.0]]])
     naive = np.array([[[100.0, 1.0], [100.0, 1.0]]])
     scaled = (true, model, naive)
-    per_target, _ = breakdown(true, model, naive, ["a", "b"], scaled, scale=np.array([[20.0, np.nan]]))
+    ets = np.array([[[104.0, 1.0], [196.0, 1.0]]])  # a statistical baseline, scored per target too
+    per_target, _ = breakdown(true, model, naive, ["a", "b"], scaled, np.array([[20.0, np.nan]]), {"ets": ets})
+    assert (per_target["a"]["ets"], per_target["a"]["ets_mase"]) == pytest.approx((4.0, 4.0 / 20))
     assert per_target["a"]["model"] == pytest.approx(30.0)
     assert per_target["a"]["model_smape"] == pytest.approx((200 * 10 / 210 + 200 * 50 / 350) / 2)
     assert per_target["a"]["model_mase"] == pytest.approx(30.0 / 20)

@@ -10,7 +10,7 @@ from conftest import tiny_config
 import forecast
 from forecast import config as cfg
 from forecast.gates import check
-from forecast.report import advice, convergence, table
+from forecast.report import advice, convergence, per_target_table, table
 from forecast.results import Metrics, TrainingStats
 
 
@@ -128,3 +128,17 @@ def _losing_metrics():
     naive = {"mae": 1.0, "rmse": 1.0, "mse": 1.0, "mape": None}
     split = {"model": scores, "naive": naive, "scaled": {"model": scores, "naive": naive}, "windows": 3}
     return {"val": split, "test": split}
+
+
+def test_the_per_target_table_shows_each_baseline_scored_there():
+    per_target = {
+        "OT": {"model": 1.0, "naive": 2.0, "seasonal_naive": 1.5, "ets": 0.5, "model_mase": 0.8, "ets_mase": 0.4},
+        "HUFL": {"model": 3.0, "naive": 4.0, "seasonal_naive": 3.5},  # no AutoETS there: an empty cell
+    }
+    lines = per_target_table(per_target).splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header[:5] == ["target", "model MAE", "naive MAE", "seasonal naive MAE", "AutoETS MAE"]
+    assert header[-1] == "AutoETS MASE" and "MSTL MAE" not in header  # MSTL was not asked for
+    row = dict(zip(header, [cell.strip() for cell in lines[2].strip("|").split("|")], strict=True))
+    assert (row["AutoETS MAE"], row["AutoETS MASE"]) == ("0.5000", "0.4000")
+    assert row["model sMAPE"] == "nan" and all(cells.count("|") == lines[0].count("|") for cells in lines)
