@@ -119,10 +119,18 @@ def compare(paths: list[Path]) -> str:
         except (OSError, ValueError):
             raise ForecastError(f"{path}: no readable metrics.json (not a completed run)") from None
     try:
-        configs = [Run(path).model_config.model_dump(mode="json") for path in paths]  # auto: what it kept
+        dumps = [Run(path).config.model_dump(mode="json") for path in paths]
+        configs = [kept_base(config, metrics) for config, metrics in zip(dumps, loaded, strict=True)]
     except Error:  # a run without a readable config.yaml: its metrics alone
         return comparison([p.name for p in paths], loaded)
     return comparison([p.name for p in paths], loaded) + config_differences([p.name for p in paths], configs)
+
+
+def kept_base(config: dict[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A config dump whose model.base auto compared bases, with the one it kept: "auto: ets"."""
+    if config["model"]["base"] == "auto" and metrics.get("base_losses"):
+        config["model"]["base"] = f"auto: {metrics['base']}"
+    return config
 
 
 def comparison(names: list[str], runs: list[Mapping[str, Any]]) -> str:

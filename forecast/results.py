@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -65,17 +66,21 @@ def mean_std(values: Iterable[float]) -> dict[str, float]:
 def aggregate(trees: list[Any]) -> Any:
     """Every number of same-shaped results replaced by its `mean_std` across them (repeats, folds).
 
-    Keys missing from any tree are dropped; strings and booleans are taken from the first where
-    they agree, else listed (the bases model.base auto kept on different seeds: "ets, seasonal_linear").
+    Keys missing from any tree are dropped; a number missing (None) from some trees is averaged over
+    the others (a base that diverged on one seed, a MAPE undefined on one fold); strings and booleans
+    are taken from the first where they agree, else counted (the bases model.base auto kept on
+    different seeds: "ets (2), seasonal_linear (1)").
     """
     first = trees[0]
     if isinstance(first, Mapping):
         keys = [k for k in first if all(isinstance(t, Mapping) and k in t for t in trees)]
         return {k: aggregate([t[k] for t in trees]) for k in keys}
-    if isinstance(first, (int, float)) and not isinstance(first, bool):
-        return mean_std(trees)
+    numbers = [t for t in trees if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    if numbers and all(t is None or t in numbers for t in trees):
+        return mean_std(numbers)
     if isinstance(first, str) and any(t != first for t in trees):
-        return ", ".join(sorted({str(t) for t in trees}))
+        counts = Counter(str(t) for t in trees)
+        return ", ".join(f"{value} ({counts[value]})" for value in sorted(counts))
     return first
 
 
@@ -358,7 +363,8 @@ class Repeats:
 
     @property
     def means(self) -> Metrics:
-        """The mean of every metric, in the shape of one run's metrics."""
+        """The mean of every metric, in the shape of one run's metrics (a string the seeds disagree
+        on, such as the base auto kept, is their counts: "ets (2), seasonal_linear (1)")."""
         return Metrics.from_dict(means(self.summary))
 
 

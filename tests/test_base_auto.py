@@ -12,7 +12,7 @@ import yaml
 from conftest import tiny_config as tiny
 
 import forecast
-from forecast import api
+from forecast import api, gates
 from forecast import config as cfg
 from forecast.errors import ForecastError
 from forecast.model import auto_base, build, count_parameters
@@ -331,3 +331,8 @@ def test_a_run_that_kept_the_rival_describes_it_to_summary_and_compare(tmp_path,
         (path / "metrics.json").write_text(json.dumps({**metrics, "base": kept, "base_losses": losses}))
         run = forecast.Run(path)
         assert run.config.model.base == "auto" and run.model_config.model.base == built
+    other = Path(shutil.copytree(path, tmp_path / "other"))  # kept seasonal_linear; `path` now ets again
+    (path / "metrics.json").write_text(
+        json.dumps({**metrics, "base": "ets", "base_losses": {"seasonal_linear": 0.2, "ets": 0.1}})
+    )
+    assert "other vs run: model.base: 'auto: ets' -> 'auto: seasonal_linear'" in gates.compare([path, other])

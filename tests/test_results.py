@@ -92,11 +92,21 @@ def test_aggregate_nested_results():
             "model": {"mae": {"mean": 2.0, "std": pytest.approx(math.sqrt(2))}},
             "windows": {"mean": 10.0, "std": 0.0},
         },
-        "backend": "jax, tensorflow",  # strings that differ are listed; booleans are taken from the first
+        "backend": "jax (1), tensorflow (1)",  # strings that differ are counted; booleans are the first's
         "ok": True,
     }  # "only_here" is missing from the second tree: dropped
     same = [{"base": "ets", "device": "CPU"}, {"base": "ets", "device": "CPU"}]
     assert aggregate(same) == {"base": "ets", "device": "CPU"}
+    seeds = [{"base": b} for b in ("ets", "seasonal_linear", "ets")]
+    assert aggregate(seeds) == {"base": "ets (2), seasonal_linear (1)"}  # what each seed kept, counted
+
+
+@pytest.mark.parametrize("values", [[0.1, None, 0.3], [None, 0.1, 0.3]])
+def test_aggregate_averages_the_numbers_where_some_tree_has_none(values):
+    # auto's ets diverged on one seed (None in base_losses): the others' mean, in either order
+    trees = [{"base_losses": {"ets": v}} for v in values]
+    assert aggregate(trees)["base_losses"]["ets"] == {"mean": pytest.approx(0.2), "std": pytest.approx(math.sqrt(0.02))}
+    assert aggregate([{"mape": None}, {"mape": None}]) == {"mape": None}
 
 
 def test_aggregate_drops_a_key_that_is_not_a_mapping_everywhere():
