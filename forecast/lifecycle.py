@@ -383,8 +383,7 @@ def finish(
     rate = round(len(history) * windows / seconds, 1) if seconds else 0.0
     # under auto's comparison, every base's fit: what the run cost
     others = [run.bases / base / "history.csv" for base in base_losses or {} if base != prepared.model.base]
-    others = [float(pd.read_csv(other)["epoch_seconds"].sum()) for other in others if other.is_file()]
-    train_seconds = seconds + sum(others)
+    train_seconds = seconds + sum(float(pd.read_csv(p)["epoch_seconds"].sum()) for p in others if p.is_file())
     sequences = prepared.x.shape[1] if config.model.channel_independent else 1
     stats = TrainingStats(
         epochs_run=len(history),

@@ -149,15 +149,15 @@ def split_scores(
 
     true_units, model_units, naive_units = inverse(true), scalers.forecast_units(raw_point, which), inverse(naive)
     seasonal = seasonal_scaled = None
+    others = dict(baselines or {})  # in original units, scored per target beside the model
     if prepared.seasonality is not None:
         values = spec.seasonal_values(y, origins, prepared.seasonality)
-        seasonal = scores(true_units, inverse(values), scale, series=which)
+        others = {"seasonal_naive": inverse(values), **others}
+        seasonal = scores(true_units, others["seasonal_naive"], scale, series=which)
         seasonal_scaled = scores(true, values, units=False, series=which)
-    others = {"seasonal_naive": inverse(values)} if seasonal is not None else {}
     per_target, per_step = breakdown(
-        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale,
-        {**others, **(baselines or {})},
-    )  # fmt: skip
+        true_units, model_units, naive_units, prepared.series.target_names, (true, scaled_pred, naive), scale, others
+    )
     bands = None
     if calibration is not None:
         width = calibration.scale(y, origins, spec)
